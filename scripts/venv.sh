@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Prints the path of gen's Python virtualenv, creating it first if needed.
+# The venv lives in a cache directory keyed by requirements.txt, so a fresh clone on
+# the same machine finds it again; a machine without it builds it from nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+key=$( (cat requirements.txt; python3 --version) | sha256sum | cut -c1-16)
+cache=${GEN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gen}
+venv="$cache/venv-$key"
+if [ ! -f "$venv/.complete" ]; then
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >&2
+  "$venv/bin/pip" install -q --disable-pip-version-check -r requirements.txt >&2
+  touch "$venv/.complete"
+fi
+echo "$venv"

@@ -1,0 +1,17 @@
+// gen CLI: each subcommand registers its options on the app and returns how to run it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace gen::cli {
+
+struct Command {
+  CLI::App* app = nullptr;       // the subcommand
+  std::function<int()> run;      // called when the subcommand was given; returns the exit code
+};
+
+Command register_inspect(CLI::App& app);   // cmd_inspect.cpp
+Command register_convert(CLI::App& app);   // cmd_convert.cpp
+
+}  // namespace gen::cli

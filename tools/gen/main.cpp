@@ -1,0 +1,53 @@
+// gen — command-line entry point. Every failure ends in one line on stderr,
+// "gen: error [<code>]: <subject>: <problem>", and the exit code of docs/errors.md.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <vector>
+
+#include "commands.hpp"
+#include "gen/error.hpp"
+#include "gen/version.hpp"
+
+namespace {
+
+int report(gen::ErrorCode code, const char* what) {
+  std::fprintf(stderr, "gen: error [%s]: %s\n", gen::code_name(code), what);
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    CLI::App app{"gen — controllable image generation (Stable Diffusion + ControlNet)", "gen"};
+    app.set_version_flag("--version", std::string("gen ") + gen::version_string());
+    app.require_subcommand(0, 1);
+    std::vector<gen::cli::Command> commands;
+    commands.push_back(gen::cli::register_inspect(app));
+    commands.push_back(gen::cli::register_convert(app));
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      return report(gen::ErrorCode::InvalidArgument, e.what());
+    }
+    for (auto& c : commands)
+      if (c.app->parsed()) return c.run();
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const gen::Error& e) {
+    return report(e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    return report(gen::ErrorCode::OutOfMemory, "out of host memory");
+  } catch (const std::exception& e) {
+    return report(gen::ErrorCode::Internal, e.what());
+  } catch (...) {
+    return report(gen::ErrorCode::Internal, "unknown exception");
+  }
+}
