@@ -1,0 +1,19 @@
+// gen — custom CUDA kernels. Each has an ATen reference (tests/unit/test_kernels.cpp)
+// and checks device, dtype, shape and contiguity before launching on the current stream.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace gen::kernels {
+
+// True when this build carries the CUDA kernels (GEN_CUDA=ON and nvcc found).
+bool available() noexcept;
+
+// GroupNorm over a 4-D channels-last CUDA tensor (N, C, H, W) in f16/bf16/f32,
+// with per-channel affine weight and bias (f32 or the input's dtype), optionally
+// followed by SiLU. Statistics are accumulated in f32. Returns a channels-last tensor.
+// Throws c10::Error (from TORCH_CHECK) when the inputs do not fit those rules.
+at::Tensor group_norm_silu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                           int64_t groups, double eps, bool silu);
+
+}  // namespace gen::kernels
