@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 key=$( (cat requirements.txt; python3 --version) | sha256sum | cut -c1-16)
 cache=${GEN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gen}
 venv="$cache/venv-$key"
+mkdir -p "$cache"
+exec 9>"$venv.lock"
+flock 9  # one creator at a time; others wait and then reuse it
 if [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
-  mkdir -p "$cache"
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >&2
   "$venv/bin/pip" install -q --disable-pip-version-check -r requirements.txt >&2
