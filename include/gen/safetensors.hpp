@@ -17,6 +17,7 @@ enum class DType {
   BOOL, U8, I8, I16, U16, I32, U32, I64, U64,
   F16, BF16, F32, F64,
   F8_E4M3, F8_E5M2, F8_E8M0, F6_E2M3, F6_E3M2, F4, C64,
+  F8_E4M3FNUZ, F8_E5M2FNUZ,
 };
 
 const char* dtype_name(DType dtype) noexcept;           // the format's spelling, "F16"
@@ -108,8 +109,11 @@ struct TensorData {
 };
 
 // Writes a file the reference implementation accepts (header padded with spaces
-// to a multiple of 8, tensors sorted by name, data in that order). Atomic: the
-// file appears complete under `path` or not at all. Throws gen::Error.
+// to a multiple of 8; tensors ordered by element size, largest first, then by
+// name, so each one's data is aligned to its element size). Atomic: the file
+// appears complete under `path` or not at all. Throws gen::Error: InvalidArgument
+// for bad inputs (empty or repeated names, nbytes != numel × element size, data
+// missing), NotFound if the folder is missing, Io if writing fails.
 void write_safetensors(const std::string& path, const std::vector<TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
