@@ -1,0 +1,395 @@
+// gen — scheduler config, the shared noise-schedule arithmetic, the base class and the factory.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "gen/error.hpp"
+#include "schedulers/scheduler.hpp"
+
+namespace gen {
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+namespace {
+
+using nlohmann::json;
+
+const json* field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+double get_number(const json& j, const char* key, double fallback, const std::string& subject) {
+  const json* v = field(j, key);
+  if (!v) return fallback;
+  if (!v->is_number()) fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be a number");
+  return v->get<double>();
+}
+
+int get_int(const json& j, const char* key, int fallback, const std::string& subject) {
+  const json* v = field(j, key);
+  if (!v) return fallback;
+  if (!v->is_number_integer() && !(v->is_number_float() && std::floor(v->get<double>()) == v->get<double>()))
+    fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be an integer");
+  double d = v->get<double>();
+  if (d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max())
+    fail(ErrorCode::InvalidFormat, subject, std::string(key) + " is out of range");
+  return static_cast<int>(d);
+}
+
+bool get_bool(const json& j, const char* key, bool fallback, const std::string& subject) {
+  const json* v = field(j, key);
+  if (!v) return fallback;
+  if (!v->is_boolean()) fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be true or false");
+  return v->get<bool>();
+}
+
+std::optional<std::string> get_string(const json& j, const char* key, const std::string& subject) {
+  const json* v = field(j, key);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be a string");
+  return v->get<std::string>();
+}
+
+[[noreturn]] void unsupported(const std::string& subject, const std::string& what) {
+  fail(ErrorCode::Unsupported, subject, what + " is not supported by gen's schedulers");
+}
+
+}  // namespace
+
+SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::string& subject) {
+  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "a scheduler config must be a JSON object");
+  SchedulerConfig c;
+  c.num_train_timesteps = get_int(j, "num_train_timesteps", c.num_train_timesteps, subject);
+  c.beta_start = get_number(j, "beta_start", c.beta_start, subject);
+  c.beta_end = get_number(j, "beta_end", c.beta_end, subject);
+  if (auto s = get_string(j, "beta_schedule", subject)) {
+    if (*s == "linear") c.beta_schedule = BetaSchedule::Linear;
+    else if (*s == "scaled_linear") c.beta_schedule = BetaSchedule::ScaledLinear;
+    else unsupported(subject, "beta_schedule \"" + *s + "\"");
+  }
+  if (field(j, "trained_betas")) unsupported(subject, "trained_betas");
+  if (auto s = get_string(j, "prediction_type", subject)) {
+    if (*s == "epsilon") c.prediction_type = Prediction::Epsilon;
+    else if (*s == "v_prediction") c.prediction_type = Prediction::VPrediction;
+    else unsupported(subject, "prediction_type \"" + *s + "\"");
+  }
+  if (auto s = get_string(j, "timestep_spacing", subject)) {
+    if (*s == "leading") c.timestep_spacing = TimestepSpacing::Leading;
+    else if (*s == "trailing") c.timestep_spacing = TimestepSpacing::Trailing;
+    else if (*s == "linspace") c.timestep_spacing = TimestepSpacing::Linspace;
+    else fail(ErrorCode::InvalidFormat, subject, "timestep_spacing must be leading, trailing or linspace");
+  }
+  c.steps_offset = get_int(j, "steps_offset", c.steps_offset, subject);
+  c.set_alpha_to_one = get_bool(j, "set_alpha_to_one", c.set_alpha_to_one, subject);
+  c.clip_sample = get_bool(j, "clip_sample", c.clip_sample, subject);
+  c.clip_sample_range = get_number(j, "clip_sample_range", c.clip_sample_range, subject);
+  c.use_karras_sigmas = get_bool(j, "use_karras_sigmas", c.use_karras_sigmas, subject);
+  c.solver_order = get_int(j, "solver_order", c.solver_order, subject);
+  c.lower_order_final = get_bool(j, "lower_order_final", c.lower_order_final, subject);
+  if (auto s = get_string(j, "solver_type", subject)) c.unipc_bh1 = (*s == "bh1");
+  c.original_inference_steps = get_int(j, "original_inference_steps", c.original_inference_steps, subject);
+  c.timestep_scaling = get_number(j, "timestep_scaling", c.timestep_scaling, subject);
+
+  // Options that would change the algorithm in ways not implemented: refuse, never ignore.
+  for (const char* key : {"thresholding", "rescale_betas_zero_snr", "use_exponential_sigmas",
+                          "use_beta_sigmas", "use_lu_lambdas", "use_flow_sigmas", "euler_at_final",
+                          "use_dynamic_shifting"}) {
+    if (get_bool(j, key, false, subject)) unsupported(subject, key);
+  }
+  // Only PNDM reads it (SD's configs set true); "pndm" refuses false.
+  c.skip_prk_steps = get_bool(j, "skip_prk_steps", c.skip_prk_steps, subject);
+  if (auto s = get_string(j, "final_sigmas_type", subject); s && *s != "zero")
+    unsupported(subject, "final_sigmas_type \"" + *s + "\"");
+  if (auto s = get_string(j, "interpolation_type", subject); s && *s != "linear")
+    unsupported(subject, "interpolation_type \"" + *s + "\"");
+  if (auto s = get_string(j, "timestep_type", subject); s && *s != "discrete")
+    unsupported(subject, "timestep_type \"" + *s + "\"");
+  if (auto s = get_string(j, "variance_type", subject); s && *s != "fixed_small")
+    unsupported(subject, "variance_type \"" + *s + "\"");
+  if (field(j, "sigma_min") || field(j, "sigma_max")) unsupported(subject, "sigma_min/sigma_max");
+  if (!get_bool(j, "predict_x0", true, subject)) unsupported(subject, "predict_x0 false");
+  if (const json* d = field(j, "disable_corrector"); d && !(d->is_array() && d->empty()))
+    unsupported(subject, "disable_corrector");
+  if (auto s = get_string(j, "algorithm_type", subject);
+      s && *s != "dpmsolver++" && *s != "sde-dpmsolver++" && *s != "deis")
+    unsupported(subject, "algorithm_type \"" + *s + "\"");
+  if (auto s = get_string(j, "solver_type", subject); s && *s == "heun")
+    unsupported(subject, "solver_type \"heun\"");
+  return c;
+}
+
+SchedulerConfig SchedulerConfig::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(ErrorCode::NotFound, path, "cannot open the scheduler config");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::InvalidFormat, path, std::string("not valid JSON: ") + e.what());
+  }
+  return from_json(j, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedule arithmetic. The float32 parts are computed with ATen exactly as diffusers computes
+// them with torch; the numpy parts (float64) are reproduced operation by operation.
+
+namespace sched {
+
+std::vector<float> alphas_cumprod(const SchedulerConfig& c) {
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor betas;
+  if (c.beta_schedule == BetaSchedule::Linear) {
+    betas = at::linspace(c.beta_start, c.beta_end, c.num_train_timesteps, f32);
+  } else {
+    betas = at::linspace(std::pow(c.beta_start, 0.5), std::pow(c.beta_end, 0.5), c.num_train_timesteps, f32).pow(2);
+  }
+  at::Tensor ac = at::cumprod(1.0 - betas, 0).contiguous();
+  return std::vector<float>(ac.data_ptr<float>(), ac.data_ptr<float>() + ac.numel());
+}
+
+std::vector<float> train_sigmas(const std::vector<float>& alphas_cumprod) {
+  at::Tensor ac = at::from_blob(const_cast<float*>(alphas_cumprod.data()),
+                                {static_cast<int64_t>(alphas_cumprod.size())}, at::kFloat);
+  at::Tensor s = ((1 - ac) / ac).pow(0.5).contiguous();
+  return std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+}
+
+std::vector<float> log_of(const std::vector<float>& values) {
+  at::Tensor v = at::from_blob(const_cast<float*>(values.data()), {static_cast<int64_t>(values.size())},
+                               at::kFloat);
+  at::Tensor l = at::log(v).contiguous();
+  return std::vector<float>(l.data_ptr<float>(), l.data_ptr<float>() + l.numel());
+}
+
+namespace {
+
+// np.linspace(start, stop, num, endpoint): y_i = i * ((stop - start) / div) + start.
+std::vector<double> np_linspace(double start, double stop, int num, bool endpoint) {
+  std::vector<double> y(static_cast<size_t>(std::max(num, 0)));
+  const int div = endpoint ? num - 1 : num;
+  if (div <= 0) {
+    for (auto& v : y) v = start;
+    return y;
+  }
+  const double step = (stop - start) / div;
+  for (int i = 0; i < num; ++i) y[i] = i * step + start;
+  if (endpoint && num > 1) y[num - 1] = stop;
+  return y;
+}
+
+// np.arange(start, stop, step) for floats: start + i * (buffer[1] - buffer[0]).
+std::vector<double> np_arange(double start, double stop, double step) {
+  const double len_f = std::ceil((stop - start) / step);
+  const int64_t len = len_f > 0 ? static_cast<int64_t>(len_f) : 0;
+  std::vector<double> y(static_cast<size_t>(len));
+  if (len == 0) return y;
+  const double delta = (start + step) - start;
+  for (int64_t i = 0; i < len; ++i) y[i] = i == 0 ? start : start + i * delta;
+  return y;
+}
+
+double np_round(double v) { return std::nearbyint(v); }  // half to even, as numpy
+
+}  // namespace
+
+std::vector<double> spaced_timesteps(TimestepSpacing spacing, int train, int steps, int offset,
+                                     bool round_linspace) {
+  std::vector<double> t;
+  switch (spacing) {
+    case TimestepSpacing::Linspace: {
+      t = np_linspace(0, train - 1, steps, true);
+      for (auto& v : t) v = round_linspace ? np_round(v) : static_cast<double>(static_cast<float>(v));
+      std::reverse(t.begin(), t.end());
+      break;
+    }
+    case TimestepSpacing::Leading: {
+      const int ratio = train / steps;
+      for (int i = steps - 1; i >= 0; --i) t.push_back(static_cast<double>(i) * ratio + offset);
+      break;
+    }
+    case TimestepSpacing::Trailing: {
+      const double ratio = static_cast<double>(train) / steps;
+      for (double v : np_arange(train, 0, -ratio)) t.push_back(np_round(v) - 1);
+      break;
+    }
+  }
+  return t;
+}
+
+std::vector<double> multistep_timesteps(TimestepSpacing spacing, int train, int steps, int offset) {
+  std::vector<double> t;
+  switch (spacing) {
+    case TimestepSpacing::Linspace: {
+      auto y = np_linspace(0, train - 1, steps + 1, true);
+      for (int i = steps; i >= 1; --i) t.push_back(np_round(y[i]));
+      break;
+    }
+    case TimestepSpacing::Leading: {
+      const int ratio = train / (steps + 1);
+      for (int i = steps; i >= 1; --i) t.push_back(static_cast<double>(i) * ratio + offset);
+      break;
+    }
+    case TimestepSpacing::Trailing: {
+      const double ratio = static_cast<double>(train) / steps;
+      for (double v : np_arange(train, 0, -ratio)) t.push_back(np_round(v) - 1);
+      break;
+    }
+  }
+  return t;
+}
+
+double interp_sigma(const std::vector<float>& s, double t) {
+  const int64_t n = static_cast<int64_t>(s.size());
+  if (t <= 0) return s[0];
+  if (t >= n - 1) return s[n - 1];
+  const int64_t j = static_cast<int64_t>(std::floor(t));
+  const double slope = (static_cast<double>(s[j + 1]) - s[j]) / 1.0;
+  return slope * (t - static_cast<double>(j)) + s[j];
+}
+
+std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int steps) {
+  const double rho = 7.0;
+  const auto ramp = np_linspace(0, 1, steps, true);
+  const double min_inv = std::pow(sigma_min, 1 / rho), max_inv = std::pow(sigma_max, 1 / rho);
+  std::vector<double> out;
+  for (double r : ramp) out.push_back(std::pow(max_inv + r * (min_inv - max_inv), rho));
+  return out;
+}
+
+double sigma_to_t(double sigma, const std::vector<float>& log_sigmas) {
+  const double log_sigma = std::log(std::max(sigma, 1e-10));
+  const int64_t n = static_cast<int64_t>(log_sigmas.size());
+  // argmax of cumsum(dists >= 0): the last index whose log sigma is <= log_sigma (0 if none).
+  int64_t low = 0, count = 0, best = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (log_sigma - static_cast<double>(log_sigmas[i]) >= 0) {
+      ++count;
+      if (count > best) { best = count; low = i; }
+    }
+  }
+  low = std::min(low, n - 2);
+  const int64_t high = low + 1;
+  const double lo = log_sigmas[low], hi = log_sigmas[high];
+  double w = (lo - log_sigma) / (lo - hi);
+  w = std::clamp(w, 0.0, 1.0);
+  return (1 - w) * static_cast<double>(low) + w * static_cast<double>(high);
+}
+
+}  // namespace sched
+
+// ---------------------------------------------------------------------------------------------
+// Base class
+
+Scheduler::Scheduler(std::string name, const SchedulerConfig& config, int steps)
+    : name_(std::move(name)), config_(config), steps_(steps) {}
+
+at::Tensor Scheduler::scale_model_input(const at::Tensor& sample, int64_t i) const {
+  if (i < 0 || i >= size())
+    fail(ErrorCode::InvalidArgument, name_, "model call index " + std::to_string(i) + " is outside 0.." +
+                                                std::to_string(size() - 1));
+  return sample;
+}
+
+void Scheduler::reset() {
+  next_ = 0;
+  do_reset();
+}
+
+at::Tensor Scheduler::draw_noise(const at::Tensor& like, c10::ScalarType dtype, at::Generator* generator) {
+  at::Tensor noise = at::randn(like.sizes(), *generator, at::TensorOptions().dtype(dtype).device(at::kCPU));
+  return noise.to(like.device(), like.scalar_type());
+}
+
+at::Tensor Scheduler::step(const at::Tensor& model_output, int64_t i, const at::Tensor& sample,
+                           std::optional<at::Generator> generator) {
+  if (i != next_) {
+    fail(ErrorCode::InvalidArgument, name_,
+         "step " + std::to_string(i) + " called out of order (expected " + std::to_string(next_) +
+             "); create a new scheduler or reset() for a new run");
+  }
+  if (i >= size())
+    fail(ErrorCode::InvalidArgument, name_, "all " + std::to_string(size()) + " steps are done");
+  if (!model_output.defined() || !sample.defined() || model_output.sizes() != sample.sizes())
+    fail(ErrorCode::InvalidArgument, name_, "model output and sample must be tensors of the same shape");
+  if (stochastic() && (!generator || !generator->defined()))
+    fail(ErrorCode::InvalidArgument, name_, "this scheduler draws noise: pass a generator");
+  const auto out_dtype = sample.scalar_type();
+  noise_dtype_ = model_output.scalar_type();
+  auto up = [](const at::Tensor& t) {
+    return t.scalar_type() == at::kDouble ? t : t.to(at::kFloat);
+  };
+  at::Tensor result = do_step(up(model_output), i, up(sample), generator ? &*generator : nullptr);
+  ++next_;
+  return result.to(out_dtype);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factory
+
+const std::vector<std::string>& scheduler_names() {
+  static const std::vector<std::string> names = {"ddim", "euler", "euler_a", "heun", "lms", "pndm",
+                                                 "dpmpp_2m", "dpmpp_2m_sde", "unipc", "lcm"};
+  return names;
+}
+
+bool scheduler_supports_karras(const std::string& name) {
+  return name == "euler" || name == "heun" || name == "lms" || name == "dpmpp_2m" ||
+         name == "dpmpp_2m_sde" || name == "unipc";
+}
+
+std::unique_ptr<Scheduler> make_scheduler(const std::string& requested, const SchedulerConfig& config_in,
+                                          int steps) {
+  std::string name = requested;
+  SchedulerConfig config = config_in;
+  const std::string suffix = "_karras";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    name = name.substr(0, name.size() - suffix.size());
+    config.use_karras_sigmas = true;
+  }
+  const auto& names = scheduler_names();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    std::ostringstream valid;
+    for (size_t k = 0; k < names.size(); ++k) valid << (k ? ", " : "") << names[k];
+    fail(ErrorCode::InvalidArgument, "scheduler \"" + requested + "\"",
+         "unknown scheduler; valid names: " + valid.str() + " (add _karras for Karras sigmas where supported)");
+  }
+  const std::string subject = "scheduler " + requested;
+  if (config.num_train_timesteps < 2)
+    fail(ErrorCode::InvalidArgument, subject, "num_train_timesteps must be at least 2");
+  if (steps < 1) fail(ErrorCode::InvalidArgument, subject, "the number of steps must be at least 1");
+  if (steps > config.num_train_timesteps)
+    fail(ErrorCode::InvalidArgument, subject,
+         "the number of steps (" + std::to_string(steps) + ") exceeds num_train_timesteps (" +
+             std::to_string(config.num_train_timesteps) + ")");
+  if (config.use_karras_sigmas && !scheduler_supports_karras(name))
+    fail(ErrorCode::InvalidArgument, subject,
+         "Karras sigmas are not available for " + name +
+             " (they are for euler, heun, lms, dpmpp_2m, dpmpp_2m_sde, unipc)");
+  if (!(config.beta_start > 0) || !(config.beta_end > config.beta_start) || !(config.beta_end < 1))
+    fail(ErrorCode::InvalidArgument, subject, "need 0 < beta_start < beta_end < 1");
+  if (!(config.eta >= 0) || !std::isfinite(config.eta))
+    fail(ErrorCode::InvalidArgument, subject, "eta must be a finite number >= 0");
+  if (config.steps_offset < 0) fail(ErrorCode::InvalidArgument, subject, "steps_offset must be >= 0");
+
+  if (name == "ddim") return sched::make_ddim(config, steps);
+  if (name == "pndm") return sched::make_pndm(config, steps);
+  if (name == "lcm") return sched::make_lcm(config, steps);
+  if (name == "euler") return sched::make_euler(config, steps, false);
+  if (name == "euler_a") return sched::make_euler(config, steps, true);
+  if (name == "heun") return sched::make_heun(config, steps);
+  if (name == "lms") return sched::make_lms(config, steps);
+  if (name == "dpmpp_2m") return sched::make_dpmpp_2m(config, steps, false);
+  if (name == "dpmpp_2m_sde") return sched::make_dpmpp_2m(config, steps, true);
+  return sched::make_unipc(config, steps);
+}
+
+}  // namespace gen
