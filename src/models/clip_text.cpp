@@ -1,0 +1,129 @@
+#include "models/clip_text.hpp"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "gen/error.hpp"
+
+namespace gen::models {
+
+ClipTextConfig ClipTextConfig::sd15() { return ClipTextConfig{}; }
+
+ClipTextConfig ClipTextConfig::sd21() {
+  ClipTextConfig c;
+  c.layout = Layout::OpenClip;
+  c.width = 1024;
+  c.layers = 24;
+  c.heads = 16;
+  c.ff_dim = 4096;
+  c.quick_gelu = false;
+  return c;
+}
+
+ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const std::string& subject) {
+  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "config is not a JSON object");
+  ClipTextConfig c;
+  auto num = [&](const char* key, std::int64_t fallback) {
+    if (!j.contains(key)) return fallback;
+    if (!j[key].is_number_integer() || j[key].get<std::int64_t>() <= 0)
+      fail(ErrorCode::InvalidFormat, subject, std::string("'") + key + "' must be a positive integer");
+    return j[key].get<std::int64_t>();
+  };
+  c.vocab_size = num("vocab_size", c.vocab_size);
+  c.max_positions = num("max_position_embeddings", c.max_positions);
+  c.width = num("hidden_size", c.width);
+  c.layers = num("num_hidden_layers", c.layers);
+  c.heads = num("num_attention_heads", c.heads);
+  c.ff_dim = num("intermediate_size", c.ff_dim);
+  const auto act = j.value("hidden_act", std::string("quick_gelu"));
+  if (act != "quick_gelu" && act != "gelu")
+    fail(ErrorCode::Unsupported, subject, "text encoder activation '" + act + "'");
+  c.quick_gelu = act == "quick_gelu";
+  c.eps = j.value("layer_norm_eps", 1e-5);
+  if (c.width % c.heads) fail(ErrorCode::InvalidFormat, subject, "hidden_size is not a multiple of the heads");
+  return c;
+}
+
+struct ClipTextModel::Layer : public Module {
+  Layer(const ClipTextConfig& c) : cfg(c) {
+    const bool hf = c.layout == ClipTextConfig::Layout::HuggingFace;
+    const auto w = c.width;
+    norm1 = &add(hf ? "layer_norm1" : "ln_1", std::make_unique<LayerNorm>(w, c.eps));
+    if (hf) {
+      q = &add("self_attn.q_proj", std::make_unique<Linear>(w, w));
+      k = &add("self_attn.k_proj", std::make_unique<Linear>(w, w));
+      v = &add("self_attn.v_proj", std::make_unique<Linear>(w, w));
+      out = &add("self_attn.out_proj", std::make_unique<Linear>(w, w));
+    } else {
+      auto& attn = add("attn", std::make_unique<Container>());
+      in_w = &attn.add("", std::make_unique<Parameter>("in_proj_weight", std::vector<std::int64_t>{3 * w, w}));
+      in_b = &attn.add("", std::make_unique<Parameter>("in_proj_bias", std::vector<std::int64_t>{3 * w}));
+      out = &attn.add("out_proj", std::make_unique<Linear>(w, w));
+    }
+    norm2 = &add(hf ? "layer_norm2" : "ln_2", std::make_unique<LayerNorm>(w, c.eps));
+    fc1 = &add(hf ? "mlp.fc1" : "mlp.c_fc", std::make_unique<Linear>(w, c.ff_dim));
+    fc2 = &add(hf ? "mlp.fc2" : "mlp.c_proj", std::make_unique<Linear>(c.ff_dim, w));
+  }
+
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask) const {
+    const auto b = x.size(0), l = x.size(1), hd = cfg.width / cfg.heads;
+    auto h = (*norm1)(x);
+    at::Tensor qv, kv, vv;
+    if (q) {
+      qv = (*q)(h), kv = (*k)(h), vv = (*v)(h);
+    } else {
+      auto qkv = at::linear(h, in_w->value(), in_b->value()).chunk(3, -1);
+      qv = qkv[0], kv = qkv[1], vv = qkv[2];
+    }
+    auto split = [&](const at::Tensor& t) { return t.view({b, l, cfg.heads, hd}).transpose(1, 2); };
+    auto a = at::scaled_dot_product_attention(split(qv), split(kv), split(vv), mask);
+    auto y = x + (*out)(a.transpose(1, 2).reshape({b, l, cfg.width}));
+    auto f = (*fc1)((*norm2)(y));
+    f = cfg.quick_gelu ? f * at::sigmoid(1.702 * f) : at::gelu(f);
+    return y + (*fc2)(f);
+  }
+
+  const ClipTextConfig& cfg;
+  LayerNorm* norm1 = nullptr;
+  LayerNorm* norm2 = nullptr;
+  Linear *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr, *fc1 = nullptr, *fc2 = nullptr;
+  Parameter* in_w = nullptr;
+  Parameter* in_b = nullptr;
+};
+
+ClipTextModel::ClipTextModel(const ClipTextConfig& c) : cfg_(c) {
+  const bool hf = c.layout == ClipTextConfig::Layout::HuggingFace;
+  if (hf) {
+    auto& emb = add("embeddings", std::make_unique<Container>());
+    tokens_ = &emb.add("token_embedding", std::make_unique<Embedding>(c.vocab_size, c.width));
+    positions_ = &emb.add("position_embedding",
+                          std::make_unique<Parameter>("weight", std::vector<std::int64_t>{c.max_positions, c.width}));
+  } else {
+    tokens_ = &add("token_embedding", std::make_unique<Embedding>(c.vocab_size, c.width));
+    positions_ = &add("", std::make_unique<Parameter>("positional_embedding",
+                                                      std::vector<std::int64_t>{c.max_positions, c.width}));
+  }
+  auto& stack = hf ? add("encoder", std::make_unique<Container>()).add("layers", std::make_unique<Container>())
+                   : add("transformer", std::make_unique<Container>()).add("resblocks", std::make_unique<Container>());
+  for (std::int64_t i = 0; i < c.layers; ++i)
+    layers_.push_back(&stack.add(std::to_string(i), std::make_unique<Layer>(cfg_)));
+  final_norm_ = &add(hf ? "final_layer_norm" : "ln_final", std::make_unique<LayerNorm>(c.width, c.eps));
+}
+
+at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip) const {
+  if (ids.dim() != 2 || ids.size(1) > cfg_.max_positions)
+    fail(ErrorCode::InvalidArgument, "text encoder", "token ids must be [B, L] with L <= " +
+                                                         std::to_string(cfg_.max_positions));
+  if (skip < 0 || skip >= cfg_.layers)
+    fail(ErrorCode::InvalidArgument, "text encoder", "clip skip must be in [0, " +
+                                                         std::to_string(cfg_.layers - 1) + "]");
+  const auto l = ids.size(1);
+  auto x = (*tokens_)(ids) + positions_->value().slice(0, 0, l).unsqueeze(0);
+  // Causal mask: a token sees itself and the tokens before it.
+  auto mask = at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(ids.device())).tril();
+  const auto n = cfg_.layers - skip;
+  for (std::int64_t i = 0; i < n; ++i) x = layers_[i]->forward(x, mask);
+  return (*final_norm_)(x);
+}
+
+}  // namespace gen::models

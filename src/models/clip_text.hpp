@@ -1,0 +1,52 @@
+// gen — the CLIP text transformer of SD 1.x (HF CLIP names, as stored under
+// `cond_stage_model.transformer.text_model.`) and SD 2.x (OpenCLIP names, fused
+// in_proj attention, under `cond_stage_model.model.`), built from a config.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "models/layers.hpp"
+
+namespace gen::models {
+
+struct ClipTextConfig {
+  enum class Layout { HuggingFace, OpenClip };
+  Layout layout = Layout::HuggingFace;
+  std::int64_t vocab_size = 49408;
+  std::int64_t max_positions = 77;
+  std::int64_t width = 768;
+  std::int64_t layers = 12;
+  std::int64_t heads = 12;
+  std::int64_t ff_dim = 3072;
+  bool quick_gelu = true;  // SD 1.x: quick_gelu; OpenCLIP ViT-H: gelu
+  double eps = 1e-5;
+
+  static ClipTextConfig sd15();
+  static ClipTextConfig sd21();  // OpenCLIP ViT-H/14 text tower (24 layers, width 1024)
+  // From a transformers CLIPTextConfig (text_encoder/config.json).
+  static ClipTextConfig from_transformers(const nlohmann::json& config, const std::string& subject);
+};
+
+class ClipTextModel : public Module {
+ public:
+  explicit ClipTextModel(const ClipTextConfig& config);
+  const ClipTextConfig& config() const { return cfg_; }
+  // ids [B, L] (int64) → hidden states [B, L, width]. `skip` = number of final
+  // layers to leave out (0: the last layer; SD 2.x uses 1, the penultimate);
+  // the final layer norm is applied either way.
+  at::Tensor forward(const at::Tensor& ids, std::int64_t skip = 0) const;
+
+ private:
+  struct Layer;
+  ClipTextConfig cfg_;
+  Embedding* tokens_ = nullptr;
+  Parameter* positions_ = nullptr;
+  std::vector<Layer*> layers_;
+  LayerNorm* final_norm_ = nullptr;
+};
+
+}  // namespace gen::models

@@ -1,0 +1,57 @@
+#include "models/layers.hpp"
+
+#include <ATen/ATen.h>
+
+#include "kernels.hpp"
+
+namespace gen::models {
+
+Linear::Linear(std::int64_t in, std::int64_t out, bool bias)
+    : in_features(in), out_features(out), w_(param("weight", {out, in})) {
+  if (bias) b_ = &param("bias", {out});
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  return b_ ? at::linear(x, w_, *b_) : at::linear(x, w_);
+}
+
+Conv2d::Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
+               std::int64_t padding, bool bias)
+    : in_channels(in),
+      out_channels(out),
+      w_(param("weight", {out, in, kernel, kernel})),
+      stride_(stride),
+      padding_(padding) {
+  if (bias) b_ = &param("bias", {out});
+}
+
+at::Tensor Conv2d::operator()(const at::Tensor& x) const {
+  return at::conv2d(x, w_, b_ ? *b_ : at::Tensor(), {stride_, stride_}, {padding_, padding_});
+}
+
+GroupNorm::GroupNorm(std::int64_t groups, std::int64_t channels, double eps)
+    : w_(param("weight", {channels})), b_(param("bias", {channels})), groups_(groups), eps_(eps) {}
+
+at::Tensor GroupNorm::operator()(const at::Tensor& x) const {
+  return at::group_norm(x, groups_, w_, b_, eps_);
+}
+
+at::Tensor GroupNorm::silu(const at::Tensor& x) const {
+  if (x.is_cuda() && kernels::available() && x.dim() == 4 &&
+      x.is_contiguous(at::MemoryFormat::ChannelsLast))
+    return kernels::group_norm_silu(x, w_, b_, groups_, eps_, true);
+  return at::silu(at::group_norm(x, groups_, w_, b_, eps_));
+}
+
+LayerNorm::LayerNorm(std::int64_t dim, double eps)
+    : w_(param("weight", {dim})), b_(param("bias", {dim})), dim_(dim), eps_(eps) {}
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
+  return at::layer_norm(x, {dim_}, w_, b_, eps_);
+}
+
+Embedding::Embedding(std::int64_t count, std::int64_t dim) : w_(param("weight", {count, dim})) {}
+
+at::Tensor Embedding::operator()(const at::Tensor& ids) const { return at::embedding(w_, ids); }
+
+}  // namespace gen::models

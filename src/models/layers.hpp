@@ -1,0 +1,81 @@
+// gen — parameterised layers with LDM parameter names (weight, bias).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "models/module.hpp"
+
+namespace gen::models {
+
+class Linear : public Module {
+ public:
+  Linear(std::int64_t in, std::int64_t out, bool bias = true);
+  at::Tensor operator()(const at::Tensor& x) const;
+  std::int64_t in_features, out_features;
+
+ private:
+  at::Tensor& w_;
+  at::Tensor* b_ = nullptr;
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride = 1,
+         std::int64_t padding = 0, bool bias = true);
+  at::Tensor operator()(const at::Tensor& x) const;
+  std::int64_t in_channels, out_channels;
+
+ private:
+  at::Tensor& w_;
+  at::Tensor* b_ = nullptr;
+  std::int64_t stride_, padding_;
+};
+
+class GroupNorm : public Module {
+ public:
+  GroupNorm(std::int64_t groups, std::int64_t channels, double eps);
+  at::Tensor operator()(const at::Tensor& x) const;
+  // GroupNorm followed by SiLU (fused on CUDA when the kernel applies).
+  at::Tensor silu(const at::Tensor& x) const;
+
+ private:
+  at::Tensor& w_;
+  at::Tensor& b_;
+  std::int64_t groups_;
+  double eps_;
+};
+
+class LayerNorm : public Module {
+ public:
+  LayerNorm(std::int64_t dim, double eps);
+  at::Tensor operator()(const at::Tensor& x) const;
+
+ private:
+  at::Tensor& w_;
+  at::Tensor& b_;
+  std::int64_t dim_;
+  double eps_;
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(std::int64_t count, std::int64_t dim);
+  at::Tensor operator()(const at::Tensor& ids) const;
+  const at::Tensor& weight() const { return w_; }
+
+ private:
+  at::Tensor& w_;
+};
+
+// A bare parameter as a module (e.g. CLIP's `position_embedding.weight` or
+// OpenCLIP's `positional_embedding`).
+class Parameter : public Module {
+ public:
+  Parameter(const std::string& name, std::vector<std::int64_t> shape) : v_(param(name, std::move(shape))) {}
+  const at::Tensor& value() const { return v_; }
+
+ private:
+  at::Tensor& v_;
+};
+
+}  // namespace gen::models

@@ -1,0 +1,64 @@
+#include "models/loader.hpp"
+
+#include <ATen/ATen.h>
+
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "gen/error.hpp"
+#include "tensor/from_safetensors.hpp"
+
+namespace gen::models {
+namespace {
+
+std::string shape_str(const std::vector<std::int64_t>& s) {
+  std::ostringstream o;
+  o << '[';
+  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << ']';
+  return o.str();
+}
+
+void list(std::ostringstream& o, const char* what, const std::vector<std::string>& items) {
+  if (items.empty()) return;
+  o << "; " << items.size() << ' ' << what << ": ";
+  const std::size_t shown = std::min<std::size_t>(items.size(), 8);
+  for (std::size_t i = 0; i < shown; ++i) o << (i ? ", " : "") << items[i];
+  if (items.size() > shown) o << ", …";
+}
+
+}  // namespace
+
+void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadOptions& opt,
+                  const std::string& subject) {
+  std::vector<std::string> missing, misshaped, unexpected;
+  std::set<std::string> used;
+  module.visit([&](const std::string& name, Module::Param& p) {
+    const std::string key = opt.prefix + (opt.rename ? opt.rename(name) : name);
+    if (!ckpt.contains(key)) {
+      missing.push_back(key);
+      return;
+    }
+    used.insert(key);
+    const auto& info = ckpt.info(key);
+    if (info.shape != p.shape) {
+      misshaped.push_back(key + " " + shape_str(info.shape) + " (expected " + shape_str(p.shape) + ")");
+      return;
+    }
+    p.value = load_tensor(ckpt, key, opt.dtype, opt.device);
+  });
+  if (opt.strict_unexpected) {
+    for (const auto& key : ckpt.names())
+      if (key.compare(0, opt.prefix.size(), opt.prefix) == 0 && !used.count(key)) unexpected.push_back(key);
+  }
+  if (missing.empty() && misshaped.empty() && unexpected.empty()) return;
+  std::ostringstream o;
+  o << "tensors do not match the model";
+  list(o, "missing", missing);
+  list(o, "mis-shaped", misshaped);
+  list(o, "unexpected", unexpected);
+  fail(ErrorCode::ModelMismatch, subject, o.str());
+}
+
+}  // namespace gen::models

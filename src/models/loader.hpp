@@ -1,0 +1,32 @@
+// gen — fills a module's parameters from a checkpoint by name.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <functional>
+#include <string>
+
+#include "gen/safetensors.hpp"
+#include "models/module.hpp"
+
+namespace gen::models {
+
+struct LoadOptions {
+  std::string prefix;  // checkpoint name = prefix + parameter name
+  at::ScalarType dtype = at::kFloat;
+  c10::Device device = c10::Device(c10::kCPU);
+  // Maps a parameter's (LDM) name to the checkpoint's name; identity when empty.
+  std::function<std::string(const std::string&)> rename;
+  // Checkpoint names under `prefix` that no parameter consumes are an error
+  // unless this is false (e.g. a single file holding several models).
+  bool strict_unexpected = true;
+};
+
+// Loads every parameter straight to the target dtype and device (no f32 copy of
+// the whole model). Every missing, mis-shaped and unexpected tensor is listed in
+// one ModelMismatch error naming `subject`.
+void load_weights(Module& module, const SafetensorsCheckpoint& checkpoint, const LoadOptions& options,
+                  const std::string& subject);
+
+}  // namespace gen::models

@@ -1,0 +1,225 @@
+#include "models/unet.hpp"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "gen/error.hpp"
+
+namespace gen::models {
+
+UNetConfig UNetConfig::sd15() { return UNetConfig{}; }
+
+UNetConfig UNetConfig::sd21() {
+  UNetConfig c;
+  c.num_head_channels = 64;
+  c.context_dim = 1024;
+  c.use_linear_in_transformer = true;
+  c.upcast_attention = true;
+  return c;
+}
+
+namespace {
+
+std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fallback,
+                     const std::string& subject) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_number_integer())
+    fail(ErrorCode::InvalidFormat, subject, std::string("'") + key + "' must be an integer");
+  return j[key].get<std::int64_t>();
+}
+
+}  // namespace
+
+UNetConfig UNetConfig::from_diffusers(const nlohmann::json& j, const std::string& subject) {
+  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "config is not a JSON object");
+  UNetConfig c;
+  c.in_channels = get_int(j, "in_channels", 4, subject);
+  c.out_channels = get_int(j, "out_channels", c.in_channels, subject);
+  c.num_res_blocks = get_int(j, "layers_per_block", 2, subject);
+  c.context_dim = get_int(j, "cross_attention_dim", 768, subject);
+  c.norm_groups = get_int(j, "norm_num_groups", 32, subject);
+  c.transformer_depth = get_int(j, "transformer_layers_per_block", 1, subject);
+  c.use_linear_in_transformer = j.value("use_linear_projection", false);
+  c.upcast_attention = j.value("upcast_attention", false);
+  const auto& boc = j.at("block_out_channels");
+  if (!boc.is_array() || boc.empty())
+    fail(ErrorCode::InvalidFormat, subject, "'block_out_channels' must be a non-empty array");
+  c.model_channels = boc[0].get<std::int64_t>();
+  c.channel_mult.clear();
+  for (const auto& v : boc) {
+    const auto ch = v.get<std::int64_t>();
+    if (c.model_channels <= 0 || ch % c.model_channels)
+      fail(ErrorCode::Unsupported, subject, "block_out_channels are not multiples of the first");
+    c.channel_mult.push_back(ch / c.model_channels);
+  }
+  c.attention_resolutions.clear();
+  const auto& types = j.at("down_block_types");
+  for (std::size_t l = 0; l < types.size(); ++l)
+    if (types[l].get<std::string>().find("CrossAttn") != std::string::npos)
+      c.attention_resolutions.push_back(std::int64_t{1} << l);
+  // diffusers calls the head count `attention_head_dim` unless `num_attention_heads` is set.
+  nlohmann::json heads = j.contains("num_attention_heads") && !j["num_attention_heads"].is_null()
+                             ? j["num_attention_heads"]
+                             : j.value("attention_head_dim", nlohmann::json(8));
+  if (heads.is_number_integer()) {
+    c.num_heads = heads.get<std::int64_t>();
+    c.num_head_channels = -1;
+  } else if (heads.is_array() && heads.size() == boc.size()) {
+    std::int64_t dim = -1;
+    for (std::size_t l = 0; l < heads.size(); ++l) {
+      const auto ch = boc[l].get<std::int64_t>(), h = heads[l].get<std::int64_t>();
+      if (h <= 0 || ch % h || (dim >= 0 && ch / h != dim))
+        fail(ErrorCode::Unsupported, subject, "per-level attention heads with unequal head sizes");
+      dim = ch / h;
+    }
+    c.num_head_channels = dim;
+  } else {
+    fail(ErrorCode::InvalidFormat, subject, "'attention_head_dim' must be an integer or a per-level list");
+  }
+  c.validate(subject);
+  return c;
+}
+
+AttentionOptions UNetConfig::attention_at(std::int64_t channels) const {
+  AttentionOptions o;
+  if (num_head_channels > 0) {
+    o.head_dim = num_head_channels;
+    o.heads = channels / num_head_channels;
+  } else {
+    o.heads = num_heads;
+    o.head_dim = channels / num_heads;
+  }
+  o.upcast = upcast_attention;
+  return o;
+}
+
+void UNetConfig::validate(const std::string& subject) const {
+  auto bad = [&](const std::string& why) { fail(ErrorCode::InvalidArgument, subject, "UNet config: " + why); };
+  if (in_channels <= 0 || out_channels <= 0 || model_channels <= 0) bad("channel counts must be positive");
+  if (channel_mult.empty()) bad("channel_mult is empty");
+  if (num_res_blocks <= 0 || transformer_depth <= 0 || context_dim <= 0) bad("counts must be positive");
+  for (auto m : channel_mult) {
+    const auto ch = m * model_channels;
+    if (m <= 0 || ch % norm_groups) bad("channels must be positive multiples of norm_groups");
+    const auto a = attention_at(ch);
+    if (a.heads <= 0 || a.head_dim <= 0 || a.heads * a.head_dim != ch)
+      bad(std::to_string(ch) + " channels do not split into attention heads");
+  }
+}
+
+UNetEncoder::UNetEncoder(Module& owner, const UNetConfig& c) : cfg_(c) {
+  const auto mc = c.model_channels, emb = mc * 4;
+  auto& te = owner.add("time_embed", std::make_unique<Container>());
+  time1_ = &te.add("0", std::make_unique<Linear>(mc, emb));
+  time2_ = &te.add("2", std::make_unique<Linear>(emb, emb));
+  auto& blocks = owner.add("input_blocks", std::make_unique<Container>());
+  auto next_block = [&]() -> UNetBlock& {
+    auto& b = blocks.add(std::to_string(input_blocks_.size()), std::make_unique<UNetBlock>());
+    input_blocks_.push_back(&b);
+    return b;
+  };
+  next_block().push(std::make_unique<ConvLayer>(c.in_channels, mc));
+  skip_channels_.push_back(mc);
+  std::int64_t ch = mc, ds = 1;
+  const auto& att = c.attention_resolutions;
+  for (std::size_t level = 0; level < c.channel_mult.size(); ++level) {
+    const auto out = c.channel_mult[level] * mc;
+    for (std::int64_t r = 0; r < c.num_res_blocks; ++r) {
+      auto& b = next_block();
+      b.push(std::make_unique<ResBlock>(ch, emb, out, c.norm_groups));
+      ch = out;
+      if (std::find(att.begin(), att.end(), ds) != att.end())
+        b.push(std::make_unique<SpatialTransformer>(ch, c.context_dim, c.transformer_depth,
+                                                    c.use_linear_in_transformer, c.norm_groups,
+                                                    c.attention_at(ch)));
+      skip_channels_.push_back(ch);
+    }
+    if (level + 1 < c.channel_mult.size()) {
+      next_block().push(std::make_unique<Downsample>(ch));
+      skip_channels_.push_back(ch);
+      ds *= 2;
+    }
+  }
+  middle_ = &owner.add("middle_block", std::make_unique<UNetBlock>());
+  middle_->push(std::make_unique<ResBlock>(ch, emb, ch, c.norm_groups));
+  middle_->push(std::make_unique<SpatialTransformer>(ch, c.context_dim, c.transformer_depth,
+                                                     c.use_linear_in_transformer, c.norm_groups,
+                                                     c.attention_at(ch)));
+  middle_->push(std::make_unique<ResBlock>(ch, emb, ch, c.norm_groups));
+  middle_channels_ = ch;
+}
+
+at::Tensor UNetEncoder::embed_time(const at::Tensor& timesteps, at::ScalarType dtype) const {
+  auto t = timestep_embedding(timesteps, cfg_.model_channels).to(dtype);
+  return (*time2_)(at::silu((*time1_)(t)));
+}
+
+std::vector<at::Tensor> UNetEncoder::down(const at::Tensor& x, const at::Tensor& emb,
+                                          const at::Tensor& context, const at::Tensor& after_first) const {
+  std::vector<at::Tensor> hs;
+  hs.reserve(input_blocks_.size());
+  at::Tensor h = x;
+  for (std::size_t i = 0; i < input_blocks_.size(); ++i) {
+    h = input_blocks_[i]->forward(h, emb, context);
+    if (i == 0 && after_first.defined()) h = h + after_first;
+    hs.push_back(h);
+  }
+  return hs;
+}
+
+at::Tensor UNetEncoder::middle(const at::Tensor& h, const at::Tensor& emb, const at::Tensor& context) const {
+  return middle_->forward(h, emb, context);
+}
+
+UNet::UNet(const UNetConfig& config) : cfg_(config), encoder_((config.validate("UNet"), *this), config) {
+  const auto mc = cfg_.model_channels, emb = mc * 4;
+  auto skips = encoder_.skip_channels();
+  auto& blocks = add("output_blocks", std::make_unique<Container>());
+  std::int64_t ch = encoder_.middle_channels();
+  std::int64_t ds = std::int64_t{1} << (cfg_.channel_mult.size() - 1);
+  const auto& att = cfg_.attention_resolutions;
+  for (std::size_t level = cfg_.channel_mult.size(); level-- > 0;) {
+    const auto out = cfg_.channel_mult[level] * mc;
+    for (std::int64_t r = 0; r <= cfg_.num_res_blocks; ++r) {
+      auto& b = blocks.add(std::to_string(output_blocks_.size()), std::make_unique<UNetBlock>());
+      output_blocks_.push_back(&b);
+      const auto skip = skips.back();
+      skips.pop_back();
+      b.push(std::make_unique<ResBlock>(ch + skip, emb, out, cfg_.norm_groups));
+      ch = out;
+      if (std::find(att.begin(), att.end(), ds) != att.end())
+        b.push(std::make_unique<SpatialTransformer>(ch, cfg_.context_dim, cfg_.transformer_depth,
+                                                    cfg_.use_linear_in_transformer, cfg_.norm_groups,
+                                                    cfg_.attention_at(ch)));
+      if (level > 0 && r == cfg_.num_res_blocks) {
+        b.push(std::make_unique<Upsample>(ch));
+        ds /= 2;
+      }
+    }
+  }
+  auto& out = add("out", std::make_unique<Container>());
+  out_norm_ = &out.add("0", std::make_unique<GroupNorm>(cfg_.norm_groups, ch, 1e-5));
+  out_conv_ = &out.add("2", std::make_unique<Conv2d>(ch, cfg_.out_channels, 3, 1, 1));
+}
+
+at::Tensor UNet::forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context,
+                         const ControlResiduals* control) const {
+  auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
+  const auto emb = encoder_.embed_time(t, x.scalar_type());
+  auto hs = encoder_.down(x, emb, context);
+  auto h = encoder_.middle(hs.back(), emb, context);
+  if (control && control->middle.defined()) h = h + control->middle;
+  for (std::size_t i = 0; i < output_blocks_.size(); ++i) {
+    auto skip = std::move(hs.back());
+    hs.pop_back();
+    if (control && !control->down.empty()) skip = skip + control->down[hs.size()];
+    // The next skip (if any) tells an upsampler which size to reach (odd latent sizes).
+    const at::Tensor& size_hint = hs.empty() ? at::Tensor() : hs.back();
+    h = output_blocks_[i]->forward(at::cat({h, skip}, 1), emb, context, size_hint);
+  }
+  return (*out_conv_)(out_norm_->silu(h));
+}
+
+}  // namespace gen::models

@@ -1,0 +1,84 @@
+// gen — the LDM UNet (UNetModel of openaimodel.py) built from a config, and its
+// encoder half, which the ControlNet reuses instead of re-implementing it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "models/unet_blocks.hpp"
+
+namespace gen::models {
+
+struct UNetConfig {
+  std::int64_t in_channels = 4;
+  std::int64_t out_channels = 4;
+  std::int64_t model_channels = 320;
+  std::vector<std::int64_t> channel_mult = {1, 2, 4, 4};
+  std::int64_t num_res_blocks = 2;
+  // Downsampling factors (1, 2, 4, …) at which levels carry a SpatialTransformer.
+  std::vector<std::int64_t> attention_resolutions = {4, 2, 1};
+  std::int64_t num_heads = 8;           // used when num_head_channels <= 0
+  std::int64_t num_head_channels = -1;  // SD 2.x: 64
+  std::int64_t transformer_depth = 1;
+  std::int64_t context_dim = 768;
+  bool use_linear_in_transformer = false;  // SD 2.x
+  bool upcast_attention = false;           // SD 2.1 in half precision
+  std::int64_t norm_groups = 32;
+
+  static UNetConfig sd15();
+  static UNetConfig sd21();
+  // From a diffusers UNet2DConditionModel / ControlNetModel config.json.
+  static UNetConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
+  AttentionOptions attention_at(std::int64_t channels) const;
+  void validate(const std::string& subject) const;  // InvalidArgument when inconsistent
+};
+
+// time_embed + input_blocks + middle_block, added to `owner` under those names.
+class UNetEncoder {
+ public:
+  UNetEncoder(Module& owner, const UNetConfig& config);
+  at::Tensor embed_time(const at::Tensor& timesteps, at::ScalarType dtype) const;
+  // Runs input_blocks; `after_first` (may be undefined) is added after input_blocks.0
+  // (the ControlNet's hint). Returns every block's output (the skips).
+  std::vector<at::Tensor> down(const at::Tensor& x, const at::Tensor& emb, const at::Tensor& context,
+                               const at::Tensor& after_first = at::Tensor()) const;
+  at::Tensor middle(const at::Tensor& h, const at::Tensor& emb, const at::Tensor& context) const;
+  const std::vector<std::int64_t>& skip_channels() const { return skip_channels_; }
+  std::int64_t middle_channels() const { return middle_channels_; }
+
+ private:
+  UNetConfig cfg_;
+  Linear* time1_ = nullptr;
+  Linear* time2_ = nullptr;
+  std::vector<UNetBlock*> input_blocks_;
+  UNetBlock* middle_ = nullptr;
+  std::vector<std::int64_t> skip_channels_;
+  std::int64_t middle_channels_ = 0;
+};
+
+// Residuals a ControlNet adds: one per skip, and one for the middle block.
+struct ControlResiduals {
+  std::vector<at::Tensor> down;
+  at::Tensor middle;
+};
+
+class UNet : public Module {
+ public:
+  explicit UNet(const UNetConfig& config);
+  const UNetConfig& config() const { return cfg_; }
+  // x [B, C, H, W] latents, timesteps [B], context [B, L, context_dim].
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context,
+                     const ControlResiduals* control = nullptr) const;
+
+ private:
+  UNetConfig cfg_;
+  UNetEncoder encoder_;
+  std::vector<UNetBlock*> output_blocks_;
+  GroupNorm* out_norm_ = nullptr;
+  Conv2d* out_conv_ = nullptr;
+};
+
+}  // namespace gen::models

@@ -1,0 +1,156 @@
+#include "models/vae.hpp"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "gen/error.hpp"
+
+namespace gen::models {
+
+VaeConfig VaeConfig::sd() { return VaeConfig{}; }
+
+VaeConfig VaeConfig::from_diffusers(const nlohmann::json& j, const std::string& subject) {
+  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "config is not a JSON object");
+  VaeConfig c;
+  c.in_channels = j.value("in_channels", c.in_channels);
+  c.out_channels = j.value("out_channels", c.out_channels);
+  c.latent_channels = j.value("latent_channels", c.latent_channels);
+  c.num_res_blocks = j.value("layers_per_block", c.num_res_blocks);
+  c.norm_groups = j.value("norm_num_groups", c.norm_groups);
+  c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
+  const auto& boc = j.at("block_out_channels");
+  if (!boc.is_array() || boc.empty()) fail(ErrorCode::InvalidFormat, subject, "'block_out_channels' must be a non-empty array");
+  c.channels = boc[0].get<std::int64_t>();
+  c.channel_mult.clear();
+  for (const auto& v : boc) {
+    const auto ch = v.get<std::int64_t>();
+    if (c.channels <= 0 || ch % c.channels) fail(ErrorCode::Unsupported, subject, "block_out_channels are not multiples of the first");
+    c.channel_mult.push_back(ch / c.channels);
+  }
+  return c;
+}
+
+struct Vae::ResnetBlock : public Module {
+  ResnetBlock(std::int64_t in, std::int64_t out, std::int64_t groups)
+      : norm1(add("norm1", std::make_unique<GroupNorm>(groups, in, 1e-6))),
+        conv1(add("conv1", std::make_unique<Conv2d>(in, out, 3, 1, 1))),
+        norm2(add("norm2", std::make_unique<GroupNorm>(groups, out, 1e-6))),
+        conv2(add("conv2", std::make_unique<Conv2d>(out, out, 3, 1, 1))) {
+    if (in != out) shortcut = &add("nin_shortcut", std::make_unique<Conv2d>(in, out, 1));
+  }
+  at::Tensor operator()(const at::Tensor& x) const {
+    auto h = conv2(norm2.silu(conv1(norm1.silu(x))));
+    return (shortcut ? (*shortcut)(x) : x) + h;
+  }
+  GroupNorm& norm1;
+  Conv2d& conv1;
+  GroupNorm& norm2;
+  Conv2d& conv2;
+  Conv2d* shortcut = nullptr;
+};
+
+// Single-head self-attention over pixels, 1×1 conv projections.
+struct Vae::AttnBlock : public Module {
+  AttnBlock(std::int64_t ch, std::int64_t groups)
+      : norm(add("norm", std::make_unique<GroupNorm>(groups, ch, 1e-6))),
+        q(add("q", std::make_unique<Conv2d>(ch, ch, 1))),
+        k(add("k", std::make_unique<Conv2d>(ch, ch, 1))),
+        v(add("v", std::make_unique<Conv2d>(ch, ch, 1))),
+        proj(add("proj_out", std::make_unique<Conv2d>(ch, ch, 1))) {}
+  at::Tensor operator()(const at::Tensor& x) const {
+    const auto b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    auto n = norm(x);
+    auto tok = [&](const at::Tensor& t) { return t.flatten(2).transpose(1, 2).unsqueeze(1); };  // [B,1,HW,C]
+    auto a = at::scaled_dot_product_attention(tok(q(n)), tok(k(n)), tok(v(n)));
+    a = a.squeeze(1).transpose(1, 2).reshape({b, c, h, w});
+    return x + proj(a.contiguous(x.suggest_memory_format()));
+  }
+  GroupNorm& norm;
+  Conv2d &q, &k, &v, &proj;
+};
+
+Vae::Vae(const VaeConfig& c) : cfg_(c) {
+  const auto levels = static_cast<std::int64_t>(c.channel_mult.size());
+  const auto g = c.norm_groups;
+  // Encoder.
+  auto& enc = add("encoder", std::make_unique<Container>());
+  enc_in_ = &enc.add("conv_in", std::make_unique<Conv2d>(c.in_channels, c.channels, 3, 1, 1));
+  auto& down = enc.add("down", std::make_unique<Container>());
+  std::int64_t ch = c.channels;
+  for (std::int64_t l = 0; l < levels; ++l) {
+    auto& lvl = down.add(std::to_string(l), std::make_unique<Container>());
+    auto& blocks = lvl.add("block", std::make_unique<Container>());
+    Level L;
+    const auto out = c.channels * c.channel_mult[l];
+    for (std::int64_t r = 0; r < c.num_res_blocks; ++r) {
+      L.blocks.push_back(&blocks.add(std::to_string(r), std::make_unique<ResnetBlock>(ch, out, g)));
+      ch = out;
+    }
+    if (l + 1 < levels)
+      L.resample = &lvl.add("downsample", std::make_unique<Container>())
+                        .add("conv", std::make_unique<Conv2d>(ch, ch, 3, 2, 0));
+    down_.push_back(L);
+  }
+  auto& emid = enc.add("mid", std::make_unique<Container>());
+  enc_mid1_ = &emid.add("block_1", std::make_unique<ResnetBlock>(ch, ch, g));
+  enc_attn_ = &emid.add("attn_1", std::make_unique<AttnBlock>(ch, g));
+  enc_mid2_ = &emid.add("block_2", std::make_unique<ResnetBlock>(ch, ch, g));
+  enc_norm_ = &enc.add("norm_out", std::make_unique<GroupNorm>(g, ch, 1e-6));
+  enc_out_ = &enc.add("conv_out", std::make_unique<Conv2d>(ch, 2 * c.latent_channels, 3, 1, 1));
+  quant_ = &add("quant_conv", std::make_unique<Conv2d>(2 * c.latent_channels, 2 * c.latent_channels, 1));
+  // Decoder.
+  post_quant_ = &add("post_quant_conv", std::make_unique<Conv2d>(c.latent_channels, c.latent_channels, 1));
+  auto& dec = add("decoder", std::make_unique<Container>());
+  ch = c.channels * c.channel_mult.back();
+  dec_in_ = &dec.add("conv_in", std::make_unique<Conv2d>(c.latent_channels, ch, 3, 1, 1));
+  auto& dmid = dec.add("mid", std::make_unique<Container>());
+  dec_mid1_ = &dmid.add("block_1", std::make_unique<ResnetBlock>(ch, ch, g));
+  dec_attn_ = &dmid.add("attn_1", std::make_unique<AttnBlock>(ch, g));
+  dec_mid2_ = &dmid.add("block_2", std::make_unique<ResnetBlock>(ch, ch, g));
+  auto& up = dec.add("up", std::make_unique<Container>());
+  up_.resize(levels);
+  for (std::int64_t l = levels - 1; l >= 0; --l) {
+    auto& lvl = up.add(std::to_string(l), std::make_unique<Container>());
+    auto& blocks = lvl.add("block", std::make_unique<Container>());
+    const auto out = c.channels * c.channel_mult[l];
+    for (std::int64_t r = 0; r <= c.num_res_blocks; ++r) {
+      up_[l].blocks.push_back(&blocks.add(std::to_string(r), std::make_unique<ResnetBlock>(ch, out, g)));
+      ch = out;
+    }
+    if (l > 0)
+      up_[l].resample = &lvl.add("upsample", std::make_unique<Container>())
+                             .add("conv", std::make_unique<Conv2d>(ch, ch, 3, 1, 1));
+  }
+  dec_norm_ = &dec.add("norm_out", std::make_unique<GroupNorm>(g, ch, 1e-6));
+  dec_out_ = &dec.add("conv_out", std::make_unique<Conv2d>(ch, c.out_channels, 3, 1, 1));
+}
+
+at::Tensor Vae::decode(const at::Tensor& z) const {
+  auto h = (*dec_in_)((*post_quant_)(z));
+  h = (*dec_mid2_)((*dec_attn_)((*dec_mid1_)(h)));
+  for (auto l = static_cast<std::int64_t>(up_.size()) - 1; l >= 0; --l) {
+    for (auto* b : up_[l].blocks) h = (*b)(h);
+    if (up_[l].resample) {
+      auto dtype = h.scalar_type();
+      auto src = dtype == at::kBFloat16 ? h.to(at::kFloat) : h;
+      h = (*up_[l].resample)(at::upsample_nearest2d(src, {h.size(2) * 2, h.size(3) * 2}).to(dtype));
+    }
+  }
+  return (*dec_out_)(dec_norm_->silu(h));
+}
+
+std::pair<at::Tensor, at::Tensor> Vae::encode(const at::Tensor& x) const {
+  auto h = (*enc_in_)(x);
+  for (const auto& L : down_) {
+    for (auto* b : L.blocks) h = (*b)(h);
+    if (L.resample) h = (*L.resample)(at::constant_pad_nd(h, {0, 1, 0, 1}));  // LDM pads right/bottom
+  }
+  h = (*enc_mid2_)((*enc_attn_)((*enc_mid1_)(h)));
+  auto moments = (*quant_)((*enc_out_)(enc_norm_->silu(h)));
+  auto parts = moments.chunk(2, 1);
+  return {parts[0], at::clamp(parts[1], -30.0, 20.0)};
+}
+
+}  // namespace gen::models

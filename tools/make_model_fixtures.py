@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Reference outputs of single model calls, for the C++ parity tests (tests/unit/test_models.cpp).
+
+Tiny random diffusers / transformers models (real classes, small configs, fixed seeds), their
+weights renamed to the original LDM layout with the one rename table of make_tiny_models.py,
+and one call of each with fixed inputs:
+
+  unet_sd1  UNet2DConditionModel, SD 1.x style (conv projections, head count), 3 levels
+  unet_sd2  the same with linear projections and a fixed head size (SD 2.x style)
+  te_sd1    CLIPTextModel (quick_gelu), HF names; last layer and penultimate (+ final norm)
+  te_sd2    CLIPTextModel (gelu) stored with OpenCLIP names (fused in_proj)
+  vae       AutoencoderKL: decode and encode
+
+For each NAME: NAME.safetensors (LDM-named weights), NAME.json (the diffusers/transformers
+config) and NAME_io.safetensors (inputs and outputs). Run with the project's venv python:
+
+    python tools/make_model_fixtures.py --out tests/data/models
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+import make_tiny_models as layouts  # noqa: E402  (the rename table lives there)
+
+torch.set_grad_enabled(False)
+
+
+def unet_cfg(linear):
+    return dict(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(8, 16, 16),
+                layers_per_block=2, norm_num_groups=4, cross_attention_dim=12,
+                down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+                attention_head_dim=(2, 4, 4) if linear else 2, use_linear_projection=linear)
+
+
+def save(out, name, weights, config, io):
+    save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(out, name + ".safetensors"))
+    save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(out, name + "_io.safetensors"))
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(config, f, indent=1, sort_keys=True)
+
+
+def make_unet(out, name, linear, seed):
+    from diffusers import UNet2DConditionModel
+    cfg = unet_cfg(linear)
+    torch.manual_seed(seed)
+    model = layouts.randomise(UNet2DConditionModel(**cfg), seed, perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(2, 4, 16, 12, generator=g)
+    t = torch.tensor([999.0, 37.0])
+    ctx = torch.randn(2, 5, 12, generator=g)
+    y = model(x, t, encoder_hidden_states=ctx).sample
+    # With ControlNet-style residuals added to every skip and to the middle block.
+    downs = [torch.randn(s, generator=g) * 0.1 for s in skip_shapes(model, x, t, ctx)]
+    mid = torch.randn(y.shape[0], 16, 4, 3, generator=g) * 0.1
+    y_res = model(x, t, encoder_hidden_states=ctx, down_block_additional_residuals=tuple(downs),
+                  mid_block_additional_residual=mid).sample
+    table = layouts.unet_table(cfg)
+    weights = layouts.to_ldm(layouts.sd(model), table, "")
+    io = {"x": x, "t": t, "context": ctx, "out": y, "mid_residual": mid, "out_with_residuals": y_res}
+    io.update({f"down_residual.{i}": d for i, d in enumerate(downs)})
+    save(out, name, weights, dict(model.config), io)
+
+
+def skip_shapes(model, x, t, ctx):
+    shapes = []
+    hooks = [model.conv_in.register_forward_hook(lambda m, i, o: shapes.append(o.shape))]
+    for blk in model.down_blocks:
+        hooks.append(blk.register_forward_hook(lambda m, i, o: shapes.extend(s.shape for s in o[1])))
+    model(x, t, encoder_hidden_states=ctx)
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+def make_text(out, name, act, openclip, seed):
+    from transformers import CLIPTextConfig, CLIPTextModel
+    cfg = CLIPTextConfig(vocab_size=1000, hidden_size=16, intermediate_size=40, num_hidden_layers=3,
+                         num_attention_heads=2, max_position_embeddings=77, hidden_act=act,
+                         eos_token_id=999, bos_token_id=998, pad_token_id=999)
+    torch.manual_seed(seed)
+    model = layouts.randomise(CLIPTextModel(cfg), seed, perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    ids = torch.randint(0, 998, (2, 77), generator=g)
+    ids[:, 0] = 998
+    ids[0, 9:] = 999
+    res = model(ids, output_hidden_states=True)
+    last = res.last_hidden_state
+    penultimate = model.final_layer_norm(res.hidden_states[-2])
+    state = layouts.sd(model)
+    weights = layouts.openclip_to_ldm(state, "") if openclip else layouts.clip_to_ldm(state, "")
+    if openclip:
+        weights.pop("text_projection", None)
+    else:
+        weights = {k.removeprefix("text_model."): v for k, v in weights.items()}
+    save(out, name, weights, cfg.to_dict(), {"ids": ids, "last": last, "penultimate": penultimate})
+
+
+def make_vae(out, seed):
+    from diffusers import AutoencoderKL
+    cfg = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+               layers_per_block=1, norm_num_groups=4,
+               down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
+    torch.manual_seed(seed)
+    model = layouts.randomise(AutoencoderKL(**cfg), seed, perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    z = torch.randn(1, 4, 6, 5, generator=g)
+    image = model.decode(z).sample
+    x = torch.rand(1, 3, 12, 10, generator=g) * 2 - 1
+    dist = model.encode(x).latent_dist
+    weights = layouts.to_ldm(layouts.sd(model), layouts.vae_table(cfg), "", vae=True)
+    save(out, "vae", weights, dict(model.config),
+         {"z": z, "image": image, "x": x, "mean": dist.mean, "logvar": dist.logvar})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "models"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    make_unet(a.out, "unet_sd1", False, 101)
+    make_unet(a.out, "unet_sd2", True, 102)
+    make_text(a.out, "te_sd1", "quick_gelu", False, 201)
+    make_text(a.out, "te_sd2", "gelu", True, 202)
+    make_vae(a.out, 301)
+
+
+if __name__ == "__main__":
+    main()
