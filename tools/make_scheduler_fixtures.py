@@ -21,7 +21,9 @@ Stored per case (tests/data/schedulers/<case>.safetensors, float32 unless noted)
 The step noise comes from torch.Generator("cpu").manual_seed(noise_seed); latent_noise and
 model_noise from a generator seeded with `seed`. LMS needs scipy (diffusers integrates with it).
 The index tests/data/schedulers/index.json lists the cases: the gen scheduler name, the config
-overrides (diffusers keys), the step count, the generator seed, DDIM's eta, init_noise_sigma.
+overrides (diffusers keys), the step count, the generator seed, DDIM's eta, init_noise_sigma;
+and under "schedules" the timesteps/sigmas/init_noise_sigma of every scheduler, spacing and
+Karras setting at 20, 30 and 50 steps (no trajectory).
 
     python tools/make_scheduler_fixtures.py [--out tests/data/schedulers]
 """
@@ -160,6 +162,32 @@ def run(case, out_dir, seed):
     return entry
 
 
+def schedules():
+    """Timesteps, sigmas and init_noise_sigma at realistic step counts (no tensors)."""
+    out = []
+    for name, (cls_name, implied) in CLASSES.items():
+        for steps in (20, 30, 50):
+            variants = [{"timestep_spacing": sp} for sp in SPACINGS]
+            if name in KARRAS:
+                variants += [{"timestep_spacing": sp, "use_karras_sigmas": True} for sp in SPACINGS]
+            if name == "lcm":
+                variants = [{}] if steps <= 50 else []
+            for overrides in variants:
+                config = dict(SD15)
+                config.update(implied)
+                config.update(overrides)
+                sched = getattr(diffusers, cls_name).from_config(config)
+                sched.set_timesteps(steps)
+                entry = dict(scheduler=name, steps=steps, overrides=overrides,
+                             timesteps=[float(t) for t in sched.timesteps.to(torch.float64)],
+                             init_noise_sigma=float(sched.init_noise_sigma))
+                sigmas = getattr(sched, "sigmas", None)
+                if isinstance(sigmas, torch.Tensor) and sigmas.numel() < 1000:
+                    entry["sigmas"] = [float(v) for v in sigmas.to(torch.float32)]
+                out.append(entry)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -183,9 +211,10 @@ def main():
         "torch": torch.__version__,
         "base_config": SD15,
         "cases": index,
+        "schedules": schedules(),
     }
     with open(os.path.join(args.out, "index.json"), "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=False)
+        json.dump(doc, f, indent=None, separators=(",", ":"))
         f.write("\n")
     total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
     print(f"{len(index)} cases, {total} bytes in {args.out}")

@@ -157,6 +157,37 @@ ErrorCode code_of(F&& f, std::string* message = nullptr) {
   return ErrorCode::Ok;
 }
 
+// Timesteps, sigmas and init_noise_sigma at realistic step counts, every spacing and Karras
+// setting: integer timesteps must be equal, float ones and sigmas within the tolerance.
+TEST(SchedulerSchedules, MatchDiffusersAt20To50Steps) {
+  const nlohmann::json index = load_index();
+  ASSERT_TRUE(index.is_object());
+  ASSERT_GE(index["schedules"].size(), 100u);
+  for (const auto& e : index["schedules"]) {
+    nlohmann::json cfg = index["base_config"];
+    for (const auto& [k, v] : e["overrides"].items()) cfg[k] = v;
+    const std::string name = e["scheduler"].get<std::string>();
+    const std::string what = name + " " + e["overrides"].dump() + " steps " + std::to_string(e["steps"].get<int>());
+    auto s = gen::make_scheduler(name, SchedulerConfig::from_json(cfg), e["steps"].get<int>());
+    const auto want_t = e["timesteps"].get<std::vector<double>>();
+    ASSERT_EQ(s->timesteps().size(), want_t.size()) << what;
+    for (size_t i = 0; i < want_t.size(); ++i)
+      EXPECT_LE(std::fabs(s->timesteps()[i] - want_t[i]), kTolerance * std::max(1.0, std::fabs(want_t[i])))
+          << what << " timestep " << i;
+    if (e.contains("sigmas")) {
+      const auto want_s = e["sigmas"].get<std::vector<double>>();
+      ASSERT_EQ(s->sigmas().size(), want_s.size()) << what;
+      for (size_t i = 0; i < want_s.size(); ++i)
+        EXPECT_LE(std::fabs(s->sigmas()[i] - want_s[i]), kTolerance * std::max(1e-3, std::fabs(want_s[i])))
+            << what << " sigma " << i;
+    } else {
+      EXPECT_TRUE(s->sigmas().empty()) << what;
+    }
+    const double want_init = e["init_noise_sigma"].get<double>();
+    EXPECT_LE(std::fabs(s->init_noise_sigma() - want_init), kTolerance * want_init) << what;
+  }
+}
+
 TEST(SchedulerFixtures, ArePresent) {
   const auto cases = load_cases();
   EXPECT_GE(cases.size(), 50u);
