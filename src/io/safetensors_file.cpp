@@ -1,13 +1,14 @@
 // SafetensorsFile (one mapped file) and SafetensorsCheckpoint (one file, or the
 // shards of a `*.safetensors.index.json`).
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
-#include <system_error>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,8 +18,9 @@
 #include "io/mapped_file.hpp"
 #include "io/safetensors_internal.hpp"
 
+// POSIX calls rather than std::filesystem: libtorch.so exports its own copies of
+// some std::filesystem functions, which can be bound instead of libstdc++'s.
 namespace gen {
-namespace fs = std::filesystem;
 
 // ---- SafetensorsFile ----------------------------------------------------------
 
@@ -63,20 +65,37 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 bool is_index_name(const std::string& name) { return ends_with(name, ".safetensors.index.json"); }
 
-constexpr std::uintmax_t kMaxIndexSize = 256ull << 20;
+constexpr std::uint64_t kMaxIndexSize = 256ull << 20;
+
+std::string file_name(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The folder part of `path` with its trailing slash ("" for a bare name).
+std::string folder_prefix(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+bool is_folder(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 std::string read_small_file(const std::string& path) {
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) fail(ErrorCode::NotFound, path, "no such file");
-  if (fs::is_directory(status)) fail(ErrorCode::InvalidArgument, path, "is a folder, not a file");
-  if (!fs::is_regular_file(status)) fail(ErrorCode::InvalidArgument, path, "is not a regular file");
-  const auto size = fs::file_size(path, ec);
-  if (ec) fail(ErrorCode::Io, path, "cannot read its size: " + ec.message());
-  if (size > kMaxIndexSize)
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) fail(ErrorCode::NotFound, path, "no such file");
+    fail(ErrorCode::Io, path, std::string("cannot stat: ") + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) fail(ErrorCode::InvalidArgument, path, "is a folder, not a file");
+  if (!S_ISREG(st.st_mode)) fail(ErrorCode::InvalidArgument, path, "is not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxIndexSize)
     fail(ErrorCode::InvalidFormat, path, "index file is larger than 256 MiB");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, path, "cannot open for reading");
+  if (!in) fail(ErrorCode::Io, path, std::string("cannot open for reading: ") + std::strerror(errno));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) fail(ErrorCode::Io, path, "read failed");
   return text;
@@ -84,10 +103,15 @@ std::string read_small_file(const std::string& path) {
 
 // A shard name from an index must stay inside the index's folder.
 void check_shard_name(const std::string& index, const std::string& tensor, const std::string& shard) {
-  const fs::path p(shard);
-  bool ok = !shard.empty() && p.is_relative() && !p.has_root_name();
-  for (const auto& part : p)
+  bool ok = !shard.empty() && shard[0] != '/';
+  std::size_t start = 0;
+  while (ok && start <= shard.size()) {
+    const auto slash = shard.find('/', start);
+    const std::string part = shard.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (part == "..") ok = false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
   if (!ok)
     fail(ErrorCode::InvalidFormat, index,
          "weight_map entry for tensor " + st::quote(tensor) + " names shard " + st::quote(shard) +
@@ -149,15 +173,15 @@ std::map<std::string, std::string> read_weight_map(const std::string& index) {
 // A folder: its one index file, else its one .safetensors file.
 std::string resolve_folder(const std::string& dir) {
   std::vector<std::string> indexes, files;
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  if (ec) fail(ErrorCode::Io, dir, "cannot list folder: " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) fail(ErrorCode::Io, dir, "cannot list folder: " + ec.message());
-    const std::string name = it->path().filename().string();
-    if (is_index_name(name)) indexes.push_back(it->path().string());
-    else if (ends_with(name, ".safetensors")) files.push_back(it->path().string());
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) fail(ErrorCode::Io, dir, std::string("cannot list folder: ") + std::strerror(errno));
+  const std::string prefix = dir.back() == '/' ? dir : dir + "/";
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (is_index_name(name)) indexes.push_back(prefix + name);
+    else if (ends_with(name, ".safetensors")) files.push_back(prefix + name);
   }
+  ::closedir(d);
   if (indexes.size() == 1) return indexes[0];
   if (indexes.size() > 1)
     fail(ErrorCode::InvalidArgument, dir,
@@ -173,22 +197,21 @@ std::string resolve_folder(const std::string& dir) {
 SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
   SafetensorsCheckpoint c;
   c.path_ = path;
-  std::error_code ec;
   std::string target = path;
-  if (!path.empty() && fs::is_directory(path, ec)) target = resolve_folder(path);
+  if (!path.empty() && is_folder(path)) target = resolve_folder(path);
 
-  if (!is_index_name(fs::path(target).filename().string())) {
+  if (!is_index_name(file_name(target))) {
     c.files_.push_back(SafetensorsFile::open(target));
     for (const TensorInfo& t : c.files_[0].tensors()) c.where_.emplace(t.name, 0);
     return c;
   }
 
   const std::map<std::string, std::string> weight_map = read_weight_map(target);
-  const fs::path folder = fs::path(target).parent_path();
+  const std::string folder = folder_prefix(target);
   std::map<std::string, std::size_t> shard_index;  // shard name → index in files_
   for (const auto& kv : weight_map) {
     if (shard_index.count(kv.second)) continue;
-    const std::string shard_path = (folder / kv.second).string();
+    const std::string shard_path = folder + kv.second;
     try {
       c.files_.push_back(SafetensorsFile::open(shard_path));
     } catch (const Error& e) {

@@ -1,15 +1,22 @@
 // Helpers for the safetensors tests: hand-made files and error checks.
 #pragma once
 
+// Plain POSIX for files and folders: in binaries linked with libtorch,
+// std::filesystem::remove_all can bind to a broken copy exported by libtorch.so.
 #include <gtest/gtest.h>
+#include <dirent.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "gen/error.hpp"
 
@@ -30,16 +37,59 @@ inline std::string st_bytes_n(std::uint64_t n, const std::string& rest) {
   return out + rest;
 }
 
+inline bool path_exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// rm -rf
+inline void remove_tree(const std::string& path) {
+  if (!path_exists(path)) return;
+  ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); },
+         16, FTW_DEPTH | FTW_PHYS);
+}
+
+// mkdir -p
+inline void make_dirs(const std::string& path) {
+  for (std::size_t i = 1; i <= path.size(); ++i)
+    if (i == path.size() || path[i] == '/') ::mkdir(path.substr(0, i).c_str(), 0755);
+}
+
+// Names in a folder, sorted, without "." and "..".
+inline std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") out.push_back(n);
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+inline std::string current_dir() {
+  char buf[4096];
+  return ::getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
+}
+
+// Changes the working folder for a scope.
+struct ScopedCwd {
+  std::string old = current_dir();
+  explicit ScopedCwd(const std::string& dir) { EXPECT_EQ(::chdir(dir.c_str()), 0) << dir; }
+  ~ScopedCwd() { (void)::chdir(old.c_str()); }
+};
+
 // A fresh folder for the current test under $GEN_TMP (or the build tree).
 inline std::string test_dir() {
   const char* env = std::getenv("GEN_TMP");
-  std::filesystem::path base = env && *env ? env : GEN_BINARY_DIR "/tests/tmp";
+  const std::string base = env && *env ? env : GEN_BINARY_DIR "/tests/tmp";
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::path dir =
-      base / (std::string(info->test_suite_name()) + "." + info->name());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  const std::string dir = base + "/" + info->test_suite_name() + "." + info->name();
+  remove_tree(dir);
+  make_dirs(dir);
+  return dir;
 }
 
 inline void write_file(const std::string& path, const std::string& bytes) {

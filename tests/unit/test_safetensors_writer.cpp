@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <filesystem>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -26,13 +25,7 @@ std::vector<std::uint8_t> pattern(std::size_t nbytes, std::uint8_t start = 0) {
   return v;
 }
 
-// Names of the files in `dir`, sorted.
-std::vector<std::string> listing(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::string> listing(const std::string& dir) { return gen_test::list_dir(dir); }
 
 }  // namespace
 
@@ -167,7 +160,7 @@ TEST(SafetensorsWriter, MissingFolder) {
 
 TEST(SafetensorsWriter, TargetIsAFolder) {
   const std::string dir = test_dir();
-  std::filesystem::create_directories(dir + "/taken/sub");
+  gen_test::make_dirs(dir + "/taken/sub");
   EXPECT_TRUE(throws_error([&] { gen::write_safetensors(dir + "/taken", {}); }, ErrorCode::Io,
                            "cannot replace"));
   EXPECT_EQ(listing(dir), std::vector<std::string>{"taken"});  // temp file removed
@@ -175,9 +168,9 @@ TEST(SafetensorsWriter, TargetIsAFolder) {
 
 TEST(SafetensorsWriter, RelativePathInCurrentFolder) {
   const std::string dir = test_dir();
-  const auto cwd = std::filesystem::current_path();
-  std::filesystem::current_path(dir);
-  gen::write_safetensors("rel.safetensors", {});
-  std::filesystem::current_path(cwd);
-  EXPECT_TRUE(std::filesystem::exists(dir + "/rel.safetensors"));
+  {
+    gen_test::ScopedCwd cwd(dir);
+    gen::write_safetensors("rel.safetensors", {});
+  }
+  EXPECT_TRUE(gen_test::path_exists(dir + "/rel.safetensors"));
 }
