@@ -10,6 +10,7 @@ and one call of each with fixed inputs:
   te_sd1    CLIPTextModel (quick_gelu), HF names; last layer and penultimate (+ final norm)
   te_sd2    CLIPTextModel (gelu) stored with OpenCLIP names (fused in_proj)
   vae       AutoencoderKL: decode and encode
+  controlnet_sd1  ControlNetModel made from unet_sd1's config: hint embedding, residuals
 
 For each NAME: NAME.safetensors (LDM-named weights), NAME.json (the diffusers/transformers
 config) and NAME_io.safetensors (inputs and outputs). Run with the project's venv python:
@@ -122,6 +123,28 @@ def make_vae(out, seed):
          {"z": z, "image": image, "x": x, "mean": dist.mean, "logvar": dist.logvar})
 
 
+def make_controlnet(out, seed):
+    from diffusers import ControlNetModel, UNet2DConditionModel
+    cfg = unet_cfg(False)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**cfg)
+    hint_channels = (4, 8, 8, 16)
+    model = layouts.randomise(ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=hint_channels),
+                              seed, perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(2, 4, 16, 12, generator=g)
+    t = torch.tensor([999.0, 37.0])
+    ctx = torch.randn(2, 5, 12, generator=g)
+    hint = torch.rand(2, 3, 128, 96, generator=g)
+    hint_embedding = model.controlnet_cond_embedding(hint)
+    downs, mid = model(x, t, encoder_hidden_states=ctx, controlnet_cond=hint, return_dict=False)
+    table = layouts.unet_table(cfg, controlnet=True, hint_blocks=2 * (len(hint_channels) - 1))
+    weights = layouts.to_ldm(layouts.sd(model), table, "")
+    io = {"x": x, "t": t, "context": ctx, "hint": hint, "hint_embedding": hint_embedding, "mid": mid}
+    io.update({f"down.{i}": d for i, d in enumerate(downs)})
+    save(out, "controlnet_sd1", weights, dict(model.config), io)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "models"))
@@ -132,6 +155,7 @@ def main():
     make_text(a.out, "te_sd1", "quick_gelu", False, 201)
     make_text(a.out, "te_sd2", "gelu", True, 202)
     make_vae(a.out, 301)
+    make_controlnet(a.out, 401)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+#include "control/controlnet.hpp"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "gen/error.hpp"
+
+namespace gen::control {
+
+using models::Container;
+using models::Conv2d;
+
+ControlNetConfig ControlNetConfig::sd15() {
+  ControlNetConfig c;
+  c.unet = models::UNetConfig::sd15();
+  return c;
+}
+
+ControlNetConfig ControlNetConfig::from_diffusers(const nlohmann::json& j, const std::string& subject) {
+  ControlNetConfig c;
+  // A ControlNetModel config has no up blocks; the encoder fields are the UNet's.
+  nlohmann::json u = j;
+  if (!u.contains("out_channels")) u["out_channels"] = j.value("in_channels", 4);
+  c.unet = models::UNetConfig::from_diffusers(u, subject);
+  c.hint_channels = j.value("conditioning_channels", std::int64_t{3});
+  if (j.contains("conditioning_embedding_out_channels")) {
+    c.hint_block_channels = j["conditioning_embedding_out_channels"].get<std::vector<std::int64_t>>();
+    if (c.hint_block_channels.empty())
+      fail(ErrorCode::InvalidFormat, subject, "'conditioning_embedding_out_channels' is empty");
+  }
+  c.global_average_pooling = j.value("global_pool_conditions", false);
+  return c;
+}
+
+ControlNet::ControlNet(const ControlNetConfig& config)
+    : cfg_(config), encoder_((config.unet.validate("ControlNet"), *this), config.unet) {
+  auto& hint = add("input_hint_block", std::make_unique<Container>());
+  const auto& hc = cfg_.hint_block_channels;
+  int index = 0;
+  auto conv = [&](std::int64_t in, std::int64_t out, std::int64_t stride) {
+    hint_.push_back(&hint.add(std::to_string(index), std::make_unique<Conv2d>(in, out, 3, stride, 1)));
+    index += 2;  // odd indices are the SiLUs between the convolutions
+  };
+  conv(cfg_.hint_channels, hc[0], 1);
+  for (std::size_t i = 0; i + 1 < hc.size(); ++i) {
+    conv(hc[i], hc[i], 1);
+    conv(hc[i], hc[i + 1], 2);
+  }
+  conv(hc.back(), cfg_.unet.model_channels, 1);
+  auto& zeros = add("zero_convs", std::make_unique<Container>());
+  const auto& skips = encoder_.skip_channels();
+  for (std::size_t i = 0; i < skips.size(); ++i)
+    zero_convs_.push_back(&zeros.add(std::to_string(i), std::make_unique<Container>())
+                               .add("0", std::make_unique<Conv2d>(skips[i], skips[i], 1)));
+  middle_out_ = &add("middle_block_out", std::make_unique<Container>())
+                     .add("0", std::make_unique<Conv2d>(encoder_.middle_channels(), encoder_.middle_channels(), 1));
+}
+
+at::Tensor ControlNet::embed_hint(const at::Tensor& hint) const {
+  auto h = hint;
+  for (std::size_t i = 0; i < hint_.size(); ++i) {
+    h = (*hint_[i])(h);
+    if (i + 1 < hint_.size()) h = at::silu(h);
+  }
+  return h;
+}
+
+models::ControlResiduals ControlNet::forward(const at::Tensor& x, const at::Tensor& timesteps,
+                                             const at::Tensor& context, const at::Tensor& hint_embedding) const {
+  auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
+  const auto emb = encoder_.embed_time(t, x.scalar_type());
+  auto hint = hint_embedding.to(x.scalar_type());
+  if (hint.size(0) != x.size(0)) hint = hint.expand({x.size(0), -1, -1, -1});
+  auto hs = encoder_.down(x, emb, context, hint);
+  models::ControlResiduals r;
+  r.down.reserve(hs.size());
+  for (std::size_t i = 0; i < hs.size(); ++i) r.down.push_back((*zero_convs_[i])(hs[i]));
+  r.middle = (*middle_out_)(encoder_.middle(hs.back(), emb, context));
+  if (cfg_.global_average_pooling) {
+    for (auto& d : r.down) d = d.mean({2, 3}, true);
+    r.middle = r.middle.mean({2, 3}, true);
+  }
+  return r;
+}
+
+}  // namespace gen::control
