@@ -1,0 +1,308 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "io/pickle_reader.hpp"
+#include "io/torch_checkpoint.hpp"
+#include "io/torch_pickle_hooks.hpp"
+#include "pickle_test_util.hpp"
+
+using gen::ErrorCode;
+using gen::pickle::Kind;
+using gen::pickle::Value;
+using namespace gen::testing;
+
+namespace {
+
+template <std::size_t N>
+std::vector<std::uint8_t> B(const char (&s)[N]) {
+  return std::vector<std::uint8_t>(s, s + N - 1);
+}
+
+// Runs a pickle with the torch hooks in scan mode (no archive).
+struct ScanRun {
+  gen::pickle::Arena arena;
+  gen::torchpk::TorchHooks hooks{"mem.pkl", nullptr, ""};
+  Value* operator()(const std::vector<std::uint8_t>& bytes) {
+    return gen::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "mem.pkl", "data.pkl");
+  }
+};
+
+std::map<std::string, const gen::TorchTensor*> by_name(const gen::TorchCheckpoint& c) {
+  std::map<std::string, const gen::TorchTensor*> m;
+  for (const auto& t : c.tensors) m[t.name] = &t;
+  return m;
+}
+
+}  // namespace
+
+TEST(PickleReader, Protocol0Text) {
+  ScanRun run;
+  // {'key\u00e9': [1, True, <the list itself>]}
+  const Value* v = run(B("(dp0\nVkey\\u00e9\np1\n(lp2\nI1\naI01\nag2\nas."));
+  ASSERT_EQ(v->kind, Kind::Dict);
+  const Value* list = gen::pickle::dict_get(v, "key\xc3\xa9");
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(list->kind, Kind::List);
+  ASSERT_EQ(list->items.size(), 3u);
+  EXPECT_EQ(list->items[2], list);  // a cycle is just a pointer
+}
+
+TEST(PickleReader, Protocol0Values) {
+  ScanRun run;
+  const Value* v = run(B("(lp0\nI1\naI01\naF2.5\naL12345678901234567890123L\naS'a\\'b\\x41'\naI-7\na."));
+  ASSERT_EQ(v->kind, Kind::List);
+  ASSERT_EQ(v->items.size(), 6u);
+  EXPECT_EQ(v->items[0]->kind, Kind::Int);
+  EXPECT_EQ(v->items[0]->i, 1);
+  EXPECT_EQ(v->items[1]->kind, Kind::Bool);
+  EXPECT_TRUE(v->items[1]->b);
+  EXPECT_DOUBLE_EQ(v->items[2]->f, 2.5);
+  EXPECT_EQ(v->items[3]->kind, Kind::BigInt);
+  EXPECT_EQ(v->items[4]->s, "a'bA");
+  EXPECT_EQ(v->items[5]->i, -7);
+}
+
+TEST(PickleReader, Protocol2Binary) {
+  ScanRun run;
+  const Value* v = run(B("\x80\x02]q\x00(K\x01J\xff\xff\xff\xffM\x00\x01\x8a\x02\x00\x80\x8a\x00\x88\x89N"
+                         "\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x80\x00"
+                         "G\x3f\xf8\x00\x00\x00\x00\x00\x00"
+                         "e."));
+  ASSERT_EQ(v->kind, Kind::List);
+  ASSERT_EQ(v->items.size(), 10u);
+  EXPECT_EQ(v->items[0]->i, 1);
+  EXPECT_EQ(v->items[1]->i, -1);
+  EXPECT_EQ(v->items[2]->i, 256);
+  EXPECT_EQ(v->items[3]->i, -32768);
+  EXPECT_EQ(v->items[4]->i, 0);
+  EXPECT_TRUE(v->items[5]->b);
+  EXPECT_FALSE(v->items[6]->b);
+  EXPECT_EQ(v->items[7]->kind, Kind::None);
+  EXPECT_EQ(v->items[8]->kind, Kind::BigInt);  // 2^63 does not fit in int64
+  EXPECT_DOUBLE_EQ(v->items[9]->f, 1.5);
+}
+
+TEST(PickleReader, Protocol4Opcodes) {
+  ScanRun run;
+  // FRAME, EMPTY_DICT, MEMOIZE, SHORT_BINUNICODE, BINBYTES, EMPTY_SET + ADDITEMS, FROZENSET,
+  // TUPLE3, BINGET, DUP, POP, SETITEMS.
+  const Value* v = run(B("\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01" "a\x94"
+                         "C\x02xy\x8c\x01" "b\x8f(K\x01K\x02\x90\x8c\x01" "c(K\x03\x91K\x07h\x01\x87"
+                         "2" "0u."));
+  ASSERT_EQ(v->kind, Kind::Dict);
+  ASSERT_EQ(v->items.size(), 6u);
+  EXPECT_EQ(gen::pickle::dict_get(v, "a")->kind, Kind::Bytes);
+  EXPECT_EQ(gen::pickle::dict_get(v, "a")->s, "xy");
+  EXPECT_EQ(gen::pickle::dict_get(v, "b")->items.size(), 2u);
+  const Value* c = gen::pickle::dict_get(v, "c");
+  ASSERT_EQ(c->kind, Kind::Tuple);
+  ASSERT_EQ(c->items.size(), 3u);
+  EXPECT_EQ(c->items[2]->s, "a");  // memo 1 holds 'a'
+}
+
+TEST(PickleReader, DictKeysReplaceLikePython) {
+  ScanRun run;
+  // {1: 'x', True: 'y'} is one key in Python.
+  const Value* v = run(B("\x80\x02}(K\x01X\x01\x00\x00\x00x\x88X\x01\x00\x00\x00yK\x02X\x01\x00\x00\x00zu."));
+  ASSERT_EQ(v->kind, Kind::Dict);
+  ASSERT_EQ(v->items.size(), 4u);
+  EXPECT_EQ(v->items[0]->i, 1);
+  EXPECT_EQ(v->items[1]->s, "y");
+}
+
+TEST(PickleReader, MalformedStreams) {
+  const std::vector<std::pair<std::vector<std::uint8_t>, std::string>> cases = {
+      {B(""), "without a STOP"},
+      {B("."), "underflow"},
+      {B("K"), "truncated"},
+      {B("\x80\x06."), "protocol 6"},
+      {B("h\x05."), "memo key 5"},
+      {B("K\x01K\x02" "a."), "not a list"},
+      {B("X\xff\xff\xff\x7f"), "runs past the end"},
+      {B("\xfe"), "unknown opcode 0xfe"},
+      {B("(."), "underflow"},
+      {B("}]K\x01s."), "unhashable"},
+      {B("X\x02\x00\x00\x00\xff\xfe."), "UTF-8"},
+      {B("1."), "no MARK"},
+      {B("I12x\n."), "malformed integer"},
+      {B("F1.5.5\n."), "malformed float"},
+      {B("S'abc\n."), "STRING"},
+      {B("\x8b\x00\x00\x00\x80"), "negative LONG4"},
+      {B("](K\x01K\x02u."), "not a dict"},
+      {B("\x95\xff\x00\x00\x00\x00\x00\x00\x00N."), "frame"},
+  };
+  for (const auto& [bytes, needle] : cases) {
+    ScanRun run;
+    expect_error([&] { run(bytes); }, ErrorCode::InvalidFormat, {"mem.pkl", needle});
+  }
+}
+
+TEST(PickleReader, RefusesGlobalsAndCalls) {
+  const std::vector<std::pair<std::vector<std::uint8_t>, std::string>> cases = {
+      {B("cposix\nsystem\n(S'id'\ntR."), "posix.system"},
+      {B("\x80\x04\x8c\x08" "builtins\x8c\x04" "eval\x93."), "builtins.eval"},
+      {B("(cos\nsystem\nS'id'\no."), "os.system"},
+      {B("(S'id'\nios\nsystem\n."), "os.system"},
+      {B("\x82\x01."), "extension registry"},
+      {B("ctorch\nFloatStorage\n)R."), "torch.FloatStorage"},   // calling a type marker
+      {B("K\x01)R."), "int 1"},                                   // calling a non-global
+      {B("]}b."), "BUILD"},                                       // BUILD on a list
+      {B("(ccollections\nOrderedDict\no."), "OBJ of collections.OrderedDict"},
+      {B("c_codecs\nencode\nX\x01\x00\x00\x00" "aX\x05\x00\x00\x00rot13\x86R."), "_codecs.encode"},
+      {B("cpytorch_lightning.callbacks\nModelCheckpoint\n."), "pytorch_lightning.callbacks.ModelCheckpoint"},
+  };
+  for (const auto& [bytes, needle] : cases) {
+    ScanRun run;
+    expect_error([&] { run(bytes); }, ErrorCode::UnsafeContent, {"mem.pkl", needle});
+  }
+  ScanRun run;
+  expect_error([&] { run(B("\x97.")); }, ErrorCode::Unsupported, {"out-of-band"});
+}
+
+TEST(PickleReader, AllowedConstructors) {
+  ScanRun run;
+  // OrderedDict([('a', 1)]), torch.Size((2, 3)), _codecs.encode('\xe9', 'latin1')
+  const Value* v = run(B("(ccollections\nOrderedDict\n((X\x01\x00\x00\x00" "aK\x01tl\x85R"
+                         "ctorch\nSize\n(K\x02K\x03t\x85R"
+                         "c_codecs\nencode\nX\x02\x00\x00\x00\xc3\xa9X\x06\x00\x00\x00latin1\x86Rt."));
+  ASSERT_EQ(v->kind, Kind::Tuple);
+  ASSERT_EQ(v->items.size(), 3u);
+  EXPECT_EQ(v->items[0]->kind, Kind::Dict);
+  EXPECT_EQ(gen::pickle::dict_get(v->items[0], "a")->i, 1);
+  EXPECT_EQ(v->items[1]->kind, Kind::Tuple);
+  EXPECT_EQ(v->items[1]->items.size(), 2u);
+  EXPECT_EQ(v->items[2]->kind, Kind::Bytes);
+  EXPECT_EQ(v->items[2]->s, "\xe9");
+}
+
+TEST(PickleReader, DeepNestingIsBounded) {
+  std::vector<std::uint8_t> bytes(200000, '(');
+  bytes.push_back('N');
+  bytes.push_back('.');
+  ScanRun run;
+  const Value* v = run(bytes);
+  EXPECT_EQ(v->kind, Kind::None);
+  std::vector<std::uint8_t> lists;
+  for (int k = 0; k < 100000; ++k) lists.push_back(']');
+  for (int k = 0; k < 99999; ++k) lists.push_back('a');
+  lists.push_back('.');
+  ScanRun run2;
+  EXPECT_EQ(run2(lists)->kind, Kind::List);
+}
+
+// --- torch.save files -----------------------------------------------------------
+
+TEST(PickleCheckpoint, GoodFilesMatchTorch) {
+  const auto& files = expected_values()["files"];
+  ASSERT_GE(files.size(), 5u);
+  for (const auto& [file, exp] : files.items()) {
+    SCOPED_TRACE(file);
+    const gen::TorchCheckpoint c = gen::read_torch_checkpoint(pickle_fixture(file));
+    EXPECT_EQ(c.root, exp["root"].get<std::string>());
+    std::set<std::string> dropped, want_dropped;
+    for (const auto& d : c.dropped) dropped.insert(d.name);
+    for (const auto& d : exp["dropped"]) want_dropped.insert(d.get<std::string>());
+    EXPECT_EQ(dropped, want_dropped);
+    const auto tensors = by_name(c);
+    EXPECT_EQ(tensors.size(), exp["tensors"].size());
+    for (const auto& [name, e] : exp["tensors"].items()) {
+      SCOPED_TRACE(name);
+      auto it = tensors.find(name);
+      ASSERT_NE(it, tensors.end());
+      const gen::TorchTensor& t = *it->second;
+      EXPECT_EQ(gen::dtype_name(t.dtype), e["dtype"].get<std::string>());
+      EXPECT_EQ(t.shape, e["shape"].get<std::vector<std::int64_t>>());
+      std::vector<std::uint8_t> scratch;
+      const std::uint8_t* data = gen::torch_tensor_bytes(c, t, scratch);
+      EXPECT_EQ(fnv1a64(data, t.nbytes()), e["fnv"].get<std::string>());
+    }
+    EXPECT_NO_THROW(gen::verify_torch_storages(c));
+  }
+}
+
+TEST(PickleCheckpoint, ViewsShareStorage) {
+  const gen::TorchCheckpoint c = gen::read_torch_checkpoint(pickle_fixture("views.pt"));
+  const auto t = by_name(c);
+  ASSERT_TRUE(t.count("base") && t.count("transposed") && t.count("col") && t.count("expanded"));
+  EXPECT_EQ(t.at("base")->storage_key, t.at("transposed")->storage_key);
+  EXPECT_EQ(t.at("head")->storage_key, t.at("tail")->storage_key);
+  EXPECT_FALSE(t.at("transposed")->contiguous());
+  EXPECT_EQ(t.at("expanded")->stride[0], 0);
+  EXPECT_EQ(t.at("row")->offset, 12u);
+  EXPECT_TRUE(t.at("nested.list.1") != nullptr);
+}
+
+TEST(PickleCheckpoint, HostileAndUnsupportedFilesRefused) {
+  struct Case {
+    const char* file;
+    ErrorCode code;
+    std::vector<std::string> needles;
+  };
+  const std::vector<Case> cases = {
+      {"malicious_reduce.pt", ErrorCode::UnsafeContent, {"malicious_reduce.pt", "posix.system"}},
+      {"malicious_eval.pt", ErrorCode::UnsafeContent, {"malicious_eval.pt", "builtins.eval"}},
+      {"user_class.pt", ErrorCode::UnsafeContent, {"user_class.pt", "__main__.Config"}},
+      {"numpy_entry.pt", ErrorCode::UnsafeContent, {"numpy_entry.pt", "numpy", "_reconstruct"}},
+      {"legacy.pt", ErrorCode::Unsupported, {"legacy.pt", "legacy", "torch.save"}},
+      {"tensor_only.pt", ErrorCode::Unsupported, {"single unnamed tensor"}},
+      {"bare.pkl", ErrorCode::Unsupported, {"bare pickle"}},
+      {"truncated.pt", ErrorCode::InvalidFormat, {"truncated.pt"}},
+      {"deflated.pt", ErrorCode::Unsupported, {"deflate", "'plain_fp32/"}},
+      {"nope.pt", ErrorCode::NotFound, {"nope.pt"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    expect_error([&] { gen::read_torch_checkpoint(pickle_fixture(c.file)); }, c.code, c.needles);
+  }
+  const gen::TorchCheckpoint none = gen::read_torch_checkpoint(pickle_fixture("no_tensors.pt"));
+  EXPECT_TRUE(none.tensors.empty());
+  EXPECT_EQ(none.dropped.size(), 2u);
+}
+
+TEST(PickleCheckpoint, EveryTruncationIsAnError) {
+  for (const char* file : {"views.pt", "ldm.ckpt"}) {
+    const auto bytes = read_bytes(pickle_fixture(file));
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+      try {
+        auto zip = std::make_shared<gen::ZipReader>(gen::ZipReader::from_memory(bytes.data(), cut, "cut.pt"));
+        gen::read_torch_checkpoint(zip);
+        ADD_FAILURE() << file << " cut at " << cut << " was accepted";
+      } catch (const gen::Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::InvalidFormat) << e.what();
+      }
+    }
+  }
+}
+
+TEST(PickleCheckpoint, PickleCutsAndFlipsNeverCrash) {
+  const auto file = read_bytes(pickle_fixture("views.pt"));
+  const auto zip = std::make_shared<gen::ZipReader>(gen::ZipReader::from_memory(file.data(), file.size(), "views.pt"));
+  const gen::ZipEntry& e = zip->entry("views/data.pkl");
+  const std::vector<std::uint8_t> pkl(zip->data(e), zip->data(e) + e.size);
+  for (std::size_t cut = 0; cut < pkl.size(); ++cut) {
+    gen::pickle::Arena arena;
+    gen::torchpk::TorchHooks hooks("views.pt", zip.get(), "views/");
+    expect_error([&] { gen::pickle::run_pickle(pkl.data(), cut, arena, hooks, "views.pt", "data.pkl"); },
+                 ErrorCode::InvalidFormat);
+  }
+  std::size_t accepted = 0;
+  for (std::size_t k = 0; k < pkl.size(); ++k) {
+    for (std::uint8_t x : {0x01, 0x10, 0x80, 0xFF}) {
+      auto bytes = pkl;
+      bytes[k] ^= x;
+      gen::pickle::Arena arena;
+      gen::torchpk::TorchHooks hooks("views.pt", zip.get(), "views/");
+      try {
+        gen::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "views.pt", "data.pkl");
+        ++accepted;
+      } catch (const gen::Error& err) {
+        EXPECT_NE(err.code(), ErrorCode::Internal) << err.what();
+      }
+    }
+  }
+  RecordProperty("accepted_flips", static_cast<int>(accepted));
+}

@@ -1,0 +1,148 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "io/zip_reader.hpp"
+#include "pickle_test_util.hpp"
+
+using gen::ErrorCode;
+using gen::ZipReader;
+using namespace gen::testing;
+
+namespace {
+
+// A tiny stored archive built by hand: one entry per (name, data), optional zip64 records.
+std::vector<std::uint8_t> make_zip(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::uint8_t> z, cd;
+  auto put = [](std::vector<std::uint8_t>& v, std::uint64_t x, int bytes) {
+    for (int k = 0; k < bytes; ++k) v.push_back(static_cast<std::uint8_t>(x >> (8 * k)));
+  };
+  for (const auto& [name, data] : files) {
+    const std::uint32_t crc = gen::crc32(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    const std::size_t offset = z.size();
+    put(z, 0x04034b50, 4); put(z, 20, 2); put(z, 0, 2); put(z, 0, 2); put(z, 0, 4);
+    put(z, crc, 4); put(z, data.size(), 4); put(z, data.size(), 4);
+    put(z, name.size(), 2); put(z, 0, 2);
+    z.insert(z.end(), name.begin(), name.end());
+    z.insert(z.end(), data.begin(), data.end());
+    put(cd, 0x02014b50, 4); put(cd, 20, 2); put(cd, 20, 2); put(cd, 0, 2); put(cd, 0, 2); put(cd, 0, 4);
+    put(cd, crc, 4); put(cd, data.size(), 4); put(cd, data.size(), 4);
+    put(cd, name.size(), 2); put(cd, 0, 2); put(cd, 0, 2); put(cd, 0, 2); put(cd, 0, 2); put(cd, 0, 4);
+    put(cd, offset, 4);
+    cd.insert(cd.end(), name.begin(), name.end());
+  }
+  const std::size_t cd_offset = z.size();
+  z.insert(z.end(), cd.begin(), cd.end());
+  put(z, 0x06054b50, 4); put(z, 0, 2); put(z, 0, 2); put(z, files.size(), 2); put(z, files.size(), 2);
+  put(z, cd.size(), 4); put(z, cd_offset, 4); put(z, 0, 2);
+  return z;
+}
+
+}  // namespace
+
+TEST(ZipReader, Crc32KnownValue) {
+  const char* s = "123456789";
+  EXPECT_EQ(gen::crc32(reinterpret_cast<const std::uint8_t*>(s), 9), 0xCBF43926u);
+  // Chained calls give the same result as one call.
+  const std::uint32_t part = gen::crc32(reinterpret_cast<const std::uint8_t*>(s), 4);
+  EXPECT_EQ(gen::crc32(reinterpret_cast<const std::uint8_t*>(s) + 4, 5, part), 0xCBF43926u);
+}
+
+TEST(ZipReader, ReadsTorchArchive) {
+  const ZipReader z = ZipReader::open(pickle_fixture("plain_fp32.pt"));
+  ASSERT_NE(z.find("plain_fp32/data.pkl"), nullptr);
+  const gen::ZipEntry& order = z.entry("plain_fp32/byteorder");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(z.data(order)), order.size), "little");
+  for (const auto& e : z.entries()) {
+    EXPECT_EQ(e.method, 0);
+    EXPECT_NO_THROW(z.verify_crc(e)) << e.name;
+  }
+  EXPECT_EQ(z.find("nope"), nullptr);
+  expect_error([&] { z.entry("plain_fp32/nope"); }, ErrorCode::InvalidFormat, {"plain_fp32/nope"});
+}
+
+TEST(ZipReader, HandBuiltArchive) {
+  const auto bytes = make_zip({{"a/x", "hello"}, {"a/y", ""}});
+  const ZipReader z = ZipReader::from_memory(bytes.data(), bytes.size(), "mem.zip");
+  ASSERT_EQ(z.entries().size(), 2u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(z.data(z.entry("a/x"))), 5), "hello");
+  EXPECT_EQ(z.entry("a/y").size, 0u);
+}
+
+TEST(ZipReader, RefusesDuplicateNames) {
+  const auto bytes = make_zip({{"a/x", "1"}, {"a/x", "2"}});
+  expect_error([&] { ZipReader::from_memory(bytes.data(), bytes.size(), "dup.zip"); },
+               ErrorCode::InvalidFormat, {"dup.zip", "twice"});
+}
+
+TEST(ZipReader, RefusesNonZip) {
+  const std::string s = "this is not a zip archive at all, just some text";
+  expect_error([&] { ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), "t.txt"); },
+               ErrorCode::InvalidFormat, {"t.txt", "end of central directory"});
+  expect_error([&] { ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), 3, "t.txt"); },
+               ErrorCode::InvalidFormat, {"too small"});
+  expect_error([] { ZipReader::open(pickle_fixture("does-not-exist.pt")); }, ErrorCode::NotFound);
+}
+
+TEST(ZipReader, DeflatedEntryRefusedByName) {
+  const ZipReader z = ZipReader::open(pickle_fixture("deflated.pt"));
+  const gen::ZipEntry& e = z.entry("plain_fp32/data.pkl");
+  EXPECT_EQ(e.method, 8);
+  expect_error([&] { z.data(e); }, ErrorCode::Unsupported, {"plain_fp32/data.pkl", "deflate"});
+}
+
+TEST(ZipReader, CrcMismatchDetected) {
+  auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
+  const ZipReader good = ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
+  const gen::ZipEntry e = good.entry("plain_fp32/data/0");
+  ASSERT_GT(e.size, 0u);
+  bytes[e.data_offset] ^= 0x55;
+  const ZipReader bad = ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
+  expect_error([&] { bad.verify_crc(bad.entry("plain_fp32/data/0")); }, ErrorCode::InvalidFormat,
+               {"plain_fp32/data/0", "CRC"});
+}
+
+TEST(ZipReader, EveryTruncationIsAnError) {
+  const auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut)
+    expect_error([&] { ZipReader::from_memory(bytes.data(), cut, "cut.pt"); }, ErrorCode::InvalidFormat, {"cut.pt"});
+  const ZipReader whole = ZipReader::from_memory(bytes.data(), bytes.size(), "whole.pt");
+  EXPECT_FALSE(whole.entries().empty());
+}
+
+TEST(ZipReader, CorruptedBytesNeverCrash) {
+  const auto orig = read_bytes(pickle_fixture("plain_fp32.pt"));
+  // Flip each byte of the structures (local headers, central directory, end records).
+  for (std::size_t k = 0; k < orig.size(); ++k) {
+    for (std::uint8_t x : {0x01, 0x80, 0xFF}) {
+      auto bytes = orig;
+      bytes[k] ^= x;
+      try {
+        const ZipReader z = ZipReader::from_memory(bytes.data(), bytes.size(), "flip.pt");
+        for (const auto& e : z.entries()) {
+          try {
+            z.verify_crc(e);
+          } catch (const gen::Error&) {
+          }
+        }
+      } catch (const gen::Error& e) {
+        EXPECT_TRUE(e.code() == ErrorCode::InvalidFormat || e.code() == ErrorCode::Unsupported) << e.what();
+      }
+    }
+  }
+}
+
+TEST(ZipReader, Zip64RecordsOfTorchAreUsed) {
+  // torch.save always writes the zip64 end records; damaging the locator's pointer is caught.
+  auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
+  const std::size_t n = bytes.size();
+  ASSERT_GT(n, 42u);
+  const std::size_t loc = n - 22 - 20;
+  ASSERT_EQ(bytes[loc], 'P');
+  ASSERT_EQ(bytes[loc + 2], 6);
+  ASSERT_EQ(bytes[loc + 3], 7);
+  bytes[loc + 8 + 7] = 0x40;  // offset of the zip64 record far past the end
+  expect_error([&] { ZipReader::from_memory(bytes.data(), n, "z64.pt"); }, ErrorCode::InvalidFormat,
+               {"zip64"});
+}
