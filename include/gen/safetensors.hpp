@@ -55,6 +55,8 @@ class MappedFile;
 // never reach the file). Tensors point into the mapping: nothing is copied.
 class SafetensorsFile {
  public:
+  // Throws gen::Error: NotFound (no such file), InvalidArgument (a folder, a
+  // pipe...), Io (permissions, I/O), InvalidFormat / Unsupported (the header).
   static SafetensorsFile open(const std::string& path);
 
   const std::string& path() const noexcept { return path_; }
@@ -79,6 +81,9 @@ class SafetensorsFile {
 // A checkpoint made of one file or of shards listed in a `*.safetensors.index.json`
 // (`weight_map`: tensor name → shard file). Opened from the .safetensors file, the
 // index file, or a folder holding exactly one of either.
+// Every shard is opened and validated; a tensor listed in the index but absent
+// from its shard, present in two shards, or present in a shard but not listed is
+// an InvalidFormat error. Shard names are relative to the index's folder.
 class SafetensorsCheckpoint {
  public:
   static SafetensorsCheckpoint open(const std::string& path);

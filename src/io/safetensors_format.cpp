@@ -403,7 +403,12 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_
 
   HeaderSax sax;
   const char* first = reinterpret_cast<const char*>(text);
-  const bool ok = json::sax_parse(first, first + n, &sax, json::input_format_t::json, true, false);
+  bool ok = false;
+  try {
+    ok = json::sax_parse(first, first + n, &sax, json::input_format_t::json, true, false);
+  } catch (const json::exception& e) {
+    fail(ErrorCode::InvalidFormat, subject, std::string("header is not valid JSON: ") + e.what());
+  }
   if (!ok || !sax.done || !sax.error.empty())
     fail(sax.error.empty() ? ErrorCode::InvalidFormat : sax.code, subject,
          sax.error.empty() ? "header is not a complete JSON object" : sax.error);

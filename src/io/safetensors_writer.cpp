@@ -151,8 +151,9 @@ void write_safetensors(const std::string& path, const std::vector<TensorData>& t
   TempFile tmp;
   for (int attempt = 0; tmp.fd < 0; ++attempt) {
     const auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
-    tmp.path = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-               std::to_string(static_cast<unsigned long long>(tick) % 1000000007ull);
+    tmp.path = folder_of(path) + "/.gen-write-" + std::to_string(::getpid()) + "-" +
+               std::to_string(counter++) + "-" +
+               std::to_string(static_cast<unsigned long long>(tick) % 1000000007ull) + ".tmp";
     tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (tmp.fd < 0) {
       const int err = errno;
