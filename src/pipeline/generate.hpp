@@ -1,0 +1,78 @@
+// gen — the denoising pipeline: noise drawn on the CPU per image (seed + i), the
+// scheduler loop with classifier-free guidance (both halves in one batch; a single
+// pass when guidance is off), ControlNet residuals, and the VAE decode.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "control/controlnet.hpp"
+#include "models/unet.hpp"
+#include "models/vae.hpp"
+#include "schedulers/scheduler.hpp"
+
+namespace gen::pipeline {
+
+// How a ControlNet's residuals are weighted (the A1111 extension's control modes).
+enum class ControlMode {
+  Balanced,         // residuals × scale, on both CFG halves
+  PromptImportant,  // "My prompt is more important": × scale × 0.825^(12−i)
+  ControlImportant, // "ControlNet is more important": those soft weights, conditional half only
+};
+
+struct ControlUnit {
+  const control::ControlNet* net = nullptr;
+  at::Tensor image;  // [1, 3, H, W] float in [0, 1], already at the output size
+  double scale = 1.0;
+  double start = 0.0;  // fraction of the steps where it starts acting
+  double end = 1.0;    // … and stops
+};
+
+struct DenoiseRequest {
+  int width = 512;
+  int height = 512;
+  int batch_size = 1;
+  std::uint64_t seed = 0;  // image i of the batch uses seed + i
+  double cfg_scale = 7.5;
+  std::string sampler = "euler";
+  int steps = 20;
+  SchedulerConfig scheduler;
+  std::vector<ControlUnit> controls;
+  bool guess_mode = false;  // diffusers' guess mode (conditional half only, 0.1 → 1 scales)
+  ControlMode control_mode = ControlMode::Balanced;
+};
+
+struct StepInfo {
+  int step = 0;   // 1-based model call
+  int total = 0;
+};
+using StepCallback = std::function<void(const StepInfo&, const at::Tensor& latents)>;
+
+struct Models {
+  const models::UNet* unet = nullptr;
+  const models::Vae* vae = nullptr;
+  at::ScalarType dtype = at::kFloat;
+  c10::Device device = c10::Device(c10::kCPU);
+};
+
+// Runs the loop. The initial latents: per image a CPU generator seeded seed + i, drawn in
+// the model dtype (as diffusers with a list of torch.Generator("cpu")); the same generator
+// then feeds that image's stochastic steps.
+// `negative`/`positive`: [1, L, C] conditioning. Returns latents
+// (not divided by the VAE scaling factor). `cancel` is polled between steps.
+at::Tensor denoise(const Models& models, const DenoiseRequest& req, const at::Tensor& negative,
+                   const at::Tensor& positive, const StepCallback& on_step = nullptr,
+                   const std::atomic<bool>* cancel = nullptr);
+
+// Latents → images [B, 3, H, W] in [0, 1] (float).
+at::Tensor decode(const Models& models, const at::Tensor& latents);
+
+// The VAE's downsampling factor (2^(levels−1); 8 for SD).
+std::int64_t vae_factor(const models::Vae& vae);
+
+}  // namespace gen::pipeline
