@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -42,6 +43,12 @@ void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadO
     }
     used.insert(key);
     const auto& info = ckpt.info(key);
+    if (info.shape != p.shape && opt.reshape_trailing_ones && info.shape.size() < p.shape.size() &&
+        std::equal(info.shape.begin(), info.shape.end(), p.shape.begin()) &&
+        std::all_of(p.shape.begin() + info.shape.size(), p.shape.end(), [](std::int64_t d) { return d == 1; })) {
+      p.value = load_tensor(ckpt, key, opt.dtype, opt.device).view(p.shape);
+      return;
+    }
     if (info.shape != p.shape) {
       misshaped.push_back(key + " " + shape_str(info.shape) + " (expected " + shape_str(p.shape) + ")");
       return;
@@ -50,7 +57,9 @@ void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadO
   });
   if (opt.strict_unexpected) {
     for (const auto& key : ckpt.names())
-      if (key.compare(0, opt.prefix.size(), opt.prefix) == 0 && !used.count(key)) unexpected.push_back(key);
+      if (key.compare(0, opt.prefix.size(), opt.prefix) == 0 && !used.count(key) &&
+          !(opt.ignore && opt.ignore(key)))
+        unexpected.push_back(key);
   }
   if (missing.empty() && misshaped.empty() && unexpected.empty()) return;
   std::ostringstream o;

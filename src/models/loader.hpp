@@ -21,6 +21,12 @@ struct LoadOptions {
   // Checkpoint names under `prefix` that no parameter consumes are an error
   // unless this is false (e.g. a single file holding several models).
   bool strict_unexpected = true;
+  // Checkpoint names never reported as unexpected (buffers such as position_ids).
+  std::function<bool(const std::string&)> ignore;
+  // Accept a stored tensor whose shape is the parameter's without its trailing
+  // 1-sized dimensions, and reshape it (diffusers stores the VAE attention's 1×1
+  // convolutions as [C, C] linear weights).
+  bool reshape_trailing_ones = false;
 };
 
 // Loads every parameter straight to the target dtype and device (no f32 copy of
