@@ -35,7 +35,7 @@ SEED = 1234
 # Sizes. "full" is what --out writes (still tiny); "fixture" is the committed copy.
 SIZES = {
     "full": dict(ch=(32, 64), groups=32, heads=8, layers=2, hint=(16, 32, 32, 64),
-                 te_width=32, te2_width=48, te_layers=2, te_ff=37, vocab=1000, vae_ch=(32, 64), vae_layers=1,
+                 te_width=32, te2_width=48, te_layers=2, te_ff=37, vocab=1000, vae_ch=(32, 32, 64, 64), vae_layers=1,
                  xl_heads=(2, 4), xl_tlayers=(1, 2), xl_time=8, lora_rank=4),
     "fixture": dict(ch=(4, 8), groups=2, heads=2, layers=1, hint=(2, 2, 4, 4),
                     te_width=4, te2_width=8, te_layers=1, te_ff=8, vocab=16, vae_ch=(4, 4), vae_layers=1,
@@ -312,7 +312,11 @@ def write_pipeline(folder, cls_name, comps, scheduler):
         index[name] = [lib, type(model).__name__]
         write_component(model, os.path.join(folder, name))
     for name in ("tokenizer", "tokenizer_2") if "text_encoder_2" in comps else ("tokenizer",):
-        index[name] = [None, None]  # gen's tokenizer reads the CLIP vocabulary from shared/
+        # A small synthetic byte-level BPE vocabulary (ids < the tiny text encoders' 1000),
+        # so the folder works without the real CLIP vocabulary.
+        from make_tokenizer_fixtures import write_tiny_folder
+        write_tiny_folder(os.path.join(folder, name))
+        index[name] = ["transformers", "CLIPTokenizer"]
     if cls_name == "StableDiffusionPipeline":
         index.update(safety_checker=[None, None], feature_extractor=[None, None], requires_safety_checker=False)
     index["scheduler"] = ["diffusers", type(scheduler).__name__]

@@ -64,7 +64,15 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
 
   // Hint embeddings: once per control image, not on every step.
   std::vector<at::Tensor> hints;
-  for (const auto& u : req.controls) hints.push_back(u.net->embed_hint(u.image.to(m.device, m.dtype)));
+  for (std::size_t c = 0; c < req.controls.size(); ++c) {
+    hints.push_back(req.controls[c].net->embed_hint(req.controls[c].image.to(m.device, m.dtype)));
+    if (hints.back().size(2) != latents.size(2) || hints.back().size(3) != latents.size(3))
+      fail(ErrorCode::ModelMismatch, "ControlNet " + std::to_string(c),
+           "its hint encoder maps the " + std::to_string(req.width) + "x" + std::to_string(req.height) +
+               " control image to " + std::to_string(hints.back().size(3)) + "x" + std::to_string(hints.back().size(2)) +
+               " but the latents are " + std::to_string(latents.size(3)) + "x" + std::to_string(latents.size(2)) +
+               " (the VAE downsamples by " + std::to_string(factor) + ")");
+  }
 
   const auto n = scheds[0]->size();
   for (std::int64_t i = 0; i < n; ++i) {

@@ -13,5 +13,8 @@ struct Command {
 
 Command register_inspect(CLI::App& app);   // cmd_inspect.cpp
 Command register_convert(CLI::App& app);   // cmd_convert.cpp
+Command register_info(CLI::App& app);      // cmd_info.cpp
+// Options on the root command: plain `gen -p …` generates (cmd_generate.cpp).
+Command register_generate(CLI::App& app);
 
 }  // namespace gen::cli

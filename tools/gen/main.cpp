@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     std::vector<gen::cli::Command> commands;
     commands.push_back(gen::cli::register_inspect(app));
     commands.push_back(gen::cli::register_convert(app));
+    commands.push_back(gen::cli::register_info(app));
+    auto generate = gen::cli::register_generate(app);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
     }
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();
+    if (argc > 1) return generate.run();
     std::fputs(app.help().c_str(), stdout);
     return 0;
   } catch (const gen::Error& e) {

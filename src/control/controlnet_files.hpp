@@ -1,0 +1,33 @@
+// gen — ControlNet weight files in the layouts users have, each recognised by its keys:
+//   lllyasviel 1.0 full checkpoints (control_model.* beside the SD model, ignored),
+//   1.1 files (control_model.* only), prefix-stripped files (the A1111 extension's fp16
+//   extracts), "difference" files (a `difference` key: the base UNet's weights are added),
+//   and diffusers ControlNetModel folders (config.json + weights).
+// The encoder's architecture is inferred from the keys and shapes for LDM files.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+
+#include "control/controlnet.hpp"
+#include "models/unet.hpp"
+
+namespace gen::control {
+
+struct ControlNetFile {
+  ControlNetConfig config;
+  std::string layout;  // "controlnet-1.0-full", "control-model-prefixed", "prefix-stripped", "difference", "diffusers"
+};
+
+// What `path` holds, without loading tensors. NotFound / InvalidFormat / ModelMismatch.
+ControlNetFile describe_controlnet(const std::string& path);
+
+// Builds and loads the ControlNet at `path` into `dtype` on `device`. `base` is the
+// locked UNet, needed only by "difference" files.
+std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const models::UNet& base,
+                                            at::ScalarType dtype, c10::Device device);
+
+}  // namespace gen::control

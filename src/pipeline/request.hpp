@@ -1,0 +1,66 @@
+// gen — one generation request: every setting with its default, the same schema for
+// the CLI, job files (later) and the PNG metadata. Versioned JSON ("gen.request/1").
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gen::pipeline {
+
+struct ControlRequest {
+  std::string model;             // ControlNet weights (file or folder)
+  std::string image;             // control image (PNG/JPEG)
+  double scale = 1.0;
+  double start = 0.0;            // fraction of the steps
+  double end = 1.0;
+  std::string preprocess = "none";  // none | canny:LOW:HIGH | invert | threshold:T
+  std::string resize = "just";      // just | crop | fill
+};
+
+struct Request {
+  static constexpr const char* kSchema = "gen.request/1";
+  std::string prompt;
+  std::string negative_prompt;
+  int width = 512;
+  int height = 512;
+  int steps = 20;
+  double cfg_scale = 7.5;
+  std::optional<std::uint64_t> seed;  // random when absent; resolved before running
+  std::string sampler = "euler";      // ddim, euler, euler_a, heun, lms, pndm, dpmpp_2m, dpmpp_2m_sde, unipc, lcm
+  std::string scheduler = "normal";   // normal | karras
+  double eta = 0.0;                   // DDIM
+  int batch_size = 1;
+  int batch_count = 1;
+  int clip_skip = 0;                  // 0: the model's default; n: leave out n−1 final layers (A1111 numbering)
+  std::string model;                  // checkpoint file or diffusers folder
+  std::string vae;                    // optional VAE replacing the model's
+  std::string vocab;                  // CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a tokenizer/ folder)
+  std::string prediction;             // "" (from the model), epsilon, v_prediction
+  std::string device = "auto";        // auto | cpu | cuda
+  std::string dtype = "auto";         // auto | fp32 | fp16 | bf16
+  std::string rng = "cpu";            // the noise stream: cpu (torch CPU generator, as diffusers)
+  std::string output = "gen-{index}-{seed}.png";
+  std::vector<ControlRequest> controls;
+  bool guess_mode = false;
+  std::string control_mode = "balanced";  // balanced | prompt | control
+
+  // Refuses impossible values with InvalidArgument naming the field.
+  void validate() const;
+  nlohmann::json to_json() const;
+  // Strict: unknown keys, wrong types and bad values are refused, naming `subject`.
+  static Request from_json(const nlohmann::json& j, const std::string& subject);
+  // The A1111 "parameters" text (prompt, negative, then "Steps: …, Sampler: …").
+  std::string a1111_parameters(std::uint64_t seed, int index_in_batch) const;
+};
+
+// The A1111 sampler label of a gen sampler name ("euler_a" → "Euler a").
+std::string a1111_sampler_name(const std::string& sampler, const std::string& scheduler);
+
+// The output path for image `index` (0-based over the whole run) with its seed:
+// {index}, {seed}, {batch} (batch number) and {n} (index within the batch) are replaced.
+std::string output_path(const std::string& pattern, int index, std::uint64_t seed, int batch, int n);
+
+}  // namespace gen::pipeline
