@@ -131,13 +131,21 @@ int run(CLI::App& app, Options& o) {
 
   const bool json = o.progress == "json";
   const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
-  if (!o.quiet && !json) std::fprintf(stderr, "gen: seed %llu\n", static_cast<unsigned long long>(*out.seed));
+  // The seed is reported once the models are loaded and the first step ran, so that a
+  // request that fails early prints exactly one line: its error.
+  bool announced = o.quiet || json;
+  auto announce = [&] {
+    if (announced) return;
+    announced = true;
+    std::fprintf(stderr, "gen: seed %llu\n", static_cast<unsigned long long>(*out.seed));
+  };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   pipeline::Engine engine;
   engine.generate(
       out,
       [&](const pipeline::GeneratedImage& img) {
+        announce();
         const auto path = pipeline::output_path(out.output, img.index, img.seed, img.batch, img.index_in_batch);
         write_png(path, img.image, img.text);
         if (json) {
@@ -151,6 +159,7 @@ int run(CLI::App& app, Options& o) {
         }
       },
       [&](const pipeline::Progress& p) {
+        announce();
         const double rate = p.seconds > 0 ? p.step / p.seconds : 0;
         if (json) {
           std::printf("%s\n", nlohmann::json{{"event", "step"}, {"batch", p.batch + 1}, {"batches", p.batches},

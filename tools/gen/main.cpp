@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
-      return report(gen::ErrorCode::InvalidArgument, e.what());
+      std::string where = "gen";
+      for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+      return report(gen::ErrorCode::InvalidArgument, (where + ": " + e.what()).c_str());
     }
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();

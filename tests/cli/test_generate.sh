@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Plain `gen` generates: a tiny diffusers pipeline made here (tools/make_tiny_models.py),
+# PNG metadata, `gen info`, `gen --from`, determinism, batches and seeds, ControlNet
+# groups, and the argument errors (exit codes of docs/errors.md).
+source "$(dirname "$0")/lib.sh"
+: "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
+M=$GEN_TMP/models
+"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
+  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
+P=$M/diffusers/tiny-sd15-pipeline
+O=$GEN_TMP/out
+mkdir -p "$O"
+common=(-m "$P" -W 64 -H 64 --steps 3 -q)
+
+# pixels A B: the two PNGs have identical pixels (Pillow decodes them).
+pixels_equal() { "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[1:3]); sys.exit(0 if a.shape == b.shape and (a == b).all() else 1)' "$1" "$2"; }
+
+"$GEN" -p "a red house" "${common[@]}" --seed 7 -o "$O/a-{index}-{seed}.png" && [ -f "$O/a-0-7.png" ] &&
+  pass "generate a 64x64 image" || bad "generate"
+"$GEN" info "$O/a-0-7.png" | grep -q "Seed: 7, Size: 64x64" && pass "gen info shows the A1111 parameters" || bad "gen info"
+"$GEN" info --json "$O/a-0-7.png" | grep -q '"schema": "gen.request/1"' && pass "gen info --json" || bad "gen info --json"
+"$GEN" -p "a red house" "${common[@]}" --seed 7 -o "$O/b.png" && pixels_equal "$O/a-0-7.png" "$O/b.png" &&
+  pass "same request and seed → identical pixels" || bad "determinism"
+"$GEN" --from "$O/a-0-7.png" -q -o "$O/c.png" && pixels_equal "$O/a-0-7.png" "$O/c.png" &&
+  pass "gen --from re-runs the stored request" || bad "--from"
+"$GEN" -p "a red house" "${common[@]}" --seed 8 -o "$O/d.png" && ! pixels_equal "$O/a-0-7.png" "$O/d.png" &&
+  pass "another seed → another image" || bad "seed changes nothing"
+
+# Batches: image i uses seed + i; a batch of 2 gives the same images as two single runs.
+"$GEN" -p "a cat" "${common[@]}" --seed 100 --batch-size 2 --batch-count 2 -o "$O/batch-{index}-{seed}.png" &&
+  [ -f "$O/batch-0-100.png" ] && [ -f "$O/batch-1-101.png" ] && [ -f "$O/batch-2-102.png" ] && [ -f "$O/batch-3-103.png" ] &&
+  pass "batch size 2 × count 2 → seeds 100..103" || bad "batch seeds"
+"$GEN" -p "a cat" "${common[@]}" --seed 101 -o "$O/single-101.png" &&
+  "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p)).astype(int) for p in sys.argv[1:3]); sys.exit(0 if np.abs(a - b).max() <= 1 else 1)' \
+    "$O/batch-1-101.png" "$O/single-101.png" &&
+  pass "image 1 of a batch ≈ the same seed alone (±1 level)" || bad "batch image differs from single run"
+
+# Progress as JSON lines.
+"$GEN" -p x -m "$P" -W 64 -H 64 --steps 2 --seed 1 -o "$O/j.png" --progress json >"$GEN_TMP/progress.jsonl" &&
+  [ "$(grep -c '"event":"step"' "$GEN_TMP/progress.jsonl")" = 2 ] && grep -q '"event":"image"' "$GEN_TMP/progress.jsonl" &&
+  pass "--progress json: one line per step" || bad "--progress json"
+
+# ControlNets: two groups with their own images, scales and ranges.
+"$GEN" -p "a house" "${common[@]}" --seed 5 -o "$O/ctl.png" \
+  --control "$M/tiny-control-v11.safetensors" --control-image "$O/a-0-7.png" --control-scale 0.7 --control-end 0.5 \
+  --control "$M/tiny-control-v11-stripped-fp16.safetensors" --control-image "$O/b.png" --preprocess invert &&
+  "$GEN" info "$O/ctl.png" | grep -q 'ControlNet 1: "Module: invert' && pass "two ControlNet groups" || bad "ControlNet groups"
+"$GEN" --from "$O/ctl.png" -q -o "$O/ctl2.png" && pixels_equal "$O/ctl.png" "$O/ctl2.png" &&
+  pass "--from re-runs the ControlNet settings" || bad "--from with ControlNets"
+
+# Errors: one line, the documented code, no output file.
+expect_exit 2 "width: 65 is not a multiple of 8" -- "$GEN" -p x -m "$P" -W 65 -H 64 -o "$O/e1.png"
+expect_exit 2 "unknown sampler 'nope'" -- "$GEN" -p x -m "$P" --sampler nope -o "$O/e2.png"
+expect_exit 2 "steps: must be between 1 and 1000" -- "$GEN" -p x -m "$P" --steps 0 -o "$O/e3.png"
+expect_exit 2 "cfg_scale" -- "$GEN" -p x -m "$P" --cfg-scale -1 -o "$O/e4.png"
+expect_exit 3 "no-such-model" -- "$GEN" -p x -m "$GEN_TMP/no-such-model" -W 64 -H 64 -o "$O/e5.png"
+expect_exit 2 "before any --control" -- "$GEN" -p x -m "$P" --control-image "$O/b.png" -o "$O/e6.png"
+expect_exit 2 "start is after end" -- "$GEN" -p x -m "$P" --control "$M/tiny-control-v11.safetensors" \
+  --control-image "$O/b.png" --control-start 0.8 --control-end 0.2 -o "$O/e7.png"
+expect_exit 3 "missing.png" -- "$GEN" -p x "${common[@]}" --control "$M/tiny-control-v11.safetensors" \
+  --control-image "$GEN_TMP/missing.png" -o "$O/e8.png"
+expect_exit 3 "no gen request" -- "$GEN" --from "$GEN_SRC/tests/data/images/rgb16.png" -o "$O/e9.png"
+ls "$O"/e*.png >/dev/null 2>&1 && bad "a failed run left an output file" || pass "failed runs left no output"
+finish
