@@ -59,9 +59,12 @@ cmake --build "$build" -j "$(nproc)"
 log "install (for the package consumer test)"
 cmake --install "$build" >/dev/null
 
-# 4. Run gen on a small model the project makes ----------------------------
-log "make the tiny models"
+# 4. Generate an image with a small model the project makes --------------------
+log "make the tiny models (random weights, real architectures, every file layout)"
 "$venv/bin/python" tools/make_tiny_models.py --out "$build/models" >/dev/null
 log "gen inspect"
 "$build/tools/gen" inspect "$build/models/tiny-sd15.safetensors"
-log "done"
+log "gen: text-to-image on the tiny model"
+"$build/tools/gen" -p "a lighthouse on a cliff at sunset" -m "$build/models/diffusers/tiny-sd15-pipeline" \
+  -W 128 -H 128 --steps 8 --seed 42 -o "$build/first-image.png"
+log "done: $build/first-image.png (random weights, so it looks like noise); see README for real weights"
