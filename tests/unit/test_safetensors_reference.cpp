@@ -80,7 +80,7 @@ json write_ours(const std::string& dir, const std::string& file, const std::vect
 
 TEST(SafetensorsReference, BothDirections) {
   const std::string python = find_python();
-  if (python.empty()) GTEST_SKIP() << "no GEN_PYTHON (env or CMakeCache.txt)";
+  if (python.empty()) FAIL() << "no GEN_PYTHON (env or CMakeCache.txt)";
   const std::string script = GEN_TEST_DATA_DIR "/../unit/safetensors_reference.py";
   const std::string dir = gen_test::test_dir();
 
