@@ -9,6 +9,7 @@ from those same values. Writes into tests/data/pipeline/:
   models.safetensors   LDM-named weights: model.diffusion_model.*, first_stage_model.*,
                        cond_stage_model.transformer.text_model.*, control.N.* (ControlNets)
   configs.json         the diffusers configs of every component
+  sd2_models.safetensors, sd2_configs.json   an SD 2.x-style UNet and text encoder (same VAE)
   cases.json           the requests
   cases.safetensors    control images and the reference images ([B, 3, H, W] in [0, 1])
 The CLIP vocabulary is read from ../shared/data/clip (never committed).
@@ -62,6 +63,52 @@ def rounded(model, seed):
     for p in model.parameters():
         p.data = p.data.half().float()
     return model.eval()
+
+
+UNET_SD2 = dict(UNET, attention_head_dim=(2, 4), use_linear_projection=True, upcast_attention=True)
+SD2_SCHEDULER = dict(SD_SCHEDULER, prediction_type="v_prediction")
+
+
+def make_sd2(tokenizer_dir, vae, tensors):
+    """SD 2.x style: linear projections, 4-channel heads with upcast, a gelu text encoder
+    padded with id 0 (the diffusers SD 2.x folders hold the OpenCLIP tower already cut at its
+    penultimate layer, so no clip skip), v-prediction."""
+    import diffusers
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    tokenizer = CLIPTokenizer(os.path.join(tokenizer_dir, "vocab.json"), os.path.join(tokenizer_dir, "merges.txt"),
+                              model_max_length=77, pad_token="!")
+    te_cfg = CLIPTextConfig(vocab_size=49408, hidden_size=8, intermediate_size=16, num_hidden_layers=2,
+                            num_attention_heads=2, max_position_embeddings=77, hidden_act="gelu",
+                            bos_token_id=49406, eos_token_id=49407, pad_token_id=0)
+    torch.manual_seed(21)
+    text_encoder = rounded(CLIPTextModel(te_cfg), 21)
+    torch.manual_seed(22)
+    unet = rounded(UNet2DConditionModel(**UNET_SD2), 22)
+    weights = layouts.to_ldm(layouts.sd(unet), layouts.unet_table(UNET_SD2), "model.diffusion_model.")
+    weights.update({"cond_stage_model.transformer.text_model." + k: v for k, v in layouts.sd(text_encoder).items()})
+    save_file({k: v.half().contiguous() for k, v in weights.items()}, os.path.join(OUT, "sd2_models.safetensors"))
+    with open(os.path.join(OUT, "sd2_configs.json"), "w") as f:
+        json.dump({"unet": dict(unet.config), "text_encoder": te_cfg.to_dict(), "scheduler": SD2_SCHEDULER}, f,
+                  indent=1, sort_keys=True, default=str)
+    cases = [
+        dict(name="sd2_euler_vpred", family="sd2", sampler="euler", prompt="a mountain lake at sunrise",
+             negative="fog", seed=21, steps=5, cfg=7.5, batch=1, width=80, height=64),
+        dict(name="sd2_dpmpp_2m_vpred", family="sd2", sampler="dpmpp_2m", prompt="city at night", negative="",
+             seed=22, steps=5, cfg=5.0, batch=2, width=64, height=64),
+    ]
+    for case in cases:
+        cls = {"euler": "EulerDiscreteScheduler", "dpmpp_2m": "DPMSolverMultistepScheduler"}[case["sampler"]]
+        scheduler = getattr(diffusers, cls).from_config(SD2_SCHEDULER)
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+        gens = [torch.Generator().manual_seed(case["seed"] + i) for i in range(case["batch"])]
+        out = pipe(prompt=case["prompt"], negative_prompt=case["negative"], num_inference_steps=case["steps"],
+                   guidance_scale=case["cfg"], num_images_per_prompt=case["batch"], generator=gens,
+                   width=case["width"], height=case["height"], output_type="pt").images
+        tensors["image." + case["name"]] = out.float().contiguous()
+    return cases
 
 
 def main():
@@ -149,6 +196,7 @@ def main():
         else:
             out = StableDiffusionPipeline(**parts)(**common).images
         tensors["image." + case["name"]] = out.float().contiguous()
+    cases += make_sd2(tok_dir, vae, tensors)
     save_file(tensors, os.path.join(OUT, "cases.safetensors"))
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)

@@ -56,6 +56,31 @@ Fixture& fixture() {
   return f;
 }
 
+// SD 2.x style: linear projections, upcast attention, gelu text encoder padded with 0,
+// v-prediction; the VAE is the SD 1.x fixture's.
+struct Sd2Fixture {
+  Sd2Fixture()
+      : configs(test::read_json(kDir + "sd2_configs.json")),
+        weights(SafetensorsCheckpoint::open(kDir + "sd2_models.safetensors")),
+        unet(models::UNetConfig::from_diffusers(configs["unet"], "unet")),
+        te(models::ClipTextConfig::from_transformers(configs["text_encoder"], "text_encoder")) {
+    models::LoadOptions o;
+    o.prefix = "model.diffusion_model.";
+    models::load_weights(unet, weights, o, "sd2 unet");
+    o.prefix = "cond_stage_model.transformer.text_model.";
+    models::load_weights(te, weights, o, "sd2 text encoder");
+  }
+  nlohmann::json configs;
+  SafetensorsCheckpoint weights;
+  models::UNet unet;
+  models::ClipTextModel te;
+};
+
+Sd2Fixture& sd2_fixture() {
+  static Sd2Fixture f;
+  return f;
+}
+
 void run_case(const std::string& name) {
   if (!std::filesystem::exists(kVocab)) FAIL() << "CLIP vocabulary not found at " << kVocab;
   auto& f = fixture();
@@ -66,7 +91,9 @@ void run_case(const std::string& name) {
   ASSERT_NE(c, nullptr) << name;
   auto io = SafetensorsCheckpoint::open(kDir + "cases.safetensors");
 
-  pipeline::TextEncoder enc{&f.tokenizer, &f.te};
+  const bool sd2 = c->value("family", "sd1") == "sd2";
+  pipeline::TextEncoder enc{&f.tokenizer, sd2 ? &sd2_fixture().te : &f.te};
+  if (sd2) enc.padding = text::ClipPadding::Zero;
   auto [neg, pos] = pipeline::encode_prompts(enc, (*c)["prompt"], (*c)["negative"]);
   pipeline::DenoiseRequest req;
   req.width = (*c)["width"];
@@ -76,7 +103,7 @@ void run_case(const std::string& name) {
   req.cfg_scale = (*c)["cfg"];
   req.steps = (*c)["steps"];
   req.sampler = (*c)["sampler"];
-  req.scheduler = SchedulerConfig::from_json(f.configs["scheduler"]);
+  req.scheduler = SchedulerConfig::from_json(sd2 ? sd2_fixture().configs["scheduler"] : f.configs["scheduler"]);
   req.guess_mode = c->value("guess", false);
   for (const auto& u : c->value("controls", nlohmann::json::array())) {
     pipeline::ControlUnit unit;
@@ -87,7 +114,7 @@ void run_case(const std::string& name) {
     unit.end = u["end"];
     req.controls.push_back(unit);
   }
-  pipeline::Models m{&f.unet, &f.vae};
+  pipeline::Models m{sd2 ? &sd2_fixture().unet : &f.unet, &f.vae};
   int calls = 0;
   auto latents = pipeline::denoise(m, req, neg, pos, [&](const pipeline::StepInfo&, const at::Tensor&) { ++calls; });
   auto images = pipeline::decode(m, latents);
@@ -105,3 +132,29 @@ TEST(Pipeline, DdimEmptyPrompt) { run_case("ddim"); }
 TEST(Pipeline, OneControlNetWithEnd) { run_case("control_one"); }
 TEST(Pipeline, TwoControlNetsWithRanges) { run_case("control_multi"); }
 TEST(Pipeline, GuessMode) { run_case("control_guess"); }
+TEST(Pipeline, Sd2EulerVPrediction) { run_case("sd2_euler_vpred"); }
+TEST(Pipeline, Sd2DpmppBatch2VPrediction) { run_case("sd2_dpmpp_2m_vpred"); }
+
+// A1111 emphasis on the embeddings: each token's row scaled by its weight, then the window
+// rescaled so its mean is the unweighted one (prompt_parser.hpp states the contract).
+TEST(Pipeline, EmphasisScalesRowsAndRestoresTheMean) {
+  if (!std::filesystem::exists(kVocab)) FAIL() << "CLIP vocabulary not found at " << kVocab;
+  auto& f = fixture();
+  pipeline::TextEncoder enc{&f.tokenizer, &f.te};
+  auto weighted = pipeline::encode_prompts(enc, "a (cat:1.5) on a [mat]", "").second;
+  auto tokens = text::tokenize_prompt(f.tokenizer, "a (cat:1.5) on a [mat]");
+  ASSERT_EQ(tokens.windows, 1);
+  auto ids = at::tensor(std::vector<std::int64_t>(tokens.ids.begin(), tokens.ids.end())).view({1, 77});
+  auto z = f.te.forward(ids, 0);
+  auto w = at::tensor(tokens.weights).view({1, 77, 1});
+  auto want = z * w;
+  want = want * (z.mean() / want.mean());
+  EXPECT_LE(test::relative_error(weighted, want), 1e-6);
+  // The weights are the A1111 ones: cat × 1.5, mat ÷ 1.1, the rest 1.
+  EXPECT_FLOAT_EQ(tokens.weights[2], 1.5f);
+  EXPECT_NEAR(tokens.weights[5], 1 / 1.1, 1e-6);
+  // Without emphasis syntax the conditioning is the plain text encoder output.
+  auto plain = pipeline::encode_prompts(enc, "a cat on a mat", "").second;
+  auto plain_ids = at::tensor(std::vector<std::int64_t>(tokens.ids.begin(), tokens.ids.end())).view({1, 77});
+  EXPECT_TRUE(at::equal(plain, f.te.forward(plain_ids, 0)));
+}
