@@ -36,7 +36,7 @@ void build_controls(CLI::App& app, Options& o) {
     return all.at(used[name]++);
   };
   std::vector<std::string> image_vals, pre_vals, scale_vals, start_vals, end_vals;
-  auto strs = [&](const char* name) { return app.get_option(name)->as<std::vector<std::string>>(); };
+  auto strs = [&](const char* name) { return app.get_option(name)->results(); };
   const auto controls = strs("--control"), images = strs("--control-image"), pre = strs("--preprocess"),
              scales = strs("--control-scale"), starts = strs("--control-start"), ends = strs("--control-end");
   for (const CLI::Option* opt : app.parse_order()) {
@@ -207,12 +207,18 @@ Command register_generate(CLI::App& app) {
   app.add_option("--dtype", r.dtype, "auto, fp32, fp16 or bf16")->capture_default_str();
   app.add_option("--rng", r.rng, "Noise stream: cpu (torch's CPU generator, as diffusers)")->capture_default_str();
   app.add_option("-o,--output", r.output, "Output PNG pattern: {index}, {seed}, {batch}, {n}")->capture_default_str();
-  app.add_option("--control", o->controls, "ControlNet weights; starts a ControlNet group (repeatable)");
-  app.add_option("--control-image", o->images, "The group's control image (PNG/JPEG)");
-  app.add_option("--control-scale", o->scales, "The group's conditioning scale (default 1)");
-  app.add_option("--control-start", o->starts, "Fraction of the steps where the group starts (default 0)");
-  app.add_option("--control-end", o->ends, "Fraction of the steps where the group stops (default 1)");
-  app.add_option("--preprocess", o->preprocess, "The group's preprocessor: none, invert, threshold:T");
+  app.add_option("--control", o->controls, "ControlNet weights; starts a ControlNet group (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--control-image", o->images, "The group's control image (PNG/JPEG)")
+      ->allow_extra_args(false);
+  app.add_option("--control-scale", o->scales, "The group's conditioning scale (default 1)")
+      ->allow_extra_args(false);
+  app.add_option("--control-start", o->starts, "Fraction of the steps where the group starts (default 0)")
+      ->allow_extra_args(false);
+  app.add_option("--control-end", o->ends, "Fraction of the steps where the group stops (default 1)")
+      ->allow_extra_args(false);
+  app.add_option("--preprocess", o->preprocess, "The group's preprocessor: none, invert, threshold:T")
+      ->allow_extra_args(false);
   app.add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
   app.add_flag("--guess-mode", r.guess_mode, "ControlNets see only the conditional half (diffusers guess mode)");
   app.add_option("--control-mode", r.control_mode, "balanced, prompt or control (A1111)")->capture_default_str();
