@@ -1,65 +1,141 @@
 #include "control/control_image.hpp"
 
 #include <ATen/ATen.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 
 #include "gen/error.hpp"
-#include "image/image.hpp"
 
 namespace gen::control {
 namespace {
 
-at::Tensor resample(const at::Tensor& x, std::int64_t h, std::int64_t w) {
-  if (x.size(2) == h && x.size(3) == w) return x;
-  return at::upsample_bilinear2d(x, {h, w}, false, std::nullopt, std::nullopt).clamp(0, 1);
+struct Parsed {
+  std::string name;
+  std::vector<double> args;
+};
+
+Parsed parse(const std::string& spec) {
+  Parsed p;
+  std::size_t start = 0, colon = spec.find(':');
+  p.name = spec.substr(0, colon);
+  while (colon != std::string::npos) {
+    start = colon + 1;
+    colon = spec.find(':', start);
+    const std::string arg = spec.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(arg, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (arg.empty() || used != arg.size() || !std::isfinite(v))
+      fail(ErrorCode::InvalidArgument, "preprocess", "'" + arg + "' in '" + spec + "' is not a number");
+    p.args.push_back(v);
+  }
+  return p;
+}
+
+cv::Mat as_mat(const Image& img) {  // a view, no copy
+  return cv::Mat(img.height, img.width, CV_8UC3, const_cast<std::uint8_t*>(img.data8.data()));
+}
+
+Image from_mat(const cv::Mat& m) {
+  cv::Mat rgb;
+  if (m.channels() == 1) cv::cvtColor(m, rgb, cv::COLOR_GRAY2RGB);
+  else rgb = m;
+  Image out = Image::make(rgb.cols, rgb.rows, 3);
+  for (int y = 0; y < rgb.rows; ++y)
+    std::copy_n(rgb.ptr<std::uint8_t>(y), static_cast<std::size_t>(rgb.cols) * 3,
+                out.data8.data() + static_cast<std::size_t>(y) * rgb.cols * 3);
+  return out;
+}
+
+cv::Mat scaled(const cv::Mat& src, int w, int h) {
+  if (src.cols == w && src.rows == h) return src.clone();
+  cv::Mat out;
+  const bool shrink = static_cast<double>(w) * h < static_cast<double>(src.cols) * src.rows;
+  cv::resize(src, out, cv::Size(w, h), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return out;
 }
 
 }  // namespace
 
-at::Tensor resize_control(const at::Tensor& image, const std::string& mode, int width, int height) {
-  const double sh = static_cast<double>(height) / image.size(2), sw = static_cast<double>(width) / image.size(3);
-  if (mode == "just") return resample(image, height, width);
-  if (mode == "crop") {  // scale to cover, centre crop
-    const double k = std::max(sh, sw);
-    const auto h = std::max<std::int64_t>(height, std::llround(image.size(2) * k));
-    const auto w = std::max<std::int64_t>(width, std::llround(image.size(3) * k));
-    auto big = resample(image, h, w);
-    return big.slice(2, (h - height) / 2, (h - height) / 2 + height).slice(3, (w - width) / 2, (w - width) / 2 + width);
+void check_preprocess(const std::string& spec) {
+  const auto p = parse(spec);
+  if (p.name == "none" || p.name == "invert") {
+    if (!p.args.empty()) fail(ErrorCode::InvalidArgument, "preprocess", "'" + p.name + "' takes no arguments");
+  } else if (p.name == "canny") {
+    if (p.args.size() != 2 || p.args[0] < 0 || p.args[1] < 0 || p.args[0] > p.args[1])
+      fail(ErrorCode::InvalidArgument, "preprocess", "canny needs canny:LOW:HIGH with 0 <= LOW <= HIGH, got '" + spec + "'");
+  } else if (p.name == "threshold") {
+    if (p.args.size() > 1 || (!p.args.empty() && (p.args[0] < 0 || p.args[0] > 255)))
+      fail(ErrorCode::InvalidArgument, "preprocess", "threshold takes one value 0-255, got '" + spec + "'");
+  } else {
+    fail(ErrorCode::InvalidArgument, "preprocess",
+         "unknown preprocessor '" + p.name + "' (known: none, canny:LOW:HIGH, invert, threshold:T)");
   }
-  if (mode == "fill") {  // scale to fit, pad the rest with black
-    const double k = std::min(sh, sw);
-    const auto h = std::min<std::int64_t>(height, std::max<std::int64_t>(1, std::llround(image.size(2) * k)));
-    const auto w = std::min<std::int64_t>(width, std::max<std::int64_t>(1, std::llround(image.size(3) * k)));
-    auto small = resample(image, h, w);
-    const auto top = (height - h) / 2, left = (width - w) / 2;
-    return at::constant_pad_nd(small, {left, width - w - left, top, height - h - top}, 0.0);
+}
+
+Image resize_control(const Image& rgb, const std::string& mode, int width, int height) {
+  const cv::Mat src = as_mat(rgb);
+  if (mode == "just") return from_mat(scaled(src, width, height));
+  const double sw = static_cast<double>(width) / rgb.width, sh = static_cast<double>(height) / rgb.height;
+  if (mode == "crop") {
+    const double k = std::max(sw, sh);
+    const int w = std::max(width, static_cast<int>(std::lround(rgb.width * k)));
+    const int h = std::max(height, static_cast<int>(std::lround(rgb.height * k)));
+    cv::Mat big = scaled(src, w, h);
+    return from_mat(big(cv::Rect((w - width) / 2, (h - height) / 2, width, height)).clone());
+  }
+  if (mode == "fill") {
+    const double k = std::min(sw, sh);
+    const int w = std::clamp(static_cast<int>(std::lround(rgb.width * k)), 1, width);
+    const int h = std::clamp(static_cast<int>(std::lround(rgb.height * k)), 1, height);
+    cv::Mat out(height, width, CV_8UC3, cv::Scalar(0, 0, 0));
+    scaled(src, w, h).copyTo(out(cv::Rect((width - w) / 2, (height - h) / 2, w, h)));
+    return from_mat(out);
   }
   fail(ErrorCode::InvalidArgument, "control resize", "must be just, crop or fill, got '" + mode + "'");
 }
 
+Image preprocess_control(const Image& rgb, const std::string& spec) {
+  check_preprocess(spec);
+  const auto p = parse(spec);
+  const cv::Mat src = as_mat(rgb);
+  if (p.name == "none") return rgb;
+  cv::Mat out;
+  if (p.name == "invert") {
+    cv::bitwise_not(src, out);
+  } else if (p.name == "canny") {
+    cv::Canny(src, out, p.args[0], p.args[1]);
+  } else {  // threshold
+    cv::Mat grey;
+    cv::cvtColor(src, grey, cv::COLOR_RGB2GRAY);
+    cv::threshold(grey, out, p.args.empty() ? 127 : p.args[0], 255, cv::THRESH_BINARY);
+  }
+  return from_mat(out);
+}
+
+Image control_map(const std::string& path, const std::string& preprocess, const std::string& resize, int width,
+                  int height) {
+  check_preprocess(preprocess);
+  auto rgb = to_rgb8(read_image(path));
+  try {
+    return preprocess_control(resize_control(rgb, resize, width, height), preprocess);
+  } catch (const cv::Exception& e) {
+    fail(ErrorCode::Internal, path, std::string("OpenCV: ") + e.what());
+  }
+}
+
 at::Tensor prepare_control_image(const std::string& path, const std::string& preprocess, const std::string& resize,
                                  int width, int height) {
-  auto img = read_image(path);
-  auto rgb = to_float_rgb(img);  // HWC in [0, 1], alpha over white
-  auto t = at::from_blob(rgb.data(), {img.height, img.width, 3}, at::kFloat).permute({2, 0, 1}).unsqueeze(0).clone();
-  t = resize_control(t, resize, width, height);
-  if (preprocess == "none" || preprocess.empty()) return t;
-  if (preprocess == "invert") return 1.0 - t;
-  if (preprocess.rfind("threshold", 0) == 0) {
-    double level = 0.5;
-    if (preprocess.size() > 10 && preprocess[9] == ':') {
-      try {
-        level = std::stod(preprocess.substr(10)) / 255.0;
-      } catch (...) {
-        fail(ErrorCode::InvalidArgument, "preprocess", "threshold:T needs a number 0-255, got '" + preprocess + "'");
-      }
-    }
-    auto grey = t.mean(1, true);
-    return (grey > level).to(at::kFloat).expand({1, 3, -1, -1}).contiguous();
-  }
-  fail(ErrorCode::Unsupported, "preprocess", "'" + preprocess + "' (available: none, invert, threshold:T)");
+  auto map = control_map(path, preprocess, resize, width, height);
+  auto t = at::from_blob(map.data8.data(), {map.height, map.width, 3}, at::kByte);
+  return t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).contiguous();
 }
 
 }  // namespace gen::control

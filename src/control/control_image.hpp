@@ -1,18 +1,38 @@
-// gen — control images: read (PNG/JPEG; 8/16-bit; grey, RGB, RGBA), brought to the
-// output size (just resize | crop and resize | resize and fill), then preprocessed
-// (none | invert | threshold:T) into the [1, 3, H, W] float map in [0, 1] a ControlNet takes.
+// gen — control images: read (PNG/JPEG; 8/16-bit; grey, RGB, RGBA over white), brought to the
+// output size with the resize modes users know, then preprocessed into the map a ControlNet
+// takes. Resizing: INTER_AREA when shrinking, INTER_CUBIC when enlarging (OpenCV).
+//   just  stretch to W×H
+//   crop  scale to cover W×H, keep the centre
+//   fill  scale to fit inside W×H, pad the rest with black
+// Preprocessors run on the resized 8-bit RGB image:
+//   none              the image already is a map (depth, pose, segmentation, normal, …)
+//   canny:LOW:HIGH    OpenCV Canny edges (on the RGB image, as cv2.Canny(img, LOW, HIGH) does)
+//   invert            255 − value (white-background scribbles and line art)
+//   threshold:T       grey > T → white, else black (scribble binarisation; T in 0–255)
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <string>
 
+#include "image/image.hpp"
+
+namespace at {
+class Tensor;  // only prepare_control_image needs libtorch; this header stays usable without it
+}
+
 namespace gen::control {
 
+// Refuses unknown names and bad numbers with InvalidArgument naming `preprocess`.
+void check_preprocess(const std::string& preprocess);
+
+// The 8-bit RGB map: read, resized, preprocessed.
+Image control_map(const std::string& path, const std::string& preprocess, const std::string& resize, int width,
+                  int height);
+// Steps of control_map on an 8-bit RGB image.
+Image resize_control(const Image& rgb, const std::string& mode, int width, int height);
+Image preprocess_control(const Image& rgb, const std::string& preprocess);
+
+// The map as the [1, 3, H, W] float tensor in [0, 1] a ControlNet takes.
 at::Tensor prepare_control_image(const std::string& path, const std::string& preprocess, const std::string& resize,
                                  int width, int height);
-
-// The resize step alone, on a [1, 3, h, w] float map.
-at::Tensor resize_control(const at::Tensor& image, const std::string& mode, int width, int height);
 
 }  // namespace gen::control

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "control/control_image.hpp"
 #include "gen/error.hpp"
 
 namespace gen::pipeline {
@@ -62,6 +63,7 @@ void Request::validate() const {
     check_range(f + ".end", c.end, 0.0, 1.0);
     if (c.start > c.end) bad(f, "start is after end");
     if (c.resize != "just" && c.resize != "crop" && c.resize != "fill") bad(f + ".resize", "must be just, crop or fill");
+    control::check_preprocess(c.preprocess);
   }
 }
 

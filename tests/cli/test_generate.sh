@@ -50,6 +50,15 @@ a, b = (np.asarray(Image.open(p)).astype(int) for p in sys.argv[1:3]); sys.exit(
 "$GEN" --from "$O/ctl.png" -q -o "$O/ctl2.png" && pixels_equal "$O/ctl.png" "$O/ctl2.png" &&
   pass "--from re-runs the ControlNet settings" || bad "--from with ControlNets"
 
+# gen preprocess writes the map a ControlNet would get; generation takes the same spec.
+"$GEN" preprocess "$GEN_SRC/tests/data/control/source.png" --preprocess canny:100:200 -W 64 -H 64 -o "$O/map.png" >/dev/null &&
+  [ -f "$O/map.png" ] && pass "gen preprocess canny" || bad "gen preprocess"
+"$GEN" -p "edges" "${common[@]}" --seed 3 -o "$O/canny.png" --control "$M/tiny-control-v11.safetensors" \
+  --control-image "$GEN_SRC/tests/data/control/source.png" --preprocess canny:100:200 --control-resize crop &&
+  pass "generation with a canny preprocessor and crop resize" || bad "canny generation"
+expect_exit 2 "unknown preprocessor 'sobel'" -- "$GEN" preprocess "$GEN_SRC/tests/data/control/source.png" \
+  --preprocess sobel -o "$O/e11.png"
+
 # Errors: one line, the documented code, no output file.
 expect_exit 2 "width: 65 is not a multiple of 8" -- "$GEN" -p x -m "$P" -W 65 -H 64 -o "$O/e1.png"
 expect_exit 2 "unknown sampler 'nope'" -- "$GEN" -p x -m "$P" --sampler nope -o "$O/e2.png"

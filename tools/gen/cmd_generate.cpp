@@ -217,7 +217,7 @@ Command register_generate(CLI::App& app) {
       ->allow_extra_args(false);
   app.add_option("--control-end", o->ends, "Fraction of the steps where the group stops (default 1)")
       ->allow_extra_args(false);
-  app.add_option("--preprocess", o->preprocess, "The group's preprocessor: none, invert, threshold:T")
+  app.add_option("--preprocess", o->preprocess, "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T")
       ->allow_extra_args(false);
   app.add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
   app.add_flag("--guess-mode", r.guess_mode, "ControlNets see only the conditional half (diffusers guess mode)");

@@ -14,6 +14,7 @@ struct Command {
 Command register_inspect(CLI::App& app);   // cmd_inspect.cpp
 Command register_convert(CLI::App& app);   // cmd_convert.cpp
 Command register_info(CLI::App& app);      // cmd_info.cpp
+Command register_preprocess(CLI::App& app);  // cmd_preprocess.cpp
 // Options on the root command: plain `gen -p …` generates (cmd_generate.cpp).
 Command register_generate(CLI::App& app);
 

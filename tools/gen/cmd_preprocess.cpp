@@ -1,0 +1,35 @@
+// gen preprocess: write the control map gen would feed a ControlNet, for inspection.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "control/control_image.hpp"
+#include "gen/error.hpp"
+#include "image/image.hpp"
+
+namespace gen::cli {
+
+Command register_preprocess(CLI::App& app) {
+  struct Opts {
+    std::string image, output, preprocess = "none", resize = "just";
+    int width = 512, height = 512;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand("preprocess", "Write the control map gen would use for an image");
+  sub->add_option("IMAGE", o->image, "The control image (PNG/JPEG)")->required();
+  sub->add_option("-o,--output", o->output, "The map to write (PNG)")->required();
+  sub->add_option("--preprocess", o->preprocess, "none, canny:LOW:HIGH, invert, threshold:T")->capture_default_str();
+  sub->add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
+  sub->add_option("-W,--width", o->width, "Output width (the generation's)")->capture_default_str();
+  sub->add_option("-H,--height", o->height, "Output height (the generation's)")->capture_default_str();
+  return {sub, [o] {
+            if (o->width < 8 || o->height < 8 || o->width % 8 || o->height % 8 || o->width > 16384 || o->height > 16384)
+              fail(ErrorCode::InvalidArgument, "size", std::to_string(o->width) + "x" + std::to_string(o->height) +
+                                                           ": width and height must be multiples of 8 in 8-16384");
+            auto map = control::control_map(o->image, o->preprocess, o->resize, o->width, o->height);
+            write_png(o->output, map, {{"gen-preprocess", o->preprocess + " " + o->resize}});
+            std::printf("%s\n", o->output.c_str());
+            return 0;
+          }};
+}
+
+}  // namespace gen::cli
