@@ -14,6 +14,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/atomic_file.hpp"
 #include "gen/error.hpp"
 #include "image/image_internal.hpp"
 #include "io/mapped_file.hpp"
@@ -122,74 +123,8 @@ int exif_orientation(const std::uint8_t* p, std::size_t n) noexcept {
   return 1;
 }
 
-namespace {
-
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what, int err) {
-  const ErrorCode code = (err == ENOENT || err == ENOTDIR) ? ErrorCode::NotFound
-                         : (err == ENOMEM)                 ? ErrorCode::OutOfMemory
-                                                           : ErrorCode::Io;
-  fail(code, path, what + ": " + std::strerror(err));
-}
-
-std::string folder_of(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Removes the temp file unless it was renamed into place.
-struct TempFile {
-  std::string path;
-  int fd = -1;
-  bool keep = false;
-  ~TempFile() {
-    if (fd >= 0) ::close(fd);
-    if (!keep && !path.empty()) ::unlink(path.c_str());
-  }
-};
-
-}  // namespace
-
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  if (path.empty()) fail(ErrorCode::InvalidArgument, "(empty path)", "no file name given");
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    fail(ErrorCode::InvalidArgument, path, "is a folder, not a file");
-
-  static std::atomic<unsigned> counter{0};
-  TempFile tmp;
-  for (int attempt = 0; tmp.fd < 0; ++attempt) {
-    const auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
-    tmp.path = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-               std::to_string(static_cast<unsigned long long>(tick) % 1000000007ull);
-    tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (tmp.fd < 0) {
-      const int err = errno;
-      if (err == EINTR || (err == EEXIST && attempt < 100)) continue;
-      tmp.path.clear();
-      fail_errno(path, "cannot create a file in " + folder_of(path), err);
-    }
-  }
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(tmp.fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail_errno(path, "write failed", errno);
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(tmp.fd) != 0) fail_errno(path, "fsync failed", errno);
-  const int fd = tmp.fd;
-  tmp.fd = -1;
-  if (::close(fd) != 0) fail_errno(path, "close failed", errno);
-  if (::rename(tmp.path.c_str(), path.c_str()) != 0) fail_errno(path, "cannot replace", errno);
-  tmp.keep = true;
-  const int dir = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  gen::write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 }  // namespace image_detail

@@ -15,17 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.hpp"
 #include "gen/error.hpp"
 #include "gen/safetensors.hpp"
 #include "io/safetensors_internal.hpp"
 
 namespace gen {
 namespace {
-
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what, int err) {
-  const ErrorCode code = (err == ENOENT || err == ENOTDIR) ? ErrorCode::NotFound : ErrorCode::Io;
-  fail(code, path, what + ": " + std::strerror(err));
-}
 
 std::string json_string(const std::string& s) {
   return nlohmann::json(s).dump();  // escapes; input is already checked to be UTF-8
@@ -37,38 +33,6 @@ void check_utf8(const std::string& path, const std::string& what, const std::str
     fail(ErrorCode::InvalidArgument, path, what + " " + st::quote(s) + " is not valid UTF-8");
 }
 
-// Removes the temp file unless the write completed.
-struct TempFile {
-  std::string path;
-  int fd = -1;
-  bool keep = false;
-  ~TempFile() {
-    if (fd >= 0) ::close(fd);
-    if (!keep && !path.empty()) ::unlink(path.c_str());
-  }
-};
-
-void write_all(const TempFile& t, const std::string& target, const void* data, std::size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const std::size_t chunk = std::min<std::size_t>(n, std::size_t(1) << 30);
-    const ssize_t w = ::write(t.fd, p, chunk);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail_errno(target, "write failed", errno);
-    }
-    if (w == 0) fail(ErrorCode::Io, target, "write failed: no progress");
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-std::string folder_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 }  // namespace
 
@@ -146,43 +110,15 @@ void write_safetensors(const std::string& path, const std::vector<TensorData>& t
          "header would be " + std::to_string(header.size()) + " bytes, over the " +
              std::to_string(st::kMaxHeaderSize) + "-byte limit readers accept");
 
-  // Temp file next to the target, so the rename stays on one file system.
-  static std::atomic<unsigned> counter{0};
-  TempFile tmp;
-  for (int attempt = 0; tmp.fd < 0; ++attempt) {
-    const auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
-    tmp.path = folder_of(path) + "/.gen-write-" + std::to_string(::getpid()) + "-" +
-               std::to_string(counter++) + "-" +
-               std::to_string(static_cast<unsigned long long>(tick) % 1000000007ull) + ".tmp";
-    tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (tmp.fd < 0) {
-      const int err = errno;
-      if (err == EINTR || (err == EEXIST && attempt < 100)) continue;
-      tmp.path.clear();  // nothing to remove
-      fail_errno(path, "cannot create a file in " + folder_of(path), err);
-    }
-  }
-
+  // Written atomically: nothing appears under `path` unless every byte made it.
+  AtomicFile out(path);
   unsigned char len[8];
   const std::uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-  write_all(tmp, path, len, sizeof len);
-  write_all(tmp, path, header.data(), header.size());
-  for (std::size_t i : order) write_all(tmp, path, tensors[i].data, tensors[i].nbytes);
-
-  if (::fsync(tmp.fd) != 0) fail_errno(path, "fsync failed", errno);
-  const int fd = tmp.fd;
-  tmp.fd = -1;
-  if (::close(fd) != 0) fail_errno(path, "close failed", errno);
-  if (::rename(tmp.path.c_str(), path.c_str()) != 0) fail_errno(path, "cannot replace", errno);
-  tmp.keep = true;
-
-  // Make the rename itself durable.
-  const int dir = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  out.write(len, sizeof len);
+  out.write(header.data(), header.size());
+  for (std::size_t i : order) out.write(tensors[i].data, tensors[i].nbytes);
+  out.commit();
 }
 
 }  // namespace gen

@@ -161,8 +161,9 @@ TEST(SafetensorsWriter, MissingFolder) {
 TEST(SafetensorsWriter, TargetIsAFolder) {
   const std::string dir = test_dir();
   gen_test::make_dirs(dir + "/taken/sub");
-  EXPECT_TRUE(throws_error([&] { gen::write_safetensors(dir + "/taken", {}); }, ErrorCode::Io,
-                           "cannot replace"));
+  // Refused before anything is written (one atomic writer for every output: core/atomic_file).
+  EXPECT_TRUE(throws_error([&] { gen::write_safetensors(dir + "/taken", {}); }, ErrorCode::InvalidArgument,
+                           "is a folder"));
   EXPECT_EQ(listing(dir), std::vector<std::string>{"taken"});  // temp file removed
 }
 
