@@ -46,9 +46,7 @@ Opened open_any(const std::string& path) {
   if (ckpt.contains("control_model.input_hint_block.0.weight"))
     return Opened{std::move(ckpt), "control_model.", "", {}};
   if (ckpt.contains("input_hint_block.0.weight")) return Opened{std::move(ckpt), "", "prefix-stripped", {}};
-  if (ckpt.contains("controlnet_cond_embedding.conv_in.weight"))
-    fail(ErrorCode::Unsupported, path,
-         "a diffusers ControlNet file without its config.json: put it in a folder beside its config.json");
+  if (ckpt.contains("controlnet_cond_embedding.conv_in.weight")) return Opened{std::move(ckpt), "", "diffusers-file", {}};
   fail(ErrorCode::ModelMismatch, path, "not a ControlNet: no input_hint_block / controlnet_cond_embedding tensors");
 }
 
@@ -119,6 +117,48 @@ ControlNetConfig infer(const Shapes& s, const std::string& subject) {
   return c;
 }
 
+// The same from diffusers names (a ControlNetModel saved as one file, without config.json).
+ControlNetConfig infer_diffusers(const Shapes& s, const std::string& subject) {
+  ControlNetConfig c;
+  auto& u = c.unet;
+  const auto& conv_in = need(s, "conv_in.weight", subject);
+  u.model_channels = conv_in[0];
+  u.in_channels = u.out_channels = conv_in[1];
+  u.channel_mult.clear();
+  u.attention_resolutions.clear();
+  for (int b = 0; s.count("down_blocks." + std::to_string(b) + ".resnets.0.conv1.weight"); ++b) {
+    const std::string blk = "down_blocks." + std::to_string(b) + ".";
+    u.channel_mult.push_back(need(s, blk + "resnets.0.conv1.weight", subject)[0] / u.model_channels);
+    if (b == 0) {
+      u.num_res_blocks = 0;
+      while (s.count(blk + "resnets." + std::to_string(u.num_res_blocks) + ".conv1.weight")) ++u.num_res_blocks;
+    }
+    if (s.count(blk + "attentions.0.proj_in.weight")) {
+      u.attention_resolutions.push_back(std::int64_t{1} << b);
+      u.use_linear_in_transformer = need(s, blk + "attentions.0.proj_in.weight", subject).size() == 2;
+      u.context_dim = need(s, blk + "attentions.0.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+      std::int64_t depth = 0;
+      while (s.count(blk + "attentions.0.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+      u.transformer_depth = depth;
+    }
+  }
+  if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no down_blocks found");
+  if (u.context_dim == 1024) {
+    u.num_head_channels = 64;
+    u.upcast_attention = true;
+  } else {
+    u.num_heads = 8;
+    u.num_head_channels = -1;
+  }
+  const auto& hin = need(s, "controlnet_cond_embedding.conv_in.weight", subject);
+  c.hint_channels = hin[1];
+  c.hint_block_channels = {hin[0]};
+  for (int k = 1; s.count("controlnet_cond_embedding.blocks." + std::to_string(k) + ".weight"); k += 2)
+    c.hint_block_channels.push_back(need(s, "controlnet_cond_embedding.blocks." + std::to_string(k) + ".weight", subject)[0]);
+  u.validate(subject);
+  return c;
+}
+
 Shapes shapes(const SafetensorsCheckpoint& ckpt, const std::string& prefix) {
   Shapes out;
   for (const auto& name : ckpt.names())
@@ -131,6 +171,11 @@ ControlNetFile describe(Opened& o, const std::string& path) {
   if (o.layout == "diffusers") {
     f.config = ControlNetConfig::from_diffusers(o.config, path + "/config.json");
     f.layout = "diffusers";
+    return f;
+  }
+  if (o.layout == "diffusers-file") {
+    f.config = infer_diffusers(shapes(o.ckpt, ""), path);
+    f.layout = "diffusers-file";
     return f;
   }
   f.config = infer(shapes(o.ckpt, o.prefix), path);
@@ -149,16 +194,17 @@ ControlNetFile describe_controlnet(const std::string& path) {
 }
 
 std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const models::UNet& base, at::ScalarType dtype,
-                                            c10::Device device) {
+                                            c10::Device device, bool global_pool) {
   auto o = open_any(path);
   auto f = describe(o, path);
+  if (global_pool) f.config.global_average_pooling = true;
   auto net = std::make_unique<ControlNet>(f.config);
   models::LoadOptions opt;
   opt.prefix = o.prefix;
   opt.device = device;
   // A difference file is summed in f32 before the cast to the target dtype.
   opt.dtype = f.layout == "difference" ? at::kFloat : dtype;
-  if (f.layout == "diffusers") {
+  if (f.layout == "diffusers" || f.layout == "diffusers-file") {
     const auto hint_blocks = static_cast<std::int64_t>(2 * (f.config.hint_block_channels.size() - 1));
     opt.rename = models::unet_key_map(f.config.unet, hint_blocks).renamer(o.ckpt, "");
   }

@@ -2,7 +2,7 @@
 //   lllyasviel 1.0 full checkpoints (control_model.* beside the SD model, ignored),
 //   1.1 files (control_model.* only), prefix-stripped files (the A1111 extension's fp16
 //   extracts), "difference" files (a `difference` key: the base UNet's weights are added),
-//   and diffusers ControlNetModel folders (config.json + weights).
+//   diffusers ControlNetModel folders (config.json + weights) and single diffusers-named files.
 // The encoder's architecture is inferred from the keys and shapes for LDM files.
 #pragma once
 
@@ -19,7 +19,9 @@ namespace gen::control {
 
 struct ControlNetFile {
   ControlNetConfig config;
-  std::string layout;  // "controlnet-1.0-full", "control-model-prefixed", "prefix-stripped", "difference", "diffusers"
+  // "controlnet-1.0-full", "control-model-prefixed", "prefix-stripped", "difference", "diffusers",
+  // "diffusers-file"
+  std::string layout;
 };
 
 // What `path` holds, without loading tensors. NotFound / InvalidFormat / ModelMismatch.
@@ -27,7 +29,9 @@ ControlNetFile describe_controlnet(const std::string& path);
 
 // Builds and loads the ControlNet at `path` into `dtype` on `device`. `base` is the
 // locked UNet, needed only by "difference" files.
+// `global_pool`: average the residuals over H×W (shuffle-style models; a diffusers config's
+// global_pool_conditions also turns it on).
 std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const models::UNet& base,
-                                            at::ScalarType dtype, c10::Device device);
+                                            at::ScalarType dtype, c10::Device device, bool global_pool = false);
 
 }  // namespace gen::control

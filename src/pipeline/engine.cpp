@@ -160,8 +160,8 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   std::vector<ControlUnit> units;
   for (std::size_t i = 0; i < req.controls.size(); ++i) {
     const auto& c = req.controls[i];
-    auto& net = s.controlnets[c.model];
-    if (!net) net = control::load_controlnet(c.model, *s.unet, dtype, device);
+    auto& net = s.controlnets[c.model + (c.global_pool ? "\npool" : "")];
+    if (!net) net = control::load_controlnet(c.model, *s.unet, dtype, device, c.global_pool);
     ControlUnit u;
     u.net = net.get();
     u.image = control::prepare_control_image(c.image, c.preprocess, c.resize, req.width, req.height);

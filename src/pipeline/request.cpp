@@ -79,7 +79,8 @@ nlohmann::json Request::to_json() const {
   j["controls"] = nlohmann::json::array();
   for (const auto& c : controls)
     j["controls"].push_back({{"model", c.model}, {"image", c.image}, {"scale", c.scale}, {"start", c.start},
-                             {"end", c.end}, {"preprocess", c.preprocess}, {"resize", c.resize}});
+                             {"end", c.end}, {"preprocess", c.preprocess}, {"resize", c.resize},
+                             {"global_pool", c.global_pool}});
   return j;
 }
 
@@ -146,7 +147,7 @@ Request Request::from_json(const nlohmann::json& j, const std::string& subject) 
     for (const auto& c : j["controls"]) {
       const std::string s = subject + ": controls[" + std::to_string(r.controls.size()) + "]";
       if (!c.is_object()) fail(ErrorCode::InvalidArgument, s, "must be an object");
-      reject_unknown(c, {"model", "image", "scale", "start", "end", "preprocess", "resize"}, s);
+      reject_unknown(c, {"model", "image", "scale", "start", "end", "preprocess", "resize", "global_pool"}, s);
       ControlRequest cr;
       take(c, "model", cr.model, s);
       take(c, "image", cr.image, s);
@@ -155,6 +156,7 @@ Request Request::from_json(const nlohmann::json& j, const std::string& subject) 
       take(c, "end", cr.end, s);
       take(c, "preprocess", cr.preprocess, s);
       take(c, "resize", cr.resize, s);
+      take(c, "global_pool", cr.global_pool, s);
       r.controls.push_back(cr);
     }
   }

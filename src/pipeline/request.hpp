@@ -18,6 +18,7 @@ struct ControlRequest {
   double end = 1.0;
   std::string preprocess = "none";  // none | canny:LOW:HIGH | invert | threshold:T
   std::string resize = "just";      // just | crop | fill
+  bool global_pool = false;         // average residuals over H×W (shuffle-style models)
 };
 
 struct Request {

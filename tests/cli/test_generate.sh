@@ -50,6 +50,23 @@ a, b = (np.asarray(Image.open(p)).astype(int) for p in sys.argv[1:3]); sys.exit(
 "$GEN" --from "$O/ctl.png" -q -o "$O/ctl2.png" && pixels_equal "$O/ctl.png" "$O/ctl2.png" &&
   pass "--from re-runs the ControlNet settings" || bad "--from with ControlNets"
 
+# The same ControlNet weights in every file layout give the same image.
+layout_run() { "$GEN" -p "a house" "${common[@]}" --seed 11 -o "$1" --control "$2" --control-image "$O/a-0-7.png"; }
+layout_run "$O/l-v11.png" "$M/tiny-control-v11.safetensors" || bad "ControlNet 1.1 layout"
+for f in tiny-control-sd15-full.safetensors diffusers/tiny-controlnet \
+         diffusers/tiny-controlnet/diffusion_pytorch_model.safetensors; do
+  layout_run "$O/l-x.png" "$M/$f" && pixels_equal "$O/l-v11.png" "$O/l-x.png" &&
+    pass "ControlNet layout $f → the same image as 1.1" || bad "ControlNet layout $f"
+done
+layout_run "$O/l-diff.png" "$M/tiny-control-difference.safetensors" &&
+  "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p)).astype(int) for p in sys.argv[1:3]); sys.exit(0 if np.abs(a - b).max() <= 1 else 1)' \
+    "$O/l-v11.png" "$O/l-diff.png" && pass "difference ControlNet (base UNet added) ≈ the full weights (±1 level)" ||
+  bad "difference ControlNet"
+"$GEN" -p "a house" "${common[@]}" --seed 11 -o "$O/l-pool.png" --control "$M/tiny-control-v11.safetensors" \
+  --control-image "$O/a-0-7.png" --control-pool && ! pixels_equal "$O/l-v11.png" "$O/l-pool.png" &&
+  pass "--control-pool changes the residuals" || bad "--control-pool"
+
 # gen preprocess writes the map a ControlNet would get; generation takes the same spec.
 "$GEN" preprocess "$GEN_SRC/tests/data/control/source.png" --preprocess canny:100:200 -W 64 -H 64 -o "$O/map.png" >/dev/null &&
   [ -f "$O/map.png" ] && pass "gen preprocess canny" || bad "gen preprocess"

@@ -71,6 +71,8 @@ void build_controls(CLI::App& app, Options& o) {
       need_group().start = number(next(name, starts));
     } else if (name == "--control-end") {
       need_group().end = number(next(name, ends));
+    } else if (name == "--control-pool") {
+      need_group().global_pool = true;
     }
   }
   for (auto& c : o.r.controls) c.resize = o.resize;
@@ -219,6 +221,7 @@ Command register_generate(CLI::App& app) {
       ->allow_extra_args(false);
   app.add_option("--preprocess", o->preprocess, "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T")
       ->allow_extra_args(false);
+  app.add_flag("--control-pool", "The group's residuals averaged over the image (shuffle models)");
   app.add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
   app.add_flag("--guess-mode", r.guess_mode, "ControlNets see only the conditional half (diffusers guess mode)");
   app.add_option("--control-mode", r.control_mode, "balanced, prompt or control (A1111)")->capture_default_str();
