@@ -8,20 +8,19 @@
 #include "gen/error.hpp"
 
 namespace gen::pipeline {
-namespace {
 
-// The residual weights of one ControlNet at one step (13 for SD 1.x: 12 skips + middle).
-std::vector<double> residual_scales(const DenoiseRequest& req, const ControlUnit& u, std::size_t count) {
-  std::vector<double> s(count, u.scale);
+std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count) {
+  std::vector<double> s(count, scale);
   if (req.guess_mode) {  // diffusers: logspace(-1, 0, n) × scale
     for (std::size_t i = 0; i < count; ++i)
-      s[i] = u.scale * std::pow(10.0, -1.0 + (count > 1 ? static_cast<double>(i) / (count - 1) : 1.0));
+      s[i] = scale * std::pow(10.0, -1.0 + (count > 1 ? static_cast<double>(i) / (count - 1) : 1.0));
   } else if (req.control_mode != ControlMode::Balanced) {
-    for (std::size_t i = 0; i < count; ++i)
-      s[i] = u.scale * std::pow(0.825, static_cast<double>(count - 1 - i));
+    for (std::size_t i = 0; i < count; ++i) s[i] = scale * std::pow(0.825, static_cast<double>(count - 1 - i));
   }
   return s;
 }
+
+namespace {
 
 bool unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
   // diffusers: kept unless i/n < start or (i+1)/n > end.
@@ -93,7 +92,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
       auto cx = cond_only ? x : model_in;
       auto cctx = cond_only ? pos : context;
       auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c]);
-      auto scales = residual_scales(req, u, r.down.size() + 1);
+      auto scales = residual_scales(req, u.scale, r.down.size() + 1);
       for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
       r.middle = r.middle * scales.back();
       if (cond_only) {  // the unconditional half gets no residuals

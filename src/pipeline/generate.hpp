@@ -69,6 +69,11 @@ at::Tensor denoise(const Models& models, const DenoiseRequest& req, const at::Te
                    const at::Tensor& positive, const StepCallback& on_step = nullptr,
                    const std::atomic<bool>* cancel = nullptr);
 
+// The weights of one ControlNet's residuals (skips first, the middle block last): the
+// scale, × logspace(−1, 0, count) in guess mode, × 0.825^(count−1−i) in the A1111 prompt /
+// control modes.
+std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count);
+
 // Latents → images [B, 3, H, W] in [0, 1] (float).
 at::Tensor decode(const Models& models, const at::Tensor& latents);
 

@@ -158,3 +158,47 @@ TEST(Pipeline, EmphasisScalesRowsAndRestoresTheMean) {
   auto plain_ids = at::tensor(std::vector<std::int64_t>(tokens.ids.begin(), tokens.ids.end())).view({1, 77});
   EXPECT_TRUE(at::equal(plain, f.te.forward(plain_ids, 0)));
 }
+
+TEST(Pipeline, ControlResidualScales) {
+  pipeline::DenoiseRequest req;
+  auto balanced = pipeline::residual_scales(req, 0.8, 13);
+  for (double v : balanced) EXPECT_DOUBLE_EQ(v, 0.8);
+  req.control_mode = pipeline::ControlMode::PromptImportant;  // A1111: s * 0.825 ** (12 - i)
+  auto soft = pipeline::residual_scales(req, 0.8, 13);
+  EXPECT_NEAR(soft[0], 0.8 * std::pow(0.825, 12), 1e-12);
+  EXPECT_NEAR(soft[6], 0.8 * std::pow(0.825, 6), 1e-12);
+  EXPECT_DOUBLE_EQ(soft[12], 0.8);
+  req.control_mode = pipeline::ControlMode::ControlImportant;
+  EXPECT_EQ(pipeline::residual_scales(req, 0.8, 13), soft);
+  req.guess_mode = true;  // diffusers: torch.logspace(-1, 0, 13) * scale
+  auto guess = pipeline::residual_scales(req, 2.0, 13);
+  EXPECT_NEAR(guess[0], 0.2, 1e-12);
+  EXPECT_NEAR(guess[6], 2.0 * std::pow(10.0, -0.5), 1e-12);
+  EXPECT_NEAR(guess[12], 2.0, 1e-12);
+}
+
+// The A1111 modes on the tiny pipeline: deterministic, different from balanced and from
+// each other ("control" drops the residuals from the unconditional half).
+TEST(Pipeline, ControlModesChangeTheImage) {
+  if (!std::filesystem::exists(kVocab)) FAIL() << "CLIP vocabulary not found at " << kVocab;
+  auto& f = fixture();
+  auto io = SafetensorsCheckpoint::open(kDir + "cases.safetensors");
+  pipeline::TextEncoder enc{&f.tokenizer, &f.te};
+  auto [neg, pos] = pipeline::encode_prompts(enc, "a house", "");
+  pipeline::DenoiseRequest req;
+  req.width = 80;
+  req.height = 64;
+  req.steps = 3;
+  req.seed = 4;
+  req.controls.push_back({f.nets[0].get(), load_tensor(io, "control_image.0", at::kFloat, at::kCPU), 1.0, 0.0, 1.0});
+  pipeline::Models m{&f.unet, &f.vae};
+  std::vector<at::Tensor> out;
+  for (auto mode : {pipeline::ControlMode::Balanced, pipeline::ControlMode::PromptImportant,
+                    pipeline::ControlMode::ControlImportant, pipeline::ControlMode::ControlImportant}) {
+    req.control_mode = mode;
+    out.push_back(pipeline::denoise(m, req, neg, pos));
+  }
+  EXPECT_FALSE(at::allclose(out[0], out[1]));
+  EXPECT_FALSE(at::allclose(out[1], out[2]));
+  EXPECT_TRUE(at::equal(out[2], out[3]));
+}
