@@ -162,6 +162,15 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
     const auto& c = req.controls[i];
     auto& net = s.controlnets[c.model + (c.global_pool ? "\npool" : "")];
     if (!net) net = control::load_controlnet(c.model, *s.unet, dtype, device, c.global_pool);
+    // Its residuals must fit the base UNet's skips and its context the text encoder's.
+    const auto& cu = net->config().unet;
+    const auto& bu = s.unet->config();
+    if (cu.context_dim != bu.context_dim || cu.model_channels != bu.model_channels ||
+        cu.channel_mult != bu.channel_mult || cu.num_res_blocks != bu.num_res_blocks)
+      fail(ErrorCode::ModelMismatch, c.model,
+           "this ControlNet does not fit the base model (text context " + std::to_string(cu.context_dim) + " vs " +
+               std::to_string(bu.context_dim) + ", channels " + std::to_string(cu.model_channels) + " vs " +
+               std::to_string(bu.model_channels) + "): an SD 1.x ControlNet needs an SD 1.x model, SD 2.x an SD 2.x");
     ControlUnit u;
     u.net = net.get();
     u.image = control::prepare_control_image(c.image, c.preprocess, c.resize, req.width, req.height);

@@ -1,4 +1,5 @@
 // Plain `gen` generates: the request options live on the root command.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -130,6 +131,14 @@ int run(CLI::App& app, Options& o) {
   if (o.from.empty() || given("--control")) out.controls = o.r.controls;
   out.validate();
   out = pipeline::resolve_seed(out);
+  {  // Refuse a missing output folder now, not after the whole generation.
+    const auto first = pipeline::output_path(out.output, 0, *out.seed, 0, 0);
+    const auto slash = first.find_last_of('/');
+    const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : first.substr(0, slash));
+    struct stat st {};
+    if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      fail(ErrorCode::NotFound, first, "the output folder " + folder + " does not exist");
+  }
 
   const bool json = o.progress == "json";
   const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
