@@ -57,7 +57,16 @@ at::ScalarType pick_dtype(const std::string& name, const c10::Device& device) {
 struct Engine::State {
   // The loaded base model, kept while requests name the same one.
   std::string key;
-  std::unique_ptr<models::ModelFiles> files;
+  // What the model files said, kept after they are closed (their mappings released, so the
+  // file pages do not stay resident beside the converted weights).
+  struct ModelInfo {
+    models::ModelFamily family = models::ModelFamily::SD1;
+    std::int64_t clip_skip = 0;
+    nlohmann::json scheduler_config;
+    std::string prediction = "epsilon";
+    std::string tokenizer_dir;
+    std::string summary;
+  } info;
   std::unique_ptr<models::UNet> unet;
   std::unique_ptr<models::Vae> vae;
   std::unique_ptr<models::ClipTextModel> text;
@@ -84,9 +93,9 @@ Request resolve_seed(Request r) {
 
 namespace {
 
-std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const models::ModelFiles& files) {
+std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const std::string& tokenizer_dir) {
   std::string vocab = r.vocab;
-  if (vocab.empty() && !files.tokenizer_dir().empty()) vocab = files.tokenizer_dir();
+  if (vocab.empty() && !tokenizer_dir.empty()) vocab = tokenizer_dir;
   if (vocab.empty()) {
     const std::string beside = dirname_of(r.model) + "/bpe_simple_vocab_16e6.txt.gz";
     if (is_file(beside)) vocab = beside;
@@ -137,10 +146,14 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
     models::ModelFilesOptions opt;
     opt.vae_path = req.vae;
     opt.prediction_type = req.prediction;
-    s.files = std::make_unique<models::ModelFiles>(models::ModelFiles::open(req.model, opt));
-    s.unet = s.files->load_unet(dtype, device);
-    s.vae = s.files->load_vae(dtype, device);
-    s.text = s.files->load_text_encoder(dtype, device);
+    {
+      const auto files = models::ModelFiles::open(req.model, opt);
+      s.unet = files.load_unet(dtype, device);
+      s.vae = files.load_vae(dtype, device);
+      s.text = files.load_text_encoder(dtype, device);
+      s.info = State::ModelInfo{files.family(), files.default_clip_skip(), files.scheduler_config(),
+                                files.prediction_type(), files.tokenizer_dir(), files.summary()};
+    }
     s.device = device;
     s.dtype = dtype;
     s.key = key;
@@ -148,7 +161,7 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   }
   const std::string vocab_key = req.vocab + "\n" + req.model;
   if (vocab_key != s.vocab_key) {
-    s.tokenizer = open_tokenizer(req, *s.files);
+    s.tokenizer = open_tokenizer(req, s.info.tokenizer_dir);
     s.vocab_key = vocab_key;
   }
   if (s.tokenizer->vocab_size() > static_cast<std::size_t>(s.text->config().vocab_size))
@@ -181,14 +194,14 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   }
 
   std::ostringstream sum;
-  sum << s.files->summary() << "device " << device.str() << ", dtype " << c10::toString(dtype);
+  sum << s.info.summary << "device " << device.str() << ", dtype " << c10::toString(dtype);
   s.summary = sum.str();
 
   TextEncoder enc;
   enc.tokenizer = s.tokenizer.get();
   enc.model = s.text.get();
-  enc.padding = s.files->family() == models::ModelFamily::SD2 ? text::ClipPadding::Zero : text::ClipPadding::EndToken;
-  enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : s.files->default_clip_skip();
+  enc.padding = s.info.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero : text::ClipPadding::EndToken;
+  enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : s.info.clip_skip;
   at::Tensor neg, pos;
   {
     c10::InferenceMode inference;
@@ -202,9 +215,9 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   d.cfg_scale = req.cfg_scale;
   d.sampler = req.sampler;
   d.steps = req.steps;
-  if (!s.files->scheduler_config().is_null()) d.scheduler = SchedulerConfig::from_json(s.files->scheduler_config(), req.model);
+  if (!s.info.scheduler_config.is_null()) d.scheduler = SchedulerConfig::from_json(s.info.scheduler_config, req.model);
   d.scheduler.prediction_type =
-      s.files->prediction_type() == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
+      s.info.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
   d.scheduler.use_karras_sigmas = req.scheduler == "karras";
   d.scheduler.eta = req.eta;
   d.controls = units;

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Side by side on the CPU: gen against diffusers on the same random SD 1.5 weights, the same
+request, the same machine and run (workload W-cpu: SD 1.5 + one ControlNet, 256x256, 4 Euler
+steps, CFG 7.5, fp32, batch 1). Each side runs as its own process, end to end (start,
+loading, text encoding, sampling, VAE decode, writing the PNG), with the same thread count;
+wall time and peak resident memory come from the process (wait4's rusage).
+
+    python tools/make_sd15_random.py --out build/sd15 --diffusers   # once, ~3 GB
+    python tools/bench_cpu.py --models build/sd15 --gen build/tools/gen --repeats 3
+
+Prints a table of medians and the ratio gen/diffusers (lower is better for gen).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB = os.path.join(HERE, "..", "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+
+DIFFUSERS_RUN = r'''
+import os, sys, json
+os.environ["HF_HUB_OFFLINE"] = "1"
+import torch
+torch.set_num_threads(int(sys.argv[5]))
+sys.path.insert(0, sys.argv[4])
+from make_tokenizer_fixtures import write_vocab_folder
+from diffusers import (AutoencoderKL, ControlNetModel, EulerDiscreteScheduler, StableDiffusionControlNetPipeline,
+                       UNet2DConditionModel)
+from transformers import CLIPTextModel, CLIPTokenizer
+from PIL import Image
+import numpy as np
+m, out, req = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+tok = sys.argv[6]
+tokenizer = CLIPTokenizer(os.path.join(tok, "vocab.json"), os.path.join(tok, "merges.txt"), model_max_length=77,
+                          pad_token="<|endoftext|>")
+load = dict(torch_dtype=torch.float32)
+pipe = StableDiffusionControlNetPipeline(
+    vae=AutoencoderKL.from_pretrained(os.path.join(m, "vae"), **load),
+    text_encoder=CLIPTextModel.from_pretrained(os.path.join(m, "text_encoder"), **load),
+    tokenizer=tokenizer, unet=UNet2DConditionModel.from_pretrained(os.path.join(m, "unet"), **load),
+    controlnet=ControlNetModel.from_pretrained(os.path.join(m, "controlnet"), **load),
+    scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1),
+    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+pipe.set_progress_bar_config(disable=True)
+control = Image.open(req["control_image"]).convert("RGB")
+with torch.inference_mode():
+    image = pipe(req["prompt"], negative_prompt="", image=control, width=req["width"], height=req["height"],
+                 num_inference_steps=req["steps"], guidance_scale=req["cfg"],
+                 generator=torch.Generator().manual_seed(req["seed"])).images[0]
+image.save(out)
+'''
+
+
+def run(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    err = p.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err}")
+    return wall, usage.ru_maxrss / 1024 / 1024  # GiB
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", required=True, help="the folder make_sd15_random.py --diffusers wrote")
+    ap.add_argument("--gen", required=True, help="the gen binary")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    sys.path.insert(0, HERE)
+    from make_tokenizer_fixtures import write_vocab_folder
+    work = tempfile.mkdtemp()
+    tok = os.path.join(work, "tokenizer")
+    os.makedirs(tok)
+    write_vocab_folder(VOCAB, tok)
+    from PIL import Image
+    import numpy as np
+    control = os.path.join(work, "control.png")
+    Image.fromarray((np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)).save(control)
+    req = dict(prompt="a photograph of an astronaut riding a horse", width=256, height=256, steps=4, cfg=7.5,
+               seed=1, control_image=control)
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    gen_cmd = [a.gen, "-p", req["prompt"], "-m", os.path.join(a.models, "sd15-random.safetensors"),
+               "--vocab", VOCAB, "-W", "256", "-H", "256", "--steps", "4", "--cfg-scale", "7.5", "--seed", "1",
+               "--sampler", "euler", "--device", "cpu", "--dtype", "fp32", "-q", "-o", os.path.join(work, "gen.png"),
+               "--control", os.path.join(a.models, "control-sd15-random.safetensors"), "--control-image", control]
+    diff_cmd = [sys.executable, "-c", DIFFUSERS_RUN, os.path.join(a.models, "diffusers"),
+                os.path.join(work, "diffusers.png"), json.dumps(req), HERE, str(a.threads), tok]
+    results = {"gen": [], "diffusers": []}
+    for _ in range(a.repeats):  # interleaved, so drifts in machine load hit both sides
+        results["gen"].append(run(gen_cmd, env))
+        results["diffusers"].append(run(diff_cmd, env))
+    table = {}
+    for side, runs in results.items():
+        table[side] = dict(wall_s=statistics.median(w for w, _ in runs), wall_spread_s=max(w for w, _ in runs) -
+                           min(w for w, _ in runs), peak_rss_gib=statistics.median(r for _, r in runs))
+    table["ratio"] = dict(wall=table["gen"]["wall_s"] / table["diffusers"]["wall_s"],
+                          peak_rss=table["gen"]["peak_rss_gib"] / table["diffusers"]["peak_rss_gib"])
+    table["setup"] = dict(workload="W-cpu", repeats=a.repeats, threads=a.threads, **{k: v for k, v in req.items()
+                                                                                    if k != "control_image"})
+    if a.json:
+        print(json.dumps(table, indent=1))
+        return
+    print(f"W-cpu (SD 1.5 + ControlNet, 256x256, 4 Euler steps, CFG 7.5, fp32, {a.threads} threads), "
+          f"medians of {a.repeats} interleaved runs, end to end per process:")
+    for side in ("gen", "diffusers"):
+        t = table[side]
+        print(f"  {side:10s} {t['wall_s']:7.2f} s (spread {t['wall_spread_s']:.2f} s)   peak RSS {t['peak_rss_gib']:.2f} GiB")
+    print(f"  gen/diffusers: time {table['ratio']['wall']:.2f}x, peak memory {table['ratio']['peak_rss']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
