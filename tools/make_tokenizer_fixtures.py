@@ -102,6 +102,9 @@ def write_tiny_folder(out_dir, n_merges=80):
         json.dump({t: i for i, t in enumerate(vocab)}, f, ensure_ascii=False)
     with open(os.path.join(out_dir, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+    with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "bos_token": "<|startoftext|>",
+                   "eos_token": "<|endoftext|>", "pad_token": "!", "unk_token": "<|endoftext|>"}, f, indent=2)
     with open(os.path.join(out_dir, "special_tokens_map.json"), "w", encoding="utf-8") as f:
         json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!",
                    "unk_token": "<|endoftext|>"}, f, indent=2)

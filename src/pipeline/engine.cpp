@@ -72,6 +72,7 @@ struct Engine::State {
   std::unique_ptr<models::ClipTextModel> text;
   std::string vocab_key;
   std::unique_ptr<text::ClipTokenizer> tokenizer;
+  bool tokenizer_from_folder = false;
   std::map<std::string, std::unique_ptr<control::ControlNet>> controlnets;  // by path
   c10::Device device = c10::Device(c10::kCPU);
   at::ScalarType dtype = at::kFloat;
@@ -93,7 +94,8 @@ Request resolve_seed(Request r) {
 
 namespace {
 
-std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const std::string& tokenizer_dir) {
+std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const std::string& tokenizer_dir,
+                                                    bool& from_folder) {
   std::string vocab = r.vocab;
   if (vocab.empty() && !tokenizer_dir.empty()) vocab = tokenizer_dir;
   if (vocab.empty()) {
@@ -107,7 +109,8 @@ std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const std:
     fail(ErrorCode::NotFound, r.model,
          "no CLIP vocabulary: pass --vocab bpe_simple_vocab_16e6.txt.gz (or a tokenizer/ folder), "
          "put that file beside the model, or set GEN_VOCAB");
-  auto tok = is_dir(vocab) ? text::ClipTokenizer::from_folder(vocab) : text::ClipTokenizer::from_clip_bpe_gz(vocab);
+  from_folder = is_dir(vocab);
+  auto tok = from_folder ? text::ClipTokenizer::from_folder(vocab) : text::ClipTokenizer::from_clip_bpe_gz(vocab);
   return std::make_unique<text::ClipTokenizer>(std::move(tok));
 }
 
@@ -161,7 +164,7 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   }
   const std::string vocab_key = req.vocab + "\n" + req.model;
   if (vocab_key != s.vocab_key) {
-    s.tokenizer = open_tokenizer(req, s.info.tokenizer_dir);
+    s.tokenizer = open_tokenizer(req, s.info.tokenizer_dir, s.tokenizer_from_folder);
     s.vocab_key = vocab_key;
   }
   if (s.tokenizer->vocab_size() > static_cast<std::size_t>(s.text->config().vocab_size))
@@ -200,7 +203,11 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   TextEncoder enc;
   enc.tokenizer = s.tokenizer.get();
   enc.model = s.text.get();
-  enc.padding = s.info.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero : text::ClipPadding::EndToken;
+  // A tokenizer folder names its pad token (diffusers pads with it); the bare CLIP vocabulary
+  // does not, so the family decides: SD 1.x pads with <|endoftext|>, SD 2.x (OpenCLIP) with 0.
+  enc.padding = s.tokenizer_from_folder ? s.tokenizer->default_padding()
+                : s.info.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero
+                                                            : text::ClipPadding::EndToken;
   enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : s.info.clip_skip;
   at::Tensor neg, pos;
   {
@@ -216,6 +223,10 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   d.sampler = req.sampler;
   d.steps = req.steps;
   if (!s.info.scheduler_config.is_null()) d.scheduler = SchedulerConfig::from_json(s.info.scheduler_config, req.model);
+  // As diffusers' Stable Diffusion pipelines do when they load a folder: an old scheduler
+  // config with steps_offset != 1 or clip_sample on is corrected (SD never used either).
+  d.scheduler.steps_offset = 1;
+  d.scheduler.clip_sample = false;
   d.scheduler.prediction_type =
       s.info.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
   d.scheduler.use_karras_sigmas = req.scheduler == "karras";

@@ -105,7 +105,9 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
     if (get_bool(j, key, false, subject)) unsupported(subject, key);
   }
   // Only PNDM reads it (SD's configs set true); "pndm" refuses false.
-  c.skip_prk_steps = get_bool(j, "skip_prk_steps", c.skip_prk_steps, subject);
+  // diffusers' PNDMScheduler defaults to the Runge-Kutta warm-up when the key is absent (a
+  // config written for another scheduler); SD's own PNDM config sets it to true.
+  c.skip_prk_steps = get_bool(j, "skip_prk_steps", false, subject);
   if (auto s = get_string(j, "final_sigmas_type", subject); s && *s != "zero")
     unsupported(subject, "final_sigmas_type \"" + *s + "\"");
   if (auto s = get_string(j, "interpolation_type", subject); s && *s != "linear")

@@ -161,12 +161,25 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, Cleanup cleanup
   tok.cleanup_ = cleanup;
   byte_order(tok.byte_symbol_);
 
+  // vocab.json + merges.txt (the classic layout), or the tokenizers library's tokenizer.json
+  // (what transformers 5 writes with save_pretrained).
   std::string vocab_path = (fs::path(dir) / "vocab.json").string();
-  nlohmann::json vocab;
+  const std::string tokenizer_json = (fs::path(dir) / "tokenizer.json").string();
+  const bool classic = fs::exists(vocab_path, ec) || !fs::exists(tokenizer_json, ec);
+  nlohmann::json vocab, merges;
+  if (!classic) vocab_path = tokenizer_json;
   try {
     vocab = nlohmann::json::parse(read_file(vocab_path));
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::InvalidFormat, vocab_path, std::string("not valid JSON: ") + e.what());
+  }
+  if (!classic) {
+    if (!vocab.is_object() || !vocab.contains("model") || !vocab["model"].is_object() ||
+        vocab["model"].value("type", "") != "BPE" || !vocab["model"].contains("vocab") ||
+        !vocab["model"].contains("merges") || !vocab["model"]["merges"].is_array())
+      fail(ErrorCode::InvalidFormat, vocab_path, "expected a BPE model with \"vocab\" and \"merges\"");
+    merges = vocab["model"]["merges"];
+    vocab = nlohmann::json(vocab["model"]["vocab"]);
   }
   if (!vocab.is_object() || vocab.empty())
     fail(ErrorCode::InvalidFormat, vocab_path, "expected a JSON object of token → id");
@@ -177,16 +190,32 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, Cleanup cleanup
     tok.vocab_.emplace(it.key(), it.value().get<int32_t>());
   }
 
-  std::string merges_path = (fs::path(dir) / "merges.txt").string();
-  std::vector<std::string> lines = split_lines(read_file(merges_path));
-  size_t first = (!lines.empty() && lines[0].rfind("#version", 0) == 0) ? 1 : 0;
-  for (size_t i = first; i < lines.size(); ++i) {
-    auto [a, b] = parse_merge(lines[i], merges_path, i + 1);
-    tok.ranks_.emplace(a + " " + b, static_cast<int32_t>(i - first));
+  if (classic) {
+    std::string merges_path = (fs::path(dir) / "merges.txt").string();
+    std::vector<std::string> lines = split_lines(read_file(merges_path));
+    size_t first = (!lines.empty() && lines[0].rfind("#version", 0) == 0) ? 1 : 0;
+    for (size_t i = first; i < lines.size(); ++i) {
+      auto [a, b] = parse_merge(lines[i], merges_path, i + 1);
+      tok.ranks_.emplace(a + " " + b, static_cast<int32_t>(i - first));
+    }
+  } else {
+    for (size_t i = 0; i < merges.size(); ++i) {
+      const auto& m = merges[i];
+      std::string pair;
+      if (m.is_string()) {
+        pair = m.get<std::string>();
+      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+        pair = m[0].get<std::string>() + " " + m[1].get<std::string>();
+      }
+      auto [a, b] = parse_merge(pair, vocab_path, i + 1);
+      tok.ranks_.emplace(a + " " + b, static_cast<int32_t>(i));
+    }
   }
   tok.finish(vocab_path);
 
+  // The pad token: special_tokens_map.json, else tokenizer_config.json (transformers 5).
   std::string special_path = (fs::path(dir) / "special_tokens_map.json").string();
+  if (!fs::exists(special_path, ec)) special_path = (fs::path(dir) / "tokenizer_config.json").string();
   if (fs::exists(special_path, ec)) {
     nlohmann::json special;
     try {
