@@ -53,11 +53,17 @@ def main():
                                       feature_extractor=None, requires_safety_checker=False).save_pretrained(pipe_dir)
     sd2_dir = os.path.join(d, "tiny-sd21-pipeline")
     sd2 = StableDiffusionPipeline.from_pretrained(sd2_dir, safety_checker=None, requires_safety_checker=False)
+    # An SD 2.x-style ControlNet (linear projections), made from that UNet.
+    g = torch.Generator().manual_seed(78)
+    cn_sd2 = ControlNetModel.from_unet(sd2.unet)
+    for p in cn_sd2.parameters():
+        p.data += 0.02 * torch.randn(p.shape, generator=g)
+    cn_sd2.save_pretrained(os.path.join(a.out, "controlnet-sd2"))
     rng = np.random.default_rng(3)
     controls = []
-    for i in range(2):
+    for i, (h, w) in enumerate(((64, 80), (64, 80), (75, 101))):  # the last one is resized (Lanczos)
         path = os.path.join(a.out, f"control{i}.png")
-        Image.fromarray((rng.random((64, 80, 3)) * 255).astype(np.uint8)).save(path)
+        Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(path)
         controls.append(path)
 
     cases = [
@@ -73,9 +79,14 @@ def main():
                        dict(net="cn2", image=1, scale=0.6, start=0.0, end=0.5)]),
         dict(name="control_guess", sampler="euler_a", seed=9, prompt="", negative="", cfg=3.0, guess=True,
              controls=[dict(net="cn2", image=1, scale=1.3, start=0.0, end=1.0)]),
+        dict(name="control_resized", sampler="euler", seed=11, prompt="a harbour", negative="",
+             controls=[dict(net="cn", image=2, scale=0.9, start=0.0, end=1.0)]),
         dict(name="sd2_vpred", family="sd2", sampler="euler", seed=10, prompt="a lighthouse", negative="night"),
+        dict(name="sd2_control", family="sd2", sampler="dpmpp_2m", seed=12, prompt="a lighthouse", negative="",
+             controls=[dict(net="cn_sd2", image=0, scale=1.0, start=0.0, end=0.75)]),
     ]
-    nets = {"cn": (cn, os.path.join(pipe_dir, "controlnet")), "cn2": (cn2, os.path.join(a.out, "controlnet2"))}
+    nets = {"cn": (cn, os.path.join(pipe_dir, "controlnet")), "cn2": (cn2, os.path.join(a.out, "controlnet2")),
+            "cn_sd2": (cn_sd2, os.path.join(a.out, "controlnet-sd2"))}
     out_cases = []
     for c in cases:
         steps, cfg, batch, w, h = 4, c.get("cfg", 7.5), c.get("batch", 1), 80, 64

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Reference control maps made with OpenCV's Python package (what diffusers' ControlNet
-examples use: cv2.Canny on the RGB array), for tests/unit/test_control_image.cpp.
+"""Reference control maps, for tests/unit/test_control_image.cpp: edges with OpenCV's Python
+package (what diffusers' ControlNet examples use: cv2.Canny on the RGB array), resizing with
+Pillow's LANCZOS (what diffusers does to a control image of another size).
 
 Writes tests/data/control/: source.png (a synthetic 96x80 RGB image: shapes, gradients,
 noise) and one PNG per case, listed in cases.json.
@@ -46,18 +47,22 @@ def main():
     add("invert", "invert", "just", 96, 80, 255 - rgb)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     add("threshold_127", "threshold:127", "just", 96, 80, cv2.threshold(grey, 127, 255, cv2.THRESH_BINARY)[1])
-    add("shrink_just", "none", "just", 64, 48, cv2.resize(rgb, (64, 48), interpolation=cv2.INTER_AREA))
-    add("enlarge_just", "none", "just", 128, 104, cv2.resize(rgb, (128, 104), interpolation=cv2.INTER_CUBIC))
+    def resize(img, w, h):
+        return np.asarray(Image.fromarray(img).resize((w, h), Image.LANCZOS))
+
+    add("shrink_just", "none", "just", 64, 48, resize(rgb, 64, 48))
+    add("enlarge_just", "none", "just", 128, 104, resize(rgb, 128, 104))
+    add("shrink_width_only", "none", "just", 64, 80, resize(rgb, 64, 80))
     # crop: scale to cover 64x64 (80 → 64: factor 0.8, 96 → 77), keep the centre 64 columns
-    big = cv2.resize(rgb, (77, 64), interpolation=cv2.INTER_AREA)
+    big = resize(rgb, 77, 64)
     add("crop_64x64", "none", "crop", 64, 64, big[:, 6:70])
     # fill: scale to fit 64x64 (96 → 64: factor 2/3, 80 → 53), pad black above and below
-    small = cv2.resize(rgb, (64, 53), interpolation=cv2.INTER_AREA)
+    small = resize(rgb, 64, 53)
     filled = np.zeros((64, 64, 3), np.uint8)
     filled[5:58] = small
     add("fill_64x64", "none", "fill", 64, 64, filled)
     add("canny_after_resize", "canny:100:200", "just", 64, 48,
-        cv2.Canny(cv2.resize(rgb, (64, 48), interpolation=cv2.INTER_AREA), 100, 200))
+        cv2.Canny(resize(rgb, 64, 48), 100, 200))
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump({"opencv": cv2.__version__, "cases": cases}, f, indent=1)
 

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "gen/error.hpp"
+#include "image/resample.hpp"
 
 namespace gen::control {
 namespace {
@@ -54,13 +55,8 @@ Image from_mat(const cv::Mat& m) {
   return out;
 }
 
-cv::Mat scaled(const cv::Mat& src, int w, int h) {
-  if (src.cols == w && src.rows == h) return src.clone();
-  cv::Mat out;
-  const bool shrink = static_cast<double>(w) * h < static_cast<double>(src.cols) * src.rows;
-  cv::resize(src, out, cv::Size(w, h), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
-  return out;
-}
+// Resampling as diffusers does it for control images: Pillow's Lanczos (image/resample.hpp).
+Image scaled(const Image& src, int w, int h) { return resize_lanczos(src, w, h); }
 
 }  // namespace
 
@@ -81,22 +77,22 @@ void check_preprocess(const std::string& spec) {
 }
 
 Image resize_control(const Image& rgb, const std::string& mode, int width, int height) {
-  const cv::Mat src = as_mat(rgb);
-  if (mode == "just") return from_mat(scaled(src, width, height));
+  if (mode == "just") return scaled(rgb, width, height);
   const double sw = static_cast<double>(width) / rgb.width, sh = static_cast<double>(height) / rgb.height;
-  if (mode == "crop") {
+  if (mode == "crop") {  // scale to cover, keep the centre
     const double k = std::max(sw, sh);
     const int w = std::max(width, static_cast<int>(std::lround(rgb.width * k)));
     const int h = std::max(height, static_cast<int>(std::lround(rgb.height * k)));
-    cv::Mat big = scaled(src, w, h);
-    return from_mat(big(cv::Rect((w - width) / 2, (h - height) / 2, width, height)).clone());
+    const Image big = scaled(rgb, w, h);
+    return from_mat(as_mat(big)(cv::Rect((w - width) / 2, (h - height) / 2, width, height)).clone());
   }
-  if (mode == "fill") {
+  if (mode == "fill") {  // scale to fit, pad with black
     const double k = std::min(sw, sh);
     const int w = std::clamp(static_cast<int>(std::lround(rgb.width * k)), 1, width);
     const int h = std::clamp(static_cast<int>(std::lround(rgb.height * k)), 1, height);
     cv::Mat out(height, width, CV_8UC3, cv::Scalar(0, 0, 0));
-    scaled(src, w, h).copyTo(out(cv::Rect((width - w) / 2, (height - h) / 2, w, h)));
+    const Image small = scaled(rgb, w, h);
+    as_mat(small).copyTo(out(cv::Rect((width - w) / 2, (height - h) / 2, w, h)));
     return from_mat(out);
   }
   fail(ErrorCode::InvalidArgument, "control resize", "must be just, crop or fill, got '" + mode + "'");

@@ -1,6 +1,6 @@
 // gen — control images: read (PNG/JPEG; 8/16-bit; grey, RGB, RGBA over white), brought to the
 // output size with the resize modes users know, then preprocessed into the map a ControlNet
-// takes. Resizing: INTER_AREA when shrinking, INTER_CUBIC when enlarging (OpenCV).
+// takes. Resampling is Pillow's Lanczos, exactly (as diffusers resizes control images).
 //   just  stretch to W×H
 //   crop  scale to cover W×H, keep the centre
 //   fill  scale to fit inside W×H, pad the rest with black
