@@ -50,6 +50,18 @@ Opened open_any(const std::string& path) {
   fail(ErrorCode::ModelMismatch, path, "not a ControlNet: no input_hint_block / controlnet_cond_embedding tensors");
 }
 
+// What the weights do not say: SD 2.x (text context 1024) uses 64-channel heads with attention
+// upcast, SD 1.x 8 heads (the rules of models/model_files.hpp).
+void family_heads(models::UNetConfig& u) {
+  if (u.context_dim == 1024) {
+    u.num_head_channels = 64;
+    u.upcast_attention = true;
+  } else {
+    u.num_heads = 8;
+    u.num_head_channels = -1;
+  }
+}
+
 const std::vector<std::int64_t>& need(const Shapes& s, const std::string& k, const std::string& subject) {
   auto it = s.find(k);
   if (it == s.end()) fail(ErrorCode::ModelMismatch, subject, "missing tensor " + k);
@@ -98,13 +110,7 @@ ControlNetConfig infer(const Shapes& s, const std::string& subject) {
   }
   if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no encoder blocks found");
   u.num_res_blocks = res_first_level;
-  if (u.context_dim == 1024) {
-    u.num_head_channels = 64;
-    u.upcast_attention = true;
-  } else {
-    u.num_heads = 8;
-    u.num_head_channels = -1;
-  }
+  family_heads(u);
   // Hint encoder: convolutions at 0, 2, 4, …; stride-2 ones change the width.
   std::vector<std::int64_t> widths;
   int last = 0;
@@ -143,13 +149,7 @@ ControlNetConfig infer_diffusers(const Shapes& s, const std::string& subject) {
     }
   }
   if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no down_blocks found");
-  if (u.context_dim == 1024) {
-    u.num_head_channels = 64;
-    u.upcast_attention = true;
-  } else {
-    u.num_heads = 8;
-    u.num_head_channels = -1;
-  }
+  family_heads(u);
   const auto& hin = need(s, "controlnet_cond_embedding.conv_in.weight", subject);
   c.hint_channels = hin[1];
   c.hint_block_channels = {hin[0]};

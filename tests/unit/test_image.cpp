@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_python.hpp"
 #include "gen/error.hpp"
 #include "image/image.hpp"
 #include "unit/safetensors_test_util.hpp"
@@ -99,16 +100,6 @@ std::vector<std::string> chunk_types(const std::vector<std::uint8_t>& png) {
     i += 12 + static_cast<std::size_t>(n);
   }
   return out;
-}
-
-std::string find_python() {
-  if (const char* env = std::getenv("GEN_PYTHON"); env && *env) return env;
-  std::ifstream cache(GEN_BINARY_DIR "/CMakeCache.txt");
-  std::string line;
-  const std::string key = "GEN_PYTHON:FILEPATH=";
-  while (std::getline(cache, line))
-    if (line.rfind(key, 0) == 0) return line.substr(key.size());
-  return "";
 }
 
 std::string hex(const Image& im) {
@@ -443,7 +434,7 @@ TEST(ImageConvert, Orientation) {
 // ---------------------------------------------------------------- Pillow reads ours
 
 TEST(ImagePillow, ReadsWhatGenWrites) {
-  const std::string python = find_python();
+  const std::string python = gen::test::find_python();
   if (python.empty()) FAIL() << "no GEN_PYTHON (env or CMakeCache.txt): Pillow check skipped";
   const std::string dir = test_dir();
   json cases = json::array();

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_python.hpp"
 #include "gen/error.hpp"
 #include "gen/safetensors.hpp"
 #include "unit/safetensors_test_util.hpp"
@@ -28,16 +29,6 @@ using gen::TensorData;
 using nlohmann::json;
 
 namespace {
-
-std::string find_python() {
-  if (const char* env = std::getenv("GEN_PYTHON"); env && *env) return env;
-  std::ifstream cache(GEN_BINARY_DIR "/CMakeCache.txt");
-  std::string line;
-  const std::string key = "GEN_PYTHON:FILEPATH=";
-  while (std::getline(cache, line))
-    if (line.rfind(key, 0) == 0) return line.substr(key.size());
-  return "";
-}
 
 std::string hex(const void* p, std::size_t n) {
   static const char* digits = "0123456789abcdef";
@@ -79,7 +70,7 @@ json write_ours(const std::string& dir, const std::string& file, const std::vect
 }  // namespace
 
 TEST(SafetensorsReference, BothDirections) {
-  const std::string python = find_python();
+  const std::string python = gen::test::find_python();
   if (python.empty()) FAIL() << "no GEN_PYTHON (env or CMakeCache.txt)";
   const std::string script = GEN_TEST_DATA_DIR "/../unit/safetensors_reference.py";
   const std::string dir = gen_test::test_dir();
