@@ -81,6 +81,9 @@ def main():
              controls=[dict(net="cn2", image=1, scale=1.3, start=0.0, end=1.0)]),
         dict(name="control_resized", sampler="euler", seed=11, prompt="a harbour", negative="",
              controls=[dict(net="cn", image=2, scale=0.9, start=0.0, end=1.0)]),
+        dict(name="plain_syntax_long", sampler="euler", seed=13, syntax="plain",
+             prompt="a (red) [house] by the sea, fish &amp; chips, \u201cquoted\u201d, " + ", ".join(["detail"] * 40),
+             negative="(blurry:1.4)"),
         dict(name="sd2_vpred", family="sd2", sampler="euler", seed=10, prompt="a lighthouse", negative="night"),
         dict(name="sd2_control", family="sd2", sampler="dpmpp_2m", seed=12, prompt="a lighthouse", negative="",
              controls=[dict(net="cn_sd2", image=0, scale=1.0, start=0.0, end=0.75)]),
@@ -100,6 +103,8 @@ def main():
         model = sd2_dir if c.get("family") == "sd2" else pipe_dir
         args = ["-p", c["prompt"], "-n", c["negative"], "-m", model, "-W", str(w), "-H", str(h), "--steps", str(steps),
                 "--cfg-scale", str(cfg), "--sampler", c["sampler"], "--seed", str(c["seed"]), "--batch-size", str(batch)]
+        if c.get("syntax"):
+            args += ["--prompt-syntax", c["syntax"]]
         if "controls" in c:
             u = c["controls"]
             images = [Image.open(controls[x["image"]]).convert("RGB") for x in u]

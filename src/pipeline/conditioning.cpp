@@ -41,8 +41,16 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const s
   text::PromptOptions opt;
   opt.padding = enc.padding;
   opt.emphasis = enc.emphasis;
+  if (!enc.emphasis) opt.comma_backtrack = 0;
   auto pos = text::tokenize_prompt(*enc.tokenizer, prompt, opt);
   auto neg = text::tokenize_prompt(*enc.tokenizer, negative, opt);
+  if (!enc.emphasis) {  // plain text, as diffusers: one 77-token window, the rest truncated
+    for (auto* t : {&pos, &neg}) {
+      t->windows = 1;
+      t->ids.resize(text::PromptTokens::kWindow);
+      t->weights.resize(text::PromptTokens::kWindow);
+    }
+  }
   const int k = std::max(pos.windows, neg.windows);
   text::pad_windows(pos, k, *enc.tokenizer, enc.padding);
   text::pad_windows(neg, k, *enc.tokenizer, enc.padding);

@@ -17,7 +17,7 @@ struct TextEncoder {
   const models::ClipTextModel* model = nullptr;
   text::ClipPadding padding = text::ClipPadding::EndToken;
   std::int64_t skip = 0;  // layers left out at the end (SD 2.x: 1)
-  bool emphasis = true;   // A1111 syntax; false: the prompt is plain text
+  bool emphasis = true;   // A1111 syntax and windows; false: plain text, truncated to 77 tokens (diffusers)
 };
 
 // Conditioning for a prompt and its negative, with equal window counts:

@@ -110,7 +110,14 @@ std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const std:
          "no CLIP vocabulary: pass --vocab bpe_simple_vocab_16e6.txt.gz (or a tokenizer/ folder), "
          "put that file beside the model, or set GEN_VOCAB");
   from_folder = is_dir(vocab);
-  auto tok = from_folder ? text::ClipTokenizer::from_folder(vocab) : text::ClipTokenizer::from_clip_bpe_gz(vocab);
+  // auto: what the model's own ecosystem does — diffusers folders are tokenized by
+  // transformers 5 (NFC, whitespace, lower case), the bare CLIP vocabulary as A1111 / CLIP do.
+  const auto cleanup = r.text_cleanup == "ftfy" ? text::Cleanup::Ftfy
+                       : r.text_cleanup == "nfc" ? text::Cleanup::NfcOnly
+                       : from_folder             ? text::Cleanup::NfcOnly
+                                                 : text::Cleanup::Ftfy;
+  auto tok = from_folder ? text::ClipTokenizer::from_folder(vocab, cleanup)
+                         : text::ClipTokenizer::from_clip_bpe_gz(vocab, cleanup);
   return std::make_unique<text::ClipTokenizer>(std::move(tok));
 }
 
@@ -162,7 +169,7 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
     s.key = key;
     s.vocab_key.clear();
   }
-  const std::string vocab_key = req.vocab + "\n" + req.model;
+  const std::string vocab_key = req.vocab + "\n" + req.model + "\n" + req.text_cleanup;
   if (vocab_key != s.vocab_key) {
     s.tokenizer = open_tokenizer(req, s.info.tokenizer_dir, s.tokenizer_from_folder);
     s.vocab_key = vocab_key;
@@ -208,6 +215,7 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   enc.padding = s.tokenizer_from_folder ? s.tokenizer->default_padding()
                 : s.info.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero
                                                             : text::ClipPadding::EndToken;
+  enc.emphasis = req.prompt_syntax == "a1111";
   enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : s.info.clip_skip;
   at::Tensor neg, pos;
   {

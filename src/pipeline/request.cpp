@@ -48,6 +48,9 @@ void Request::validate() const {
   if (device != "auto" && device != "cpu" && device != "cuda") bad("device", "must be auto, cpu or cuda");
   if (dtype != "auto" && dtype != "fp32" && dtype != "fp16" && dtype != "bf16") bad("dtype", "must be auto, fp32, fp16 or bf16");
   if (rng != "cpu") bad("rng", "only the cpu noise stream exists so far");
+  if (prompt_syntax != "a1111" && prompt_syntax != "plain") bad("prompt_syntax", "must be a1111 or plain");
+  if (text_cleanup != "auto" && text_cleanup != "ftfy" && text_cleanup != "nfc")
+    bad("text_cleanup", "must be auto, ftfy or nfc");
   if (!prediction.empty() && prediction != "epsilon" && prediction != "v_prediction")
     bad("prediction", "must be epsilon or v_prediction");
   if (control_mode != "balanced" && control_mode != "prompt" && control_mode != "control")
@@ -69,6 +72,7 @@ void Request::validate() const {
 
 nlohmann::json Request::to_json() const {
   nlohmann::json j = {{"schema", kSchema}, {"prompt", prompt}, {"negative_prompt", negative_prompt},
+                      {"prompt_syntax", prompt_syntax}, {"text_cleanup", text_cleanup},
                       {"width", width}, {"height", height}, {"steps", steps}, {"cfg_scale", cfg_scale},
                       {"sampler", sampler}, {"scheduler", scheduler}, {"eta", eta},
                       {"batch_size", batch_size}, {"batch_count", batch_count}, {"clip_skip", clip_skip},
@@ -108,7 +112,7 @@ void reject_unknown(const nlohmann::json& j, const std::set<std::string>& known,
 
 Request Request::from_json(const nlohmann::json& j, const std::string& subject) {
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
-  reject_unknown(j, {"schema", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
+  reject_unknown(j, {"schema", "prompt", "negative_prompt", "prompt_syntax", "text_cleanup", "width", "height", "steps", "cfg_scale", "seed",
                      "sampler", "scheduler", "eta", "batch_size", "batch_count", "clip_skip", "model", "vae",
                      "vocab", "prediction", "device", "dtype", "rng", "output", "controls", "guess_mode",
                      "control_mode"},
@@ -118,6 +122,8 @@ Request Request::from_json(const nlohmann::json& j, const std::string& subject) 
   Request r;
   take(j, "prompt", r.prompt, subject);
   take(j, "negative_prompt", r.negative_prompt, subject);
+  take(j, "prompt_syntax", r.prompt_syntax, subject);
+  take(j, "text_cleanup", r.text_cleanup, subject);
   take(j, "width", r.width, subject);
   take(j, "height", r.height, subject);
   take(j, "steps", r.steps, subject);

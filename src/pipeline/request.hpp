@@ -25,6 +25,10 @@ struct Request {
   static constexpr const char* kSchema = "gen.request/1";
   std::string prompt;
   std::string negative_prompt;
+  std::string prompt_syntax = "a1111";  // a1111: (word:1.2), [word], BREAK; plain: the text as is (as diffusers)
+  // Tokenizer text clean-up: auto (a diffusers tokenizer folder: NFC as transformers 5 does;
+  // the bare CLIP vocabulary: ftfy + whitespace, as A1111 / original CLIP), ftfy, nfc.
+  std::string text_cleanup = "auto";
   int width = 512;
   int height = 512;
   int steps = 20;

@@ -104,6 +104,8 @@ int run(CLI::App& app, Options& o) {
   if (o.from.empty() || given(opt)) out.field = r.field;
   GEN_TAKE("--prompt", prompt)
   GEN_TAKE("--negative-prompt", negative_prompt)
+  GEN_TAKE("--prompt-syntax", prompt_syntax)
+  GEN_TAKE("--text-cleanup", text_cleanup)
   GEN_TAKE("--width", width)
   GEN_TAKE("--height", height)
   GEN_TAKE("--steps", steps)
@@ -198,6 +200,11 @@ Command register_generate(CLI::App& app) {
   auto& r = o->r;
   app.add_option("-p,--prompt", r.prompt, "What to draw (A1111 syntax: (word:1.2), [word], BREAK)");
   app.add_option("-n,--negative-prompt", r.negative_prompt, "What to avoid");
+  app.add_option("--prompt-syntax", r.prompt_syntax, "a1111 (emphasis, BREAK) or plain (the text as is, as diffusers)")
+      ->capture_default_str();
+  app.add_option("--text-cleanup", r.text_cleanup,
+                 "auto (diffusers folder: NFC as transformers 5; CLIP vocabulary: ftfy as A1111), ftfy or nfc")
+      ->capture_default_str();
   app.add_option("-W,--width", r.width, "Image width, a multiple of 8")->capture_default_str();
   app.add_option("-H,--height", r.height, "Image height, a multiple of 8")->capture_default_str();
   app.add_option("--steps", r.steps, "Sampling steps")->capture_default_str();
