@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "image/image.hpp"
+#include "gen/image.hpp"
 
 namespace at {
 class Tensor;  // only prepare_control_image needs libtorch; this header stays usable without it

@@ -1,6 +1,6 @@
 // Image buffers, pixel conversions, format detection and the file-level entry
 // points (read, atomic write). The codecs are in png.cpp and jpeg.cpp.
-#include "image/image.hpp"
+#include "gen/image.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

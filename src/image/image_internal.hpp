@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gen/error.hpp"
-#include "image/image.hpp"
+#include "gen/image.hpp"
 
 namespace gen::image_detail {
 

@@ -20,7 +20,7 @@
 #include <jpeglib.h>
 
 #include "gen/error.hpp"
-#include "image/image.hpp"
+#include "gen/image.hpp"
 #include "image/image_internal.hpp"
 
 namespace gen::image_detail {

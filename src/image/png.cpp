@@ -14,7 +14,7 @@
 #include <new>
 
 #include "gen/error.hpp"
-#include "image/image.hpp"
+#include "gen/image.hpp"
 #include "image/image_internal.hpp"
 
 namespace gen::image_detail {

@@ -3,7 +3,7 @@
 // control image resized by gen equals the one diffusers feeds a ControlNet.
 #pragma once
 
-#include "image/image.hpp"
+#include "gen/image.hpp"
 
 namespace gen {
 

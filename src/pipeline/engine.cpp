@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <list>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -18,6 +20,7 @@
 #include "models/model_files.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/generate.hpp"
+#include "pipeline/preview.hpp"
 #include "text/clip_tokenizer.hpp"
 
 namespace gen::pipeline {
@@ -52,43 +55,54 @@ at::ScalarType pick_dtype(const std::string& name, const c10::Device& device) {
   return device.is_cuda() ? at::kHalf : at::kFloat;
 }
 
-}  // namespace
-
-struct Engine::State {
-  // The loaded base model, kept while requests name the same one.
+// One base model with what its files said (kept after they are closed, so the file
+// mappings are released and their pages do not stay resident beside the converted weights)
+// and the ControlNets loaded against it.
+struct Loaded {
   std::string key;
-  // What the model files said, kept after they are closed (their mappings released, so the
-  // file pages do not stay resident beside the converted weights).
-  struct ModelInfo {
-    models::ModelFamily family = models::ModelFamily::SD1;
-    std::int64_t clip_skip = 0;
-    nlohmann::json scheduler_config;
-    std::string prediction = "epsilon";
-    std::string tokenizer_dir;
-    std::string summary;
-  } info;
+  models::ModelFamily family = models::ModelFamily::SD1;
+  std::int64_t clip_skip = 0;
+  nlohmann::json scheduler_config;
+  std::string prediction = "epsilon";
+  std::string tokenizer_dir;
+  std::string summary;
   std::unique_ptr<models::UNet> unet;
   std::unique_ptr<models::Vae> vae;
   std::unique_ptr<models::ClipTextModel> text;
+  // Most recently used first.
+  std::list<std::pair<std::string, std::unique_ptr<control::ControlNet>>> controlnets;
+  c10::Device device = c10::Device(c10::kCPU);
+  at::ScalarType dtype = at::kFloat;
+};
+
+}  // namespace
+
+struct Engine::State {
+  CacheLimits limits;
+  std::list<std::unique_ptr<Loaded>> models;  // most recently used first
   std::string vocab_key;
   std::unique_ptr<text::ClipTokenizer> tokenizer;
   bool tokenizer_from_folder = false;
-  std::map<std::string, std::unique_ptr<control::ControlNet>> controlnets;  // by path
-  c10::Device device = c10::Device(c10::kCPU);
-  at::ScalarType dtype = at::kFloat;
   std::string summary;
+  Timings timings;
 };
 
-Engine::Engine() : s_(std::make_unique<State>()) {}
+Engine::Engine(CacheLimits limits) : s_(std::make_unique<State>()) {
+  s_->limits.models = std::max(1, limits.models);
+  s_->limits.controlnets = std::max(1, limits.controlnets);
+}
 Engine::~Engine() = default;
 
 std::string Engine::summary() const { return s_->summary; }
+Timings Engine::last_timings() const { return s_->timings; }
+void Engine::clear_cache() {
+  s_->models.clear();
+  s_->tokenizer.reset();
+  s_->vocab_key.clear();
+}
 
 Request resolve_seed(Request r) {
-  if (!r.seed) {
-    std::random_device rd;
-    r.seed = static_cast<std::uint64_t>(rd()) & 0xffffffffu;
-  }
+  if (!r.seed) r.seed = random_seed();
   return r;
 }
 
@@ -121,73 +135,110 @@ std::unique_ptr<text::ClipTokenizer> open_tokenizer(const Request& r, const std:
   return std::make_unique<text::ClipTokenizer>(std::move(tok));
 }
 
+// The name of the first parameter holding NaN or Inf, or "".
+std::string first_nonfinite(models::Module& m) {
+  std::string found;
+  m.visit([&](const std::string& name, models::Module::Param& p) {
+    if (found.empty() && p.value.defined() && p.value.is_floating_point() && !p.value.isfinite().all().item<bool>())
+      found = name;
+  });
+  return found;
+}
+
+bool all_finite(const at::Tensor& t) { return t.isfinite().all().item<bool>(); }
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
-void Engine::generate(const Request& req, const std::function<void(const GeneratedImage&)>& on_image,
-                      const std::function<void(const Progress&)>& on_progress, const std::atomic<bool>* cancel) {
+void Engine::generate(const Request& req, const Callbacks& callbacks, const std::atomic<bool>* cancel) {
   // libtorch's errors become gen::Error here, so callers see one error type.
   try {
-    run(req, on_image, on_progress, cancel);
+    run(req, callbacks, cancel);
   } catch (const c10::OutOfMemoryError& e) {
     fail(ErrorCode::OutOfMemory, "generation",
          std::string("out of GPU memory (") + e.what_without_backtrace() +
-             "); try a smaller size or batch, or --device cpu");
+             "); try a smaller size or batch_size, dtype fp16, or device cpu");
   } catch (const c10::Error& e) {
     fail(ErrorCode::Internal, "generation", e.what_without_backtrace());
   }
 }
 
-void Engine::run(const Request& req, const std::function<void(const GeneratedImage&)>& on_image,
-                 const std::function<void(const Progress&)>& on_progress, const std::atomic<bool>* cancel) {
+void Engine::run(const Request& req, const Callbacks& callbacks, const std::atomic<bool>* cancel) {
+  const auto t_start = std::chrono::steady_clock::now();
   req.validate();
   if (!req.seed) fail(ErrorCode::Internal, "request", "seed not resolved");
   if (req.model.empty()) fail(ErrorCode::InvalidArgument, "model", "no model given (-m FILE|FOLDER)");
   auto& s = *s_;
+  s.timings = Timings{};
+  auto& timings = s.timings;
   const auto device = pick_device(req.device);
   const auto dtype = pick_dtype(req.dtype, device);
   const std::string key = req.model + "\n" + req.vae + "\n" + req.prediction + "\n" + device.str() + "\n" +
                           std::to_string(static_cast<int>(dtype));
-  if (key != s.key) {
-    s.key.clear();
-    s.unet.reset();
-    s.vae.reset();
-    s.text.reset();
-    s.controlnets.clear();
+
+  // The base model: from the cache (moved to the front) or loaded, dropping the least
+  // recently used first so that two models are never held beyond the limit.
+  auto t0 = std::chrono::steady_clock::now();
+  auto it = std::find_if(s.models.begin(), s.models.end(), [&](const auto& m) { return m->key == key; });
+  if (it != s.models.end()) {
+    s.models.splice(s.models.begin(), s.models, it);
+  } else {
+    while (static_cast<int>(s.models.size()) >= s.limits.models) s.models.pop_back();
+    auto l = std::make_unique<Loaded>();
     models::ModelFilesOptions opt;
     opt.vae_path = req.vae;
     opt.prediction_type = req.prediction;
     {
       const auto files = models::ModelFiles::open(req.model, opt);
-      s.unet = files.load_unet(dtype, device);
-      s.vae = files.load_vae(dtype, device);
-      s.text = files.load_text_encoder(dtype, device);
-      s.info = State::ModelInfo{files.family(), files.default_clip_skip(), files.scheduler_config(),
-                                files.prediction_type(), files.tokenizer_dir(), files.summary()};
+      l->unet = files.load_unet(dtype, device);
+      l->vae = files.load_vae(dtype, device);
+      l->text = files.load_text_encoder(dtype, device);
+      l->family = files.family();
+      l->clip_skip = files.default_clip_skip();
+      l->scheduler_config = files.scheduler_config();
+      l->prediction = files.prediction_type();
+      l->tokenizer_dir = files.tokenizer_dir();
+      l->summary = files.summary();
     }
-    s.device = device;
-    s.dtype = dtype;
-    s.key = key;
-    s.vocab_key.clear();
+    l->device = device;
+    l->dtype = dtype;
+    l->key = key;
+    s.models.push_front(std::move(l));
   }
+  Loaded& L = *s.models.front();
+
   const std::string vocab_key = req.vocab + "\n" + req.model + "\n" + req.text_cleanup;
-  if (vocab_key != s.vocab_key) {
-    s.tokenizer = open_tokenizer(req, s.info.tokenizer_dir, s.tokenizer_from_folder);
+  if (vocab_key != s.vocab_key || !s.tokenizer) {
+    s.tokenizer = open_tokenizer(req, L.tokenizer_dir, s.tokenizer_from_folder);
     s.vocab_key = vocab_key;
   }
-  if (s.tokenizer->vocab_size() > static_cast<std::size_t>(s.text->config().vocab_size))
+  if (s.tokenizer->vocab_size() > static_cast<std::size_t>(L.text->config().vocab_size))
     fail(ErrorCode::ModelMismatch, req.model,
          "the tokenizer has " + std::to_string(s.tokenizer->vocab_size()) + " tokens but the text encoder only " +
-             std::to_string(s.text->config().vocab_size));
+             std::to_string(L.text->config().vocab_size));
 
-  // ControlNets: loaded once per path and kept; the base model stays.
+  // ControlNets: loaded once per path and kept (at most limits.controlnets); the base stays.
   std::vector<ControlUnit> units;
+  std::vector<std::pair<control::ControlNet*, std::string>> used;  // for the NaN diagnosis
   for (std::size_t i = 0; i < req.controls.size(); ++i) {
     const auto& c = req.controls[i];
-    auto& net = s.controlnets[c.model + (c.global_pool ? "\npool" : "")];
-    if (!net) net = control::load_controlnet(c.model, *s.unet, dtype, device, c.global_pool);
+    const std::string ckey = c.model + (c.global_pool ? "\npool" : "");
+    auto cit = std::find_if(L.controlnets.begin(), L.controlnets.end(), [&](const auto& e) { return e.first == ckey; });
+    if (cit != L.controlnets.end()) {
+      L.controlnets.splice(L.controlnets.begin(), L.controlnets, cit);
+    } else {
+      // Keep the ControlNets this request already placed; drop older ones beyond the limit.
+      while (static_cast<int>(L.controlnets.size()) >= std::max<int>(s.limits.controlnets, static_cast<int>(i) + 1))
+        L.controlnets.pop_back();
+      L.controlnets.emplace_front(ckey, control::load_controlnet(c.model, *L.unet, dtype, device, c.global_pool));
+    }
+    auto* net = L.controlnets.front().second.get();
     // Its residuals must fit the base UNet's skips and its context the text encoder's.
     const auto& cu = net->config().unet;
-    const auto& bu = s.unet->config();
+    const auto& bu = L.unet->config();
     if (cu.context_dim != bu.context_dim || cu.model_channels != bu.model_channels ||
         cu.channel_mult != bu.channel_mult || cu.num_res_blocks != bu.num_res_blocks)
       fail(ErrorCode::ModelMismatch, c.model,
@@ -195,33 +246,57 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
                std::to_string(bu.context_dim) + ", channels " + std::to_string(cu.model_channels) + " vs " +
                std::to_string(bu.model_channels) + "): an SD 1.x ControlNet needs an SD 1.x model, SD 2.x an SD 2.x");
     ControlUnit u;
-    u.net = net.get();
+    u.net = net;
     u.image = control::prepare_control_image(c.image, c.preprocess, c.resize, req.width, req.height);
     u.scale = c.scale;
     u.start = c.start;
     u.end = c.end;
     units.push_back(u);
+    used.emplace_back(net, c.model);
   }
+  timings.load = since(t0);
 
   std::ostringstream sum;
-  sum << s.info.summary << "device " << device.str() << ", dtype " << c10::toString(dtype);
+  sum << L.summary << "device " << device.str() << ", dtype " << c10::toString(dtype);
   s.summary = sum.str();
 
+  // A non-finite result is diagnosed: a weight file holding NaN/Inf is named, anything else
+  // is numerical overflow (fp16 is the usual cause).
+  auto nonfinite = [&](const char* stage) {
+    for (auto& [net, path] : used)
+      if (auto name = first_nonfinite(*net); !name.empty())
+        fail(ErrorCode::ModelMismatch, path, "the weights contain NaN or Inf (tensor " + name + ")");
+    const std::string base_file = req.model;
+    if (auto name = first_nonfinite(*L.text); !name.empty())
+      fail(ErrorCode::ModelMismatch, base_file, "the text encoder's weights contain NaN or Inf (tensor " + name + ")");
+    if (auto name = first_nonfinite(*L.unet); !name.empty())
+      fail(ErrorCode::ModelMismatch, base_file, "the UNet's weights contain NaN or Inf (tensor " + name + ")");
+    if (auto name = first_nonfinite(*L.vae); !name.empty())
+      fail(ErrorCode::ModelMismatch, req.vae.empty() ? base_file : req.vae,
+           "the VAE's weights contain NaN or Inf (tensor " + name + ")");
+    fail(ErrorCode::Unsupported, "generation",
+         std::string("the ") + stage + " produced NaN or Inf values (numerical overflow: try dtype " +
+             (dtype == at::kHalf ? "bf16 or fp32" : "fp32") + ")");
+  };
+
+  t0 = std::chrono::steady_clock::now();
   TextEncoder enc;
   enc.tokenizer = s.tokenizer.get();
-  enc.model = s.text.get();
+  enc.model = L.text.get();
   // A tokenizer folder names its pad token (diffusers pads with it); the bare CLIP vocabulary
   // does not, so the family decides: SD 1.x pads with <|endoftext|>, SD 2.x (OpenCLIP) with 0.
   enc.padding = s.tokenizer_from_folder ? s.tokenizer->default_padding()
-                : s.info.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero
-                                                            : text::ClipPadding::EndToken;
+                : L.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero
+                                                       : text::ClipPadding::EndToken;
   enc.emphasis = req.prompt_syntax == "a1111";
-  enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : s.info.clip_skip;
+  enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : L.clip_skip;
   at::Tensor neg, pos;
   {
     c10::InferenceMode inference;
     std::tie(neg, pos) = encode_prompts(enc, req.prompt, req.negative_prompt);
+    if (!all_finite(neg) || !all_finite(pos)) nonfinite("text encoder");
   }
+  timings.encode = since(t0);
 
   DenoiseRequest d;
   d.width = req.width;
@@ -230,13 +305,12 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   d.cfg_scale = req.cfg_scale;
   d.sampler = req.sampler;
   d.steps = req.steps;
-  if (!s.info.scheduler_config.is_null()) d.scheduler = SchedulerConfig::from_json(s.info.scheduler_config, req.model);
+  if (!L.scheduler_config.is_null()) d.scheduler = SchedulerConfig::from_json(L.scheduler_config, req.model);
   // As diffusers' Stable Diffusion pipelines do when they load a folder: an old scheduler
   // config with steps_offset != 1 or clip_sample on is corrected (SD never used either).
   d.scheduler.steps_offset = 1;
   d.scheduler.clip_sample = false;
-  d.scheduler.prediction_type =
-      s.info.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
+  d.scheduler.prediction_type = L.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
   d.scheduler.use_karras_sigmas = req.scheduler == "karras";
   d.scheduler.eta = req.eta;
   d.controls = units;
@@ -244,29 +318,47 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
   d.control_mode = req.control_mode == "prompt"    ? ControlMode::PromptImportant
                    : req.control_mode == "control" ? ControlMode::ControlImportant
                                                    : ControlMode::Balanced;
-  Models m{s.unet.get(), s.vae.get(), dtype, device};
+  Models m{L.unet.get(), L.vae.get(), dtype, device};
 
-  auto request_json = req.to_json();
+  const auto request_json = request_to_json(req);
+  const int preview_every = std::max(1, callbacks.preview_every);
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t_batch = std::chrono::steady_clock::now();
     at::Tensor images;
     {
       c10::InferenceMode inference;
       auto latents = denoise(m, d, neg, pos,
-                             [&](const StepInfo& info, const at::Tensor&) {
-                               if (!on_progress) return;
-                               Progress p;
-                               p.batch = batch;
-                               p.batches = req.batch_count;
-                               p.step = info.step;
-                               p.steps = info.total;
-                               p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                               on_progress(p);
+                             [&](const StepInfo& info, const at::Tensor& x) {
+                               timings.steps = info.total;
+                               if (callbacks.on_progress) {
+                                 Progress p;
+                                 p.batch = batch;
+                                 p.batches = req.batch_count;
+                                 p.step = info.step;
+                                 p.steps = info.total;
+                                 p.seconds = since(t_batch);
+                                 callbacks.on_progress(p);
+                               }
+                               if (callbacks.on_preview && (info.step % preview_every == 0 || info.step == info.total)) {
+                                 Preview p;
+                                 p.batch = batch;
+                                 p.step = info.step;
+                                 p.steps = info.total;
+                                 p.image = latent_preview(x[0]);
+                                 if (!p.image.empty()) callbacks.on_preview(p);
+                               }
                              },
                              cancel);
+      if (!all_finite(latents)) nonfinite("denoising");  // also waits for the GPU: honest timings
+      timings.denoise += since(t_batch);
+      const auto t_decode = std::chrono::steady_clock::now();
+      if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled before decoding");
       images = decode(m, latents).permute({0, 2, 3, 1}).contiguous().to(at::kCPU, at::kFloat);
+      if (!all_finite(images)) nonfinite("VAE decode");
+      timings.decode += since(t_decode);
     }
+    const auto t_convert = std::chrono::steady_clock::now();
     for (int k = 0; k < req.batch_size; ++k) {
       GeneratedImage out;
       out.seed = d.seed + static_cast<std::uint64_t>(k);
@@ -275,15 +367,18 @@ void Engine::run(const Request& req, const std::function<void(const GeneratedIma
       out.index = batch * req.batch_size + k;
       auto hwc = images[k].contiguous();
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), req.width, req.height);
-      out.text["parameters"] = req.a1111_parameters(out.seed, k);
+      out.metadata["parameters"] = req.a1111_parameters(out.seed, k);
       auto j = request_json;
       j["seed"] = out.seed;  // re-running this image alone gives this image
       j["batch_size"] = 1;
       j["batch_count"] = 1;
-      out.text["gen"] = j.dump();
-      on_image(out);
+      out.metadata["gen"] = j.dump();
+      ++timings.images;
+      if (callbacks.on_image) callbacks.on_image(out);
     }
+    timings.decode += since(t_convert);
   }
+  timings.total = since(t_start);
 }
 
 }  // namespace gen::pipeline

@@ -2,13 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+#include <random>
 #include <set>
 #include <sstream>
 
 #include "control/control_image.hpp"
 #include "gen/error.hpp"
 
-namespace gen::pipeline {
+namespace gen {
 namespace {
 
 [[noreturn]] void bad(const std::string& field, const std::string& why) {
@@ -70,18 +72,22 @@ void Request::validate() const {
   }
 }
 
-nlohmann::json Request::to_json() const {
-  nlohmann::json j = {{"schema", kSchema}, {"prompt", prompt}, {"negative_prompt", negative_prompt},
-                      {"prompt_syntax", prompt_syntax}, {"text_cleanup", text_cleanup},
-                      {"width", width}, {"height", height}, {"steps", steps}, {"cfg_scale", cfg_scale},
-                      {"sampler", sampler}, {"scheduler", scheduler}, {"eta", eta},
-                      {"batch_size", batch_size}, {"batch_count", batch_count}, {"clip_skip", clip_skip},
-                      {"model", model}, {"vae", vae}, {"vocab", vocab}, {"prediction", prediction},
-                      {"device", device}, {"dtype", dtype}, {"rng", rng}, {"output", output},
-                      {"guess_mode", guess_mode}, {"control_mode", control_mode}};
-  j["seed"] = seed ? nlohmann::json(*seed) : nlohmann::json(nullptr);
+}  // namespace gen
+
+namespace gen::pipeline {
+
+nlohmann::json request_to_json(const Request& r) {
+  nlohmann::json j = {{"schema", Request::kSchema}, {"prompt", r.prompt}, {"negative_prompt", r.negative_prompt},
+                      {"prompt_syntax", r.prompt_syntax}, {"text_cleanup", r.text_cleanup},
+                      {"width", r.width}, {"height", r.height}, {"steps", r.steps}, {"cfg_scale", r.cfg_scale},
+                      {"sampler", r.sampler}, {"scheduler", r.scheduler}, {"eta", r.eta},
+                      {"batch_size", r.batch_size}, {"batch_count", r.batch_count}, {"clip_skip", r.clip_skip},
+                      {"model", r.model}, {"vae", r.vae}, {"vocab", r.vocab}, {"prediction", r.prediction},
+                      {"device", r.device}, {"dtype", r.dtype}, {"rng", r.rng}, {"output", r.output},
+                      {"guess_mode", r.guess_mode}, {"control_mode", r.control_mode}};
+  j["seed"] = r.seed ? nlohmann::json(*r.seed) : nlohmann::json(nullptr);
   j["controls"] = nlohmann::json::array();
-  for (const auto& c : controls)
+  for (const auto& c : r.controls)
     j["controls"].push_back({{"model", c.model}, {"image", c.image}, {"scale", c.scale}, {"start", c.start},
                              {"end", c.end}, {"preprocess", c.preprocess}, {"resize", c.resize},
                              {"global_pool", c.global_pool}});
@@ -100,6 +106,13 @@ void take(const nlohmann::json& j, const char* key, T& out, const std::string& s
   else if constexpr (std::is_integral_v<T>) ok = v.is_number_integer();
   else ok = v.is_number();
   if (!ok) fail(ErrorCode::InvalidArgument, subject, std::string("field '") + key + "' has the wrong type");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // get<int>() would wrap silently: 4294967808 is not 512.
+    const bool fits = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                                             : v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                                                   v.get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max());
+    if (!fits) fail(ErrorCode::InvalidArgument, subject, std::string("field '") + key + "' is out of range: " + v.dump());
+  }
   out = v.get<T>();
 }
 
@@ -110,15 +123,15 @@ void reject_unknown(const nlohmann::json& j, const std::set<std::string>& known,
 
 }  // namespace
 
-Request Request::from_json(const nlohmann::json& j, const std::string& subject) {
+Request request_from_json(const nlohmann::json& j, const std::string& subject) {
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
   reject_unknown(j, {"schema", "prompt", "negative_prompt", "prompt_syntax", "text_cleanup", "width", "height", "steps", "cfg_scale", "seed",
                      "sampler", "scheduler", "eta", "batch_size", "batch_count", "clip_skip", "model", "vae",
                      "vocab", "prediction", "device", "dtype", "rng", "output", "controls", "guess_mode",
                      "control_mode"},
                  subject);
-  if (j.contains("schema") && j["schema"] != kSchema)
-    fail(ErrorCode::Unsupported, subject, "request schema " + j["schema"].dump() + " (this gen reads " + kSchema + ")");
+  if (j.contains("schema") && j["schema"] != Request::kSchema)
+    fail(ErrorCode::Unsupported, subject, "request schema " + j["schema"].dump() + " (this gen reads " + Request::kSchema + ")");
   Request r;
   take(j, "prompt", r.prompt, subject);
   take(j, "negative_prompt", r.negative_prompt, subject);
@@ -170,6 +183,27 @@ Request Request::from_json(const nlohmann::json& j, const std::string& subject) 
   return r;
 }
 
+}  // namespace gen::pipeline
+
+namespace gen {
+
+std::uint64_t random_seed() {
+  std::random_device rd;
+  return static_cast<std::uint64_t>(rd()) & 0xffffffffu;
+}
+
+std::string Request::to_json() const { return pipeline::request_to_json(*this).dump(); }
+
+Request Request::from_json(const std::string& text, const std::string& subject) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::InvalidArgument, subject, std::string("not valid JSON: ") + e.what());
+  }
+  return pipeline::request_from_json(j, subject);
+}
+
 std::string a1111_sampler_name(const std::string& s, const std::string& scheduler) {
   std::string name = s == "euler_a" ? "Euler a" : s == "euler" ? "Euler" : s == "ddim" ? "DDIM" : s == "heun" ? "Heun"
                      : s == "lms" ? "LMS" : s == "pndm" ? "PLMS" : s == "dpmpp_2m" ? "DPM++ 2M"
@@ -197,7 +231,8 @@ std::string Request::a1111_parameters(std::uint64_t used_seed, int index_in_batc
   return o.str();
 }
 
-std::string output_path(const std::string& pattern, int index, std::uint64_t seed, int batch, int n) {
+std::string output_path(const std::string& pattern, int index, std::uint64_t seed, int batch, int n,
+                        const std::string& job) {
   std::string out;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     auto sub = [&](const char* key, const std::string& value) {
@@ -210,11 +245,11 @@ std::string output_path(const std::string& pattern, int index, std::uint64_t see
       return false;
     };
     if (sub("index", std::to_string(index)) || sub("seed", std::to_string(seed)) || sub("batch", std::to_string(batch)) ||
-        sub("n", std::to_string(n)))
+        sub("n", std::to_string(n)) || sub("job", job))
       continue;
     out += pattern[i];
   }
   return out;
 }
 
-}  // namespace gen::pipeline
+}  // namespace gen

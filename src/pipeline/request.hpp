@@ -1,71 +1,18 @@
-// gen — one generation request: every setting with its default, the same schema for
-// the CLI, job files (later) and the PNG metadata. Versioned JSON ("gen.request/1").
+// gen — the request's JSON form inside the library (the struct is public: gen/request.hpp).
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
-#include <optional>
 #include <string>
-#include <vector>
+
+#include "gen/request.hpp"
 
 namespace gen::pipeline {
 
-struct ControlRequest {
-  std::string model;             // ControlNet weights (file or folder)
-  std::string image;             // control image (PNG/JPEG)
-  double scale = 1.0;
-  double start = 0.0;            // fraction of the steps
-  double end = 1.0;
-  std::string preprocess = "none";  // none | canny:LOW:HIGH | invert | threshold:T
-  std::string resize = "just";      // just | crop | fill
-  bool global_pool = false;         // average residuals over H×W (shuffle-style models)
-};
+using gen::ControlRequest;
+using gen::Request;
 
-struct Request {
-  static constexpr const char* kSchema = "gen.request/1";
-  std::string prompt;
-  std::string negative_prompt;
-  std::string prompt_syntax = "a1111";  // a1111: (word:1.2), [word], BREAK; plain: the text as is (as diffusers)
-  // Tokenizer text clean-up: auto (a diffusers tokenizer folder: NFC as transformers 5 does;
-  // the bare CLIP vocabulary: ftfy + whitespace, as A1111 / original CLIP), ftfy, nfc.
-  std::string text_cleanup = "auto";
-  int width = 512;
-  int height = 512;
-  int steps = 20;
-  double cfg_scale = 7.5;
-  std::optional<std::uint64_t> seed;  // random when absent; resolved before running
-  std::string sampler = "euler";      // ddim, euler, euler_a, heun, lms, pndm, dpmpp_2m, dpmpp_2m_sde, unipc, lcm
-  std::string scheduler = "normal";   // normal | karras
-  double eta = 0.0;                   // DDIM
-  int batch_size = 1;
-  int batch_count = 1;
-  int clip_skip = 0;                  // 0: the model's default; n: leave out n−1 final layers (A1111 numbering)
-  std::string model;                  // checkpoint file or diffusers folder
-  std::string vae;                    // optional VAE replacing the model's
-  std::string vocab;                  // CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a tokenizer/ folder)
-  std::string prediction;             // "" (from the model), epsilon, v_prediction
-  std::string device = "auto";        // auto | cpu | cuda
-  std::string dtype = "auto";         // auto | fp32 | fp16 | bf16
-  std::string rng = "cpu";            // the noise stream: cpu (torch CPU generator, as diffusers)
-  std::string output = "gen-{index}-{seed}.png";
-  std::vector<ControlRequest> controls;
-  bool guess_mode = false;
-  std::string control_mode = "balanced";  // balanced | prompt | control
-
-  // Refuses impossible values with InvalidArgument naming the field.
-  void validate() const;
-  nlohmann::json to_json() const;
-  // Strict: unknown keys, wrong types and bad values are refused, naming `subject`.
-  static Request from_json(const nlohmann::json& j, const std::string& subject);
-  // The A1111 "parameters" text (prompt, negative, then "Steps: …, Sampler: …").
-  std::string a1111_parameters(std::uint64_t seed, int index_in_batch) const;
-};
-
-// The A1111 sampler label of a gen sampler name ("euler_a" → "Euler a").
-std::string a1111_sampler_name(const std::string& sampler, const std::string& scheduler);
-
-// The output path for image `index` (0-based over the whole run) with its seed:
-// {index}, {seed}, {batch} (batch number) and {n} (index within the batch) are replaced.
-std::string output_path(const std::string& pattern, int index, std::uint64_t seed, int batch, int n);
+nlohmann::json request_to_json(const Request& r);
+// Strict: unknown keys, wrong types and bad values are refused, naming `subject`.
+Request request_from_json(const nlohmann::json& j, const std::string& subject);
 
 }  // namespace gen::pipeline

@@ -25,7 +25,7 @@
 
 #include "test_python.hpp"
 #include "gen/error.hpp"
-#include "image/image.hpp"
+#include "gen/image.hpp"
 #include "unit/safetensors_test_util.hpp"
 
 using gen::ErrorCode;

@@ -12,14 +12,15 @@
 
 #include "commands.hpp"
 #include "gen/error.hpp"
-#include "image/image.hpp"
-#include "pipeline/engine.hpp"
+#include "gen/image.hpp"
+#include "gen/engine.hpp"
+#include "pipeline/request.hpp"
 
 namespace gen::cli {
 namespace {
 
 struct Options {
-  pipeline::Request r;
+  gen::Request r;
   std::string from;
   std::string progress = "auto";
   bool quiet = false;
@@ -42,7 +43,7 @@ void build_controls(CLI::App& app, Options& o) {
              scales = strs("--control-scale"), starts = strs("--control-start"), ends = strs("--control-end");
   for (const CLI::Option* opt : app.parse_order()) {
     const std::string name = opt->get_name();
-    auto need_group = [&]() -> pipeline::ControlRequest& {
+    auto need_group = [&]() -> gen::ControlRequest& {
       if (o.r.controls.empty())
         fail(ErrorCode::InvalidArgument, name, "comes before any --control (give --control FILE first)");
       return o.r.controls.back();
@@ -58,7 +59,7 @@ void build_controls(CLI::App& app, Options& o) {
       }
     };
     if (name == "--control") {
-      pipeline::ControlRequest c;
+      gen::ControlRequest c;
       c.model = next(name, controls);
       c.resize = o.resize;
       o.r.controls.push_back(c);
@@ -79,11 +80,12 @@ void build_controls(CLI::App& app, Options& o) {
   for (auto& c : o.r.controls) c.resize = o.resize;
 }
 
+// SIGINT/SIGTERM stop the generation at the next model call (exit code 10, no partial file).
 std::atomic<bool> g_cancel{false};
 void on_signal(int) { g_cancel.store(true); }
 
 int run(CLI::App& app, Options& o) {
-  pipeline::Request base;
+  gen::Request base;
   if (!o.from.empty()) {
     auto text = read_png_text(o.from);
     auto it = text.find("gen");
@@ -94,12 +96,12 @@ int run(CLI::App& app, Options& o) {
     } catch (const nlohmann::json::exception& e) {
       fail(ErrorCode::InvalidFormat, o.from, std::string("its 'gen' text chunk is not JSON: ") + e.what());
     }
-    base = pipeline::Request::from_json(j, o.from);
+    base = pipeline::request_from_json(j, o.from);
   }
   // Options given on the command line override the request read with --from.
   auto given = [&](const char* name) { return app.get_option(name)->count() > 0; };
   auto& r = o.r;
-  pipeline::Request out = base;
+  gen::Request out = base;
 #define GEN_TAKE(opt, field) \
   if (o.from.empty() || given(opt)) out.field = r.field;
   GEN_TAKE("--prompt", prompt)
@@ -132,9 +134,9 @@ int run(CLI::App& app, Options& o) {
   build_controls(app, o);
   if (o.from.empty() || given("--control")) out.controls = o.r.controls;
   out.validate();
-  out = pipeline::resolve_seed(out);
+  if (!out.seed) out.seed = gen::random_seed();
   {  // Refuse a missing output folder now, not after the whole generation.
-    const auto first = pipeline::output_path(out.output, 0, *out.seed, 0, 0);
+    const auto first = gen::output_path(out.output, 0, *out.seed, 0, 0);
     const auto slash = first.find_last_of('/');
     const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : first.substr(0, slash));
     struct stat st {};
@@ -154,41 +156,42 @@ int run(CLI::App& app, Options& o) {
   };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  pipeline::Engine engine;
-  engine.generate(
-      out,
-      [&](const pipeline::GeneratedImage& img) {
-        announce();
-        const auto path = pipeline::output_path(out.output, img.index, img.seed, img.batch, img.index_in_batch);
-        write_png(path, img.image, img.text);
-        if (json) {
-          std::printf("%s\n", nlohmann::json{{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}}
-                                  .dump()
-                                  .c_str());
-          std::fflush(stdout);
-        } else if (!o.quiet) {
-          if (bar) std::fputs("\r\033[K", stderr);
-          std::fprintf(stderr, "gen: wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
-        }
-      },
-      [&](const pipeline::Progress& p) {
-        announce();
-        const double rate = p.seconds > 0 ? p.step / p.seconds : 0;
-        if (json) {
-          std::printf("%s\n", nlohmann::json{{"event", "step"}, {"batch", p.batch + 1}, {"batches", p.batches},
-                                             {"step", p.step}, {"steps", p.steps}, {"it_per_s", rate}}
-                                  .dump()
-                                  .c_str());
-          std::fflush(stdout);
-        } else if (bar) {
-          const double eta = rate > 0 ? (p.steps - p.step) / rate : 0;
-          const int width = 30, filled = p.steps ? width * p.step / p.steps : 0;
-          std::fprintf(stderr, "\r\033[Kbatch %d/%d [%s%s] %d/%d  %.2f it/s  ETA %.0fs", p.batch + 1, p.batches,
-                       std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), p.step, p.steps,
-                       rate, eta);
-        }
-      },
-      &g_cancel);
+  gen::Engine engine;
+  gen::Callbacks cb;
+  cb.keep_images = false;
+  cb.on_image = [&](const gen::GeneratedImage& img) {
+    announce();
+    const auto path = gen::output_path(out.output, img.index, img.seed, img.batch, img.index_in_batch);
+    write_png(path, img.image, img.metadata);
+    if (json) {
+      std::printf("%s\n", nlohmann::json{{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}}
+                              .dump()
+                              .c_str());
+      std::fflush(stdout);
+    } else if (!o.quiet) {
+      if (bar) std::fputs("\r\033[K", stderr);
+      std::fprintf(stderr, "gen: wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
+    }
+  };
+  cb.on_progress = [&](const gen::Progress& p) {
+    if (g_cancel.load()) fail(ErrorCode::Cancelled, "generation", "interrupted at step " + std::to_string(p.step));
+    announce();
+    const double rate = p.seconds > 0 ? p.step / p.seconds : 0;
+    if (json) {
+      std::printf("%s\n", nlohmann::json{{"event", "step"}, {"batch", p.batch + 1}, {"batches", p.batches},
+                                         {"step", p.step}, {"steps", p.steps}, {"it_per_s", rate}}
+                              .dump()
+                              .c_str());
+      std::fflush(stdout);
+    } else if (bar) {
+      const double eta = rate > 0 ? (p.steps - p.step) / rate : 0;
+      const int width = 30, filled = p.steps ? width * p.step / p.steps : 0;
+      std::fprintf(stderr, "\r\033[Kbatch %d/%d [%s%s] %d/%d  %.2f it/s  ETA %.0fs", p.batch + 1, p.batches,
+                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), p.step, p.steps,
+                   rate, eta);
+    }
+  };
+  engine.generate(out, cb);
   if (bar) std::fputs("\r\033[K", stderr);
   return 0;
 }

@@ -4,7 +4,7 @@
 #include "commands.hpp"
 #include "control/control_image.hpp"
 #include "gen/error.hpp"
-#include "image/image.hpp"
+#include "gen/image.hpp"
 
 namespace gen::cli {
 

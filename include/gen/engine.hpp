@@ -1,0 +1,115 @@
+// gen — the embedding API: an Engine that loads models from files and runs Requests.
+// No libtorch types appear here; link gen::gen (libgen-engine) and include <gen/gen.hpp>.
+//
+//   gen::Engine engine({.model = "sd15.safetensors", .vocab = "bpe_simple_vocab_16e6.txt.gz"});
+//   gen::Request r;  r.prompt = "a lighthouse";  r.seed = 42;
+//   for (auto& img : engine.generate(r)) gen::write_png("out.png", img.image, img.metadata);
+//
+// Thread safety: one Engine runs one generate() at a time — calls from several threads are
+// serialised (each waits for the one before). cancel(), last_timings() and summary() may be
+// called from any thread at any time. Callbacks run on the thread that called generate(),
+// between model calls; an exception thrown by a callback ends generate() with that exception.
+// Different Engine objects are independent, but each holds its own copy of the weights.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gen/image.hpp"
+#include "gen/request.hpp"
+
+namespace gen {
+
+struct EngineOptions {
+  // Defaults for requests that leave these fields empty (model, vae, vocab) or "auto"
+  // (device, dtype). A request naming its own model uses that one.
+  std::string model;
+  std::string vae;
+  std::string vocab;
+  std::string device = "auto";  // auto (CUDA when present) | cpu | cuda
+  std::string dtype = "auto";   // auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+  int threads = 0;              // CPU threads for tensor work; 0 keeps libtorch's default
+  // Models kept loaded between requests, least recently used dropped first.
+  int max_models = 1;           // base models (UNet + VAE + text encoder)
+  int max_controlnets = 4;      // ControlNets (for the current base model)
+};
+
+struct GeneratedImage {
+  Image image;                  // 8-bit RGB, the request's width × height
+  std::uint64_t seed = 0;       // re-running the request with this seed and batch_size 1 gives this image
+  int index = 0;                // over the whole request (batch_count × batch_size)
+  int batch = 0;                // which batch
+  int index_in_batch = 0;
+  // PNG text chunks: "parameters" (A1111 infotext) and "gen" (this image's request as JSON).
+  std::map<std::string, std::string> metadata;
+};
+
+struct Progress {
+  int batch = 0, batches = 1;   // 0-based batch, number of batches
+  int step = 0, steps = 0;      // model calls done within the batch, and in all
+  double seconds = 0;           // since the batch started
+};
+
+// A cheap preview of the latents (a fixed linear map from the 4 latent channels to RGB,
+// no VAE): 1/8 of the image size, first image of the batch.
+struct Preview {
+  int batch = 0;
+  int step = 0, steps = 0;
+  Image image;                  // 8-bit RGB
+};
+
+// Seconds spent in each stage of the last generate() (all batches).
+struct Timings {
+  double load = 0;              // reading model files (0 when all were cached)
+  double encode = 0;            // tokenizing and text encoding
+  double denoise = 0;           // the sampling loop (UNet, ControlNets, scheduler)
+  double decode = 0;            // VAE decode and conversion to 8-bit
+  double total = 0;             // the whole call
+  int images = 0;
+  int steps = 0;                // model calls per batch
+};
+
+struct Callbacks {
+  std::function<void(const GeneratedImage&)> on_image;  // as each image is ready
+  std::function<void(const Progress&)> on_progress;     // after every model call
+  std::function<void(const Preview&)> on_preview;       // every `preview_every` model calls
+  int preview_every = 1;
+  // false: generate() returns no images, they only reach on_image (long runs stay small).
+  bool keep_images = true;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Runs a request and returns its images (batch_count × batch_size, in order). The seed
+  // is drawn at random when the request has none (each image reports the seed it used).
+  // Nothing is written to disk. Throws gen::Error: InvalidArgument for a bad request,
+  // NotFound/InvalidFormat/ModelMismatch/… for model and image files, OutOfMemory,
+  // Cancelled after cancel().
+  std::vector<GeneratedImage> generate(const Request& request, const Callbacks& callbacks = {});
+
+  // Stops the generate() in progress at its next model call (it throws gen::Error with
+  // ErrorCode::Cancelled). Returns false, and does nothing, when no call is in progress.
+  bool cancel();
+
+  Timings last_timings() const;
+  // What the last request ran on: model layout and family, device, dtype.
+  std::string summary() const;
+  // Drops every cached model (the next request loads again).
+  void clear_cache();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gen

@@ -1,0 +1,9 @@
+// gen — the whole public API in one include.
+#pragma once
+
+#include "gen/engine.hpp"
+#include "gen/error.hpp"
+#include "gen/image.hpp"
+#include "gen/request.hpp"
+#include "gen/safetensors.hpp"
+#include "gen/version.hpp"

@@ -1,0 +1,101 @@
+// gen::Engine: the public face of pipeline::Engine — defaults from EngineOptions, one call
+// at a time, cancellation from any thread.
+#include "gen/engine.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "gen/error.hpp"
+#include "pipeline/engine.hpp"
+
+namespace gen {
+
+struct Engine::Impl {
+  EngineOptions options;
+  pipeline::Engine engine;
+  std::mutex run_mutex;            // one generate() at a time
+  mutable std::mutex state_mutex;  // guards running, timings, summary
+  bool running = false;
+  std::atomic<bool> cancel{false};
+  Timings timings;
+  std::string summary;
+
+  explicit Impl(EngineOptions o)
+      : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets}) {}
+};
+
+Engine::Engine(EngineOptions options) {
+  if (options.max_models < 1) fail(ErrorCode::InvalidArgument, "max_models", "must be at least 1");
+  if (options.max_controlnets < 1) fail(ErrorCode::InvalidArgument, "max_controlnets", "must be at least 1");
+  if (options.threads < 0) fail(ErrorCode::InvalidArgument, "threads", "must be 0 (default) or more");
+  // Checked like a request's fields, before anything is loaded.
+  Request probe;
+  probe.device = options.device;
+  probe.dtype = options.dtype;
+  probe.validate();
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  impl_ = std::make_unique<Impl>(std::move(options));
+}
+
+Engine::~Engine() = default;
+
+std::vector<GeneratedImage> Engine::generate(const Request& request, const Callbacks& callbacks) {
+  std::lock_guard<std::mutex> run_lock(impl_->run_mutex);
+  Request r = request;
+  const auto& o = impl_->options;
+  if (r.model.empty()) r.model = o.model;
+  if (r.vae.empty()) r.vae = o.vae;
+  if (r.vocab.empty()) r.vocab = o.vocab;
+  if (r.device == "auto") r.device = o.device;
+  if (r.dtype == "auto") r.dtype = o.dtype;
+  r = pipeline::resolve_seed(std::move(r));
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mutex);
+    impl_->running = true;
+    impl_->cancel.store(false);
+  }
+  struct Done {
+    Impl& impl;
+    ~Done() {
+      std::lock_guard<std::mutex> lock(impl.state_mutex);
+      impl.running = false;
+      impl.cancel.store(false);
+      impl.timings = impl.engine.last_timings();
+      impl.summary = impl.engine.summary();
+    }
+  } done{*impl_};
+  std::vector<GeneratedImage> images;
+  Callbacks inner = callbacks;
+  inner.on_image = [&](const GeneratedImage& img) {
+    if (callbacks.on_image) callbacks.on_image(img);
+    if (callbacks.keep_images) images.push_back(img);
+  };
+  impl_->engine.generate(r, inner, &impl_->cancel);
+  return images;
+}
+
+bool Engine::cancel() {
+  std::lock_guard<std::mutex> lock(impl_->state_mutex);
+  if (!impl_->running) return false;
+  impl_->cancel.store(true);
+  return true;
+}
+
+Timings Engine::last_timings() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mutex);
+  return impl_->timings;
+}
+
+std::string Engine::summary() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mutex);
+  return impl_->summary;
+}
+
+void Engine::clear_cache() {
+  std::lock_guard<std::mutex> run_lock(impl_->run_mutex);
+  impl_->engine.clear_cache();
+}
+
+}  // namespace gen
