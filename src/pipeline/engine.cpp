@@ -320,7 +320,6 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
                                                    : ControlMode::Balanced;
   Models m{L.unet.get(), L.vae.get(), dtype, device};
 
-  const auto request_json = request_to_json(req);
   const int preview_every = std::max(1, callbacks.preview_every);
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
@@ -368,11 +367,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       auto hwc = images[k].contiguous();
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), req.width, req.height);
       out.metadata["parameters"] = req.a1111_parameters(out.seed, k);
-      auto j = request_json;
-      j["seed"] = out.seed;  // re-running this image alone gives this image
-      j["batch_size"] = 1;
-      j["batch_count"] = 1;
-      out.metadata["gen"] = j.dump();
+      out.metadata["gen"] = image_request_json(req, out.seed);
       ++timings.images;
       if (callbacks.on_image) callbacks.on_image(out);
     }

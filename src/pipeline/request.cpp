@@ -94,6 +94,14 @@ nlohmann::json request_to_json(const Request& r) {
   return j;
 }
 
+std::string image_request_json(const Request& r, std::uint64_t seed) {
+  auto j = request_to_json(r);
+  j["seed"] = seed;
+  j["batch_size"] = 1;
+  j["batch_count"] = 1;
+  return j.dump();
+}
+
 namespace {
 
 template <class T>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <cstdint>
 #include <string>
 
 #include "gen/request.hpp"
@@ -14,5 +15,8 @@ using gen::Request;
 nlohmann::json request_to_json(const Request& r);
 // Strict: unknown keys, wrong types and bad values are refused, naming `subject`.
 Request request_from_json(const nlohmann::json& j, const std::string& subject);
+// The "gen" metadata of one image of `r`: the request with that image's seed, batch 1 × 1
+// (re-running it alone gives that image).
+std::string image_request_json(const Request& r, std::uint64_t seed);
 
 }  // namespace gen::pipeline

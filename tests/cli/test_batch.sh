@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `gen batch`: a job file with good and bad lines, the results file, --resume after
+# SIGKILL at random moments (nothing lost, nothing rendered twice), SIGTERM, --shard
+# slices that add up to the whole file, and job lines that try to write outside the
+# output folder.
+source "$(dirname "$0")/lib.sh"
+: "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
+M=$GEN_TMP/models
+"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
+  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
+P=$M/diffusers/tiny-sd15-pipeline
+cd "$GEN_TMP"
+
+# 1. Good and bad lines together ---------------------------------------------------
+cat > mixed.jsonl <<'JOBS'
+{"id": "ok-1", "prompt": "a cat", "width": 64, "height": 64, "steps": 2, "seed": 1}
+{"prompt": "a dog", "width": 64, "height": 64, "steps": 2, "batch_size": 2, "batch_count": 2}
+
+this is not json
+[1, 2, 3]
+{"id": "bad-size", "prompt": "x", "width": 63}
+{"id": "bad-type", "prompt": "x", "steps": "many"}
+{"id": "bad-key", "prompt": "x", "colour": "red"}
+{"id": "escape-up", "prompt": "x", "output": "../escaped-{index}.png"}
+{"id": "escape-abs", "prompt": "x", "output": "/tmp/gen-escaped-{index}.png"}
+{"id": "ok-1", "prompt": "same id again"}
+{"id": "bad/id", "prompt": "x"}
+{"id": "bad-sampler", "prompt": "x", "sampler": "warp"}
+{"id": "bad-control", "prompt": "x", "width": 64, "height": 64, "controls": [{"model": "nope.safetensors", "image": "nope.png", "end": 2}]}
+{"id": "missing-image", "prompt": "x", "width": 64, "height": 64, "steps": 1, "controls": [{"model": "MODELS/tiny-control-sd15-full.safetensors", "image": "nope.png"}]}
+{"id": "missing-model", "prompt": "x", "model": "no-such-model.safetensors", "width": 64, "height": 64}
+{"id": "nested", "prompt": "a bird", "width": 64, "height": 64, "steps": 1, "output": "birds/{job}/{index}.png"}
+JOBS
+sed -i "s#MODELS#$M#" mixed.jsonl
+"$GEN" batch mixed.jsonl -m "$P" -O out1 -q; rc=$?
+[ "$rc" = 11 ] && pass "a batch with bad jobs exits 11 (jobs-failed)" || bad "mixed batch exit $rc"
+R=out1/mixed.results.jsonl
+"$GEN_PYTHON" - "$R" <<'PY' && pass "results: one record per job, bad ones with code and line" || bad "results file"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+by_line = {r["line"]: r for r in recs}
+assert len(recs) == 16, len(recs)
+ok = {r["id"] for r in recs if r["status"] == "ok"}
+assert ok == {"ok-1", "line-2", "nested"}, ok
+expect = {4: "not valid JSON", 5: "JSON object", 6: "multiple of 8", 7: "wrong type", 8: "unknown field 'colour'",
+          9: "leaves the output folder", 10: "leaves the output folder", 11: "already used on line 1",
+          12: "must be 1 to 128", 13: "unknown sampler", 14: "between 0 and 1", 15: "nope.png",
+          16: "no-such-model.safetensors"}
+for line, text in expect.items():
+    r = by_line[line]
+    assert r["status"] == "failed", r
+    assert text in r["error"]["message"], (line, r["error"])
+    assert r["error"]["exit_code"] in (2, 3, 4, 5), r
+assert by_line[15]["error"]["code"] == "not-found" and by_line[16]["error"]["code"] == "not-found"
+for r in recs:
+    if r["status"] == "ok":
+        assert set(r["timings"]) == {"load_s", "encode_s", "denoise_s", "decode_s", "total_s"}
+        assert len(r["outputs"]) == len(r["seeds"])
+assert len(by_line[2]["outputs"]) == 4 and by_line[2]["seeds"][1] == by_line[2]["seeds"][0] + 1
+PY
+[ -f out1/ok-1-0-1.png ] && [ -f out1/birds/nested/0.png ] && [ "$(ls out1/line-2-*.png | wc -l)" = 4 ] &&
+  pass "good jobs wrote their images (nested folders made)" || bad "outputs missing: $(find out1)"
+[ ! -e escaped-0.png ] && [ ! -e /tmp/gen-escaped-0.png ] && pass "nothing written outside the output folder" || bad "escaped"
+[ -z "$(find out1 -name '.*')" ] && pass "no temporary files left" || bad "temporary files: $(find out1 -name '.*')"
+
+expect_exit 2 "exists from an earlier run: pass --resume" -- "$GEN" batch mixed.jsonl -m "$P" -O out1 -q
+before=$(stat -c '%Y %i' out1/ok-1-0-1.png out1/line-2-3-*.png)
+"$GEN" batch mixed.jsonl -m "$P" -O out1 -q --resume; rc=$?
+after=$(stat -c '%Y %i' out1/ok-1-0-1.png out1/line-2-3-*.png)
+[ "$rc" = 11 ] && [ "$before" = "$after" ] && [ "$(grep -c '"status":"ok"' "$R")" = 3 ] &&
+  pass "--resume skips completed jobs (files untouched), retries the bad ones" || bad "resume rc=$rc"
+
+# 2. SIGKILL at random moments, then --resume: nothing lost, nothing rendered twice ----
+: > kill.jsonl
+for i in $(seq 1 12); do
+  echo "{\"id\": \"k$i\", \"prompt\": \"picture $i\", \"width\": 64, \"height\": 64, \"steps\": 2, \"seed\": $((i * 10)), \"batch_count\": 2}" >> kill.jsonl
+done
+"$GEN" batch kill.jsonl -m "$P" -O ref -q || bad "reference run"
+renders=0
+for delay in 1.3 2.1 0.7 2.9; do
+  "$GEN" batch kill.jsonl -m "$P" -O killed --resume --progress json > "run-$delay.log" 2>&1 &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  renders=$((renders + $(grep -c '"event":"image"' "run-$delay.log")))
+done
+"$GEN" batch kill.jsonl -m "$P" -O killed --resume --progress json > run-final.log 2>&1 || bad "final resume failed"
+renders=$((renders + $(grep -c '"event":"image"' run-final.log)))
+[ "$renders" = 24 ] && pass "4 kills + resume: 24 images rendered exactly once ($renders)" || bad "rendered $renders images for 24"
+same=1
+for f in ref/*.png; do cmp -s "$f" "killed/$(basename "$f")" || same=0; done
+[ "$same" = 1 ] && [ "$(ls killed/*.png | wc -l)" = 24 ] && pass "killed and resumed run = uninterrupted run, byte for byte" ||
+  bad "killed run differs from the reference"
+[ -z "$(find killed -name '.*')" ] && pass "temporary files of killed runs removed on resume" ||
+  bad "temporary files left: $(find killed -name '.*')"
+"$GEN_PYTHON" - killed/kill.results.jsonl <<'PY' && pass "each job recorded ok once" || bad "results after kills"
+import json, sys
+ids = []
+for line in open(sys.argv[1]):
+    try: r = json.loads(line)
+    except ValueError: continue
+    if r["status"] == "ok": ids.append(r["id"])
+assert sorted(ids) == sorted(f"k{i}" for i in range(1, 13)), ids
+PY
+
+# 3. SIGTERM: stops at the next step, exit 10, resumable ------------------------------
+"$GEN" batch kill.jsonl -m "$P" -O term -q &
+pid=$!
+sleep 1.5
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+[ "$rc" = 10 ] && pass "SIGTERM → exit 10 (cancelled)" || bad "SIGTERM exit $rc"
+[ -z "$(find term -name '.*')" ] && pass "no temporary file after SIGTERM" || bad "temporary files after SIGTERM"
+"$GEN" batch kill.jsonl -m "$P" -O term -q --resume && [ "$(ls term/*.png | wc -l)" = 24 ] &&
+  pass "resume after SIGTERM completes" || bad "resume after SIGTERM"
+
+# 4. Shards: 3 slices add up to the whole file, each image rendered once ----------------
+for i in 0 1 2; do "$GEN" batch kill.jsonl -m "$P" -O shards --shard "$i/3" -q || bad "shard $i/3"; done
+n=$(cat shards/kill.results.*-of-3.jsonl | grep -c '"status":"ok"')
+same=1
+for f in ref/*.png; do cmp -s "$f" "shards/$(basename "$f")" || same=0; done
+[ "$n" = 12 ] && [ "$same" = 1 ] && [ "$(ls shards/*.png | wc -l)" = 24 ] &&
+  pass "--shard 0/3, 1/3, 2/3 = the whole file, identical images" || bad "shards: $n jobs"
+grep -q '"id":"k1"' shards/kill.results.0-of-3.jsonl && grep -q '"id":"k2"' shards/kill.results.1-of-3.jsonl &&
+  pass "job k (0-based) goes to shard k mod N" || bad "shard assignment"
+expect_exit 2 "--shard: '3/3': need 0 <= I < N" -- "$GEN" batch kill.jsonl -m "$P" -O s2 --shard 3/3
+expect_exit 2 "--shard: 'x' is not I/N" -- "$GEN" batch kill.jsonl -m "$P" -O s2 --shard x
+expect_exit 3 "no-such.jsonl: no such job file" -- "$GEN" batch no-such.jsonl -m "$P" -O s3
+finish

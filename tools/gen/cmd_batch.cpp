@@ -1,0 +1,302 @@
+// `gen batch JOBS.jsonl`: many requests, models loaded once, results appended per job,
+// --resume after any interruption, --shard I/N for job arrays. docs/batch.md.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "gen/engine.hpp"
+#include "gen/error.hpp"
+#include "gen/image.hpp"
+#include "pipeline/jobs.hpp"
+#include "pipeline/request.hpp"
+
+namespace gen::cli {
+namespace {
+
+struct Options {
+  std::string jobs;
+  std::string output_dir = ".";
+  std::string results;
+  std::string shard = "0/1";
+  bool resume = false;
+  EngineOptions engine;
+  std::string progress = "auto";
+  bool quiet = false;
+};
+
+std::atomic<bool> g_cancel{false};
+void on_signal(int) { g_cancel.store(true); }
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The results file: opened for appending, locked against a second process on the same
+// file, one JSON line per job written in one call and flushed to disk.
+class Results {
+ public:
+  Results(const std::string& path, bool resume) : path_(path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail(ErrorCode::Io, path, std::string("cannot open the results file: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
+      fail(ErrorCode::Io, path, "another gen batch is writing this results file (one process per shard)");
+    struct stat st {};
+    if (!resume && ::fstat(fd_, &st) == 0 && st.st_size > 0)
+      fail(ErrorCode::InvalidArgument, path,
+           "exists from an earlier run: pass --resume to skip its completed jobs, or remove it to start over");
+  }
+  ~Results() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void append(const nlohmann::json& record) {
+    const std::string line = record.dump() + "\n";
+    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(fd_) != 0)
+      fail(ErrorCode::Io, path_, std::string("cannot append to the results file: ") + std::strerror(errno));
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+nlohmann::json timings_json(const Timings& t) {
+  return {{"load_s", t.load}, {"encode_s", t.encode}, {"denoise_s", t.denoise}, {"decode_s", t.decode},
+          {"total_s", t.total}};
+}
+
+// An image already on disk from an earlier run of this very job (its "gen" metadata equal).
+bool already_written(const std::string& path, const std::string& expected_meta) {
+  if (::access(path.c_str(), F_OK) != 0) return false;
+  try {
+    const auto text = read_png_text(path);
+    const auto it = text.find("gen");
+    return it != text.end() && it->second == expected_meta;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Temporary files a killed run left beside this shard's outputs (the atomic writer's
+// ".<name>.gen-tmp-*"). Only this shard writes these names, so none belongs to a live process.
+int remove_stale_temps(const std::string& output_dir, const std::vector<const pipeline::Job*>& jobs) {
+  std::map<std::string, std::set<std::string>> names;  // folder → output file names
+  for (const auto* job : jobs)
+    for (const auto& out : job->outputs) {
+      const auto p = std::filesystem::path(output_dir) / out;
+      names[p.parent_path().string()].insert(p.filename().string());
+    }
+  int removed = 0;
+  for (const auto& [folder, files] : names) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+      const auto name = entry.path().filename().string();
+      const auto mark = name.find(".gen-tmp-");
+      if (name.size() < 2 || name[0] != '.' || mark == std::string::npos) continue;
+      if (files.count(name.substr(1, mark - 1)) && std::filesystem::remove(entry.path(), ec)) ++removed;
+    }
+  }
+  return removed;
+}
+
+int run(Options& o) {
+  auto jobs = pipeline::read_jobs(o.jobs);
+  const auto shard = pipeline::parse_shard(o.shard);
+  if (!is_dir(o.output_dir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.output_dir, ec);
+    if (ec || !is_dir(o.output_dir))
+      fail(ErrorCode::Io, o.output_dir, "cannot create the output folder" + (ec ? ": " + ec.message() : std::string()));
+  }
+  if (o.results.empty()) {
+    std::string stem = std::filesystem::path(o.jobs).filename().string();
+    if (const auto dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.erase(dot);
+    o.results = o.output_dir + "/" + stem + ".results" +
+                (shard.count > 1 ? "." + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) : "") +
+                ".jsonl";
+  }
+  Results results(o.results, o.resume);
+  const auto done = o.resume ? pipeline::completed_jobs(o.results) : std::set<std::string>{};
+
+  std::vector<const pipeline::Job*> mine;
+  for (const auto& j : jobs)
+    if (shard.contains(j)) mine.push_back(&j);
+
+  if (o.resume) remove_stale_temps(o.output_dir, mine);
+
+  const bool json = o.progress == "json";
+  const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
+  auto emit = [&](const nlohmann::json& event) {
+    if (!json) return;
+    std::printf("%s\n", event.dump().c_str());
+    std::fflush(stdout);
+  };
+  auto say = [&](const std::string& line) {
+    if (o.quiet || json) return;
+    if (bar) std::fputs("\r\033[K", stderr);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  Engine engine(o.engine);
+  int ok = 0, failed = 0, skipped = 0, position = 0;
+  bool cancelled = false;
+  const auto total = static_cast<int>(mine.size());
+  for (const auto* job : mine) {
+    ++position;
+    if (g_cancel.load()) {
+      cancelled = true;
+      break;
+    }
+    nlohmann::json record = {{"id", job->id}, {"line", job->line}, {"shard", o.shard}};
+    if (job->ok() && done.count(job->id)) {
+      ++skipped;
+      continue;
+    }
+    if (!job->ok()) {
+      ++failed;
+      record["status"] = "failed";
+      record["error"] = {{"code", code_name(job->error)}, {"exit_code", static_cast<int>(job->error)},
+                         {"message", job->message}};
+      results.append(record);
+      emit({{"event", "job"}, {"id", job->id}, {"status", "failed"}, {"error", job->message}});
+      say("gen: job " + job->id + " failed [" + code_name(job->error) + "]: " + job->message);
+      continue;
+    }
+    Request r = *job->request;
+    if (r.model.empty()) r.model = o.engine.model;
+    if (r.vae.empty()) r.vae = o.engine.vae;
+    if (r.vocab.empty()) r.vocab = o.engine.vocab;
+    if (r.device == "auto") r.device = o.engine.device;
+    if (r.dtype == "auto") r.dtype = o.engine.dtype;
+    Timings sum;
+    int reused = 0;
+    std::vector<std::string> written;
+    const auto t0 = std::chrono::steady_clock::now();
+    emit({{"event", "job_start"}, {"id", job->id}, {"position", position}, {"jobs", total}});
+    try {
+      for (int b = 0; b < r.batch_count; ++b) {
+        // A batch whose images are all on disk from an earlier (killed) run is not rendered again.
+        bool have_all = true;
+        for (int k = 0; k < r.batch_size && have_all; ++k) {
+          const auto i = static_cast<std::size_t>(b * r.batch_size + k);
+          have_all = already_written(o.output_dir + "/" + job->outputs[i],
+                                     pipeline::image_request_json(r, job->seeds[i]));
+        }
+        if (have_all) {
+          reused += r.batch_size;
+          for (int k = 0; k < r.batch_size; ++k) written.push_back(o.output_dir + "/" + job->outputs[b * r.batch_size + k]);
+          continue;
+        }
+        Request one = r;
+        one.batch_count = 1;
+        one.seed = *r.seed + static_cast<std::uint64_t>(b) * static_cast<std::uint64_t>(r.batch_size);
+        Callbacks cb;
+        cb.keep_images = false;
+        cb.on_image = [&](const GeneratedImage& img) {
+          const auto path = o.output_dir + "/" + job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
+          const auto parent = std::filesystem::path(path).parent_path();
+          std::error_code ec;
+          if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+          write_png(path, img.image, img.metadata);
+          written.push_back(path);
+          emit({{"event", "image"}, {"id", job->id}, {"path", path}, {"seed", img.seed}});
+        };
+        cb.on_progress = [&](const Progress& p) {
+          if (g_cancel.load()) fail(ErrorCode::Cancelled, "batch", "interrupted");
+          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (json) {
+            emit({{"event", "step"}, {"id", job->id}, {"batch", b + 1}, {"batches", r.batch_count}, {"step", p.step},
+                  {"steps", p.steps}});
+          } else if (bar) {
+            const int width = 24, filled = total ? width * (position - 1) / total : 0;
+            std::fprintf(stderr, "\r\033[Kjobs [%s%s] %d/%d (%d failed)  job %s batch %d/%d step %d/%d  %.1fs",
+                         std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), position - 1,
+                         total, failed, job->id.c_str(), b + 1, r.batch_count, p.step, p.steps, secs);
+          }
+        };
+        engine.generate(one, cb);
+        const auto t = engine.last_timings();
+        sum.load += t.load;
+        sum.encode += t.encode;
+        sum.denoise += t.denoise;
+        sum.decode += t.decode;
+      }
+      sum.total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++ok;
+      record["status"] = "ok";
+      record["outputs"] = written;
+      record["seeds"] = job->seeds;
+      record["reused"] = reused;
+      record["timings"] = timings_json(sum);
+      record["error"] = nullptr;
+      results.append(record);
+      emit({{"event", "job"}, {"id", job->id}, {"status", "ok"}, {"outputs", written}});
+      say("gen: job " + job->id + " ok: " + std::to_string(written.size()) + " image(s)" +
+          (reused ? " (" + std::to_string(reused) + " already there)" : ""));
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::Cancelled) {  // not a failure: --resume continues it
+        cancelled = true;
+        break;
+      }
+      ++failed;
+      record["status"] = "failed";
+      record["outputs"] = written;
+      record["error"] = {{"code", code_name(e.code())}, {"exit_code", e.exit_code()}, {"message", e.what()}};
+      results.append(record);
+      emit({{"event", "job"}, {"id", job->id}, {"status", "failed"}, {"error", e.what()}});
+      say(std::string("gen: job ") + job->id + " failed [" + code_name(e.code()) + "]: " + e.what());
+    }
+  }
+  if (bar) std::fputs("\r\033[K", stderr);
+  const std::string summary = std::to_string(ok) + " ok, " + std::to_string(failed) + " failed, " +
+                              std::to_string(skipped) + " already done" +
+                              (shard.count > 1 ? " (shard " + o.shard + ")" : "") + "; results in " + o.results;
+  emit({{"event", "done"}, {"ok", ok}, {"failed", failed}, {"skipped", skipped}, {"cancelled", cancelled},
+        {"results", o.results}});
+  if (!o.quiet && !json) std::fprintf(stderr, "gen batch: %s\n", summary.c_str());
+  if (cancelled) fail(ErrorCode::Cancelled, "batch", "interrupted; run the same command with --resume to continue");
+  if (failed > 0) fail(ErrorCode::JobsFailed, o.jobs, std::to_string(failed) + " job(s) failed (see " + o.results + ")");
+  return 0;
+}
+
+}  // namespace
+
+Command register_batch(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  auto* sub = app.add_subcommand("batch", "Render every request of a job file (JSON lines), resumable and shardable");
+  sub->add_option("jobs", o->jobs, "Job file: one gen.request/1 JSON object per line, with an optional \"id\"")
+      ->required();
+  sub->add_option("-O,--output-dir", o->output_dir, "Folder the jobs' outputs are relative to (created)")
+      ->capture_default_str();
+  sub->add_option("--results", o->results, "Results file (default: OUTPUT_DIR/<jobs>.results[.I-of-N].jsonl)");
+  sub->add_flag("--resume", o->resume, "Skip the jobs the results file records as done (and images already written)");
+  sub->add_option("--shard", o->shard, "Render slice I of N (0-based): jobs k with k mod N = I")->capture_default_str();
+  sub->add_option("-m,--model", o->engine.model, "Model for jobs that name none");
+  sub->add_option("--vae", o->engine.vae, "VAE for jobs that name none");
+  sub->add_option("--vocab", o->engine.vocab, "CLIP vocabulary for jobs that name none");
+  sub->add_option("--device", o->engine.device, "Device for jobs that say auto: auto, cpu or cuda")->capture_default_str();
+  sub->add_option("--dtype", o->engine.dtype, "Dtype for jobs that say auto: auto, fp32, fp16 or bf16")->capture_default_str();
+  sub->add_option("--max-models", o->engine.max_models, "Base models kept loaded")->capture_default_str();
+  sub->add_option("--max-controlnets", o->engine.max_controlnets, "ControlNets kept loaded")->capture_default_str();
+  sub->add_option("--progress", o->progress, "auto, bar, json (JSON lines on stdout) or none")->capture_default_str();
+  sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  return {sub, [o] { return run(*o); }};
+}
+
+}  // namespace gen::cli
