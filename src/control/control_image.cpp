@@ -80,11 +80,12 @@ Image resize_control(const Image& rgb, const std::string& mode, int width, int h
   if (mode == "just") return scaled(rgb, width, height);
   const double sw = static_cast<double>(width) / rgb.width, sh = static_cast<double>(height) / rgb.height;
   if (mode == "crop") {  // scale to cover, keep the centre
+    // Only the kept window is computed: the whole scaled image of a long thin one can be
+    // far over the image caps (a 2000x1 strip covering 64x64 is 128000x64).
     const double k = std::max(sw, sh);
     const int w = std::max(width, static_cast<int>(std::lround(rgb.width * k)));
     const int h = std::max(height, static_cast<int>(std::lround(rgb.height * k)));
-    const Image big = scaled(rgb, w, h);
-    return from_mat(as_mat(big)(cv::Rect((w - width) / 2, (h - height) / 2, width, height)).clone());
+    return resize_lanczos_window(rgb, w, h, (w - width) / 2, (h - height) / 2, width, height);
   }
   if (mode == "fill") {  // scale to fit, pad with black
     const double k = std::min(sw, sh);

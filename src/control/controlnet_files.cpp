@@ -12,6 +12,7 @@
 #include "gen/safetensors.hpp"
 #include "models/key_map.hpp"
 #include "models/loader.hpp"
+#include "models/model_files.hpp"
 
 namespace gen::control {
 namespace {
@@ -42,6 +43,7 @@ Opened open_any(const std::string& path) {
     }
     return Opened{SafetensorsCheckpoint::open(path), "", "diffusers", cfg};
   }
+  models::check_weight_file(path);
   auto ckpt = SafetensorsCheckpoint::open(path);
   if (ckpt.contains("control_model.input_hint_block.0.weight"))
     return Opened{std::move(ckpt), "control_model.", "", {}};

@@ -28,17 +28,21 @@ struct Coefficients {
   std::vector<std::int32_t> weights;  // out × ksize
 };
 
-Coefficients coefficients(int in_size, int out_size) {
+// The coefficients of output samples out_first .. out_first + out_count - 1 of a resize
+// from in_size to out_size samples (stored from index 0): the numbers Pillow computes for
+// those samples, whether or not the others are computed.
+Coefficients coefficients(int in_size, int out_size, int out_first, int out_count) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = 3.0 * filterscale;
   Coefficients c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.first.resize(out_size);
-  c.count.resize(out_size);
-  c.weights.assign(static_cast<std::size_t>(out_size) * c.ksize, 0);
+  c.first.resize(out_count);
+  c.count.resize(out_count);
+  c.weights.assign(static_cast<std::size_t>(out_count) * c.ksize, 0);
   std::vector<double> k(c.ksize);
-  for (int xx = 0; xx < out_size; ++xx) {
+  for (int o = 0; o < out_count; ++o) {
+    const int xx = out_first + o;
     const double center = (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
     int xmin = static_cast<int>(center - support + 0.5);
@@ -53,11 +57,11 @@ Coefficients coefficients(int in_size, int out_size) {
     }
     for (int x = 0; x < xmax; ++x) {
       const double w = ww != 0.0 ? k[x] / ww : k[x];
-      c.weights[static_cast<std::size_t>(xx) * c.ksize + x] =
+      c.weights[static_cast<std::size_t>(o) * c.ksize + x] =
           static_cast<std::int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
-    c.first[xx] = xmin;
-    c.count[xx] = xmax;
+    c.first[o] = xmin;
+    c.count[o] = xmax;
   }
   return c;
 }
@@ -67,11 +71,13 @@ std::uint8_t clip8(std::int64_t v) {
   return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-// One pass along x (rows) or y (columns).
-Image pass(const Image& in, int width, int height, bool horizontal) {
+// One pass along x (rows) or y (columns), resizing that axis to `full` samples of which
+// samples first .. first + count - 1 are computed (the other axis is kept).
+Image pass(const Image& in, int full, int first, int count, bool horizontal) {
   const int ch = in.channels;
+  const int width = horizontal ? count : in.width, height = horizontal ? in.height : count;
   Image out = Image::make(width, height, ch);
-  const auto c = coefficients(horizontal ? in.width : in.height, horizontal ? width : height);
+  const auto c = coefficients(horizontal ? in.width : in.height, full, first, count);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
       const int o = horizontal ? x : y;
@@ -89,15 +95,43 @@ Image pass(const Image& in, int width, int height, bool horizontal) {
   return out;
 }
 
+// Columns first .. first + count - 1 (horizontal) or those rows (vertical) of `in`, copied.
+Image cut(const Image& in, int first, int count, bool horizontal) {
+  const int ch = in.channels;
+  Image out = Image::make(horizontal ? count : in.width, horizontal ? in.height : count, ch);
+  for (int y = 0; y < out.height; ++y) {
+    const std::size_t src = ((static_cast<std::size_t>(y) + (horizontal ? 0 : first)) * in.width +
+                             (horizontal ? first : 0)) * ch;
+    std::copy_n(in.data8.begin() + static_cast<std::ptrdiff_t>(src), static_cast<std::size_t>(out.width) * ch,
+                out.data8.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(y) * out.width * ch));
+  }
+  return out;
+}
+
 }  // namespace
 
 Image resize_lanczos(const Image& image, int width, int height) {
+  return resize_lanczos_window(image, width, height, 0, 0, width, height);
+}
+
+Image resize_lanczos_window(const Image& image, int full_width, int full_height, int x0, int y0, int width,
+                            int height) {
   if (image.bit_depth != 8) fail(ErrorCode::InvalidArgument, "resize", "needs an 8-bit image");
   check_image(image, "resize");
-  if (width == image.width && height == image.height) return image;
+  if (full_width < 1 || full_height < 1 || width < 1 || height < 1 || x0 < 0 || y0 < 0 ||
+      x0 > full_width - width || y0 > full_height - height)
+    fail(ErrorCode::InvalidArgument, "resize",
+         "window " + std::to_string(width) + "x" + std::to_string(height) + "+" + std::to_string(x0) + "+" +
+             std::to_string(y0) + " is not inside " + std::to_string(full_width) + "x" + std::to_string(full_height));
   // Pillow: the horizontal pass first (when the width changes), then the vertical one.
-  Image tmp = width != image.width ? pass(image, width, image.height, true) : image;
-  return height != image.height ? pass(tmp, width, height, false) : tmp;
+  // Each output column (row) depends only on its own coefficients, so computing only the
+  // window gives exactly the pixels of the whole resize, cropped.
+  const bool whole_x = x0 == 0 && width == full_width, whole_y = y0 == 0 && height == full_height;
+  Image tmp = full_width != image.width ? pass(image, full_width, x0, width, true)
+              : whole_x                ? image
+                                       : cut(image, x0, width, true);
+  if (full_height != image.height) return pass(tmp, full_height, y0, height, false);
+  return whole_y ? tmp : cut(tmp, y0, height, false);
 }
 
 }  // namespace gen

@@ -11,4 +11,11 @@ namespace gen {
 // InvalidArgument for a 16-bit image or a size outside the caps.
 Image resize_lanczos(const Image& image, int width, int height);
 
+// The window x0, y0, width x height of resize_lanczos(image, full_width, full_height),
+// pixel for pixel, computed without the whole resized image (which may be far over the
+// image size caps: a 2000x1 strip cropped to cover 64x64 is 128000x64 before the crop).
+// InvalidArgument for a 16-bit image, a window outside the full size or over the caps.
+Image resize_lanczos_window(const Image& image, int full_width, int full_height, int x0, int y0, int width,
+                            int height);
+
 }  // namespace gen

@@ -29,11 +29,23 @@ void list(std::ostringstream& o, const char* what, const std::vector<std::string
   if (items.size() > shown) o << ", …";
 }
 
+// Model weights are real numbers: an integer, boolean or complex tensor where a
+// parameter is expected is a wrong file, not something to convert silently.
+bool floating(DType d) {
+  switch (d) {
+    case DType::F16: case DType::BF16: case DType::F32: case DType::F64:
+    case DType::F8_E4M3: case DType::F8_E5M2: case DType::F8_E4M3FNUZ: case DType::F8_E5M2FNUZ:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadOptions& opt,
                   const std::string& subject) {
-  std::vector<std::string> missing, misshaped, unexpected;
+  std::vector<std::string> missing, misshaped, wrong_dtype, unexpected;
   std::set<std::string> used;
   module.visit([&](const std::string& name, Module::Param& p) {
     const std::string key = opt.prefix + (opt.rename ? opt.rename(name) : name);
@@ -43,6 +55,10 @@ void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadO
     }
     used.insert(key);
     const auto& info = ckpt.info(key);
+    if (!floating(info.dtype)) {
+      wrong_dtype.push_back(key + " (" + dtype_name(info.dtype) + ")");
+      return;
+    }
     if (info.shape != p.shape && opt.reshape_trailing_ones && info.shape.size() < p.shape.size() &&
         std::equal(info.shape.begin(), info.shape.end(), p.shape.begin()) &&
         std::all_of(p.shape.begin() + info.shape.size(), p.shape.end(), [](std::int64_t d) { return d == 1; })) {
@@ -61,11 +77,12 @@ void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadO
           !(opt.ignore && opt.ignore(key)))
         unexpected.push_back(key);
   }
-  if (missing.empty() && misshaped.empty() && unexpected.empty()) return;
+  if (missing.empty() && misshaped.empty() && wrong_dtype.empty() && unexpected.empty()) return;
   std::ostringstream o;
   o << "tensors do not match the model";
   list(o, "missing", missing);
   list(o, "mis-shaped", misshaped);
+  list(o, "not floating point (weights must be F16, BF16, F32, F64 or F8)", wrong_dtype);
   list(o, "unexpected", unexpected);
   fail(ErrorCode::ModelMismatch, subject, o.str());
 }

@@ -30,8 +30,9 @@ struct LoadOptions {
 };
 
 // Loads every parameter straight to the target dtype and device (no f32 copy of
-// the whole model). Every missing, mis-shaped and unexpected tensor is listed in
-// one ModelMismatch error naming `subject`.
+// the whole model). Every missing, mis-shaped, unexpected and non-floating-point
+// (integer, boolean, complex) tensor is listed in one ModelMismatch error naming
+// `subject`.
 void load_weights(Module& module, const SafetensorsCheckpoint& checkpoint, const LoadOptions& options,
                   const std::string& subject);
 

@@ -1,9 +1,12 @@
 #include "models/model_files.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -243,14 +246,8 @@ std::string component_weights(const std::string& folder, const std::string& vari
 }
 
 std::shared_ptr<SafetensorsCheckpoint> open_checkpoint(const std::string& path) {
+  check_weight_file(path);
   return std::make_shared<SafetensorsCheckpoint>(SafetensorsCheckpoint::open(path));
-}
-
-void require_safetensors_file(const std::string& path) {
-  for (const char* ext : {".ckpt", ".pt", ".pth", ".bin"})
-    if (ends_with(path, ext))
-      fail(ErrorCode::Unsupported, path, "a PyTorch pickle checkpoint; gen reads safetensors: convert it first with "
-                                         "`gen convert`");
 }
 
 template <class M>
@@ -272,6 +269,42 @@ void require(const WeightSource& w, const char* part, const std::string& path) {
 }  // namespace
 
 const char* family_name(ModelFamily f) noexcept { return f == ModelFamily::SD2 ? "sd2" : "sd1"; }
+
+void check_weight_file(const std::string& path) {
+  // Read the first bytes without blocking on a FIFO; anything unreadable is left to
+  // the safetensors reader, which names the problem (not found, permissions, ...).
+  unsigned char head[16] = {0};
+  std::size_t got = 0;
+  std::uint64_t size = 0;
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      size = static_cast<std::uint64_t>(st.st_size);
+      const ssize_t n = ::read(fd, head, sizeof head);
+      got = n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    ::close(fd);
+  }
+  const std::string convert = "gen reads safetensors: convert it first with `gen convert " + path + " OUT.safetensors`";
+  if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
+    fail(ErrorCode::Unsupported, path, "a PyTorch checkpoint (torch.save ZIP archive); " + convert);
+  if (got >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5)
+    fail(ErrorCode::Unsupported, path, "a pickled PyTorch checkpoint; " + convert);
+  if (got >= 4 && std::memcmp(head, "GGUF", 4) == 0)
+    fail(ErrorCode::Unsupported, path, "a GGUF file; gen reads safetensors (and converts torch.save checkpoints)");
+  bool pickle_name = false;
+  for (const char* ext : {".ckpt", ".pt", ".pth", ".bin"}) pickle_name = pickle_name || ends_with(path, ext);
+  if (!pickle_name || got == 0) return;
+  // A safetensors file under a checkpoint's name: u64 header length, then '{'.
+  std::uint64_t header = 0;
+  for (int i = 7; i >= 0 && got >= 9; --i) header = (header << 8) | head[i];
+  if (got >= 9 && head[8] == '{' && header >= 2 && header <= size - 8) return;
+  fail(ErrorCode::InvalidFormat, path,
+       "named like a PyTorch checkpoint, but neither a torch.save ZIP archive, a pickle nor safetensors "
+       "(damaged, or another kind of file)");
+}
 
 ShapeMap shapes_of(const SafetensorsCheckpoint& ckpt, const std::string& prefix) {
   ShapeMap out;
@@ -311,7 +344,6 @@ ModelFiles ModelFiles::open(const std::string& path, const ModelFilesOptions& op
     m.layout_ = Layout::DiffusersFolder;
     m.open_diffusers(options);
   } else {
-    require_safetensors_file(path);
     m.layout_ = Layout::LdmSingleFile;
     m.open_ldm(options);
   }
@@ -495,7 +527,6 @@ void ModelFiles::open_vae_override(const std::string& path, const ModelFilesOpti
     w.rename = vae_key_map(*own).renamer(*w.checkpoint, "");
     w.description = file + " (diffusers names)";
   } else {
-    require_safetensors_file(path);
     w.checkpoint = open_checkpoint(path);
     w.subject = path;
     const auto& ck = *w.checkpoint;

@@ -46,6 +46,13 @@ namespace gen::models {
 enum class ModelFamily { SD1, SD2 };
 const char* family_name(ModelFamily f) noexcept;  // "sd1", "sd2"
 
+// Looks at a weight file's first bytes before it is read as safetensors: a
+// torch.save ZIP archive, a bare pickle or a GGUF file is refused (Unsupported,
+// saying how to convert it), and a file named .ckpt/.pt/.pth/.bin that is none of
+// these nor safetensors is InvalidFormat. Anything else, and a file that cannot be
+// read, is left to the safetensors reader, which reports it.
+void check_weight_file(const std::string& path);
+
 // Numbers an LDM file's weights do not determine (0 / nullopt: the family rule).
 struct InferenceHints {
   std::int64_t unet_heads = 0;          // a fixed head count at every level
