@@ -71,6 +71,7 @@ struct Timings {
   double total = 0;             // the whole call
   int images = 0;
   int steps = 0;                // model calls per batch
+  int models_loaded = 0;        // model files read by this call (0: everything was cached)
 };
 
 struct Callbacks {

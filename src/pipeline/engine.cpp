@@ -206,6 +206,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     l->device = device;
     l->dtype = dtype;
     l->key = key;
+    ++timings.models_loaded;
     s.models.push_front(std::move(l));
   }
   Loaded& L = *s.models.front();
@@ -234,6 +235,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       while (static_cast<int>(L.controlnets.size()) >= std::max<int>(s.limits.controlnets, static_cast<int>(i) + 1))
         L.controlnets.pop_back();
       L.controlnets.emplace_front(ckey, control::load_controlnet(c.model, *L.unet, dtype, device, c.global_pool));
+      ++timings.models_loaded;
     }
     auto* net = L.controlnets.front().second.get();
     // Its residuals must fit the base UNet's skips and its context the text encoder's.

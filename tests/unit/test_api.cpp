@@ -1,0 +1,283 @@
+// The public API (include/gen): gen::Engine on a tiny diffusers folder — images, metadata,
+// determinism, callbacks and previews, cancellation from another thread, the model cache,
+// options; gen::Request's JSON form.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <chrono>
+#include <thread>
+
+#include "gen/gen.hpp"
+#include "test_python.hpp"
+
+namespace {
+
+const std::string kData = GEN_TEST_DATA_DIR;
+
+// Tiny diffusers pipelines with the real CLIP vocabulary (tools/make_tiny_models.py), made
+// once per build tree; a lock keeps parallel test processes from making them twice.
+std::string tiny_models() {
+  static const std::string dir = [] {
+    const std::string d = GEN_BINARY_DIR "/tests/tmp/api-models";
+    ::mkdir(GEN_BINARY_DIR "/tests/tmp", 0755);
+    const int lock = ::open((d + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (lock >= 0) ::flock(lock, LOCK_EX);
+    if (::access((d + "/done").c_str(), F_OK) != 0) {
+      const auto python = gen::test::find_python();
+      const std::string cmd = "'" + python + "' '" GEN_SOURCE_DIR "/tools/make_tiny_models.py' --out '" + d + "' > /dev/null";
+      if (python.empty() || std::system(cmd.c_str()) != 0) ADD_FAILURE() << "could not make the tiny models: " << cmd;
+      else std::ofstream(d + "/done") << "ok\n";
+    }
+    if (lock >= 0) ::close(lock);
+    return d;
+  }();
+  return dir;
+}
+
+// Made on first use (not while CTest lists the tests).
+#define kModel (tiny_models() + "/diffusers/tiny-sd15-pipeline")
+#define kOther (tiny_models() + "/diffusers/tiny-sd21-pipeline")
+
+gen::Request small(std::uint64_t seed = 5) {
+  gen::Request r;
+  r.prompt = "a small red house";
+  r.negative_prompt = "blurry";
+  r.width = 32;
+  r.height = 48;
+  r.steps = 3;
+  r.seed = seed;
+  r.device = "cpu";
+  return r;
+}
+
+gen::EngineOptions on(const std::string& model) {
+  gen::EngineOptions o;
+  o.model = model;
+  o.device = "cpu";
+  return o;
+}
+
+bool same_pixels(const gen::Image& a, const gen::Image& b) {
+  return a.width == b.width && a.height == b.height && a.data8 == b.data8;
+}
+
+}  // namespace
+
+TEST(Api, GeneratesImagesWithSeedsAndMetadata) {
+  gen::Engine engine(on(kModel));
+  auto r = small(40);
+  r.batch_size = 2;
+  r.batch_count = 2;
+  const auto images = engine.generate(r);
+  ASSERT_EQ(images.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    const auto& img = images[i];
+    EXPECT_EQ(img.index, i);
+    EXPECT_EQ(img.seed, 40u + i);
+    EXPECT_EQ(img.batch, i / 2);
+    EXPECT_EQ(img.index_in_batch, i % 2);
+    EXPECT_EQ(img.image.width, 32);
+    EXPECT_EQ(img.image.height, 48);
+    EXPECT_EQ(img.image.channels, 3);
+    // The stored request re-runs this image alone.
+    const auto back = gen::Request::from_json(img.metadata.at("gen"), "metadata");
+    EXPECT_EQ(back.seed.value(), img.seed);
+    EXPECT_EQ(back.batch_size, 1);
+    EXPECT_EQ(back.prompt, r.prompt);
+    EXPECT_EQ(back.model, kModel);  // the engine's default model is written down
+    EXPECT_NE(img.metadata.at("parameters").find("Seed: " + std::to_string(img.seed)), std::string::npos);
+  }
+  const auto t = engine.last_timings();
+  EXPECT_EQ(t.images, 4);
+  EXPECT_EQ(t.steps, 3);
+  EXPECT_GT(t.denoise, 0);
+  EXPECT_GT(t.total, 0);
+  EXPECT_NE(engine.summary().find("device cpu"), std::string::npos);
+}
+
+TEST(Api, SameRequestSameSeedIsBitIdentical) {
+  gen::Engine a(on(kModel));
+  const auto first = a.generate(small(9));
+  const auto again = a.generate(small(9));
+  gen::Engine b(on(kModel));  // a fresh engine loads the files again
+  const auto fresh = b.generate(small(9));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(same_pixels(first[0].image, again[0].image));
+  EXPECT_TRUE(same_pixels(first[0].image, fresh[0].image));
+  EXPECT_EQ(first[0].metadata, fresh[0].metadata);
+  const auto other = a.generate(small(10));
+  EXPECT_FALSE(same_pixels(first[0].image, other[0].image));
+}
+
+TEST(Api, RandomSeedIsReported) {
+  gen::Engine engine(on(kModel));
+  auto r = small();
+  r.seed.reset();
+  const auto images = engine.generate(r);
+  r.seed = images.at(0).seed;
+  EXPECT_TRUE(same_pixels(images[0].image, engine.generate(r).at(0).image));
+}
+
+TEST(Api, ProgressAndPreviewCallbacks) {
+  gen::Engine engine(on(kModel));
+  auto r = small();
+  r.steps = 4;
+  r.batch_count = 2;
+  std::vector<int> steps;
+  std::vector<int> previews;
+  int streamed = 0;
+  gen::Callbacks cb;
+  cb.on_progress = [&](const gen::Progress& p) {
+    EXPECT_EQ(p.steps, 4);
+    EXPECT_EQ(p.batches, 2);
+    steps.push_back(p.batch * 10 + p.step);
+  };
+  cb.preview_every = 2;
+  cb.on_preview = [&](const gen::Preview& p) {
+    EXPECT_EQ(p.image.width, 4);  // 1/8 of 32 × 48
+    EXPECT_EQ(p.image.height, 6);
+    EXPECT_EQ(p.image.channels, 3);
+    previews.push_back(p.batch * 10 + p.step);
+  };
+  cb.on_image = [&](const gen::GeneratedImage&) { ++streamed; };
+  cb.keep_images = false;
+  EXPECT_TRUE(engine.generate(r, cb).empty());
+  EXPECT_EQ(streamed, 2);
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3, 4, 11, 12, 13, 14}));
+  EXPECT_EQ(previews, (std::vector<int>{2, 4, 12, 14}));
+}
+
+TEST(Api, CancelFromAnotherThread) {
+  gen::Engine engine(on(kModel));
+  EXPECT_FALSE(engine.cancel());  // nothing running: no effect
+  auto r = small();
+  r.steps = 1000;
+  std::atomic<bool> started{false};
+  gen::Callbacks cb;
+  cb.on_progress = [&](const gen::Progress&) { started = true; };
+  std::atomic<bool> accepted{false};
+  std::thread t([&] {
+    while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    accepted = engine.cancel();
+  });
+  try {
+    engine.generate(r, cb);
+    ADD_FAILURE() << "not cancelled";
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::Cancelled) << e.what();
+  }
+  started = true;  // never leave the other thread waiting
+  t.join();
+  EXPECT_TRUE(accepted);
+  // The engine is usable afterwards and the cancel does not leak into the next call.
+  EXPECT_EQ(engine.generate(small()).size(), 1u);
+}
+
+TEST(Api, CallbackExceptionEndsTheCall) {
+  gen::Engine engine(on(kModel));
+  gen::Callbacks cb;
+  cb.on_progress = [](const gen::Progress& p) {
+    if (p.step == 2) throw std::runtime_error("stop here");
+  };
+  EXPECT_THROW(engine.generate(small(), cb), std::runtime_error);
+  EXPECT_EQ(engine.generate(small()).size(), 1u);
+}
+
+TEST(Api, ModelCacheKeepsUpToMaxModels) {
+  auto o = on(kModel);
+  o.max_models = 2;
+  gen::Engine engine(o);
+  auto other = small();
+  other.model = kOther;
+  engine.generate(small());
+  EXPECT_EQ(engine.last_timings().models_loaded, 1);
+  engine.generate(small());
+  EXPECT_EQ(engine.last_timings().models_loaded, 0);
+  engine.generate(other);
+  EXPECT_EQ(engine.last_timings().models_loaded, 1);
+  engine.generate(small());  // still cached beside the other
+  EXPECT_EQ(engine.last_timings().models_loaded, 0);
+
+  gen::Engine one(on(kModel));  // max_models = 1: switching reloads
+  one.generate(small());
+  one.generate(other);
+  one.generate(small());
+  EXPECT_EQ(one.last_timings().models_loaded, 1);
+  one.clear_cache();
+  one.generate(small());
+  EXPECT_EQ(one.last_timings().models_loaded, 1);
+}
+
+TEST(Api, OptionsAndRequestsAreChecked) {
+  auto o = on(kModel);
+  o.max_models = 0;
+  EXPECT_THROW(gen::Engine{o}, gen::Error);
+  o = on(kModel);
+  o.device = "tpu";
+  EXPECT_THROW(gen::Engine{o}, gen::Error);
+
+  gen::Engine engine(on(kModel));
+  auto r = small();
+  r.width = 30;
+  try {
+    engine.generate(r);
+    ADD_FAILURE();
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("width"), std::string::npos);
+  }
+  r = small();
+  r.model = kData + "/no-such-model";
+  try {
+    engine.generate(r);
+    ADD_FAILURE();
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::NotFound) << e.what();
+  }
+  gen::Engine none;  // no default model
+  try {
+    none.generate(small());
+    ADD_FAILURE();
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::InvalidArgument) << e.what();
+  }
+}
+
+TEST(Api, RequestJsonRoundTripAndStrictness) {
+  gen::Request r = small(123);
+  r.controls.push_back({"cn.safetensors", "edges.png", 0.8, 0.1, 0.9, "canny:100:200", "crop", false});
+  const auto back = gen::Request::from_json(r.to_json());
+  EXPECT_EQ(back.to_json(), r.to_json());
+  EXPECT_EQ(back.controls.at(0).preprocess, "canny:100:200");
+
+  auto code_of = [](const std::string& text) {
+    try {
+      gen::Request::from_json(text, "job");
+    } catch (const gen::Error& e) {
+      return e.code();
+    }
+    return gen::ErrorCode::Ok;
+  };
+  EXPECT_EQ(code_of(R"({"prompt": "x"})"), gen::ErrorCode::Ok);
+  EXPECT_EQ(code_of(R"({"prompt": "x", "colour": 1})"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of(R"({"width": 4294967808})"), gen::ErrorCode::InvalidArgument);  // would wrap to 512
+  EXPECT_EQ(code_of(R"({"steps": 1.5})"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of(R"({"seed": -1})"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of(R"({"schema": "gen.request/9"})"), gen::ErrorCode::Unsupported);
+  EXPECT_EQ(code_of(R"({"controls": [{"model": "a", "image": "b", "start": 0.6, "end": 0.4}]})"),
+            gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of("{"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of("[]"), gen::ErrorCode::InvalidArgument);
+}
+
+TEST(Api, OutputPathPattern) {
+  EXPECT_EQ(gen::output_path("{job}/img-{index}-{seed}-{batch}-{n}.png", 5, 77, 2, 1, "cat"), "cat/img-5-77-2-1.png");
+  EXPECT_EQ(gen::output_path("{unknown}.png", 0, 1, 0, 0), "{unknown}.png");
+}
