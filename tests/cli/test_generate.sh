@@ -87,7 +87,7 @@ expect_exit 2 "start is after end" -- "$GEN" -p x -m "$P" --control "$M/tiny-con
   --control-image "$O/b.png" --control-start 0.8 --control-end 0.2 -o "$O/e7.png"
 expect_exit 3 "missing.png" -- "$GEN" -p x "${common[@]}" --control "$M/tiny-control-v11.safetensors" \
   --control-image "$GEN_TMP/missing.png" -o "$O/e8.png"
-expect_exit 2 "not expected: b" -- "$GEN" -p x -m "$P" --control a b --control-image c -o "$O/e10.png"
+expect_exit 2 "b: unexpected argument" -- "$GEN" -p x -m "$P" --control a b --control-image c -o "$O/e10.png"
 expect_exit 3 "output folder .* does not exist" -- "$GEN" -p x -m "$P" -W 64 -H 64 -o "$GEN_TMP/no/such/dir/x.png"
 expect_exit 3 "no gen request" -- "$GEN" --from "$GEN_SRC/tests/data/images/rgb16.png" -o "$O/e9.png"
 ls "$O"/e*.png >/dev/null 2>&1 && bad "a failed run left an output file" || pass "failed runs left no output"

@@ -22,9 +22,9 @@ Command register_preprocess(CLI::App& app) {
   sub->add_option("-W,--width", o->width, "Output width (the generation's)")->capture_default_str();
   sub->add_option("-H,--height", o->height, "Output height (the generation's)")->capture_default_str();
   return {sub, [o] {
-            if (o->width < 8 || o->height < 8 || o->width % 8 || o->height % 8 || o->width > 16384 || o->height > 16384)
-              fail(ErrorCode::InvalidArgument, "size", std::to_string(o->width) + "x" + std::to_string(o->height) +
-                                                           ": width and height must be multiples of 8 in 8-16384");
+            for (auto [name, v] : {std::pair{"--width", o->width}, std::pair{"--height", o->height}})
+              if (v < 8 || v > 16384 || v % 8)
+                fail(ErrorCode::InvalidArgument, name, std::to_string(v) + ": must be a multiple of 8 between 8 and 16384");
             auto map = control::control_map(o->image, o->preprocess, o->resize, o->width, o->height);
             write_png(o->output, map, {{"gen-preprocess", o->preprocess + " " + o->resize}});
             std::printf("%s\n", o->output.c_str());

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "commands.hpp"
@@ -14,6 +15,29 @@ namespace {
 int report(gen::ErrorCode code, const char* what) {
   std::fprintf(stderr, "gen: error [%s]: %s\n", gen::code_name(code), what);
   return static_cast<int>(code);
+}
+
+// CLI11's messages reworded as "<option>: <problem>", like every other gen error.
+std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
+  std::string what = e.what();
+  auto after = [&](const std::string& prefix) -> std::string {
+    return what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : std::string();
+  };
+  if (dynamic_cast<const CLI::ConversionError*>(&e)) {  // "Could not convert: --width = abc"
+    const auto rest = after("Could not convert: ");
+    const auto eq = rest.find(" = ");
+    if (eq != std::string::npos) return rest.substr(0, eq) + ": '" + rest.substr(eq + 3) + "' is not a valid number";
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {  // "The following argument(s) was/were not expected: --bogus"
+    const auto colon = what.find(": ");
+    if (colon != std::string::npos) {
+      const auto args = what.substr(colon + 2);
+      return args + ": " + (args.rfind('-', 0) == 0 ? "unknown option" : "unexpected argument") + " (see gen --help)";
+    }
+  }
+  std::string where = "gen";
+  for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+  return where + ": " + what;
 }
 
 }  // namespace
@@ -39,9 +63,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
-      std::string where = "gen";
-      for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
-      return report(gen::ErrorCode::InvalidArgument, (where + ": " + e.what()).c_str());
+      return report(gen::ErrorCode::InvalidArgument, parse_error_text(app, e).c_str());
     }
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();
