@@ -85,6 +85,8 @@ struct Engine::State {
   bool tokenizer_from_folder = false;
   std::string summary;
   Timings timings;
+  std::string stage;  // what run() is doing, for error messages
+  bool gpu = false;   // the last request ran on a GPU
 };
 
 Engine::Engine(CacheLimits limits) : s_(std::make_unique<State>()) {
@@ -154,15 +156,29 @@ double since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 void Engine::generate(const Request& req, const Callbacks& callbacks, const std::atomic<bool>* cancel) {
-  // libtorch's errors become gen::Error here, so callers see one error type.
+  // libtorch's errors become gen::Error here, so callers see one error type; running out of
+  // memory names the stage and what to try.
+  s_->stage = "loading the models";
+  auto oom = [&](const std::string& what, bool gpu) {
+    const bool decoding = s_->stage.find("decod") != std::string::npos;
+    fail(ErrorCode::OutOfMemory, s_->stage,
+         std::string("out of ") + (gpu ? "GPU" : "host") + " memory for " + std::to_string(req.width) + "x" +
+             std::to_string(req.height) + " × batch_size " + std::to_string(req.batch_size) + " (" + what + "); try " +
+             (decoding ? "a smaller size (or a tiled VAE decode)" : "a smaller batch_size or size") +
+             (gpu ? ", dtype fp16, or device cpu" : ", or fewer models kept loaded"));
+  };
   try {
     run(req, callbacks, cancel);
   } catch (const c10::OutOfMemoryError& e) {
-    fail(ErrorCode::OutOfMemory, "generation",
-         std::string("out of GPU memory (") + e.what_without_backtrace() +
-             "); try a smaller size or batch_size, dtype fp16, or device cpu");
+    oom(e.what_without_backtrace(), req.device != "cpu" && s_->gpu);
+  } catch (const std::bad_alloc&) {
+    oom("allocation failed", false);
   } catch (const c10::Error& e) {
-    fail(ErrorCode::Internal, "generation", e.what_without_backtrace());
+    const std::string what = e.what_without_backtrace();
+    // The CPU allocator reports failure as a plain c10::Error.
+    if (what.find("can't allocate memory") != std::string::npos || what.find("not enough memory") != std::string::npos)
+      oom(what.substr(0, what.find('\n')), false);
+    fail(ErrorCode::Internal, s_->stage, what);
   }
 }
 
@@ -176,6 +192,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   auto& timings = s.timings;
   const auto device = pick_device(req.device);
   const auto dtype = pick_dtype(req.dtype, device);
+  s.gpu = device.is_cuda();
   const std::string key = req.model + "\n" + req.vae + "\n" + req.prediction + "\n" + device.str() + "\n" +
                           std::to_string(static_cast<int>(dtype));
 
@@ -282,6 +299,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   };
 
   t0 = std::chrono::steady_clock::now();
+  s.stage = "text encoding";
   TextEncoder enc;
   enc.tokenizer = s.tokenizer.get();
   enc.model = L.text.get();
@@ -326,6 +344,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
     const auto t_batch = std::chrono::steady_clock::now();
+    s.stage = "denoising (batch " + std::to_string(batch + 1) + ")";
     at::Tensor images;
     {
       c10::InferenceMode inference;
@@ -354,6 +373,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       if (!all_finite(latents)) nonfinite("denoising");  // also waits for the GPU: honest timings
       timings.denoise += since(t_batch);
       const auto t_decode = std::chrono::steady_clock::now();
+      s.stage = "VAE decoding (batch " + std::to_string(batch + 1) + ")";
       if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled before decoding");
       images = decode(m, latents).permute({0, 2, 3, 1}).contiguous().to(at::kCPU, at::kFloat);
       if (!all_finite(images)) nonfinite("VAE decode");

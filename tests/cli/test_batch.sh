@@ -105,15 +105,24 @@ assert sorted(ids) == sorted(f"k{i}" for i in range(1, 13)), ids
 PY
 
 # 3. SIGTERM: stops at the next step, exit 10, resumable ------------------------------
-"$GEN" batch kill.jsonl -m "$P" -O term -q &
+cat > long.jsonl <<'JOBS'
+{"id": "short", "prompt": "x", "width": 64, "height": 64, "steps": 1, "seed": 1}
+{"id": "long", "prompt": "x", "width": 64, "height": 64, "steps": 400, "seed": 2}
+JOBS
+"$GEN" batch long.jsonl -m "$P" -O term --progress json > term.log 2>&1 &
 pid=$!
-sleep 1.5
+for _ in $(seq 1 600); do grep -q '"id":"long".*"step":3,' term.log 2>/dev/null && break; sleep 0.05; done
 kill -TERM "$pid"
 wait "$pid"; rc=$?
 [ "$rc" = 10 ] && pass "SIGTERM → exit 10 (cancelled)" || bad "SIGTERM exit $rc"
-[ -z "$(find term -name '.*')" ] && pass "no temporary file after SIGTERM" || bad "temporary files after SIGTERM"
-"$GEN" batch kill.jsonl -m "$P" -O term -q --resume && [ "$(ls term/*.png | wc -l)" = 24 ] &&
-  pass "resume after SIGTERM completes" || bad "resume after SIGTERM"
+[ -z "$(find term -name '.*')" ] && [ ! -e term/long-0-2.png ] && pass "no partial output after SIGTERM" ||
+  bad "files after SIGTERM: $(ls -a term)"
+grep -q '"id":"short".*"status":"ok"' term/long.results.jsonl && ! grep -q '"id":"long"' term/long.results.jsonl &&
+  pass "the interrupted job is not recorded" || bad "results after SIGTERM: $(cat term/long.results.jsonl)"
+sed -i 's/"steps": 400/"steps": 4/' long.jsonl
+"$GEN" batch long.jsonl -m "$P" -O term -q --resume && [ -f term/long-0-2.png ] &&
+  [ "$(grep -c '"status":"ok"' term/long.results.jsonl)" = 2 ] && pass "resume after SIGTERM completes" ||
+  bad "resume after SIGTERM"
 
 # 4. Shards: 3 slices add up to the whole file, each image rendered once ----------------
 for i in 0 1 2; do "$GEN" batch kill.jsonl -m "$P" -O shards --shard "$i/3" -q || bad "shard $i/3"; done
@@ -124,6 +133,17 @@ for f in ref/*.png; do cmp -s "$f" "shards/$(basename "$f")" || same=0; done
   pass "--shard 0/3, 1/3, 2/3 = the whole file, identical images" || bad "shards: $n jobs"
 grep -q '"id":"k1"' shards/kill.results.0-of-3.jsonl && grep -q '"id":"k2"' shards/kill.results.1-of-3.jsonl &&
   pass "job k (0-based) goes to shard k mod N" || bad "shard assignment"
+# 5. Out of memory fails that job only (address space capped so the allocation fails) ---
+cat > oom.jsonl <<'JOBS'
+{"id": "before", "prompt": "x", "width": 64, "height": 64, "steps": 1}
+{"id": "huge", "prompt": "x", "width": 16384, "height": 16384, "batch_size": 64, "steps": 1}
+{"id": "after", "prompt": "x", "width": 64, "height": 64, "steps": 1}
+JOBS
+(ulimit -v 8000000; "$GEN" batch oom.jsonl -m "$P" -O oom -q --device cpu); rc=$?
+[ "$rc" = 11 ] && grep -q '"code":"out-of-memory".*denoising (batch 1): out of host memory.*try a smaller batch_size.*"id":"huge"' oom/oom.results.jsonl &&
+  [ "$(grep -c '"status":"ok"' oom/oom.results.jsonl)" = 2 ] && pass "out of memory: that job fails (stage and advice named), the others run" ||
+  bad "out-of-memory job: rc=$rc $(cat oom/oom.results.jsonl)"
+
 expect_exit 2 "--shard: '3/3': need 0 <= I < N" -- "$GEN" batch kill.jsonl -m "$P" -O s2 --shard 3/3
 expect_exit 2 "--shard: 'x' is not I/N" -- "$GEN" batch kill.jsonl -m "$P" -O s2 --shard x
 expect_exit 3 "no-such.jsonl: no such job file" -- "$GEN" batch no-such.jsonl -m "$P" -O s3
