@@ -295,6 +295,7 @@ Command register_batch(CLI::App& app) {
   sub->add_option("--max-models", o->engine.max_models, "Base models kept loaded")->capture_default_str();
   sub->add_option("--max-controlnets", o->engine.max_controlnets, "ControlNets kept loaded")->capture_default_str();
   sub->add_option("--progress", o->progress, "auto, bar, json (JSON lines on stdout) or none")->capture_default_str();
+  sub->add_option("--threads", o->engine.threads, "CPU threads (0: one per core)");
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   return {sub, [o] { return run(*o); }};
 }

@@ -28,6 +28,7 @@ struct Options {
   std::vector<std::string> controls, images, preprocess;
   std::vector<double> scales, starts, ends;
   std::string resize = "just";
+  int threads = 0;
 };
 
 // Each --control starts a ControlNet group; the --control-* options after it (in
@@ -156,7 +157,9 @@ int run(CLI::App& app, Options& o) {
   };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  gen::Engine engine;
+  gen::EngineOptions eo;
+  eo.threads = o.threads;
+  gen::Engine engine(eo);
   gen::Callbacks cb;
   cb.keep_images = false;
   cb.on_image = [&](const gen::GeneratedImage& img) {
@@ -247,6 +250,7 @@ Command register_generate(CLI::App& app) {
   app.add_option("--from", o->from, "Re-run the request stored in a PNG gen wrote (options given override it)");
   app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
       ->capture_default_str();
+  app.add_option("--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
   app.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   return {&app, [&app, o] { return run(app, *o); }};
 }
