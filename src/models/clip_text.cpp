@@ -1,4 +1,5 @@
 #include "models/clip_text.hpp"
+#include "models/flops.hpp"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -72,10 +73,12 @@ struct ClipTextModel::Layer : public Module {
     if (q) {
       qv = (*q)(h), kv = (*k)(h), vv = (*v)(h);
     } else {
+      flops::linear(h, in_w->value());
       auto qkv = at::linear(h, in_w->value(), in_b->value()).chunk(3, -1);
       qv = qkv[0], kv = qkv[1], vv = qkv[2];
     }
     auto split = [&](const at::Tensor& t) { return t.view({b, l, cfg.heads, hd}).transpose(1, 2); };
+    flops::attention(split(qv), split(kv), split(vv));
     auto a = at::scaled_dot_product_attention(split(qv), split(kv), split(vv), mask);
     auto y = x + (*out)(a.transpose(1, 2).reshape({b, l, cfg.width}));
     auto f = (*fc1)((*norm2)(y));

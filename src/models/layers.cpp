@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "kernels.hpp"
+#include "models/flops.hpp"
 
 namespace gen::models {
 
@@ -12,6 +13,7 @@ Linear::Linear(std::int64_t in, std::int64_t out, bool bias)
 }
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
+  flops::linear(x, w_);
   return b_ ? at::linear(x, w_, *b_) : at::linear(x, w_);
 }
 
@@ -26,7 +28,9 @@ Conv2d::Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int6
 }
 
 at::Tensor Conv2d::operator()(const at::Tensor& x) const {
-  return at::conv2d(x, w_, b_ ? *b_ : at::Tensor(), {stride_, stride_}, {padding_, padding_});
+  auto y = at::conv2d(x, w_, b_ ? *b_ : at::Tensor(), {stride_, stride_}, {padding_, padding_});
+  flops::conv(w_, y);
+  return y;
 }
 
 GroupNorm::GroupNorm(std::int64_t groups, std::int64_t channels, double eps)

@@ -1,4 +1,5 @@
 #include "models/unet_blocks.hpp"
+#include "models/flops.hpp"
 
 #include <ATen/ATen.h>
 
@@ -27,7 +28,9 @@ ConvLayer::ConvLayer(std::int64_t in, std::int64_t out)
     : w_(param("weight", {out, in, 3, 3})), b_(param("bias", {out})) {}
 
 at::Tensor ConvLayer::forward(const at::Tensor& x, const at::Tensor&, const at::Tensor&, const at::Tensor&) {
-  return at::conv2d(x, w_, b_, {1, 1}, {1, 1});
+  auto y = at::conv2d(x, w_, b_, {1, 1}, {1, 1});
+  flops::conv(w_, y);
+  return y;
 }
 
 ResBlock::ResBlock(std::int64_t in, std::int64_t emb_dim, std::int64_t out, std::int64_t groups)
@@ -66,6 +69,7 @@ at::Tensor CrossAttention::operator()(const at::Tensor& x, const at::Tensor& con
   if (opt_.upcast && dtype != at::kFloat) {
     q = q.to(at::kFloat), k = k.to(at::kFloat), v = v.to(at::kFloat);
   }
+  flops::attention(q, k, v);
   auto o = at::scaled_dot_product_attention(q, k, v).to(dtype);
   o = o.transpose(1, 2).reshape({b, -1, opt_.heads * opt_.head_dim});
   return out_(o);

@@ -1,4 +1,5 @@
 #include "models/vae.hpp"
+#include "models/flops.hpp"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -63,7 +64,9 @@ struct Vae::AttnBlock : public Module {
     const auto b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     auto n = norm(x);
     auto tok = [&](const at::Tensor& t) { return t.flatten(2).transpose(1, 2).unsqueeze(1); };  // [B,1,HW,C]
-    auto a = at::scaled_dot_product_attention(tok(q(n)), tok(k(n)), tok(v(n)));
+    auto tq = tok(q(n)), tk = tok(k(n)), tv = tok(v(n));
+    flops::attention(tq, tk, tv);
+    auto a = at::scaled_dot_product_attention(tq, tk, tv);
     a = a.squeeze(1).transpose(1, 2).reshape({b, c, h, w});
     return x + proj(a.contiguous(x.suggest_memory_format()));
   }
