@@ -121,9 +121,13 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
   return latents;
 }
 
-at::Tensor decode(const Models& m, const at::Tensor& latents) {
+at::Tensor decode(const Models& m, const at::Tensor& latents, Tiling tiling, const VaeTiling& tiles) {
   auto z = latents.to(m.device, m.dtype) / m.vae->config().scaling_factor;
-  auto image = m.vae->decode(z);
+  const auto f = vae_factor(*m.vae);
+  const bool tile = tiling == Tiling::On ||
+                    (tiling == Tiling::Auto &&
+                     should_tile(*m.vae, z.size(2) * f, z.size(3) * f, z.size(0), m.device, m.dtype));
+  auto image = tile ? tiled_decode(*m.vae, z, tiles) : m.vae->decode(z);
   return (image.to(at::kFloat) / 2 + 0.5).clamp(0, 1);
 }
 

@@ -14,6 +14,7 @@
 #include "control/controlnet.hpp"
 #include "models/unet.hpp"
 #include "models/vae.hpp"
+#include "pipeline/tiled_vae.hpp"
 #include "schedulers/scheduler.hpp"
 
 namespace gen::pipeline {
@@ -74,8 +75,12 @@ at::Tensor denoise(const Models& models, const DenoiseRequest& req, const at::Te
 // control modes.
 std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count);
 
-// Latents → images [B, 3, H, W] in [0, 1] (float).
-at::Tensor decode(const Models& models, const at::Tensor& latents);
+// Latents → images [B, 3, H, W] in [0, 1] (float). `tiling`: Off decodes in one piece;
+// On decodes in overlapping tiles (pipeline/tiled_vae.hpp) when the latents are larger
+// than one tile; Auto tiles when should_tile() says the untiled decode would not fit in
+// memory (so results are unchanged unless memory is short).
+at::Tensor decode(const Models& models, const at::Tensor& latents, Tiling tiling = Tiling::Auto,
+                  const VaeTiling& tiles = {});
 
 // The VAE's downsampling factor (2^(levels−1); 8 for SD).
 std::int64_t vae_factor(const models::Vae& vae);

@@ -1,0 +1,76 @@
+// gen — tiled VAE decode and encode, so that large images fit in bounded memory.
+//
+// The latent plane is covered by overlapping square tiles (in latent units); each tile is
+// decoded (or its image region encoded) on its own and the results are blended with
+// separable ramps across the overlaps, normalised so that the weights sum to one at every
+// output pixel. Tile positions are spread evenly, so every overlap is at least
+// `overlap_latent` and the last tile ends at the image edge (no padding, odd sizes work).
+//
+// The result is not bit-identical to the untiled one: the VAE's GroupNorm layers take their
+// statistics over the tile instead of the whole image, the decoder's (and encoder's) middle
+// self-attention only sees the tile, and convolutions zero-pad at tile edges. The ramps
+// hide these differences (no visible seams); tests/unit/test_tiled_vae.cpp measures them.
+// An input that fits in one tile is passed to the VAE unchanged (exactly the untiled result).
+//
+// Memory: the decoder's largest activations scale with the tile (whole batch per tile), not
+// with the image; the output image and its accumulator are the only full-size tensors.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "models/vae.hpp"
+
+namespace gen::pipeline {
+
+struct VaeTiling {
+  // Tile side in latent pixels (×8 image pixels for SD): 64 → 512×512 image tiles.
+  int tile_latent = 64;
+  // Minimum overlap between neighbouring tiles in latent pixels, blended with a ramp.
+  // Must be in [0, tile_latent); a quarter of the tile hides GroupNorm/attention differences.
+  int overlap_latent = 16;
+};
+
+// When to tile: Auto asks should_tile() (memory estimate), On tiles whenever the input is
+// larger than one tile, Off never tiles.
+enum class Tiling { Auto, On, Off };
+
+// z: latents already divided by the scaling factor ([B, C, h, w], as Vae::decode takes
+// them) → image in [-1, 1] (unclamped), [B, 3, h·f, w·f] with f the VAE's factor.
+at::Tensor tiled_decode(const models::Vae& vae, const at::Tensor& z, const VaeTiling& tiling = {});
+
+// x: image in [-1, 1], [B, 3, H, W] with H and W multiples of the VAE's factor → the latent
+// distribution's (mean, log-variance), as Vae::encode returns them. Tiles are tile_latent·f
+// image pixels.
+std::pair<at::Tensor, at::Tensor> tiled_encode(const models::Vae& vae, const at::Tensor& x,
+                                               const VaeTiling& tiling = {});
+
+// Start offsets of the tiles along one axis of `size` latent pixels: {0} when size <= tile,
+// else ceil((size − tile) / (tile − overlap)) + 1 tiles spread evenly from 0 to size − tile.
+std::vector<std::int64_t> tile_positions(std::int64_t size, std::int64_t tile, std::int64_t overlap);
+
+// Estimated peak bytes of an untiled decode of `batch` images of height × width pixels:
+//   batch × C × height × width × dtype size × 4,
+// where C × height × width is the decoder's largest activation: the widest channel count
+// that runs at full resolution (the last upsample convolution's and the first full-size
+// resnet block's input: channels × channel_mult[1] for SD, 256) — and 4 live tensors of that
+// size (a resnet block's input, its GroupNorm+SiLU output, the convolution output and the
+// residual sum) bound what is alive at once. The middle block's self-attention is not in
+// the estimate: ATen's SDPA kernels (flash / memory-efficient, and the CPU flash kernel)
+// need memory linear in the tokens.
+std::int64_t estimate_decode_bytes(const models::Vae& vae, std::int64_t height, std::int64_t width,
+                                   std::int64_t batch, at::ScalarType dtype);
+
+// Whether an untiled decode of that size should be tiled: on CUDA when the estimate exceeds
+// the free device memory (cudaMemGetInfo plus what PyTorch's caching allocator holds but
+// does not use; builds without the CUDA kernels cannot ask and say false), on the CPU when
+// it exceeds half the physical RAM (sysconf).
+bool should_tile(const models::Vae& vae, std::int64_t height, std::int64_t width, std::int64_t batch,
+                 c10::Device device, at::ScalarType dtype);
+
+}  // namespace gen::pipeline
