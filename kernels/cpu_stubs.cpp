@@ -12,4 +12,8 @@ at::Tensor group_norm_silu(const at::Tensor&, const at::Tensor&, const at::Tenso
   TORCH_CHECK(false, "group_norm_silu: this build of gen has no CUDA kernels");
 }
 
+std::int64_t cuda_peak_allocated() noexcept { return -1; }
+void cuda_reset_peak() noexcept {}
+void cuda_synchronize() {}
+
 }  // namespace gen::kernels

@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+
 namespace gen::kernels {
 
 // True when this build carries the CUDA kernels (GEN_CUDA=ON and nvcc found).
@@ -15,5 +17,12 @@ bool available() noexcept;
 // Throws c10::Error (from TORCH_CHECK) when the inputs do not fit those rules.
 at::Tensor group_norm_silu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                            int64_t groups, double eps, bool silu);
+
+// Peak bytes held by libtorch's CUDA caching allocator on the current device since the last
+// reset; -1 without CUDA.
+std::int64_t cuda_peak_allocated() noexcept;
+void cuda_reset_peak() noexcept;
+// Waits for all work on the current device (no-op without CUDA).
+void cuda_synchronize();
 
 }  // namespace gen::kernels

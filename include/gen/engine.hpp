@@ -36,6 +36,9 @@ struct EngineOptions {
   // Models kept loaded between requests, least recently used dropped first.
   int max_models = 1;           // base models (UNet + VAE + text encoder)
   int max_controlnets = 4;      // ControlNets (for the current base model)
+  // Synchronise the device around every model call so that Timings' per-step and per-model
+  // times are exact (for benchmarks; costs the overlap between calls on a GPU).
+  bool profile = false;
 };
 
 struct GeneratedImage {
@@ -72,6 +75,17 @@ struct Timings {
   int images = 0;
   int steps = 0;                // model calls per batch
   int models_loaded = 0;        // model files read by this call (0: everything was cached)
+  // With EngineOptions::profile: seconds of each model call (all batches), and the time
+  // inside the UNet and the ControlNets.
+  std::vector<double> step_seconds;
+  double unet = 0;
+  double controlnet = 0;
+  // Floating-point operations done (convolutions, matrix products, attention; counted as
+  // torch.utils.flop_counter does), per stage.
+  double flops_encode = 0;
+  double flops_denoise = 0;
+  double flops_decode = 0;
+  std::int64_t peak_device_bytes = -1;  // peak GPU memory held during the call; -1 on the CPU
 };
 
 struct Callbacks {

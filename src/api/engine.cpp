@@ -23,7 +23,7 @@ struct Engine::Impl {
   std::string summary;
 
   explicit Impl(EngineOptions o)
-      : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets}) {}
+      : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets, options.profile}) {}
 };
 
 Engine::Engine(EngineOptions options) {

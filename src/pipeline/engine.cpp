@@ -17,6 +17,8 @@
 #include "control/control_image.hpp"
 #include "control/controlnet_files.hpp"
 #include "gen/error.hpp"
+#include "kernels.hpp"
+#include "models/flops.hpp"
 #include "models/model_files.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/generate.hpp"
@@ -92,6 +94,7 @@ struct Engine::State {
 Engine::Engine(CacheLimits limits) : s_(std::make_unique<State>()) {
   s_->limits.models = std::max(1, limits.models);
   s_->limits.controlnets = std::max(1, limits.controlnets);
+  s_->limits.profile = limits.profile;
 }
 Engine::~Engine() = default;
 
@@ -193,6 +196,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   const auto device = pick_device(req.device);
   const auto dtype = pick_dtype(req.dtype, device);
   s.gpu = device.is_cuda();
+  if (s.gpu) kernels::cuda_reset_peak();
   const std::string key = req.model + "\n" + req.vae + "\n" + req.prediction + "\n" + device.str() + "\n" +
                           std::to_string(static_cast<int>(dtype));
 
@@ -313,7 +317,9 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   at::Tensor neg, pos;
   {
     c10::InferenceMode inference;
+    const double f0 = models::flops::total();
     std::tie(neg, pos) = encode_prompts(enc, req.prompt, req.negative_prompt);
+    timings.flops_encode = models::flops::total() - f0;
     if (!all_finite(neg) || !all_finite(pos)) nonfinite("text encoder");
   }
   timings.encode = since(t0);
@@ -339,12 +345,15 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
                    : req.control_mode == "control" ? ControlMode::ControlImportant
                                                    : ControlMode::Balanced;
   Models m{L.unet.get(), L.vae.get(), dtype, device};
+  DenoiseProfile profile;
+  if (s.limits.profile) d.profile = &profile;
 
   const int preview_every = std::max(1, callbacks.preview_every);
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
     const auto t_batch = std::chrono::steady_clock::now();
     s.stage = "denoising (batch " + std::to_string(batch + 1) + ")";
+    const double f_batch = models::flops::total();
     at::Tensor images;
     {
       c10::InferenceMode inference;
@@ -372,10 +381,13 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
                              cancel);
       if (!all_finite(latents)) nonfinite("denoising");  // also waits for the GPU: honest timings
       timings.denoise += since(t_batch);
+      timings.flops_denoise += models::flops::total() - f_batch;
       const auto t_decode = std::chrono::steady_clock::now();
       s.stage = "VAE decoding (batch " + std::to_string(batch + 1) + ")";
       if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled before decoding");
+      const double f_decode = models::flops::total();
       images = decode(m, latents).permute({0, 2, 3, 1}).contiguous().to(at::kCPU, at::kFloat);
+      timings.flops_decode += models::flops::total() - f_decode;
       if (!all_finite(images)) nonfinite("VAE decode");
       timings.decode += since(t_decode);
     }
@@ -395,6 +407,10 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     }
     timings.decode += since(t_convert);
   }
+  timings.step_seconds = profile.steps;
+  timings.unet = profile.unet;
+  timings.controlnet = profile.controlnet;
+  if (s.gpu) timings.peak_device_bytes = kernels::cuda_peak_allocated();
   timings.total = since(t_start);
 }
 

@@ -17,6 +17,7 @@ namespace gen::pipeline {
 struct CacheLimits {
   int models = 1;
   int controlnets = 4;
+  bool profile = false;  // see gen::EngineOptions::profile
 };
 
 class Engine {

@@ -34,6 +34,14 @@ struct ControlUnit {
   double end = 1.0;    // … and stops
 };
 
+// Per-step and per-model times, measured with the device synchronised around each model
+// call (so they are exact, at the cost of the overlap between calls).
+struct DenoiseProfile {
+  std::vector<double> steps;  // seconds of each model call
+  double unet = 0;
+  double controlnet = 0;
+};
+
 struct DenoiseRequest {
   int width = 512;
   int height = 512;
@@ -46,6 +54,7 @@ struct DenoiseRequest {
   std::vector<ControlUnit> controls;
   bool guess_mode = false;  // diffusers' guess mode (conditional half only, 0.1 → 1 scales)
   ControlMode control_mode = ControlMode::Balanced;
+  DenoiseProfile* profile = nullptr;  // when set, filled (and the device synchronised)
 };
 
 struct StepInfo {

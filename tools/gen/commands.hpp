@@ -16,6 +16,7 @@ Command register_convert(CLI::App& app);   // cmd_convert.cpp
 Command register_info(CLI::App& app);      // cmd_info.cpp
 Command register_preprocess(CLI::App& app);  // cmd_preprocess.cpp
 Command register_batch(CLI::App& app);       // cmd_batch.cpp
+Command register_bench(CLI::App& app);       // cmd_bench.cpp
 // Options on the root command: plain `gen -p …` generates (cmd_generate.cpp).
 Command register_generate(CLI::App& app);
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `gen bench`: a workload on a tiny model, the JSON report's fields and their consistency
+# (not the times themselves: performance is measured by hand, docs/performance.md).
+source "$(dirname "$0")/lib.sh"
+: "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
+M=$GEN_TMP/models
+"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
+  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
+P=$M/diffusers/tiny-sd15-pipeline
+C=$M/tiny-control-sd15-full.safetensors
+cd "$GEN_TMP"
+"$GEN" bench -w w-cpu -m "$P" --control "$C" --warmup 1 --repeats 2 --json > bench.json 2> bench.err ||
+  bad "gen bench failed: $(cat bench.err)"
+"$GEN_PYTHON" - bench.json <<'PY' && pass "bench --json: stages, steps, images/s, FLOPs, memory" || bad "bench report: $(cat bench.json)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["schema"] == "gen.bench/1" and j["workload"] == "w-cpu" and j["repeats"] == 2
+s = j["seconds"]
+for k in ("end_to_end", "text_encoding", "denoise", "step", "unet_per_step", "controlnet_per_step", "vae_decode"):
+    assert s[k]["min"] <= s[k]["median"] <= s[k]["max"], k
+    assert s[k]["median"] > 0, k
+assert s["denoise"]["median"] < s["end_to_end"]["max"] * 1.001
+assert j["images_per_second"] > 0
+t = j["tflop"]
+assert t["denoise"] > 0 and t["vae_decode"] > 0 and t["text_encoding"] > 0
+assert abs(t["per_step"] * 4 - t["denoise"]) <= 1e-9 * t["denoise"]  # 4 steps, each the same work
+assert j["peak_gpu_gib"] is None and j["peak_rss_gib"] > 0
+assert j["request"]["width"] == 256 and j["request"]["steps"] == 4 and len(j["request"]["controls"]) == 1
+PY
+"$GEN" bench -w w-cpu -m "$P" --control "$C" --warmup 0 --repeats 1 > bench.txt 2>/dev/null &&
+  grep -q "per model call" bench.txt && grep -q "TFLOP/s" bench.txt && pass "bench prints a table" || bad "bench table"
+expect_exit 2 "--workload: 'w9'" -- "$GEN" bench -w w9 -m "$P" --control "$C"
+expect_exit 2 "--control: workload w1 needs a ControlNet" -- "$GEN" bench -w w1 -m "$P"
+finish

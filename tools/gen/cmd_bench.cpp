@@ -1,0 +1,265 @@
+// `gen bench`: runs a workload (W1–W3, W-cpu, or any request) with warm-up and repeats and
+// reports medians and spread per stage, images/s, peak memory and achieved TFLOP/s
+// (FLOPs counted as the models run, as torch.utils.flop_counter counts them).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.hpp"
+#include "gen/engine.hpp"
+#include "gen/error.hpp"
+#include "gen/image.hpp"
+#include "pipeline/request.hpp"
+
+namespace gen::cli {
+namespace {
+
+struct Options {
+  std::string workload = "w1";
+  std::string request_file;
+  std::string model, control, vocab, device = "auto", dtype = "auto";
+  int warmup = 1;
+  int repeats = 0;  // 0: the workload's default
+  int threads = 0;
+  bool json = false;
+};
+
+struct Workload {
+  std::string name, what;
+  Request request;
+  int repeats = 5;
+};
+
+Workload make_workload(const Options& o) {
+  Workload w;
+  Request& r = w.request;
+  if (!o.request_file.empty()) {
+    std::ifstream in(o.request_file);
+    if (!in) fail(ErrorCode::NotFound, o.request_file, "cannot read the request file");
+    std::stringstream text;
+    text << in.rdbuf();
+    r = Request::from_json(text.str(), o.request_file);
+    w.name = "request";
+    w.what = o.request_file;
+  } else {
+    const std::string& n = o.workload;
+    r.prompt = "a photograph of a lighthouse on a cliff at sunset, dramatic sky, detailed";
+    r.negative_prompt = "blurry, low quality";
+    r.width = r.height = 512;
+    r.steps = 20;
+    r.cfg_scale = 7.5;
+    r.sampler = "euler";
+    r.seed = 1;
+    if (n == "w1") {
+      w.what = "SD 1.5 + 1 ControlNet, 512x512, 20 steps, CFG 7.5, batch 1, Euler";
+    } else if (n == "w2") {
+      r.batch_size = 8;
+      w.what = "SD 1.5 + 1 ControlNet, 512x512, 20 steps, CFG 7.5, batch 8, Euler";
+      w.repeats = 3;
+    } else if (n == "w3") {
+      r.width = r.height = 1024;
+      w.what = "SD 1.5 + 1 ControlNet, 1024x1024, 20 steps, CFG 7.5, batch 1, Euler";
+      w.repeats = 3;
+    } else if (n == "w3-decode") {
+      r.width = r.height = 2048;
+      r.steps = 1;
+      r.cfg_scale = 1;
+      w.what = "2048x2048: one UNet call (no CFG, no ControlNet) and the VAE decode";
+      w.repeats = 3;
+    } else if (n == "w-cpu") {
+      r.width = r.height = 256;
+      r.steps = 4;
+      r.device = "cpu";
+      r.dtype = "fp32";
+      w.what = "SD 1.5 + 1 ControlNet, 256x256, 4 steps, CFG 7.5, batch 1, Euler, fp32 CPU";
+      w.repeats = 3;
+    } else {
+      fail(ErrorCode::InvalidArgument, "--workload", "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu");
+    }
+    w.name = n;
+    if (n != "w3-decode") {
+      if (o.control.empty())
+        fail(ErrorCode::InvalidArgument, "--control", "workload " + n + " needs a ControlNet (--control FILE)");
+      ControlRequest c;
+      c.model = o.control;
+      r.controls.push_back(c);
+    }
+  }
+  if (!o.model.empty()) r.model = o.model;
+  if (!o.vocab.empty()) r.vocab = o.vocab;
+  if (o.device != "auto") r.device = o.device;
+  if (o.dtype != "auto") r.dtype = o.dtype;
+  if (o.repeats > 0) w.repeats = o.repeats;
+  if (!r.seed) r.seed = 1;
+  return w;
+}
+
+// A control image for the workload: a white disc and bars on black (what an edge map looks like).
+std::string write_control_image(int width, int height) {
+  char dir[] = "/tmp/gen-bench-XXXXXX";
+  if (!::mkdtemp(dir)) fail(ErrorCode::Io, "/tmp", "cannot make a scratch folder");
+  Image img = Image::make(width, height, 3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const double dx = x - width / 2.0, dy = y - height / 2.0, r = std::min(width, height) / 3.0;
+      const bool on = std::abs(std::sqrt(dx * dx + dy * dy) - r) < 2 || (x % 64 < 2) || (y % 96 < 2);
+      for (int c = 0; c < 3; ++c) img.data8[(static_cast<std::size_t>(y) * width + x) * 3 + c] = on ? 255 : 0;
+    }
+  const std::string path = std::string(dir) + "/control.png";
+  write_png(path, img);
+  return path;
+}
+
+struct Stat {
+  double median = 0, min = 0, max = 0;
+};
+Stat stat(std::vector<double> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v.front(), v.back()};
+}
+
+double peak_rss_gib() {
+  rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB
+}
+
+int run(const Options& o) {
+  auto w = make_workload(o);
+  Request& r = w.request;
+  std::string scratch;
+  for (auto& c : r.controls)
+    if (c.image.empty()) {
+      if (scratch.empty()) scratch = write_control_image(r.width, r.height);
+      c.image = scratch;
+    }
+  EngineOptions eo;
+  eo.profile = true;
+  eo.threads = o.threads;
+  Engine engine(eo);
+  Callbacks quiet;
+  quiet.keep_images = false;
+  quiet.on_image = [](const GeneratedImage&) {};
+  if (!o.json) std::fprintf(stderr, "gen bench %s: %s\n", w.name.c_str(), w.what.c_str());
+
+  std::vector<Timings> runs;
+  double load = 0;
+  const int total_runs = o.warmup + w.repeats;
+  for (int i = 0; i < total_runs; ++i) {
+    engine.generate(r, quiet);
+    const auto t = engine.last_timings();
+    if (i == 0) load = t.load;
+    if (!o.json)
+      std::fprintf(stderr, "  %s %d/%d: %.3f s\n", i < o.warmup ? "warm-up" : "run", i < o.warmup ? i + 1 : i - o.warmup + 1,
+                   i < o.warmup ? o.warmup : w.repeats, t.total - t.load);
+    if (i >= o.warmup) runs.push_back(t);
+  }
+  if (!scratch.empty()) {
+    std::remove(scratch.c_str());
+    ::rmdir(scratch.substr(0, scratch.rfind('/')).c_str());
+  }
+
+  auto series = [&](auto f) {
+    std::vector<double> v;
+    for (const auto& t : runs) v.push_back(f(t));
+    return stat(v);
+  };
+  const auto e2e = series([](const Timings& t) { return t.total - t.load; });
+  const auto enc = series([](const Timings& t) { return t.encode; });
+  const auto den = series([](const Timings& t) { return t.denoise; });
+  const auto dec = series([](const Timings& t) { return t.decode; });
+  std::vector<double> steps;
+  for (const auto& t : runs) steps.insert(steps.end(), t.step_seconds.begin(), t.step_seconds.end());
+  const auto step = stat(steps);
+  const int calls = runs.empty() ? 0 : static_cast<int>(runs[0].step_seconds.size());
+  const auto unet = series([&](const Timings& t) { return calls ? t.unet / calls : 0.0; });
+  const auto cn = series([&](const Timings& t) { return calls ? t.controlnet / calls : 0.0; });
+  const Timings& any = runs.at(0);
+  std::int64_t peak_gpu = -1;
+  for (const auto& t : runs) peak_gpu = std::max(peak_gpu, t.peak_device_bytes);
+  const double images_per_s = e2e.median > 0 ? any.images / e2e.median : 0;
+  const double tflop_step = calls ? any.flops_denoise / calls / 1e12 : 0;
+
+  nlohmann::json j = {{"schema", "gen.bench/1"},
+                      {"workload", w.name},
+                      {"what", w.what},
+                      {"summary", engine.summary()},
+                      {"warmup", o.warmup},
+                      {"repeats", w.repeats},
+                      {"request", nlohmann::json::parse(r.to_json())}};
+  auto put = [&](const char* key, const Stat& s) { j["seconds"][key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}}; };
+  j["seconds"]["load_first"] = load;
+  put("end_to_end", e2e);
+  put("text_encoding", enc);
+  put("denoise", den);
+  put("step", step);
+  put("unet_per_step", unet);
+  put("controlnet_per_step", cn);
+  put("vae_decode", dec);
+  j["images_per_second"] = images_per_s;
+  j["tflop"] = {{"text_encoding", any.flops_encode / 1e12}, {"denoise", any.flops_denoise / 1e12},
+                {"per_step", tflop_step}, {"vae_decode", any.flops_decode / 1e12}};
+  j["tflops_per_second"] = {{"denoise", den.median > 0 ? any.flops_denoise / 1e12 / den.median : 0},
+                            {"step", step.median > 0 ? tflop_step / step.median : 0},
+                            {"vae_decode", dec.median > 0 ? any.flops_decode / 1e12 / dec.median : 0}};
+  j["peak_gpu_gib"] = peak_gpu >= 0 ? nlohmann::json(static_cast<double>(peak_gpu) / (1 << 30)) : nlohmann::json(nullptr);
+  j["peak_rss_gib"] = peak_rss_gib();
+  if (o.json) {
+    std::printf("%s\n", j.dump(1).c_str());
+    return 0;
+  }
+  std::printf("%s\n%s (%d warm-up, %d repeats)\n\n", w.what.c_str(), engine.summary().c_str(), o.warmup, w.repeats);
+  std::printf("%-26s %10s %10s %10s\n", "seconds", "median", "min", "max");
+  auto row = [](const char* name, const Stat& s) {
+    std::printf("%-26s %10.4f %10.4f %10.4f\n", name, s.median, s.min, s.max);
+  };
+  std::printf("%-26s %10.3f\n", "load (first run)", load);
+  row("text encoding", enc);
+  row("denoise", den);
+  row("  per model call", step);
+  row("    UNet", unet);
+  row("    ControlNet(s)", cn);
+  row("VAE decode (+ to 8-bit)", dec);
+  row("end to end (loaded)", e2e);
+  std::printf("\nimages/s %.3f\n", images_per_s);
+  std::printf("TFLOP: per model call %.3f, denoise %.2f, VAE decode %.3f, text %.4f\n", tflop_step,
+              any.flops_denoise / 1e12, any.flops_decode / 1e12, any.flops_encode / 1e12);
+  std::printf("TFLOP/s: per model call %.2f, denoise %.2f, VAE decode %.2f\n",
+              j["tflops_per_second"]["step"].get<double>(), j["tflops_per_second"]["denoise"].get<double>(),
+              j["tflops_per_second"]["vae_decode"].get<double>());
+  if (peak_gpu >= 0) std::printf("peak GPU memory %.2f GiB\n", static_cast<double>(peak_gpu) / (1 << 30));
+  std::printf("peak host RSS %.2f GiB\n", peak_rss_gib());
+  return 0;
+}
+
+}  // namespace
+
+Command register_bench(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  auto* sub = app.add_subcommand("bench", "Time a workload: stages, steps, images/s, peak memory, TFLOP/s (docs/performance.md)");
+  sub->add_option("-w,--workload", o->workload, "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu")
+      ->capture_default_str();
+  sub->add_option("--request", o->request_file, "Time this gen.request/1 JSON file instead of a workload");
+  sub->add_option("-m,--model", o->model, "The model (e.g. tools/make_sd15_random.py's random SD 1.5)");
+  sub->add_option("--control", o->control, "The ControlNet of the workloads");
+  sub->add_option("--vocab", o->vocab, "CLIP vocabulary");
+  sub->add_option("--device", o->device, "auto, cpu or cuda")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "auto, fp32, fp16 or bf16")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Untimed runs first")->capture_default_str();
+  sub->add_option("--repeats", o->repeats, "Timed runs (default: 5 for w1, 3 otherwise)");
+  sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
+  sub->add_flag("--json", o->json, "One JSON object on stdout (schema gen.bench/1)");
+  return {sub, [o] { return run(*o); }};
+}
+
+}  // namespace gen::cli
