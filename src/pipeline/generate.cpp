@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "gen/error.hpp"
@@ -21,6 +22,15 @@ std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std
 }
 
 namespace {
+
+// Waits for the device to finish `t` (a one-element copy to the host on CUDA).
+void wait_for(const at::Tensor& t) {
+  if (t.defined() && t.is_cuda()) (void)t.flatten()[0].item<float>();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 bool unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
   // diffusers: kept unless i/n < start or (i+1)/n > end.
@@ -83,6 +93,9 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
     const double t = scheds[0]->timesteps()[static_cast<std::size_t>(i)];
     auto tt = at::full({model_in.size(0)}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
 
+    auto* prof = req.profile;
+    if (prof) wait_for(model_in);
+    const auto t_step = std::chrono::steady_clock::now();
     models::ControlResiduals total;
     bool any = false;
     for (std::size_t c = 0; c < req.controls.size(); ++c) {
@@ -107,7 +120,16 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
         total.middle = total.middle + r.middle;
       }
     }
+    if (prof) {
+      if (any) wait_for(total.middle);
+      prof->controlnet += seconds_since(t_step);
+    }
+    const auto t_unet = std::chrono::steady_clock::now();
     auto eps = m.unet->forward(model_in, tt, context, any ? &total : nullptr);
+    if (prof) {
+      wait_for(eps);
+      prof->unet += seconds_since(t_unet);
+    }
     if (cfg) {
       auto parts = eps.chunk(2, 0);
       eps = parts[0] + req.cfg_scale * (parts[1] - parts[0]);
@@ -116,6 +138,10 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
     for (int k = 0; k < b; ++k)
       next.push_back(scheds[k]->step(eps.slice(0, k, k + 1), i, latents.slice(0, k, k + 1), gens[k]));
     latents = at::cat(next, 0);
+    if (prof) {
+      wait_for(latents);
+      prof->steps.push_back(seconds_since(t_step));
+    }
     if (on_step) on_step(StepInfo{static_cast<int>(i + 1), static_cast<int>(n)}, latents);
   }
   return latents;
