@@ -53,6 +53,8 @@ struct Request {
   std::vector<ControlRequest> controls;
   bool guess_mode = false;
   std::string control_mode = "balanced";  // balanced | prompt | control
+  // VAE decode in overlapping tiles: auto (when the whole image would not fit in memory), on, off.
+  std::string vae_tiling = "auto";
 
   // Throws gen::Error (InvalidArgument) naming the field for an impossible value.
   void validate() const;

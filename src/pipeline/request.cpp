@@ -58,6 +58,7 @@ void Request::validate() const {
   if (control_mode != "balanced" && control_mode != "prompt" && control_mode != "control")
     bad("control_mode", "must be balanced, prompt or control");
   if (output.empty()) bad("output", "is empty");
+  if (vae_tiling != "auto" && vae_tiling != "on" && vae_tiling != "off") bad("vae_tiling", "must be auto, on or off");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";
@@ -84,7 +85,8 @@ nlohmann::json request_to_json(const Request& r) {
                       {"batch_size", r.batch_size}, {"batch_count", r.batch_count}, {"clip_skip", r.clip_skip},
                       {"model", r.model}, {"vae", r.vae}, {"vocab", r.vocab}, {"prediction", r.prediction},
                       {"device", r.device}, {"dtype", r.dtype}, {"rng", r.rng}, {"output", r.output},
-                      {"guess_mode", r.guess_mode}, {"control_mode", r.control_mode}};
+                      {"guess_mode", r.guess_mode}, {"control_mode", r.control_mode},
+                      {"vae_tiling", r.vae_tiling}};
   j["seed"] = r.seed ? nlohmann::json(*r.seed) : nlohmann::json(nullptr);
   j["controls"] = nlohmann::json::array();
   for (const auto& c : r.controls)
@@ -136,7 +138,7 @@ Request request_from_json(const nlohmann::json& j, const std::string& subject) {
   reject_unknown(j, {"schema", "prompt", "negative_prompt", "prompt_syntax", "text_cleanup", "width", "height", "steps", "cfg_scale", "seed",
                      "sampler", "scheduler", "eta", "batch_size", "batch_count", "clip_skip", "model", "vae",
                      "vocab", "prediction", "device", "dtype", "rng", "output", "controls", "guess_mode",
-                     "control_mode"},
+                     "control_mode", "vae_tiling"},
                  subject);
   if (j.contains("schema") && j["schema"] != Request::kSchema)
     fail(ErrorCode::Unsupported, subject, "request schema " + j["schema"].dump() + " (this gen reads " + Request::kSchema + ")");
@@ -165,6 +167,7 @@ Request request_from_json(const nlohmann::json& j, const std::string& subject) {
   take(j, "output", r.output, subject);
   take(j, "guess_mode", r.guess_mode, subject);
   take(j, "control_mode", r.control_mode, subject);
+  take(j, "vae_tiling", r.vae_tiling, subject);
   if (j.contains("seed") && !j["seed"].is_null()) {
     if (!j["seed"].is_number_unsigned()) fail(ErrorCode::InvalidArgument, subject, "field 'seed' must be a non-negative integer");
     r.seed = j["seed"].get<std::uint64_t>();

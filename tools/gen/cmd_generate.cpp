@@ -129,6 +129,7 @@ int run(CLI::App& app, Options& o) {
   GEN_TAKE("--output", output)
   GEN_TAKE("--guess-mode", guess_mode)
   GEN_TAKE("--control-mode", control_mode)
+  GEN_TAKE("--vae-tiling", vae_tiling)
 #undef GEN_TAKE
   if (given("--seed")) out.seed = o.seed;
   else if (o.from.empty()) out.seed.reset();
@@ -247,6 +248,8 @@ Command register_generate(CLI::App& app) {
   app.add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
   app.add_flag("--guess-mode", r.guess_mode, "ControlNets see only the conditional half (diffusers guess mode)");
   app.add_option("--control-mode", r.control_mode, "balanced, prompt or control (A1111)")->capture_default_str();
+  app.add_option("--vae-tiling", r.vae_tiling, "VAE decode in overlapping tiles: auto (when it would not fit), on, off")
+      ->capture_default_str();
   app.add_option("--from", o->from, "Re-run the request stored in a PNG gen wrote (options given override it)");
   app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
       ->capture_default_str();
