@@ -21,3 +21,15 @@ finish() {
   if [ "$failures" -gt 0 ]; then echo "$failures check(s) failed"; exit 1; fi
   echo "all checks passed"
 }
+# make_tiny_models: the tiny models of tools/make_tiny_models.py in $GEN_TMP/models; sets M
+# (that folder) and P (the tiny diffusers SD 1.5 pipeline). Ends the test when it fails.
+make_tiny_models() {
+  : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
+  M=$GEN_TMP/models
+  P=$M/diffusers/tiny-sd15-pipeline
+  "$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
+    { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
+}
+# pixels_equal A B: the two images have identical pixels (Pillow decodes them).
+pixels_equal() { "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[1:3]); sys.exit(0 if a.shape == b.shape and (a == b).all() else 1)' "$1" "$2"; }

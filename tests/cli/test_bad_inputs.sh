@@ -14,8 +14,7 @@ H=$GEN_TMP/hostile  # broken weight files
 I=$GEN_TMP/images   # broken and unusual images
 # The output folder, $O, is emptied before each case and must stay empty when it fails. The
 # three groups of cases run as two streams side by side, each with its own $O and log.
-"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
-  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
+make_tiny_models
 P=$M/diffusers/tiny-sd15-pipeline
 SD=$M/tiny-sd15.safetensors
 CN=$M/tiny-control-v11.safetensors

@@ -5,10 +5,7 @@
 # output folder.
 source "$(dirname "$0")/lib.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
-M=$GEN_TMP/models
-"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
-  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
-P=$M/diffusers/tiny-sd15-pipeline
+make_tiny_models
 cd "$GEN_TMP"
 
 # 1. Good and bad lines together ---------------------------------------------------

@@ -3,10 +3,7 @@
 # (not the times themselves: performance is measured by hand, docs/performance.md).
 source "$(dirname "$0")/lib.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
-M=$GEN_TMP/models
-"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
-  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
-P=$M/diffusers/tiny-sd15-pipeline
+make_tiny_models
 C=$M/tiny-control-sd15-full.safetensors
 cd "$GEN_TMP"
 "$GEN" bench -w w-cpu -m "$P" --control "$C" --warmup 1 --repeats 2 --json > bench.json 2> bench.err ||

@@ -4,16 +4,11 @@
 # docs/determinism.md says what differs across devices, thread counts and batch sizes.
 source "$(dirname "$0")/lib.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
-M=$GEN_TMP/models
-"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
-  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
-P=$M/diffusers/tiny-sd15-pipeline
+make_tiny_models
 C=$M/tiny-control-sd15-full.safetensors
 cd "$GEN_TMP"
 "$GEN_PYTHON" -c 'from PIL import Image; import numpy as np
 a = np.zeros((64, 64, 3), np.uint8); a[16:48, 16:48] = 255; Image.fromarray(a).save("square.png")'
-pixels_equal() { "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
-a, b = (np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[1:3]); sys.exit(0 if a.shape == b.shape and (a == b).all() else 1)' "$1" "$2"; }
 
 req=(-p "a (red:1.2) house" -n "blurry" -m "$P" -W 64 -H 64 --steps 4 --seed 11
      --control "$C" --control-image square.png --control-scale 0.7 -q)

@@ -4,17 +4,11 @@
 # groups, and the argument errors (exit codes of docs/errors.md).
 source "$(dirname "$0")/lib.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
-M=$GEN_TMP/models
-"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/make.err" ||
-  { cat "$GEN_TMP/make.err"; bad "make_tiny_models.py failed"; finish; }
-P=$M/diffusers/tiny-sd15-pipeline
+make_tiny_models
 O=$GEN_TMP/out
 mkdir -p "$O"
 common=(-m "$P" -W 64 -H 64 --steps 3 -q)
 
-# pixels A B: the two PNGs have identical pixels (Pillow decodes them).
-pixels_equal() { "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
-a, b = (np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[1:3]); sys.exit(0 if a.shape == b.shape and (a == b).all() else 1)' "$1" "$2"; }
 
 "$GEN" -p "a red house" "${common[@]}" --seed 7 -o "$O/a-{index}-{seed}.png" && [ -f "$O/a-0-7.png" ] &&
   pass "generate a 64x64 image" || bad "generate"
