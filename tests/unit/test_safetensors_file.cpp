@@ -26,10 +26,13 @@ std::string good_file() {
   const float a[2] = {1.5f, -2.0f};
   std::string data(reinterpret_cast<const char*>(a), sizeof a);
   data += std::string("\x07\x08\x09", 3);
-  return st_bytes(R"({"__metadata__":{"format":"pt"},)"
-                  R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                  R"("b":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}})",
-                  data);
+  // Header padded with spaces to a multiple of 8 bytes (as the reference writer does), so
+  // the tests may read "a" as floats in place: the data must be aligned for that.
+  std::string header = R"({"__metadata__":{"format":"pt"},)"
+                       R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                       R"("b":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  return st_bytes(header, data);
 }
 
 // A one-tensor U8 file holding `values`, for shards.

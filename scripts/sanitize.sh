@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# gen: build the unit tests with AddressSanitizer + UndefinedBehaviorSanitizer
+# (GEN_SANITIZE=ON) in a second build folder and run them.
+#   scripts/sanitize.sh         (after scripts/setup.sh: same packages, same virtualenv)
+# CPU-only (GEN_CUDA=OFF): the CUDA kernels are device code the sanitizers do not check,
+# the CI machine has no GPU to run them, and leaving out nvcc saves build time.
+# Only gen_tests is built (the library and the unit tests); the CLI, package and fuzz
+# tests stay in the ordinary build (the fuzzer has its own ASan/UBSan build).
+# Environment knobs:
+#   GEN_CACHE_DIR        where the Python virtualenv is cached (as setup.sh)
+#   GEN_ASAN_BUILD_DIR   build directory (default ./build-asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+t0=$(date +%s)
+log() { printf '[sanitize %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+
+venv=$(scripts/venv.sh)
+build=${GEN_ASAN_BUILD_DIR:-build-asan}
+torch_prefix=$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  # -g1 below: ccache would otherwise key debug builds on the build folder's absolute path,
+  # and a fresh clone elsewhere would miss the cache (only DW_AT_comp_dir can be stale).
+  export CCACHE_NOHASHDIR=1
+fi
+
+# Runtime options. Only our code is instrumented (libtorch, OpenCV, libpng... are not);
+# no finding of theirs needs silencing today, so there is no suppression file, and
+# LeakSanitizer stays on (it reports nothing at exit, libtorch included).
+#  ASan: checks that are off by default, cheap at this size (the run takes seconds):
+#   detect_stack_use_after_return=1   a pointer or reference to a dead stack frame
+#   check_initialization_order=1, strict_init_order=1   static initialisers that read
+#                                     globals of another file before those are constructed
+#   strict_string_checks=1            C string functions reading past a missing terminator
+#  UBSan: print_stacktrace=1          the call chain, not just file:line (every UBSan
+#                                     finding already aborts: -fno-sanitize-recover)
+# Exported before the build: gtest_discover_tests runs gen_tests at build time.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+log "configure ($build: GEN_SANITIZE=ON, GEN_CUDA=OFF)"
+# -O1 -g1: ASan's recommended optimisation level (fast enough, exact stacks) and line
+# tables so reports name file:line; NDEBUG as in the Release build CI ships.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1 -DNDEBUG" \
+  -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" \
+  -DGEN_SANITIZE=ON -DGEN_CUDA=OFF -DGEN_BUILD_EXAMPLES=OFF \
+  "${launcher[@]}" >/dev/null
+log "build gen_tests"
+cmake --build "$build" -j "$(nproc)" --target gen_tests
+log "unit tests under ASan + UBSan"
+# The gtest binary, not ctest: ctest starts one process per test, and each start pays
+# ASan's price for loading libtorch (2-3 s): 10 minutes in all instead of half a minute.
+# GEN_TMP as ctest would set it; a time limit (about 30 times the usual run) as ctest has.
+GEN_TMP="$(cd "$build" && pwd)/tests/tmp" timeout -k 10 900 "$build/tests/gen_tests"
+log "done: no sanitizer findings"
