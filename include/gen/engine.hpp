@@ -1,9 +1,14 @@
 // gen — the embedding API: an Engine that loads models from files and runs Requests.
 // No libtorch types appear here; link gen::gen (libgen-engine) and include <gen/gen.hpp>.
 //
-//   gen::Engine engine({.model = "sd15.safetensors", .vocab = "bpe_simple_vocab_16e6.txt.gz"});
-//   gen::Request r;  r.prompt = "a lighthouse";  r.seed = 42;
-//   for (auto& img : engine.generate(r)) gen::write_png("out.png", img.image, img.metadata);
+//   gen::EngineOptions options;
+//   options.model = "sd15.safetensors";
+//   options.vocab = "bpe_simple_vocab_16e6.txt.gz";
+//   gen::Engine engine(options);
+//   gen::Request r;
+//   r.prompt = "a lighthouse";
+//   r.seed = 42;
+//   for (auto& img : engine.generate(r)) gen::write_png(gen::output_path("out-{index}.png", img.index, img.seed, 0, 0), img.image, img.metadata);
 //
 // Thread safety: one Engine runs one generate() at a time — calls from several threads are
 // serialised (each waits for the one before). cancel(), last_timings() and summary() may be
