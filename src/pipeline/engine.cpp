@@ -167,7 +167,7 @@ void Engine::generate(const Request& req, const Callbacks& callbacks, const std:
     fail(ErrorCode::OutOfMemory, s_->stage,
          std::string("out of ") + (gpu ? "GPU" : "host") + " memory for " + std::to_string(req.width) + "x" +
              std::to_string(req.height) + " × batch_size " + std::to_string(req.batch_size) + " (" + what + "); try " +
-             (decoding ? "a smaller size (or a tiled VAE decode)" : "a smaller batch_size or size") +
+             (decoding ? "vae_tiling on (--vae-tiling on), a smaller batch_size or size" : "a smaller batch_size or size") +
              (gpu ? ", dtype fp16, or device cpu" : ", or fewer models kept loaded"));
   };
   try {
