@@ -150,6 +150,13 @@ std::string first_nonfinite(models::Module& m) {
   return found;
 }
 
+// 4-D weights (convolutions) in channels-last layout, for NHWC activations.
+void to_channels_last(models::Module& m) {
+  m.visit([](const std::string&, models::Module::Param& p) {
+    if (p.value.defined() && p.value.dim() == 4) p.value = p.value.contiguous(at::MemoryFormat::ChannelsLast);
+  });
+}
+
 bool all_finite(const at::Tensor& t) { return t.isfinite().all().item<bool>(); }
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -217,6 +224,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       l->unet = files.load_unet(dtype, device);
       l->vae = files.load_vae(dtype, device);
       l->text = files.load_text_encoder(dtype, device);
+      to_channels_last(*l->vae);  // the decode runs NHWC (generate.hpp: Models::vae_channels_last)
       l->family = files.family();
       l->clip_skip = files.default_clip_skip();
       l->scheduler_config = files.scheduler_config();
@@ -344,7 +352,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   d.control_mode = req.control_mode == "prompt"    ? ControlMode::PromptImportant
                    : req.control_mode == "control" ? ControlMode::ControlImportant
                                                    : ControlMode::Balanced;
-  Models m{L.unet.get(), L.vae.get(), dtype, device};
+  Models m{L.unet.get(), L.vae.get(), dtype, device, /*vae_channels_last=*/true};
   DenoiseProfile profile;
   if (s.limits.profile) d.profile = &profile;
 

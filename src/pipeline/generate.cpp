@@ -149,6 +149,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
 
 at::Tensor decode(const Models& m, const at::Tensor& latents, Tiling tiling, const VaeTiling& tiles) {
   auto z = latents.to(m.device, m.dtype) / m.vae->config().scaling_factor;
+  if (m.vae_channels_last) z = z.contiguous(at::MemoryFormat::ChannelsLast);
   const auto f = vae_factor(*m.vae);
   const bool tile = tiling == Tiling::On ||
                     (tiling == Tiling::Auto &&

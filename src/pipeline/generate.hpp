@@ -68,6 +68,9 @@ struct Models {
   const models::Vae* vae = nullptr;
   at::ScalarType dtype = at::kFloat;
   c10::Device device = c10::Device(c10::kCPU);
+  // The VAE's weights are channels-last (NHWC): decode in that layout (measured on the CPU:
+  // the SD 1.5 decode at 256x256 takes 2.34 s instead of 3.13 s, docs/performance.md).
+  bool vae_channels_last = false;
 };
 
 // Runs the loop. The initial latents: per image a CPU generator seeded seed + i, drawn in
