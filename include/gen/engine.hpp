@@ -102,6 +102,10 @@ struct Callbacks {
   bool keep_images = true;
 };
 
+// The request as an engine with these options runs it: empty model, vae and vocab and
+// "auto" device and dtype taken from the options.
+Request with_defaults(Request request, const EngineOptions& options);
+
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});

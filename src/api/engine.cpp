@@ -26,6 +26,15 @@ struct Engine::Impl {
       : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets, options.profile}) {}
 };
 
+Request with_defaults(Request r, const EngineOptions& o) {
+  if (r.model.empty()) r.model = o.model;
+  if (r.vae.empty()) r.vae = o.vae;
+  if (r.vocab.empty()) r.vocab = o.vocab;
+  if (r.device == "auto") r.device = o.device;
+  if (r.dtype == "auto") r.dtype = o.dtype;
+  return r;
+}
+
 Engine::Engine(EngineOptions options) {
   if (options.max_models < 1) fail(ErrorCode::InvalidArgument, "max_models", "must be at least 1");
   if (options.max_controlnets < 1) fail(ErrorCode::InvalidArgument, "max_controlnets", "must be at least 1");
@@ -43,14 +52,7 @@ Engine::~Engine() = default;
 
 std::vector<GeneratedImage> Engine::generate(const Request& request, const Callbacks& callbacks) {
   std::lock_guard<std::mutex> run_lock(impl_->run_mutex);
-  Request r = request;
-  const auto& o = impl_->options;
-  if (r.model.empty()) r.model = o.model;
-  if (r.vae.empty()) r.vae = o.vae;
-  if (r.vocab.empty()) r.vocab = o.vocab;
-  if (r.device == "auto") r.device = o.device;
-  if (r.dtype == "auto") r.dtype = o.dtype;
-  r = pipeline::resolve_seed(std::move(r));
+  Request r = pipeline::resolve_seed(with_defaults(request, impl_->options));
   {
     std::lock_guard<std::mutex> lock(impl_->state_mutex);
     impl_->running = true;

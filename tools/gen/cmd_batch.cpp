@@ -178,12 +178,8 @@ int run(Options& o) {
       say("gen: job " + job->id + " failed [" + code_name(job->error) + "]: " + job->message);
       continue;
     }
-    Request r = *job->request;
-    if (r.model.empty()) r.model = o.engine.model;
-    if (r.vae.empty()) r.vae = o.engine.vae;
-    if (r.vocab.empty()) r.vocab = o.engine.vocab;
-    if (r.device == "auto") r.device = o.engine.device;
-    if (r.dtype == "auto") r.dtype = o.engine.dtype;
+    // Filled here (as the engine would) so the expected metadata of written images is known.
+    const Request r = with_defaults(*job->request, o.engine);
     Timings sum;
     int reused = 0;
     std::vector<std::string> written;
