@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--gen-args", default="", help="more options for gen, e.g. '--weights wide'")
     a = ap.parse_args()
     sys.path.insert(0, HERE)
     from make_tokenizer_fixtures import write_vocab_folder
@@ -92,6 +93,7 @@ def main():
                "--vocab", VOCAB, "-W", "256", "-H", "256", "--steps", "4", "--cfg-scale", "7.5", "--seed", "1",
                "--sampler", "euler", "--device", "cpu", "--dtype", "fp32", "-q", "-o", os.path.join(work, "gen.png"),
                "--control", os.path.join(a.models, "control-sd15-random.safetensors"), "--control-image", control]
+    gen_cmd += a.gen_args.split()
     diff_cmd = [sys.executable, "-c", DIFFUSERS_RUN, os.path.join(a.models, "diffusers"),
                 os.path.join(work, "diffusers.png"), json.dumps(req), HERE, str(a.threads), tok]
     results = {"gen": [], "diffusers": []}
@@ -104,7 +106,7 @@ def main():
                            min(w for w, _ in runs), peak_rss_gib=statistics.median(r for _, r in runs))
     table["ratio"] = dict(wall=table["gen"]["wall_s"] / table["diffusers"]["wall_s"],
                           peak_rss=table["gen"]["peak_rss_gib"] / table["diffusers"]["peak_rss_gib"])
-    table["setup"] = dict(workload="W-cpu", repeats=a.repeats, threads=a.threads, **{k: v for k, v in req.items()
+    table["setup"] = dict(workload="W-cpu", repeats=a.repeats, threads=a.threads, gen_args=a.gen_args, **{k: v for k, v in req.items()
                                                                                     if k != "control_image"})
     if a.json:
         print(json.dumps(table, indent=1))

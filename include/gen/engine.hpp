@@ -41,6 +41,11 @@ struct EngineOptions {
   // Models kept loaded between requests, least recently used dropped first.
   int max_models = 1;           // base models (UNet + VAE + text encoder)
   int max_controlnets = 4;      // ControlNets (for the current base model)
+  // How weights are held in memory. auto: on the CPU in fp32, F16/BF16 weights stay 16-bit
+  // and each layer widens its own on use (exact; half the memory, ~5% slower per model
+  // call, docs/performance.md); otherwise converted to the dtype at load. wide: always
+  // converted at load.
+  std::string weights = "auto";
   // Synchronise the device around every model call so that Timings' per-step and per-model
   // times are exact (for benchmarks; costs the overlap between calls on a GPU).
   bool profile = false;
@@ -105,6 +110,15 @@ struct Callbacks {
 // The request as an engine with these options runs it: empty model, vae and vocab and
 // "auto" device and dtype taken from the options.
 Request with_defaults(Request request, const EngineOptions& options);
+
+// Optional and process-wide (glibc's malloc settings; a no-op elsewhere): freed host
+// memory stays in the process for the next allocation instead of going back to the
+// kernel block by block. CPU generation allocates and frees large blocks every model
+// call (activations, weight layouts), and each fresh block costs a page fault per 4 KiB:
+// on SD 1.5 at 256x256 on 2 cores this saves ~0.6 s per model call (docs/performance.md).
+// The price: the process keeps its high-water mark until it exits. Call it first thing in
+// main(), before other threads start. gen's CLI does.
+void retain_freed_host_memory() noexcept;
 
 class Engine {
  public:

@@ -4,6 +4,10 @@
 
 #include <ATen/Parallel.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <atomic>
 #include <mutex>
 
@@ -23,8 +27,17 @@ struct Engine::Impl {
   std::string summary;
 
   explicit Impl(EngineOptions o)
-      : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets, options.profile}) {}
+      : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets, options.profile,
+                                                options.weights == "wide"}) {}
 };
+
+void retain_freed_host_memory() noexcept {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);                 // large blocks from the heap, reused once freed,
+  mallopt(M_TRIM_THRESHOLD, 0x7fffffff);  // and the heap's top not handed back either
+  mallopt(M_ARENA_MAX, 1);                // one heap: a block freed by one thread serves the next
+#endif
+}
 
 Request with_defaults(Request r, const EngineOptions& o) {
   if (r.model.empty()) r.model = o.model;
@@ -39,6 +52,8 @@ Engine::Engine(EngineOptions options) {
   if (options.max_models < 1) fail(ErrorCode::InvalidArgument, "max_models", "must be at least 1");
   if (options.max_controlnets < 1) fail(ErrorCode::InvalidArgument, "max_controlnets", "must be at least 1");
   if (options.threads < 0) fail(ErrorCode::InvalidArgument, "threads", "must be 0 (default) or more");
+  if (options.weights != "auto" && options.weights != "wide")
+    fail(ErrorCode::InvalidArgument, "weights", "must be auto or wide, not '" + options.weights + "'");
   // Checked like a request's fields, before anything is loaded.
   Request probe;
   probe.device = options.device;

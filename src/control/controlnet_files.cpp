@@ -196,7 +196,7 @@ ControlNetFile describe_controlnet(const std::string& path) {
 }
 
 std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const models::UNet& base, at::ScalarType dtype,
-                                            c10::Device device, bool global_pool) {
+                                            c10::Device device, bool global_pool, bool keep_16bit) {
   auto o = open_any(path);
   auto f = describe(o, path);
   if (global_pool) f.config.global_average_pooling = true;
@@ -206,6 +206,7 @@ std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const model
   opt.device = device;
   // A difference file is summed in f32 before the cast to the target dtype.
   opt.dtype = f.layout == "difference" ? at::kFloat : dtype;
+  opt.keep_16bit = keep_16bit && f.layout != "difference";
   if (f.layout == "diffusers" || f.layout == "diffusers-file") {
     const auto hint_blocks = static_cast<std::int64_t>(2 * (f.config.hint_block_channels.size() - 1));
     opt.rename = models::unet_key_map(f.config.unet, hint_blocks).renamer(o.ckpt, "");
@@ -219,7 +220,8 @@ std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const model
         [&](const std::string& n, models::Module::Param& p) { base_params[n] = p.value; });
     net->visit([&](const std::string& n, models::Module::Param& p) {
       auto it = base_params.find(n);
-      if (it != base_params.end() && it->second.defined()) p.value = p.value + it->second.to(device, at::kFloat);
+      if (it != base_params.end() && it->second.defined())
+        p.value = p.value + it->second.to(device, at::kFloat);  // the base may be stored in 16 bits
       p.value = p.value.to(dtype);
     });
   }

@@ -30,8 +30,9 @@ ControlNetFile describe_controlnet(const std::string& path);
 // Builds and loads the ControlNet at `path` into `dtype` on `device`. `base` is the
 // locked UNet, needed only by "difference" files.
 // `global_pool`: average the residuals over H×W (shuffle-style models; a diffusers config's
-// global_pool_conditions also turns it on).
+// global_pool_conditions also turns it on). `keep_16bit`: see models::LoadOptions.
 std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const models::UNet& base,
-                                            at::ScalarType dtype, c10::Device device, bool global_pool = false);
+                                            at::ScalarType dtype, c10::Device device, bool global_pool = false,
+                                            bool keep_16bit = false);
 
 }  // namespace gen::control

@@ -65,6 +65,15 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   return m;
 }
 
+void MappedFile::release(const void* p, std::size_t n) const noexcept {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto lo = reinterpret_cast<std::uintptr_t>(p), hi = lo + n;
+  const auto first = (lo + page - 1) / page * page, last = hi / page * page;
+  const auto base = reinterpret_cast<std::uintptr_t>(data_);
+  if (first < last && first >= base && last <= base + size_)
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_);
 }

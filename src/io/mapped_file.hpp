@@ -23,6 +23,10 @@ class MappedFile {
   const std::string& path() const noexcept { return path_; }
   std::uint8_t* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
+  // Drops this process's pages of [p, p + n) (whole pages inside the range only): once a
+  // tensor is copied out, its source pages need not stay resident beside the copy. A
+  // later read maps them again from the file (nothing here writes to the mapping).
+  void release(const void* p, std::size_t n) const noexcept;
 
  private:
   MappedFile() = default;

@@ -38,7 +38,10 @@ class ClipTextModel : public Module {
   // ids [B, L] (int64) → hidden states [B, L, width]. `skip` = number of final
   // layers to leave out (0: the last layer; SD 2.x uses 1, the penultimate);
   // the final layer norm is applied either way.
-  at::Tensor forward(const at::Tensor& ids, std::int64_t skip = 0) const;
+  // `dtype`: the computation's (the weights are widened to it on use); Undefined:
+  // the token embedding's stored dtype.
+  at::Tensor forward(const at::Tensor& ids, std::int64_t skip = 0,
+                     at::ScalarType dtype = at::ScalarType::Undefined) const;
 
  private:
   struct Layer;

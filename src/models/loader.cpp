@@ -59,17 +59,20 @@ void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadO
       wrong_dtype.push_back(key + " (" + dtype_name(info.dtype) + ")");
       return;
     }
+    at::ScalarType target = opt.dtype;
+    if (opt.keep_16bit && opt.dtype == at::kFloat && (info.dtype == DType::F16 || info.dtype == DType::BF16))
+      target = info.dtype == DType::F16 ? at::kHalf : at::kBFloat16;
     if (info.shape != p.shape && opt.reshape_trailing_ones && info.shape.size() < p.shape.size() &&
         std::equal(info.shape.begin(), info.shape.end(), p.shape.begin()) &&
         std::all_of(p.shape.begin() + info.shape.size(), p.shape.end(), [](std::int64_t d) { return d == 1; })) {
-      p.value = load_tensor(ckpt, key, opt.dtype, opt.device).view(p.shape);
+      p.value = load_tensor(ckpt, key, target, opt.device).view(p.shape);
       return;
     }
     if (info.shape != p.shape) {
       misshaped.push_back(key + " " + shape_str(info.shape) + " (expected " + shape_str(p.shape) + ")");
       return;
     }
-    p.value = load_tensor(ckpt, key, opt.dtype, opt.device);
+    p.value = load_tensor(ckpt, key, target, opt.device);
   });
   if (opt.strict_unexpected) {
     for (const auto& key : ckpt.names())

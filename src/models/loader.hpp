@@ -15,6 +15,10 @@ namespace gen::models {
 struct LoadOptions {
   std::string prefix;  // checkpoint name = prefix + parameter name
   at::ScalarType dtype = at::kFloat;
+  // With `dtype` F32: keep F16 and BF16 tensors as they are stored, half the memory;
+  // the layers widen them to the activations' dtype on use (models::as_dtype_of),
+  // which is exact, so the results are those of F32 weights.
+  bool keep_16bit = false;
   c10::Device device = c10::Device(c10::kCPU);
   // Maps a parameter's (LDM) name to the checkpoint's name; identity when empty.
   std::function<std::string(const std::string&)> rename;

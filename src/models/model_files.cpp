@@ -251,10 +251,11 @@ std::shared_ptr<SafetensorsCheckpoint> open_checkpoint(const std::string& path) 
 }
 
 template <class M>
-void load_into(M& model, const WeightSource& w, at::ScalarType dtype, c10::Device device) {
+void load_into(M& model, const WeightSource& w, at::ScalarType dtype, c10::Device device, bool keep_16bit) {
   LoadOptions o;
   o.prefix = w.prefix;
   o.dtype = dtype;
+  o.keep_16bit = keep_16bit;
   o.device = device;
   o.rename = w.rename;
   o.ignore = w.ignore;
@@ -581,24 +582,24 @@ std::string ModelFiles::summary() const {
   return o.str();
 }
 
-std::unique_ptr<UNet> ModelFiles::load_unet(at::ScalarType dtype, c10::Device device) const {
+std::unique_ptr<UNet> ModelFiles::load_unet(at::ScalarType dtype, c10::Device device, bool keep_16bit) const {
   require(unet_, "UNet", path_);
   auto m = std::make_unique<UNet>(unet_cfg_);
-  load_into(*m, unet_, dtype, device);
+  load_into(*m, unet_, dtype, device, keep_16bit);
   return m;
 }
 
-std::unique_ptr<ClipTextModel> ModelFiles::load_text_encoder(at::ScalarType dtype, c10::Device device) const {
+std::unique_ptr<ClipTextModel> ModelFiles::load_text_encoder(at::ScalarType dtype, c10::Device device, bool keep_16bit) const {
   require(text_, "text encoder", path_);
   auto m = std::make_unique<ClipTextModel>(text_cfg_);
-  load_into(*m, text_, dtype, device);
+  load_into(*m, text_, dtype, device, keep_16bit);
   return m;
 }
 
-std::unique_ptr<Vae> ModelFiles::load_vae(at::ScalarType dtype, c10::Device device) const {
+std::unique_ptr<Vae> ModelFiles::load_vae(at::ScalarType dtype, c10::Device device, bool keep_16bit) const {
   require(vae_, "VAE", path_);
   auto m = std::make_unique<Vae>(vae_cfg_);
-  load_into(*m, vae_, dtype, device);
+  load_into(*m, vae_, dtype, device, keep_16bit);
   return m;
 }
 

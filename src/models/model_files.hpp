@@ -132,9 +132,9 @@ class ModelFiles {
   // `device` (each tensor converted once; no f32 copy of the whole model).
   // NotFound if the part is absent; ModelMismatch listing every missing,
   // unexpected and mis-shaped tensor.
-  std::unique_ptr<UNet> load_unet(at::ScalarType dtype, c10::Device device) const;
-  std::unique_ptr<ClipTextModel> load_text_encoder(at::ScalarType dtype, c10::Device device) const;
-  std::unique_ptr<Vae> load_vae(at::ScalarType dtype, c10::Device device) const;
+  std::unique_ptr<UNet> load_unet(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
+  std::unique_ptr<ClipTextModel> load_text_encoder(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
+  std::unique_ptr<Vae> load_vae(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
 
  private:
   void open_ldm(const ModelFilesOptions& options);

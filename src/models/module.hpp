@@ -51,6 +51,13 @@ class Module {
   std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
 };
 
+// A weight in the dtype of the activations it meets: weights may be stored in a
+// narrower dtype than the computation (LoadOptions::keep_16bit), and are then
+// widened layer by layer on use, exactly (every F16/BF16 value is an F32 value).
+inline at::Tensor as_dtype_of(const at::Tensor& w, const at::Tensor& x) {
+  return w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+}
+
 // A module that only names its children (e.g. LDM's `time_embed.0`, `time_embed.2`).
 class Container : public Module {};
 

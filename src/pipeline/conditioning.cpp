@@ -10,7 +10,7 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
   const auto& model = *enc.model;
   auto device = c10::Device(c10::kCPU);
   at::ScalarType dtype = at::kFloat;
-  // The model's device and dtype are those of its (first) parameter.
+  // The model's device (and dtype, unless given) are those of its (first) parameter.
   bool found = false;
   const_cast<models::ClipTextModel&>(model).visit([&](const std::string&, models::Module::Param& p) {
     if (!found && p.value.defined()) {
@@ -19,11 +19,12 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
       found = true;
     }
   });
+  if (enc.dtype != at::ScalarType::Undefined) dtype = enc.dtype;
   const auto k = tokens.windows, w = text::PromptTokens::kWindow;
   auto ids = at::tensor(std::vector<std::int64_t>(tokens.ids.begin(), tokens.ids.end()), at::kLong)
                  .view({k, w})
                  .to(device);
-  auto z = model.forward(ids, enc.skip);  // [k, 77, C], each window separately
+  auto z = model.forward(ids, enc.skip, dtype);  // [k, 77, C], each window separately
   const bool weighted = std::any_of(tokens.weights.begin(), tokens.weights.end(), [](float v) { return v != 1.0f; });
   if (weighted) {
     auto weights = at::tensor(tokens.weights, at::kFloat).view({k, w, 1}).to(device);

@@ -18,6 +18,8 @@ struct TextEncoder {
   text::ClipPadding padding = text::ClipPadding::EndToken;
   std::int64_t skip = 0;  // layers left out at the end (SD 2.x: 1)
   bool emphasis = true;   // A1111 syntax and windows; false: plain text, truncated to 77 tokens (diffusers)
+  // The computation's dtype; Undefined: the weights' (they may be stored narrower).
+  at::ScalarType dtype = at::ScalarType::Undefined;
 };
 
 // Conditioning for a prompt and its negative, with equal window counts:

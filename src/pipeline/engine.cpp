@@ -95,6 +95,7 @@ Engine::Engine(CacheLimits limits) : s_(std::make_unique<State>()) {
   s_->limits.models = std::max(1, limits.models);
   s_->limits.controlnets = std::max(1, limits.controlnets);
   s_->limits.profile = limits.profile;
+  s_->limits.wide_weights = limits.wide_weights;
 }
 Engine::~Engine() = default;
 
@@ -204,6 +205,9 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   const auto dtype = pick_dtype(req.dtype, device);
   s.gpu = device.is_cuda();
   if (s.gpu) kernels::cuda_reset_peak();
+  // On the CPU, 16-bit weights computed in fp32 stay 16-bit in memory and are widened layer
+  // by layer (exact: models::LoadOptions::keep_16bit).
+  const bool compact = device.is_cpu() && dtype == at::kFloat && !s.limits.wide_weights;
   const std::string key = req.model + "\n" + req.vae + "\n" + req.prediction + "\n" + device.str() + "\n" +
                           std::to_string(static_cast<int>(dtype));
 
@@ -221,9 +225,9 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     opt.prediction_type = req.prediction;
     {
       const auto files = models::ModelFiles::open(req.model, opt);
-      l->unet = files.load_unet(dtype, device);
-      l->vae = files.load_vae(dtype, device);
-      l->text = files.load_text_encoder(dtype, device);
+      l->unet = files.load_unet(dtype, device, compact);
+      l->vae = files.load_vae(dtype, device, compact);
+      l->text = files.load_text_encoder(dtype, device, compact);
       to_channels_last(*l->vae);  // the decode runs NHWC (generate.hpp: Models::vae_channels_last)
       l->family = files.family();
       l->clip_skip = files.default_clip_skip();
@@ -263,7 +267,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       // Keep the ControlNets this request already placed; drop older ones beyond the limit.
       while (static_cast<int>(L.controlnets.size()) >= std::max<int>(s.limits.controlnets, static_cast<int>(i) + 1))
         L.controlnets.pop_back();
-      L.controlnets.emplace_front(ckey, control::load_controlnet(c.model, *L.unet, dtype, device, c.global_pool));
+      L.controlnets.emplace_front(ckey, control::load_controlnet(c.model, *L.unet, dtype, device, c.global_pool, compact));
       ++timings.models_loaded;
     }
     auto* net = L.controlnets.front().second.get();
@@ -322,6 +326,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
                                                        : text::ClipPadding::EndToken;
   enc.emphasis = req.prompt_syntax == "a1111";
   enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : L.clip_skip;
+  enc.dtype = dtype;
   at::Tensor neg, pos;
   {
     c10::InferenceMode inference;

@@ -18,6 +18,7 @@ struct CacheLimits {
   int models = 1;
   int controlnets = 4;
   bool profile = false;  // see gen::EngineOptions::profile
+  bool wide_weights = false;  // gen::EngineOptions::weights == "wide"
 };
 
 class Engine {

@@ -63,10 +63,17 @@ at::Tensor view_tensor(const SafetensorsCheckpoint& checkpoint, const std::strin
 at::Tensor load_tensor(const SafetensorsCheckpoint& checkpoint, const std::string& name,
                        c10::ScalarType dtype, c10::Device device) {
   at::Tensor view = view_tensor(checkpoint, name);
-  if (device.is_cpu()) return view.to(dtype, /*non_blocking=*/false, /*copy=*/true);
-  // Move the smaller stored form, then convert on the device.
-  at::Tensor moved = view.to(device, view.scalar_type(), false, /*copy=*/true);
-  return moved.scalar_type() == dtype ? moved : moved.to(dtype);
+  at::Tensor out;
+  if (device.is_cpu()) {
+    out = view.to(dtype, /*non_blocking=*/false, /*copy=*/true);
+  } else {
+    // Move the smaller stored form, then convert on the device.
+    at::Tensor moved = view.to(device, view.scalar_type(), false, /*copy=*/true);
+    out = moved.scalar_type() == dtype ? moved : moved.to(dtype);
+  }
+  // The copy is made: the mapped pages need not count in the resident memory beside it.
+  checkpoint.mapping(name)->release(checkpoint.data(name), static_cast<std::size_t>(checkpoint.info(name).nbytes()));
+  return out;
 }
 
 }  // namespace gen

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Determinism on the CPU: the same request and seed give the same file, byte for byte,
-# across runs, through `gen --from`, through `gen batch`, and with a fixed thread count.
+# across runs, through `gen --from`, through `gen batch`, with a fixed thread count, and
+# whether 16-bit weights are widened at load or on use.
 # docs/determinism.md says what differs across devices, thread counts and batch sizes.
 source "$(dirname "$0")/lib.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
@@ -38,4 +39,16 @@ print(json.dumps({"id": "same", "prompt": "a (red:1.2) house", "negative_prompt"
 PY
 "$GEN" batch job.jsonl -O jobs -q && pixels_equal run1.png jobs/same-0-11.png && pass "gen batch → identical pixels" ||
   bad "batch differs"
+# 16-bit weights computed in fp32: kept 16-bit and widened layer by layer (--weights auto) or
+# widened at load (wide); widening is exact, so the images are the same.
+rm -rf p16 && cp -r "$P" p16
+for f in p16/unet/diffusion_pytorch_model p16/vae/diffusion_pytorch_model p16/text_encoder/model; do
+  "$GEN" convert "$f.safetensors" "$f.f16.safetensors" --dtype fp16 >/dev/null && mv "$f.f16.safetensors" "$f.safetensors" ||
+    bad "convert $f"
+done
+half=(-p "a house" -m p16 -W 64 -H 64 --steps 3 --seed 5 -q
+      --control "$M/tiny-control-v11-stripped-fp16.safetensors" --control-image square.png)
+"$GEN" "${half[@]}" -o auto.png && "$GEN" "${half[@]}" --weights wide -o wide.png && pixels_equal auto.png wide.png &&
+  pass "fp16 weights: --weights auto (kept 16-bit) = wide (widened at load), pixel for pixel" ||
+  bad "--weights auto and wide differ"
 finish

@@ -5,6 +5,8 @@
 #include "control/controlnet.hpp"
 #include "model_fixtures.hpp"
 #include "models/loader.hpp"
+#include "safetensors_test_util.hpp"
+#include "tensor/from_safetensors.hpp"
 
 using namespace gen;
 using gen::test::Io;
@@ -37,6 +39,36 @@ TEST(ControlNet, MatchesDiffusers) {
   for (std::size_t i = 0; i < r.down.size(); ++i)
     EXPECT_LE(relative_error(r.down[i], io["down." + std::to_string(i)]), kTolerance) << "residual " << i;
   EXPECT_LE(relative_error(r.middle, io["mid"]), kTolerance);
+}
+
+TEST(ControlNet, SixteenBitWeightsKeptNarrowGiveTheF32ResultsBitForBit) {
+  // An F16 copy of the fixture, loaded for fp32 computation twice: widened at load, and kept
+  // 16-bit and widened layer by layer (models::LoadOptions::keep_16bit). Same bits out.
+  auto src = SafetensorsCheckpoint::open(model_fixture("controlnet_sd1.safetensors"));
+  std::vector<at::Tensor> halves;
+  std::vector<TensorData> tensors;
+  for (const auto& n : src.names()) {
+    halves.push_back(load_tensor(src, n, at::kHalf, at::kCPU));
+    const auto& info = src.info(n);
+    tensors.push_back({n, DType::F16, info.shape, halves.back().data_ptr(),
+                       static_cast<std::size_t>(halves.back().nbytes())});
+  }
+  const auto path = gen_test::test_dir() + "/controlnet_sd1_f16.safetensors";
+  write_safetensors(path, tensors);
+  auto ckpt = SafetensorsCheckpoint::open(path);
+  auto cfg = control::ControlNetConfig::from_diffusers(read_json(model_fixture("controlnet_sd1.json")), "cn");
+  control::ControlNet wide(cfg), narrow(cfg);
+  models::LoadOptions opt;
+  models::load_weights(wide, ckpt, opt, "cn");
+  opt.keep_16bit = true;
+  models::load_weights(narrow, ckpt, opt, "cn");
+  narrow.visit([](const std::string& name, models::Module::Param& p) { ASSERT_EQ(p.value.scalar_type(), at::kHalf) << name; });
+  Io io("controlnet_sd1");
+  auto a = wide.forward(io["x"], io["t"], io["context"], wide.embed_hint(io["hint"]));
+  auto b = narrow.forward(io["x"], io["t"], io["context"], narrow.embed_hint(io["hint"]));
+  ASSERT_EQ(a.down.size(), b.down.size());
+  for (std::size_t i = 0; i < a.down.size(); ++i) EXPECT_TRUE(at::equal(a.down[i], b.down[i])) << "residual " << i;
+  EXPECT_TRUE(at::equal(a.middle, b.middle));
 }
 
 TEST(ControlNet, SharesTheUNetEncoderNames) {

@@ -197,6 +197,36 @@ TEST(ModelFiles, Sd1LdmFileFp16AndBf16) {
   }
 }
 
+TEST(ModelFiles, SixteenBitWeightsKeptNarrowGiveTheF32ResultsBitForBit) {
+  // keep_16bit (the CPU's fp32 path): F16/BF16 weights stay 16-bit in memory and the layers
+  // widen them on use. Widening is exact, so every output equals, bit for bit, that of the
+  // same weights loaded as F32.
+  Refs r;
+  for (auto [file, dtype] : {std::pair{"sd1-fp16.safetensors", at::kHalf}, std::pair{"sd1-bf16.safetensors", at::kBFloat16}}) {
+    SCOPED_TRACE(file);
+    auto m = ModelFiles::open(data(file), ldm_options());
+    auto unet = m.load_unet(at::kFloat, at::kCPU), unet16 = m.load_unet(at::kFloat, at::kCPU, true);
+    auto te = m.load_text_encoder(at::kFloat, at::kCPU), te16 = m.load_text_encoder(at::kFloat, at::kCPU, true);
+    auto vae = m.load_vae(at::kFloat, at::kCPU), vae16 = m.load_vae(at::kFloat, at::kCPU, true);
+    for (Module* narrow : std::initializer_list<Module*>{unet16.get(), te16.get(), vae16.get()})
+      narrow->visit([&](const std::string& name, Module::Param& p) { ASSERT_EQ(p.value.scalar_type(), dtype) << name; });
+    const auto u = unet->forward(r["x"], r["t"], r["context"]), u16 = unet16->forward(r["x"], r["t"], r["context"]);
+    EXPECT_EQ(u16.scalar_type(), at::kFloat);
+    EXPECT_TRUE(at::equal(u, u16));
+    const auto t = te->forward(r["ids"], 0), t16 = te16->forward(r["ids"], 0, at::kFloat);
+    EXPECT_EQ(t16.scalar_type(), at::kFloat);
+    EXPECT_TRUE(at::equal(t, t16));
+    EXPECT_TRUE(at::equal(vae->decode(r["z"]), vae16->decode(r["z"])));
+    auto [mean, logvar] = vae->encode(r["vae.image"]);
+    auto [mean16, logvar16] = vae16->encode(r["vae.image"]);
+    EXPECT_TRUE(at::equal(mean, mean16));
+    EXPECT_TRUE(at::equal(logvar, logvar16));
+    // An F32 file is loaded as F32 either way.
+    auto wide = ModelFiles::open(data("sd1.safetensors"), ldm_options()).load_vae(at::kFloat, at::kCPU, true);
+    wide->visit([&](const std::string& name, Module::Param& p) { EXPECT_EQ(p.value.scalar_type(), at::kFloat) << name; });
+  }
+}
+
 TEST(ModelFiles, LoadingCastsEachTensorToTheTargetDtype) {
   auto m = ModelFiles::open(data("sd1.safetensors"), ldm_options());
   auto unet = m.load_unet(at::kBFloat16, at::kCPU);

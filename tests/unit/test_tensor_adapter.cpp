@@ -90,6 +90,24 @@ TEST(TensorAdapter, ViewKeepsTheMappingAlive) {
   EXPECT_TRUE(weak.expired());
 }
 
+TEST(TensorAdapter, LoadingReleasesTheMappedPagesWhichReadBackFromTheFile) {
+  // load_tensor drops the source pages from this process once copied (MADV_DONTNEED on a
+  // private read-only-in-practice mapping); a view over the same bytes still reads them.
+  const auto dir = test_dir();
+  std::vector<float> big(300000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 1000) * 0.5f;
+  const auto path = dir + "/big.safetensors";
+  gen::write_safetensors(path, {{"big", gen::DType::F32, {300, 1000}, big.data(), big.size() * sizeof(float)}});
+  const auto c = SafetensorsCheckpoint::open(path);
+  const at::Tensor view = gen::view_tensor(c, "big");
+  const double before = view.sum().item<double>();
+  const at::Tensor a = gen::load_tensor(c, "big", at::kFloat, at::kCPU);
+  EXPECT_EQ(view.sum().item<double>(), before);
+  EXPECT_TRUE(at::equal(a, view));
+  EXPECT_TRUE(at::equal(gen::load_tensor(c, "big", at::kFloat, at::kCPU), a));
+  EXPECT_EQ(a[299][999].item<float>(), 499.5f);
+}
+
 TEST(TensorAdapter, WritingToAViewDoesNotTouchTheFile) {
   const std::string path = write_sample(test_dir());
   const std::string before = gen_test::read_file(path);

@@ -29,6 +29,7 @@ struct Options {
   int warmup = 1;
   int repeats = 0;  // 0: the workload's default
   int threads = 0;
+  std::string weights = "auto";
   bool json = false;
 };
 
@@ -146,6 +147,7 @@ int run(const Options& o) {
   EngineOptions eo;
   eo.profile = true;
   eo.threads = o.threads;
+  eo.weights = o.weights;
   Engine engine(eo);
   Callbacks quiet;
   quiet.keep_images = false;
@@ -258,6 +260,8 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--warmup", o->warmup, "Untimed runs first")->capture_default_str();
   sub->add_option("--repeats", o->repeats, "Timed runs (default: 5 for w1, 3 otherwise)");
   sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
+  sub->add_option("--weights", o->weights, "How weights are held: auto (16-bit files stay 16-bit on the CPU in fp32, half the memory) or wide (converted at load)")
+      ->capture_default_str();
   sub->add_flag("--json", o->json, "One JSON object on stdout (schema gen.bench/1)");
   return {sub, [o] { return run(*o); }};
 }

@@ -29,6 +29,7 @@ struct Options {
   std::vector<double> scales, starts, ends;
   std::string resize = "just";
   int threads = 0;
+  std::string weights = "auto";
 };
 
 // Each --control starts a ControlNet group; the --control-* options after it (in
@@ -160,6 +161,7 @@ int run(CLI::App& app, Options& o) {
   std::signal(SIGTERM, on_signal);
   gen::EngineOptions eo;
   eo.threads = o.threads;
+  eo.weights = o.weights;
   gen::Engine engine(eo);
   gen::Callbacks cb;
   cb.keep_images = false;
@@ -252,6 +254,8 @@ Command register_generate(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--from", o->from, "Re-run the request stored in a PNG gen wrote (options given override it)");
   app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
+      ->capture_default_str();
+  app.add_option("--weights", o->weights, "How weights are held: auto (16-bit files stay 16-bit on the CPU in fp32, half the memory) or wide (converted at load)")
       ->capture_default_str();
   app.add_option("--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
   app.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "gen/engine.hpp"
 #include "gen/error.hpp"
 #include "gen/version.hpp"
 
@@ -43,6 +44,7 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gen::retain_freed_host_memory();
   try {
     CLI::App app{"gen — controllable image generation (Stable Diffusion + ControlNet)", "gen"};
     app.set_version_flag("--version", std::string("gen ") + gen::version_string());
