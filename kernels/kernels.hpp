@@ -5,11 +5,23 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace gen::kernels {
 
 // True when this build carries the CUDA kernels (GEN_CUDA=ON and nvcc found).
 bool available() noexcept;
+
+// available(), unless the environment sets GEN_NO_KERNELS (to a value other than 0): the
+// ATen paths then run instead, for side-by-side measurements (docs/performance.md).
+inline bool enabled() noexcept {
+  static const bool on = [] {
+    const char* v = std::getenv("GEN_NO_KERNELS");
+    return available() && !(v && *v && std::string(v) != "0");
+  }();
+  return on;
+}
 
 // GroupNorm over a 4-D channels-last CUDA tensor (N, C, H, W) in f16/bf16/f32,
 // with per-channel affine weight and bias (f32 or the input's dtype), optionally

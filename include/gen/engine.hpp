@@ -43,8 +43,10 @@ struct EngineOptions {
   int max_controlnets = 4;      // ControlNets (for the current base model)
   // How weights are held in memory. auto: on the CPU in fp32, F16/BF16 weights stay 16-bit
   // and each layer widens its own on use (exact; half the memory, ~5% slower per model
-  // call, docs/performance.md); otherwise converted to the dtype at load. wide: always
-  // converted at load.
+  // call, docs/performance.md); otherwise converted to the dtype at load (on CUDA: straight
+  // to the GPU). wide: always converted at load. offload (CUDA only; the CPU ignores it):
+  // kept in page-locked host memory in the compute dtype, each layer's copied to the GPU as
+  // it runs (sequential offload, for GPUs too small for the model; the same images, slower).
   std::string weights = "auto";
   // Synchronise the device around every model call so that Timings' per-step and per-model
   // times are exact (for benchmarks; costs the overlap between calls on a GPU).

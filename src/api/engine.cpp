@@ -28,7 +28,7 @@ struct Engine::Impl {
 
   explicit Impl(EngineOptions o)
       : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets, options.profile,
-                                                options.weights == "wide"}) {}
+                                                options.weights == "wide", options.weights == "offload"}) {}
 };
 
 void retain_freed_host_memory() noexcept {
@@ -52,8 +52,8 @@ Engine::Engine(EngineOptions options) {
   if (options.max_models < 1) fail(ErrorCode::InvalidArgument, "max_models", "must be at least 1");
   if (options.max_controlnets < 1) fail(ErrorCode::InvalidArgument, "max_controlnets", "must be at least 1");
   if (options.threads < 0) fail(ErrorCode::InvalidArgument, "threads", "must be 0 (default) or more");
-  if (options.weights != "auto" && options.weights != "wide")
-    fail(ErrorCode::InvalidArgument, "weights", "must be auto or wide, not '" + options.weights + "'");
+  if (options.weights != "auto" && options.weights != "wide" && options.weights != "offload")
+    fail(ErrorCode::InvalidArgument, "weights", "must be auto, wide or offload, not '" + options.weights + "'");
   // Checked like a request's fields, before anything is loaded.
   Request probe;
   probe.device = options.device;

@@ -74,7 +74,7 @@ struct ClipTextModel::Layer : public Module {
       qv = (*q)(h), kv = (*k)(h), vv = (*v)(h);
     } else {
       flops::linear(h, in_w->value());
-      auto qkv = at::linear(h, as_dtype_of(in_w->value(), h), as_dtype_of(in_b->value(), h)).chunk(3, -1);
+      auto qkv = at::linear(h, as_operand(in_w->value(), h), as_operand(in_b->value(), h)).chunk(3, -1);
       qv = qkv[0], kv = qkv[1], vv = qkv[2];
     }
     auto split = [&](const at::Tensor& t) { return t.view({b, l, cfg.heads, hd}).transpose(1, 2); };
@@ -122,7 +122,8 @@ at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::
                                                          std::to_string(cfg_.layers - 1) + "]");
   const auto l = ids.size(1);
   if (dtype == at::ScalarType::Undefined) dtype = tokens_->weight().scalar_type();
-  auto x = (*tokens_)(ids).to(dtype) + positions_->value().slice(0, 0, l).unsqueeze(0).to(dtype);
+  auto x = (*tokens_)(ids).to(dtype);
+  x = x + as_operand(positions_->value().slice(0, 0, l).unsqueeze(0), x);
   // Causal mask: a token sees itself and the tokens before it.
   auto mask = at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(ids.device())).tril();
   const auto n = cfg_.layers - skip;

@@ -14,7 +14,7 @@ Linear::Linear(std::int64_t in, std::int64_t out, bool bias)
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flops::linear(x, w_);
-  return b_ ? at::linear(x, as_dtype_of(w_, x), as_dtype_of(*b_, x)) : at::linear(x, as_dtype_of(w_, x));
+  return b_ ? at::linear(x, as_operand(w_, x), as_operand(*b_, x)) : at::linear(x, as_operand(w_, x));
 }
 
 Conv2d::Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
@@ -28,7 +28,7 @@ Conv2d::Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int6
 }
 
 at::Tensor Conv2d::operator()(const at::Tensor& x) const {
-  auto y = at::conv2d(x, as_dtype_of(w_, x), b_ ? as_dtype_of(*b_, x) : at::Tensor(), {stride_, stride_},
+  auto y = at::conv2d(x, as_operand(w_, x), b_ ? as_operand(*b_, x) : at::Tensor(), {stride_, stride_},
                       {padding_, padding_});
   flops::conv(w_, y);
   return y;
@@ -38,25 +38,25 @@ GroupNorm::GroupNorm(std::int64_t groups, std::int64_t channels, double eps)
     : w_(param("weight", {channels})), b_(param("bias", {channels})), groups_(groups), eps_(eps) {}
 
 at::Tensor GroupNorm::operator()(const at::Tensor& x) const {
-  return at::group_norm(x, groups_, as_dtype_of(w_, x), as_dtype_of(b_, x), eps_);
+  return at::group_norm(x, groups_, as_operand(w_, x), as_operand(b_, x), eps_);
 }
 
 at::Tensor GroupNorm::silu(const at::Tensor& x) const {
-  if (x.is_cuda() && kernels::available() && x.dim() == 4 &&
+  if (x.is_cuda() && kernels::enabled() && x.dim() == 4 &&
       x.is_contiguous(at::MemoryFormat::ChannelsLast))
-    return kernels::group_norm_silu(x, as_dtype_of(w_, x), as_dtype_of(b_, x), groups_, eps_, true);
-  return at::silu(at::group_norm(x, groups_, as_dtype_of(w_, x), as_dtype_of(b_, x), eps_));
+    return kernels::group_norm_silu(x, as_operand(w_, x), as_operand(b_, x), groups_, eps_, true);
+  return at::silu(at::group_norm(x, groups_, as_operand(w_, x), as_operand(b_, x), eps_));
 }
 
 LayerNorm::LayerNorm(std::int64_t dim, double eps)
     : w_(param("weight", {dim})), b_(param("bias", {dim})), dim_(dim), eps_(eps) {}
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
-  return at::layer_norm(x, {dim_}, as_dtype_of(w_, x), as_dtype_of(b_, x), eps_);
+  return at::layer_norm(x, {dim_}, as_operand(w_, x), as_operand(b_, x), eps_);
 }
 
 Embedding::Embedding(std::int64_t count, std::int64_t dim) : w_(param("weight", {count, dim})) {}
 
-at::Tensor Embedding::operator()(const at::Tensor& ids) const { return at::embedding(w_, ids); }
+at::Tensor Embedding::operator()(const at::Tensor& ids) const { return at::embedding(on_device_of(w_, ids), ids); }
 
 }  // namespace gen::models

@@ -51,11 +51,19 @@ class Module {
   std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
 };
 
-// A weight in the dtype of the activations it meets: weights may be stored in a
-// narrower dtype than the computation (LoadOptions::keep_16bit), and are then
-// widened layer by layer on use, exactly (every F16/BF16 value is an F32 value).
-inline at::Tensor as_dtype_of(const at::Tensor& w, const at::Tensor& x) {
-  return w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+// A weight as an operand for the activations `x`: in their dtype and on their device.
+// Weights may be stored narrower than the computation (LoadOptions::keep_16bit: widened
+// layer by layer, exactly, since every F16/BF16 value is an F32 value) or in host memory
+// while the computation runs on a GPU (sequential offload: copied layer by layer; from
+// pinned memory the copy is asynchronous). Otherwise the weight itself, no copy.
+inline at::Tensor as_operand(const at::Tensor& w, const at::Tensor& x) {
+  if (w.scalar_type() == x.scalar_type() && w.device() == x.device()) return w;
+  return w.to(x.device(), x.scalar_type(), /*non_blocking=*/true);
+}
+
+// The same for a weight whose dtype is its own (an embedding table indexed by `x`).
+inline at::Tensor on_device_of(const at::Tensor& w, const at::Tensor& x) {
+  return w.device() == x.device() ? w : w.to(x.device(), /*non_blocking=*/true);
 }
 
 // A module that only names its children (e.g. LDM's `time_embed.0`, `time_embed.2`).

@@ -28,7 +28,7 @@ ConvLayer::ConvLayer(std::int64_t in, std::int64_t out)
     : w_(param("weight", {out, in, 3, 3})), b_(param("bias", {out})) {}
 
 at::Tensor ConvLayer::forward(const at::Tensor& x, const at::Tensor&, const at::Tensor&, const at::Tensor&) {
-  auto y = at::conv2d(x, as_dtype_of(w_, x), as_dtype_of(b_, x), {1, 1}, {1, 1});
+  auto y = at::conv2d(x, as_operand(w_, x), as_operand(b_, x), {1, 1}, {1, 1});
   flops::conv(w_, y);
   return y;
 }

@@ -20,6 +20,7 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
     }
   });
   if (enc.dtype != at::ScalarType::Undefined) dtype = enc.dtype;
+  if (enc.device) device = *enc.device;
   const auto k = tokens.windows, w = text::PromptTokens::kWindow;
   auto ids = at::tensor(std::vector<std::int64_t>(tokens.ids.begin(), tokens.ids.end()), at::kLong)
                  .view({k, w})

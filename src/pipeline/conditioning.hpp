@@ -3,6 +3,8 @@
 // emphasis weights applied the A1111 way (scale, then restore the original mean).
 #pragma once
 
+#include <optional>
+
 #include <ATen/core/Tensor.h>
 
 #include <string>
@@ -18,8 +20,10 @@ struct TextEncoder {
   text::ClipPadding padding = text::ClipPadding::EndToken;
   std::int64_t skip = 0;  // layers left out at the end (SD 2.x: 1)
   bool emphasis = true;   // A1111 syntax and windows; false: plain text, truncated to 77 tokens (diffusers)
-  // The computation's dtype; Undefined: the weights' (they may be stored narrower).
+  // The computation's dtype and device; Undefined / unset: the weights' (they may be stored
+  // narrower, or in host memory while the computation runs on a GPU).
   at::ScalarType dtype = at::ScalarType::Undefined;
+  std::optional<c10::Device> device;
 };
 
 // Conditioning for a prompt and its negative, with equal window counts:

@@ -96,6 +96,7 @@ Engine::Engine(CacheLimits limits) : s_(std::make_unique<State>()) {
   s_->limits.controlnets = std::max(1, limits.controlnets);
   s_->limits.profile = limits.profile;
   s_->limits.wide_weights = limits.wide_weights;
+  s_->limits.offload = limits.offload;
 }
 Engine::~Engine() = default;
 
@@ -158,6 +159,21 @@ void to_channels_last(models::Module& m) {
   });
 }
 
+// Sequential offload: the weights stay in page-locked host memory, so that each layer's copy
+// to the GPU (models::as_operand) is asynchronous.
+void pin(models::Module& m) {
+  m.visit([](const std::string&, models::Module::Param& p) {
+    if (p.value.defined() && !p.value.is_pinned()) p.value = p.value.pin_memory();
+  });
+}
+
+// Switches for side-by-side measurements (docs/performance.md): GEN_NCHW=1 keeps the UNet and
+// ControlNet in NCHW on CUDA.
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::string(v) != "0";
+}
+
 bool all_finite(const at::Tensor& t) { return t.isfinite().all().item<bool>(); }
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -208,6 +224,13 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   // On the CPU, 16-bit weights computed in fp32 stay 16-bit in memory and are widened layer
   // by layer (exact: models::LoadOptions::keep_16bit).
   const bool compact = device.is_cpu() && dtype == at::kFloat && !s.limits.wide_weights;
+  // Sequential offload (CUDA only): weights loaded to host memory in the compute dtype, each
+  // layer's copied to the GPU as it runs.
+  const bool offload = device.is_cuda() && s.limits.offload;
+  const c10::Device weight_device = offload ? c10::Device(c10::kCPU) : device;
+  // On CUDA the UNet and ControlNets run channels-last (NHWC): cuDNN's tensor-core
+  // convolutions and the fused GroupNorm+SiLU kernel want it.
+  const bool nhwc = device.is_cuda() && !env_set("GEN_NCHW");
   const std::string key = req.model + "\n" + req.vae + "\n" + req.prediction + "\n" + device.str() + "\n" +
                           std::to_string(static_cast<int>(dtype));
 
@@ -225,10 +248,16 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     opt.prediction_type = req.prediction;
     {
       const auto files = models::ModelFiles::open(req.model, opt);
-      l->unet = files.load_unet(dtype, device, compact);
-      l->vae = files.load_vae(dtype, device, compact);
-      l->text = files.load_text_encoder(dtype, device, compact);
+      l->unet = files.load_unet(dtype, weight_device, compact);
+      l->vae = files.load_vae(dtype, weight_device, compact);
+      l->text = files.load_text_encoder(dtype, weight_device, compact);
       to_channels_last(*l->vae);  // the decode runs NHWC (generate.hpp: Models::vae_channels_last)
+      if (nhwc) to_channels_last(*l->unet);
+      if (offload) {
+        pin(*l->unet);
+        pin(*l->vae);
+        pin(*l->text);
+      }
       l->family = files.family();
       l->clip_skip = files.default_clip_skip();
       l->scheduler_config = files.scheduler_config();
@@ -267,7 +296,10 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       // Keep the ControlNets this request already placed; drop older ones beyond the limit.
       while (static_cast<int>(L.controlnets.size()) >= std::max<int>(s.limits.controlnets, static_cast<int>(i) + 1))
         L.controlnets.pop_back();
-      L.controlnets.emplace_front(ckey, control::load_controlnet(c.model, *L.unet, dtype, device, c.global_pool, compact));
+      auto net = control::load_controlnet(c.model, *L.unet, dtype, weight_device, c.global_pool, compact);
+      if (nhwc) to_channels_last(*net);
+      if (offload) pin(*net);
+      L.controlnets.emplace_front(ckey, std::move(net));
       ++timings.models_loaded;
     }
     auto* net = L.controlnets.front().second.get();
@@ -327,6 +359,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   enc.emphasis = req.prompt_syntax == "a1111";
   enc.skip = req.clip_skip > 0 ? req.clip_skip - 1 : L.clip_skip;
   enc.dtype = dtype;
+  enc.device = device;
   at::Tensor neg, pos;
   {
     c10::InferenceMode inference;
@@ -357,7 +390,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   d.control_mode = req.control_mode == "prompt"    ? ControlMode::PromptImportant
                    : req.control_mode == "control" ? ControlMode::ControlImportant
                                                    : ControlMode::Balanced;
-  Models m{L.unet.get(), L.vae.get(), dtype, device, /*vae_channels_last=*/true};
+  Models m{L.unet.get(), L.vae.get(), dtype, device, /*vae_channels_last=*/true, /*unet_channels_last=*/nhwc};
   DenoiseProfile profile;
   if (s.limits.profile) d.profile = &profile;
 

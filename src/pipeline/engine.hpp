@@ -19,6 +19,7 @@ struct CacheLimits {
   int controlnets = 4;
   bool profile = false;  // see gen::EngineOptions::profile
   bool wide_weights = false;  // gen::EngineOptions::weights == "wide"
+  bool offload = false;       // gen::EngineOptions::weights == "offload"
 };
 
 class Engine {

@@ -74,7 +74,9 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
   // Hint embeddings: once per control image, not on every step.
   std::vector<at::Tensor> hints;
   for (std::size_t c = 0; c < req.controls.size(); ++c) {
-    hints.push_back(req.controls[c].net->embed_hint(req.controls[c].image.to(m.device, m.dtype)));
+    auto image = req.controls[c].image.to(m.device, m.dtype);
+    if (m.unet_channels_last) image = image.contiguous(at::MemoryFormat::ChannelsLast);
+    hints.push_back(req.controls[c].net->embed_hint(image));
     if (hints.back().size(2) != latents.size(2) || hints.back().size(3) != latents.size(3))
       fail(ErrorCode::ModelMismatch, "ControlNet " + std::to_string(c),
            "its hint encoder maps the " + std::to_string(req.width) + "x" + std::to_string(req.height) +
@@ -89,6 +91,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
     std::vector<at::Tensor> scaled;
     for (int k = 0; k < b; ++k) scaled.push_back(scheds[k]->scale_model_input(latents.slice(0, k, k + 1), i));
     auto x = at::cat(scaled, 0).to(m.dtype);
+    if (m.unet_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     auto model_in = cfg ? at::cat({x, x}, 0) : x;
     const double t = scheds[0]->timesteps()[static_cast<std::size_t>(i)];
     auto tt = at::full({model_in.size(0)}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));

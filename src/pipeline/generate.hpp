@@ -71,6 +71,8 @@ struct Models {
   // The VAE's weights are channels-last (NHWC): decode in that layout (measured on the CPU:
   // the SD 1.5 decode at 256x256 takes 2.34 s instead of 3.13 s, docs/performance.md).
   bool vae_channels_last = false;
+  // The UNet's and ControlNets' weights are channels-last: run them NHWC (on CUDA).
+  bool unet_channels_last = false;
 };
 
 // Runs the loop. The initial latents: per image a CPU generator seeded seed + i, drawn in

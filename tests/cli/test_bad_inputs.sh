@@ -269,7 +269,7 @@ arguments() {
   fails "steps 100000" 2 invalid-argument "$S" "between 1 and 1000" -- arg --steps 100000
   fails "a negative cfg scale" 2 invalid-argument "--cfg-scale|cfg_scale" "between 0 and" -- arg --cfg-scale -2
   fails "an unknown sampler" 2 invalid-argument "--sampler|sampler" "unknown sampler 'nope'" -- arg --sampler nope
-  fails "an unknown weights mode" 2 invalid-argument "--weights|weights" "must be auto or wide" -- arg --weights narrow
+  fails "an unknown weights mode" 2 invalid-argument "--weights|weights" "must be auto, wide or offload" -- arg --weights narrow
   c=(--control "$CN" --control-image "$I/good.png")
   fails "a negative control scale" 2 invalid-argument "--control-scale|controls\[0\]\.scale" "between 0 and" \
     -- arg "${c[@]}" --control-scale -0.5

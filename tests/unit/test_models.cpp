@@ -89,6 +89,25 @@ TEST(Models, VaeDecodeAndEncodeMatchDiffusers) {
   EXPECT_LE(relative_error(logvar, io["logvar"]), kTolerance);
 }
 
+TEST(Models, AsOperandCopiesOnlyWhatItMust) {
+  const auto w = at::randn({4, 3}), x = at::randn({2, 3});
+  EXPECT_TRUE(models::as_operand(w, x).is_same(w));  // same dtype and device: the weight itself
+  const auto h = w.to(at::kHalf);
+  const auto wide = models::as_operand(h, x);
+  EXPECT_EQ(wide.scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(wide, h.to(at::kFloat)));
+  const auto ids = at::tensor({0, 2}, at::kLong);
+  EXPECT_TRUE(models::on_device_of(w, ids).is_same(w));  // the dtype is the table's own
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device (the host-to-GPU copy of sequential offload)";
+  const auto pinned = h.pin_memory();
+  const auto xg = x.to(at::kCUDA);
+  const auto g = models::as_operand(pinned, xg);
+  EXPECT_TRUE(g.is_cuda());
+  EXPECT_EQ(g.scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(g.cpu(), h.to(at::kFloat)));
+  EXPECT_TRUE(models::on_device_of(pinned, ids.to(at::kCUDA)).is_cuda());
+}
+
 TEST(Models, LoaderListsMissingMisshapedAndUnexpected) {
   // The SD 1.x fixture's weights cannot fill the SD 2.x-style UNet (linear projections).
   auto cfg = models::UNetConfig::from_diffusers(read_json(model_fixture("unet_sd2.json")), "unet_sd2");
