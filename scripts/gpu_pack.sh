@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Packs what a GPU session carries to the device machine (/work/.library/device): the built
+# `gen` and `gen_tests`, the shared libraries they need that the device image lacks (not
+# libtorch: the device's python3 holds the same torch 2.11 cu130; not the C runtime), the
+# diffusers wheel of our virtualenv (the side-by-side reference)
+# and the CLIP vocabulary. With the tracked files it must stay under the device's 64 MiB. Into .gpu/ (ignored by git); scripts/gpu_run.sh runs there.
+#
+#   bash scripts/gpu_pack.sh            # after the README's build (build/, GEN_CUDA=ON)
+#   device run: carry [".gpu"], command "bash scripts/gpu_run.sh tests|bench|all"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${GEN_GPU_BUILD:-build}
+for f in "$B/tools/gen" "$B/tests/gen_tests"; do
+  [[ -x $f ]] || { echo "gpu_pack: $f is missing: build first (README.md)" >&2; exit 1; }
+done
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+rm -rf .gpu
+mkdir -p .gpu/bin .gpu/lib .gpu/whl .gpu/shared/data/clip
+cp "$B/tools/gen" "$B/tests/gen_tests" .gpu/bin/
+# Libraries: ours and the system's, except libtorch (the device's) and the C runtime (the
+# device's glibc 2.39 / libstdc++ are newer than what these binaries need: glibc 2.34, GLIBCXX 3.4.29).
+for bin in .gpu/bin/*; do ldd "$bin"; done | awk '$3 ~ /^\// {print $3}' | sort -u | while read -r lib; do
+  case "$lib" in
+    */torch/lib/*) ;;
+    */libc.so.* | */libm.so.* | */libdl.so.* | */libpthread.so.* | */librt.so.* | */ld-linux* | */libstdc++.so.* | \
+      */libgcc_s.so.* | */libutil.so.*) ;;
+    *) cp -L "$lib" .gpu/lib/ ;;
+  esac
+done
+VOCAB=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+[[ -f $VOCAB ]] || { echo "gpu_pack: $VOCAB is missing" >&2; exit 1; }
+cp "$VOCAB" .gpu/shared/data/clip/
+# The reference side: diffusers as in our virtualenv, as a wheel (pure Python), and the one
+# package it needs that the device image lacks; the image's transformers 5.17 and
+# huggingface_hub 1.33 satisfy it (and carrying transformers would pass the 64 MiB limit).
+PY=$(bash scripts/venv.sh)/bin/python
+pins=$("$PY" -m pip list --format=freeze 2>/dev/null | grep -iE '^(diffusers|importlib[-_]metadata)==')
+# shellcheck disable=SC2086
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .gpu/whl $pins
+du -sh .gpu .gpu/*

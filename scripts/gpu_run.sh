@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Runs on the device machine, in the repository root, with .gpu/ carried (scripts/gpu_pack.sh
+# made it on the build machine). Results go to $OUT (the device tool's folder; /tmp/gpu-out
+# elsewhere). Each mode fits one 10-minute device call:
+#
+#   bash scripts/gpu_run.sh tests   # every unit test (the GPU ones run: Kernels.*, Api.Cuda*,
+#                                   # Models.AsOperand*, TensorAdapter.LoadToCuda), a CUDA smoke
+#   bash scripts/gpu_run.sh bench   # random SD 1.5 (fp16), gen bench w1 (and its A/B switches),
+#                                   # w2, w3, w3-decode, bf16, offload: JSON per run
+#   bash scripts/gpu_run.sh side    # tools/bench_gpu.py: diffusers vs gen, W1 and W2
+#
+# It also runs here (no GPU): the GPU tests then skip and the benchmarks stop at "no CUDA".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MODE=${1:-tests}
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+PY=${GEN_GPU_PYTHON:-python3}
+GEN=$ROOT/.gpu/bin/gen
+[[ -x $GEN ]] || { echo "gpu_run: .gpu/ is missing: run scripts/gpu_pack.sh here and carry .gpu" >&2; exit 1; }
+
+"$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gen-site .gpu/whl/*.whl ||
+  exit 1
+export PYTHONPATH=/tmp/gen-site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+TORCH_LIB=$("$PY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))') || exit 1
+export LD_LIBRARY_PATH=$ROOT/.gpu/lib:$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export GEN_PYTHON=$PY GEN_TMP=$ROOT/build/tests/tmp
+mkdir -p "$GEN_TMP"
+# gen_tests has the build machine's folders compiled in (/work/main, and ../shared beside it);
+# the vocabulary travels in .gpu/shared.
+if [[ $ROOT != /work/main ]]; then mkdir -p /work && ln -sfn "$ROOT" /work/main; fi
+[[ -e $ROOT/../shared/data/clip ]] || ln -sfn "$ROOT/.gpu/shared" "$ROOT/../shared"
+VOCAB=$ROOT/../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>/dev/null || echo "no nvidia-smi"
+  "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available())'
+  "$GEN" --version; } | tee "$OUT/machine.txt"
+has_gpu=$("$PY" -c 'import torch; print(int(torch.cuda.is_available()))')
+
+sd15() {  # the random full-size SD 1.5 + ControlNet (fp16) and its diffusers folders
+  [[ -f /tmp/sd15/control-sd15-random.safetensors && -d /tmp/sd15/diffusers/controlnet ]] && return 0
+  "$PY" tools/make_sd15_random.py --out /tmp/sd15 --diffusers >/dev/null
+}
+
+case $MODE in
+  tests)
+    .gpu/bin/gen_tests --gtest_brief=1 2>&1 | tee "$OUT/gen_tests.txt" | tail -40
+    "$PY" tools/make_tiny_models.py --out /tmp/tiny >/dev/null &&
+      "$GEN" -p "a red house" -m /tmp/tiny/diffusers/tiny-sd15-pipeline -W 64 -H 64 --steps 4 --seed 3 \
+        --control /tmp/tiny/tiny-control-v11.safetensors --control-image tests/data/control/crop_64x64.png \
+        -o "$OUT/smoke-cuda.png" --progress none 2>&1 | tee "$OUT/smoke.txt"
+    ;;
+  bench)
+    [[ $has_gpu == 1 ]] || { echo "gpu_run bench: no CUDA device"; exit 1; }
+    sd15 || exit 1
+    M=(-m /tmp/sd15/sd15-random.safetensors --control /tmp/sd15/control-sd15-random.safetensors --vocab "$VOCAB")
+    run() {  # run NAME ENV... -- ARGS...
+      local name=$1; shift
+      local envs=()
+      while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+      shift
+      echo "== $name"
+      env "${envs[@]}" "$GEN" bench "${M[@]}" "$@" >"$OUT/$name.txt" 2>&1
+      env "${envs[@]}" "$GEN" bench "${M[@]}" "$@" --json >"$OUT/$name.json" 2>>"$OUT/$name.txt"
+      grep -E "per model call|UNet|ControlNet|VAE decode|end to end|images/s|peak" "$OUT/$name.txt"
+    }
+    run w1 GEN_X=0 -- -w w1
+    run w1-no-kernels GEN_NO_KERNELS=1 -- -w w1 --repeats 3
+    run w1-nchw GEN_NCHW=1 -- -w w1 --repeats 3
+    run w1-bf16 GEN_X=0 -- -w w1 --dtype bf16 --repeats 3
+    run w2 GEN_X=0 -- -w w2
+    run w3 GEN_X=0 -- -w w3 --repeats 2
+    run w3-decode GEN_X=0 -- -w w3-decode --repeats 2
+    run w1-offload GEN_X=0 -- -w w1 --weights offload --warmup 0 --repeats 1
+    ;;
+  side)
+    [[ $has_gpu == 1 ]] || { echo "gpu_run side: no CUDA device"; exit 1; }
+    sd15 || exit 1
+    "$PY" tools/bench_gpu.py --models /tmp/sd15 --gen "$GEN" 2>&1 | tee "$OUT/side_by_side.txt"
+    ;;
+  *) echo "gpu_run: mode must be tests, bench or side" >&2; exit 2 ;;
+esac
