@@ -117,7 +117,7 @@ Request with_defaults(Request request, const EngineOptions& options);
 // memory stays in the process for the next allocation instead of going back to the
 // kernel block by block. CPU generation allocates and frees large blocks every model
 // call (activations, weight layouts), and each fresh block costs a page fault per 4 KiB:
-// on SD 1.5 at 256x256 on 2 cores this saves ~0.6 s per model call (docs/performance.md).
+// on SD 1.5 at 256x256 on 2 cores a model call took 2.6-2.75 s instead of 3.6 s (docs/performance.md).
 // The price: the process keeps its high-water mark until it exits. Call it first thing in
 // main(), before other threads start. gen's CLI does.
 void retain_freed_host_memory() noexcept;
