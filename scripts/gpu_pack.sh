@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs what a GPU session carries to the device machine (/work/.library/device): the built
+# Packs what a GPU session carries to the device machine (the device tool): the built
 # `gen` and `gen_tests`, the shared libraries they need that the device image lacks (not
 # libtorch: the device's python3 holds the same torch 2.11 cu130; not the C runtime), the
 # diffusers wheel of our virtualenv (the side-by-side reference)
@@ -17,6 +17,9 @@ grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exc
 rm -rf .gpu
 mkdir -p .gpu/bin .gpu/lib .gpu/whl .gpu/shared/data/clip
 cp "$B/tools/gen" "$B/tests/gen_tests" .gpu/bin/
+# gen_tests has this build's source folder compiled in (its data, and ../shared beside it):
+# gpu_run.sh makes that path lead to the copy on the device.
+sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$B/CMakeCache.txt" >.gpu/source_dir
 # Libraries: ours and the system's, except libtorch (the device's) and the C runtime (the
 # device's glibc 2.39 / libstdc++ are newer than what these binaries need: glibc 2.34, GLIBCXX 3.4.29).
 for bin in .gpu/bin/*; do ldd "$bin"; done | awk '$3 ~ /^\// {print $3}' | sort -u | while read -r lib; do

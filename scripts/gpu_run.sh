@@ -27,9 +27,10 @@ TORCH_LIB=$("$PY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch
 export LD_LIBRARY_PATH=$ROOT/.gpu/lib:$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export GEN_PYTHON=$PY GEN_TMP=$ROOT/build/tests/tmp
 mkdir -p "$GEN_TMP"
-# gen_tests has the build machine's folders compiled in (/work/main, and ../shared beside it);
-# the vocabulary travels in .gpu/shared.
-if [[ $ROOT != /work/main ]]; then mkdir -p /work && ln -sfn "$ROOT" /work/main; fi
+# gen_tests has the build machine's source folder compiled in (.gpu/source_dir, written by
+# gpu_pack.sh), and ../shared beside it; the vocabulary travels in .gpu/shared.
+SRC=$(cat .gpu/source_dir)
+if [[ -n $SRC && $SRC != "$ROOT" && ! -e $SRC ]]; then mkdir -p "$(dirname "$SRC")" && ln -sfn "$ROOT" "$SRC"; fi
 [[ -e $ROOT/../shared/data/clip ]] || ln -sfn "$ROOT/.gpu/shared" "$ROOT/../shared"
 VOCAB=$ROOT/../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
 

@@ -292,7 +292,7 @@ Command register_batch(CLI::App& app) {
   sub->add_option("--max-controlnets", o->engine.max_controlnets, "ControlNets kept loaded")->capture_default_str();
   sub->add_option("--progress", o->progress, "auto, bar, json (JSON lines on stdout) or none")->capture_default_str();
   sub->add_option("--threads", o->engine.threads, "CPU threads (0: one per core)");
-  sub->add_option("--weights", o->engine.weights, "How weights are held: auto (16-bit files stay 16-bit on the CPU in fp32, half the memory), wide (converted at load) or offload (CUDA: in host memory, copied to the GPU layer by layer, for small GPUs)")
+  sub->add_option("--weights", o->engine.weights, kWeightsHelp)
       ->capture_default_str();
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   return {sub, [o] { return run(*o); }};

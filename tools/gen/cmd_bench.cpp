@@ -260,7 +260,7 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--warmup", o->warmup, "Untimed runs first")->capture_default_str();
   sub->add_option("--repeats", o->repeats, "Timed runs (default: 5 for w1, 3 otherwise)");
   sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
-  sub->add_option("--weights", o->weights, "How weights are held: auto (16-bit files stay 16-bit on the CPU in fp32, half the memory), wide (converted at load) or offload (CUDA: in host memory, copied to the GPU layer by layer, for small GPUs)")
+  sub->add_option("--weights", o->weights, kWeightsHelp)
       ->capture_default_str();
   sub->add_flag("--json", o->json, "One JSON object on stdout (schema gen.bench/1)");
   return {sub, [o] { return run(*o); }};

@@ -255,7 +255,7 @@ Command register_generate(CLI::App& app) {
   app.add_option("--from", o->from, "Re-run the request stored in a PNG gen wrote (options given override it)");
   app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
       ->capture_default_str();
-  app.add_option("--weights", o->weights, "How weights are held: auto (16-bit files stay 16-bit on the CPU in fp32, half the memory), wide (converted at load) or offload (CUDA: in host memory, copied to the GPU layer by layer, for small GPUs)")
+  app.add_option("--weights", o->weights, kWeightsHelp)
       ->capture_default_str();
   app.add_option("--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
   app.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");

@@ -6,6 +6,11 @@
 
 namespace gen::cli {
 
+// --weights, shared by generate, batch and bench.
+inline constexpr const char* kWeightsHelp =
+    "How weights are held: auto (16-bit files stay 16-bit on the CPU in fp32, half the memory), wide (converted at "
+    "load) or offload (CUDA: in host memory, copied to the GPU layer by layer, for small GPUs)";
+
 struct Command {
   CLI::App* app = nullptr;       // the subcommand
   std::function<int()> run;      // called when the subcommand was given; returns the exit code
