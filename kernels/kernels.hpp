@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace gen::kernels {
 
@@ -36,5 +39,70 @@ std::int64_t cuda_peak_allocated() noexcept;
 void cuda_reset_peak() noexcept;
 // Waits for all work on the current device (no-op without CUDA).
 void cuda_synchronize();
+
+// True when this build can capture CUDA graphs and a CUDA device is present.
+bool cuda_graphs_available() noexcept;
+
+// A CUDA graph of the work a function enqueues (kernels/cuda_graph.cu): captured once on a
+// side stream that first waits for the current stream, then replayed on the current stream.
+// Tensors the captured work allocates live in the graph's private memory pool; the ones it
+// returns stay valid (and are overwritten by every replay) for as long as the caller keeps
+// them. Several graphs may share one pool when they are never replayed concurrently.
+class CudaGraph {
+ public:
+  CudaGraph();
+  ~CudaGraph();
+  CudaGraph(const CudaGraph&) = delete;
+  CudaGraph& operator=(const CudaGraph&) = delete;
+
+  // Runs `body` eagerly on the side stream the captures use (after the current stream's
+  // work) and waits for it: lazy initialisations (library handles, workspaces) happen here,
+  // outside any capture.
+  static void warm_up(const std::function<void()>& body);
+  // Records `body` into this graph; nothing runs. `share_pool_with`: a captured graph whose
+  // pool this one shares (nullptr: a pool of its own). On failure (an operation that cannot
+  // be captured, such as a host synchronisation) the capture is ended, the stream stays
+  // usable, and c10::Error is thrown.
+  void capture(const std::function<void()>& body, const CudaGraph* share_pool_with = nullptr);
+  // Launches the captured work on the current stream (no host synchronisation).
+  void replay();
+  bool captured() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Device-side timestamps on the current stream (CUDA events), read once at the end so that
+// timing adds no host synchronisation to the loop it measures. Without CUDA: host clocks.
+class Timeline {
+ public:
+  explicit Timeline(bool cuda);
+  ~Timeline();
+  Timeline(const Timeline&) = delete;
+  Timeline& operator=(const Timeline&) = delete;
+  void mark();  // records a timestamp after the work enqueued so far
+  // Seconds between consecutive marks; waits for the last one.
+  std::vector<double> intervals();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// While alive (and `on`), any host-device synchronisation libtorch performs on CUDA (a
+// blocking copy, .item(), a stream or device synchronise) throws c10::Error instead
+// (c10's sync debug mode). For tests that check a loop never waits for the GPU.
+class SyncCheck {
+ public:
+  explicit SyncCheck(bool on);
+  ~SyncCheck();
+  SyncCheck(const SyncCheck&) = delete;
+  SyncCheck& operator=(const SyncCheck&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool on_ = false;
+};
 
 }  // namespace gen::kernels

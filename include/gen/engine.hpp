@@ -48,8 +48,9 @@ struct EngineOptions {
   // kept in page-locked host memory in the compute dtype, each layer's copied to the GPU as
   // it runs (sequential offload, for GPUs too small for the model; the same images, slower).
   std::string weights = "auto";
-  // Synchronise the device around every model call so that Timings' per-step and per-model
-  // times are exact (for benchmarks; costs the overlap between calls on a GPU).
+  // Synchronise the device around every model call so that Timings' per-model times (UNet,
+  // ControlNets) are exact (for benchmarks). Costs the overlap between calls on a GPU, and
+  // the step then runs eagerly instead of as a CUDA graph.
   bool profile = false;
 };
 
@@ -87,8 +88,10 @@ struct Timings {
   int images = 0;
   int steps = 0;                // model calls per batch
   int models_loaded = 0;        // model files read by this call (0: everything was cached)
-  // With EngineOptions::profile: seconds of each model call (all batches), and the time
-  // inside the UNet and the ControlNets.
+  // Seconds of each denoising step (all batches): model calls and scheduler. Measured with
+  // CUDA events on a GPU (no synchronisation in the loop); with EngineOptions::profile,
+  // with the device synchronised around every model call instead. unet/controlnet: the time
+  // inside the UNet and the ControlNets, with EngineOptions::profile only.
   std::vector<double> step_seconds;
   double unet = 0;
   double controlnet = 0;
@@ -98,6 +101,11 @@ struct Timings {
   double flops_denoise = 0;
   double flops_decode = 0;
   std::int64_t peak_device_bytes = -1;  // peak GPU memory held during the call; -1 on the CPU
+  // CUDA graphs of the denoising step (docs/performance.md): captured and replayed during
+  // this call, or why they were not used ("not on CUDA", "profiling", a failed capture...).
+  int graph_captures = 0;
+  int graph_replays = 0;
+  std::string graphs_off;
 };
 
 struct Callbacks {
@@ -121,6 +129,9 @@ Request with_defaults(Request request, const EngineOptions& options);
 // The price: the process keeps its high-water mark until it exits. Call it first thing in
 // main(), before other threads start. gen's CLI does.
 void retain_freed_host_memory() noexcept;
+
+// Whether a CUDA GPU is usable (what device "auto" picks).
+bool cuda_available() noexcept;
 
 class Engine {
  public:

@@ -2,6 +2,7 @@
 // at a time, cancellation from any thread.
 #include "gen/engine.hpp"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
 #if defined(__GLIBC__)
@@ -37,6 +38,14 @@ void retain_freed_host_memory() noexcept {
   mallopt(M_TRIM_THRESHOLD, 0x7fffffff);  // and the heap's top not handed back either
   mallopt(M_ARENA_MAX, 1);                // one heap: a block freed by one thread serves the next
 #endif
+}
+
+bool cuda_available() noexcept {
+  try {
+    return at::hasCUDA();
+  } catch (...) {
+    return false;
+  }
 }
 
 Request with_defaults(Request r, const EngineOptions& o) {

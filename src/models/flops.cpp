@@ -7,6 +7,8 @@ thread_local double g_total = 0;
 
 double total() noexcept { return g_total; }
 
+void add(double flops) noexcept { g_total += flops; }
+
 void conv(const at::Tensor& w, const at::Tensor& out) noexcept {
   // w: [Cout, Cin/groups, kh, kw]
   g_total += 2.0 * static_cast<double>(out.numel()) * static_cast<double>(w.size(1) * w.size(2) * w.size(3));

@@ -13,6 +13,9 @@ namespace gen::models::flops {
 // The running total of this thread (never reset; take differences).
 double total() noexcept;
 
+// Adds work done without the layers being called (a replayed CUDA graph of counted work).
+void add(double flops) noexcept;
+
 // out = conv(x, w): 2 × out elements × (in channels per group × kernel area).
 void conv(const at::Tensor& w, const at::Tensor& out) noexcept;
 // out = x · wᵀ: 2 × rows × in × out.

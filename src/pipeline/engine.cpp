@@ -75,6 +75,9 @@ struct Loaded {
   std::list<std::pair<std::string, std::unique_ptr<control::ControlNet>>> controlnets;
   c10::Device device = c10::Device(c10::kCPU);
   at::ScalarType dtype = at::kFloat;
+  // CUDA graphs of the denoising step (refer to the models above: cleared whenever a
+  // ControlNet goes; declared last, so destroyed first).
+  std::unique_ptr<StepGraphs> graphs;
 };
 
 }  // namespace
@@ -267,6 +270,10 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     }
     l->device = device;
     l->dtype = dtype;
+    // The step as a CUDA graph: not with sequential offload (its weight copies belong to the
+    // step) nor when GEN_NO_GRAPHS is set (side-by-side measurements).
+    if (device.is_cuda() && !offload && !env_set("GEN_NO_GRAPHS") && kernels::cuda_graphs_available())
+      l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Cuda);
     l->key = key;
     ++timings.models_loaded;
     s.models.push_front(std::move(l));
@@ -294,8 +301,10 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       L.controlnets.splice(L.controlnets.begin(), L.controlnets, cit);
     } else {
       // Keep the ControlNets this request already placed; drop older ones beyond the limit.
-      while (static_cast<int>(L.controlnets.size()) >= std::max<int>(s.limits.controlnets, static_cast<int>(i) + 1))
+      while (static_cast<int>(L.controlnets.size()) >= std::max<int>(s.limits.controlnets, static_cast<int>(i) + 1)) {
+        if (L.graphs) L.graphs->clear();  // their keys name ControlNets by address
         L.controlnets.pop_back();
+      }
       auto net = control::load_controlnet(c.model, *L.unet, dtype, weight_device, c.global_pool, compact);
       if (nhwc) to_channels_last(*net);
       if (offload) pin(*net);
@@ -390,9 +399,15 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   d.control_mode = req.control_mode == "prompt"    ? ControlMode::PromptImportant
                    : req.control_mode == "control" ? ControlMode::ControlImportant
                                                    : ControlMode::Balanced;
-  Models m{L.unet.get(), L.vae.get(), dtype, device, /*vae_channels_last=*/true, /*unet_channels_last=*/nhwc};
+  Models m{L.unet.get(), L.vae.get(), dtype, device, /*vae_channels_last=*/true, /*unet_channels_last=*/nhwc,
+           L.graphs.get()};
   DenoiseProfile profile;
-  if (s.limits.profile) d.profile = &profile;
+  std::vector<double> step_times;
+  if (s.limits.profile)
+    d.profile = &profile;  // synchronised around each model call, so the step runs eagerly
+  else
+    d.step_times = &step_times;
+  const auto graph_stats0 = L.graphs ? L.graphs->stats() : StepGraphs::Stats{};
 
   const int preview_every = std::max(1, callbacks.preview_every);
   for (int batch = 0; batch < req.batch_count; ++batch) {
@@ -454,7 +469,19 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     }
     timings.decode += since(t_convert);
   }
-  timings.step_seconds = profile.steps;
+  timings.step_seconds = s.limits.profile ? profile.steps : step_times;
+  if (L.graphs) {
+    const auto& g = L.graphs->stats();
+    timings.graph_captures = g.captures - graph_stats0.captures;
+    timings.graph_replays = g.replays - graph_stats0.replays;
+    timings.graphs_off = g.disabled_why;
+  } else {
+    timings.graphs_off = !device.is_cuda() ? "not on CUDA"
+                         : offload         ? "sequential offload"
+                         : env_set("GEN_NO_GRAPHS") ? "GEN_NO_GRAPHS is set"
+                                                    : "CUDA graphs unavailable in this build";
+  }
+  if (s.limits.profile && L.graphs) timings.graphs_off = "profiling (EngineOptions::profile)";
   timings.unet = profile.unet;
   timings.controlnet = profile.controlnet;
   if (s.gpu) timings.peak_device_bytes = kernels::cuda_peak_allocated();

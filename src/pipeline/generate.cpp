@@ -5,8 +5,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
+#include <sstream>
 
 #include "gen/error.hpp"
+#include "kernels.hpp"
+#include "pipeline/step_graph.hpp"
 
 namespace gen::pipeline {
 
@@ -36,6 +40,78 @@ bool unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
   // diffusers: kept unless i/n < start or (i+1)/n > end.
   const double a = static_cast<double>(i) / n, b = static_cast<double>(i + 1) / n;
   return !(a < u.start || b > u.end);
+}
+
+// The model half of step i: the ControlNets' residuals (the active ones), the UNet on both
+// CFG halves in one batch, and the guidance. x: [B, ...] scaled latents; tt: the timestep
+// for the doubled batch. Profiling waits for the device around the model calls.
+at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& tt,
+                         const at::Tensor& context, const at::Tensor& pos, const std::vector<at::Tensor>& hints,
+                         const std::vector<bool>& active, DenoiseProfile* prof) {
+  const bool cfg = req.cfg_scale != 1.0;
+  auto model_in = cfg ? at::cat({x, x}, 0) : x;
+  if (prof) wait_for(model_in);
+  const auto t_control = std::chrono::steady_clock::now();
+  models::ControlResiduals total;
+  bool any = false;
+  for (std::size_t c = 0; c < req.controls.size(); ++c) {
+    if (!active[c]) continue;
+    const auto& u = req.controls[c];
+    const bool cond_only = cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant);
+    auto cx = cond_only ? x : model_in;
+    auto cctx = cond_only ? pos : context;
+    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c]);
+    auto scales = residual_scales(req, u.scale, r.down.size() + 1);
+    for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
+    r.middle = r.middle * scales.back();
+    if (cond_only) {  // the unconditional half gets no residuals
+      for (auto& d : r.down) d = at::cat({at::zeros_like(d), d}, 0);
+      r.middle = at::cat({at::zeros_like(r.middle), r.middle}, 0);
+    }
+    if (!any) {
+      total = std::move(r);
+      any = true;
+    } else {
+      for (std::size_t k = 0; k < total.down.size(); ++k) total.down[k] = total.down[k] + r.down[k];
+      total.middle = total.middle + r.middle;
+    }
+  }
+  if (prof) {
+    if (any) wait_for(total.middle);
+    prof->controlnet += seconds_since(t_control);
+  }
+  const auto t_unet = std::chrono::steady_clock::now();
+  auto eps = m.unet->forward(model_in, tt, context, any ? &total : nullptr);
+  if (prof) {
+    wait_for(eps);
+    prof->unet += seconds_since(t_unet);
+  }
+  if (cfg) {
+    auto parts = eps.chunk(2, 0);
+    eps = parts[0] + req.cfg_scale * (parts[1] - parts[0]);
+  }
+  return eps;
+}
+
+// Everything that changes the work of guided_output (the graph key): shapes, dtype and
+// layout of the inputs, the guidance, and per ControlNet which one, whether it acts, its
+// residual scales and hint shape.
+std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& context,
+                     const std::vector<at::Tensor>& hints, const std::vector<bool>& active) {
+  std::ostringstream k;
+  k.precision(17);
+  auto shape = [&](const at::Tensor& t) {
+    k << t.sizes() << t.scalar_type() << (t.is_contiguous(at::MemoryFormat::ChannelsLast) ? "L" : "") << ';';
+  };
+  k << m.unet << ';';
+  shape(x);
+  shape(context);
+  k << "cfg " << req.cfg_scale << "; guess " << req.guess_mode << "; mode " << static_cast<int>(req.control_mode) << ';';
+  for (std::size_t c = 0; c < req.controls.size(); ++c) {
+    k << "\ncontrol " << req.controls[c].net << ' ' << active[c] << ' ' << req.controls[c].scale << ' ';
+    shape(hints[c]);
+  }
+  return k.str();
 }
 
 }  // namespace
@@ -86,66 +162,53 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
   }
 
   const auto n = scheds[0]->size();
+  const std::int64_t calls_batch = cfg ? 2 * b : b;
+  // The per-request inputs of the model half of a step, in a fixed order: context,
+  // positive, then the hints.
+  std::vector<at::Tensor> fixed{context, pos};
+  fixed.insert(fixed.end(), hints.begin(), hints.end());
+  const bool graphs = m.graphs && !req.profile;
+  kernels::Timeline timeline(m.device.is_cuda());
+  if (req.step_times) timeline.mark();
+  std::optional<kernels::SyncCheck> no_sync;
+  if (req.forbid_sync) no_sync.emplace(m.device.is_cuda());
   for (std::int64_t i = 0; i < n; ++i) {
     if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled at step " + std::to_string(i));
     std::vector<at::Tensor> scaled;
     for (int k = 0; k < b; ++k) scaled.push_back(scheds[k]->scale_model_input(latents.slice(0, k, k + 1), i));
     auto x = at::cat(scaled, 0).to(m.dtype);
     if (m.unet_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    auto model_in = cfg ? at::cat({x, x}, 0) : x;
     const double t = scheds[0]->timesteps()[static_cast<std::size_t>(i)];
-    auto tt = at::full({model_in.size(0)}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
+    std::vector<bool> active(req.controls.size());
+    for (std::size_t c = 0; c < req.controls.size(); ++c) active[c] = unit_active(req.controls[c], i, n);
 
-    auto* prof = req.profile;
-    if (prof) wait_for(model_in);
+    at::Tensor eps;
     const auto t_step = std::chrono::steady_clock::now();
-    models::ControlResiduals total;
-    bool any = false;
-    for (std::size_t c = 0; c < req.controls.size(); ++c) {
-      const auto& u = req.controls[c];
-      if (!unit_active(u, i, n)) continue;
-      const bool cond_only = cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant);
-      auto cx = cond_only ? x : model_in;
-      auto cctx = cond_only ? pos : context;
-      auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c]);
-      auto scales = residual_scales(req, u.scale, r.down.size() + 1);
-      for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
-      r.middle = r.middle * scales.back();
-      if (cond_only) {  // the unconditional half gets no residuals
-        for (auto& d : r.down) d = at::cat({at::zeros_like(d), d}, 0);
-        r.middle = at::cat({at::zeros_like(r.middle), r.middle}, 0);
-      }
-      if (!any) {
-        total = std::move(r);
-        any = true;
-      } else {
-        for (std::size_t k = 0; k < total.down.size(); ++k) total.down[k] = total.down[k] + r.down[k];
-        total.middle = total.middle + r.middle;
-      }
-    }
-    if (prof) {
-      if (any) wait_for(total.middle);
-      prof->controlnet += seconds_since(t_step);
-    }
-    const auto t_unet = std::chrono::steady_clock::now();
-    auto eps = m.unet->forward(model_in, tt, context, any ? &total : nullptr);
-    if (prof) {
-      wait_for(eps);
-      prof->unet += seconds_since(t_unet);
-    }
-    if (cfg) {
-      auto parts = eps.chunk(2, 0);
-      eps = parts[0] + req.cfg_scale * (parts[1] - parts[0]);
+    if (graphs) {
+      auto body = [&](const at::Tensor& sx, const at::Tensor& stt, const std::vector<at::Tensor>& f) {
+        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, f.end()}, active, nullptr);
+      };
+      eps = m.graphs->run(step_key(m, req, x, context, hints, active), x, t, calls_batch, fixed, body);
+    } else {
+      auto tt = at::full({calls_batch}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
+      eps = guided_output(m, req, x, tt, context, pos, hints, active, req.profile);
     }
     std::vector<at::Tensor> next;
     for (int k = 0; k < b; ++k)
       next.push_back(scheds[k]->step(eps.slice(0, k, k + 1), i, latents.slice(0, k, k + 1), gens[k]));
     latents = at::cat(next, 0);
-    if (prof) {
+    if (req.profile) {
       wait_for(latents);
-      prof->steps.push_back(seconds_since(t_step));
+      req.profile->steps.push_back(seconds_since(t_step));
     }
+    if (req.step_times) timeline.mark();
     if (on_step) on_step(StepInfo{static_cast<int>(i + 1), static_cast<int>(n)}, latents);
+  }
+  no_sync.reset();
+  if (m.graphs) m.graphs->release_inputs();
+  if (req.step_times) {
+    auto v = timeline.intervals();
+    req.step_times->insert(req.step_times->end(), v.begin(), v.end());
   }
   return latents;
 }

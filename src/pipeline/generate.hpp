@@ -14,6 +14,7 @@
 #include "control/controlnet.hpp"
 #include "models/unet.hpp"
 #include "models/vae.hpp"
+#include "pipeline/step_graph.hpp"
 #include "pipeline/tiled_vae.hpp"
 #include "schedulers/scheduler.hpp"
 
@@ -55,6 +56,12 @@ struct DenoiseRequest {
   bool guess_mode = false;  // diffusers' guess mode (conditional half only, 0.1 → 1 scales)
   ControlMode control_mode = ControlMode::Balanced;
   DenoiseProfile* profile = nullptr;  // when set, filled (and the device synchronised)
+  // When set, the seconds of each step (model calls and scheduler) are appended, measured
+  // without synchronising inside the loop (CUDA events; host clocks on the CPU).
+  std::vector<double>* step_times = nullptr;
+  // Checks (tests): any host-device synchronisation inside the loop throws
+  // (kernels::SyncCheck; CUDA only).
+  bool forbid_sync = false;
 };
 
 struct StepInfo {
@@ -73,6 +80,10 @@ struct Models {
   bool vae_channels_last = false;
   // The UNet's and ControlNets' weights are channels-last: run them NHWC (on CUDA).
   bool unet_channels_last = false;
+  // When set (and the request is not profiled), the model half of each step runs through
+  // these graphs (pipeline/step_graph.hpp); the graphs must be cleared when any of the
+  // models they ran goes away.
+  StepGraphs* graphs = nullptr;
 };
 
 // Runs the loop. The initial latents: per image a CPU generator seeded seed + i, drawn in

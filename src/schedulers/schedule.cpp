@@ -308,7 +308,12 @@ void Scheduler::reset() {
 
 at::Tensor Scheduler::draw_noise(const at::Tensor& like, c10::ScalarType dtype, at::Generator* generator) {
   at::Tensor noise = at::randn(like.sizes(), *generator, at::TensorOptions().dtype(dtype).device(at::kCPU));
-  return noise.to(like.device(), like.scalar_type());
+  if (like.is_cpu()) return noise.to(like.scalar_type());
+  // To a GPU through page-locked memory, so that the copy is queued behind the step's work
+  // instead of making the host wait for it (no synchronisation inside the sampling loop).
+  // (The dtype is changed on the host first: a copy that also converts would stage through
+  // pageable memory.)
+  return noise.to(like.scalar_type()).pin_memory().to(like.device(), /*non_blocking=*/true);
 }
 
 at::Tensor Scheduler::step(const at::Tensor& model_output, int64_t i, const at::Tensor& sample,

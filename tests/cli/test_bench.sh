@@ -22,10 +22,13 @@ t = j["tflop"]
 assert t["denoise"] > 0 and t["vae_decode"] > 0 and t["text_encoding"] > 0
 assert abs(t["per_step"] * 4 - t["denoise"]) <= 1e-9 * t["denoise"]  # 4 steps, each the same work
 assert j["peak_gpu_gib"] is None and j["peak_rss_gib"] > 0
+g = j["cuda_graphs"]  # the CPU runs eagerly, and says why
+assert g == {"on": False, "captures": 0, "replays": 0, "off_because": "not on CUDA"}, g
 assert j["request"]["width"] == 256 and j["request"]["steps"] == 4 and len(j["request"]["controls"]) == 1
 PY
 "$GEN" bench -w w-cpu -m "$P" --control "$C" --warmup 0 --repeats 1 > bench.txt 2>/dev/null &&
-  grep -q "per model call" bench.txt && grep -q "TFLOP/s" bench.txt && pass "bench prints a table" || bad "bench table"
+  grep -q "per model call" bench.txt && grep -q "TFLOP/s" bench.txt &&
+  grep -q "CUDA graphs: off (not on CUDA)" bench.txt && pass "bench prints a table" || bad "bench table"
 expect_exit 2 "--workload: 'w9'" -- "$GEN" bench -w w9 -m "$P" --control "$C"
 expect_exit 2 "--control: workload w1 needs a ControlNet" -- "$GEN" bench -w w1 -m "$P"
 finish

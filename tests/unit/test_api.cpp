@@ -103,6 +103,11 @@ TEST(Api, GeneratesImagesWithSeedsAndMetadata) {
   EXPECT_EQ(t.steps, 3);
   EXPECT_GT(t.denoise, 0);
   EXPECT_GT(t.total, 0);
+  // Step times without profiling: one per step of each batch (host clocks on the CPU).
+  ASSERT_EQ(t.step_seconds.size(), 6u);
+  for (double s : t.step_seconds) EXPECT_GT(s, 0);
+  EXPECT_EQ(t.graph_replays, 0);
+  EXPECT_EQ(t.graphs_off, "not on CUDA");
   EXPECT_NE(engine.summary().find("device cpu"), std::string::npos);
 }
 
@@ -332,6 +337,18 @@ TEST(Api, CudaPathsAgreeWithEachOtherAndWithTheCpu) {
   gen::Engine offload(o);
   EXPECT_TRUE(same_pixels(offload.generate(request("fp32"))[0].image, f32));
   EXPECT_TRUE(same_pixels(offload.generate(request("fp16"))[0].image, f16));
+
+  // The step ran as CUDA graphs (captured on the first request, replayed since), giving the
+  // eager loop's pixels.
+  EXPECT_TRUE(gpu.last_timings().graphs_off.empty()) << gpu.last_timings().graphs_off;
+  EXPECT_GT(gpu.last_timings().graph_replays, 0);
+  ::setenv("GEN_NO_GRAPHS", "1", 1);
+  auto eo = on(kModel);
+  eo.device = "cuda";
+  gen::Engine eager(eo);
+  ::unsetenv("GEN_NO_GRAPHS");
+  EXPECT_TRUE(same_pixels(eager.generate(request("fp16"))[0].image, f16));
+  EXPECT_EQ(eager.last_timings().graphs_off, "GEN_NO_GRAPHS is set");
 
   ::setenv("GEN_NCHW", "1", 1);
   gen::Engine nchw(on(kModel));

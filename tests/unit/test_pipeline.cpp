@@ -10,6 +10,10 @@
 #include "models/loader.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/generate.hpp"
+#include "pipeline/step_graph.hpp"
+#include "kernels.hpp"
+#include "models/flops.hpp"
+#include <ATen/Context.h>
 
 using namespace gen;
 
@@ -201,4 +205,158 @@ TEST(Pipeline, ControlModesChangeTheImage) {
   EXPECT_FALSE(at::allclose(out[0], out[1]));
   EXPECT_FALSE(at::allclose(out[1], out[2]));
   EXPECT_TRUE(at::equal(out[2], out[3]));
+}
+
+// CUDA graphs of the step (pipeline/step_graph.hpp). On the CPU, Mode::Emulate runs the
+// same bookkeeping (static input buffers, keys, inputs copied only when they change, the
+// output copied out) with eager "replays": the latents must be the eager loop's bit for bit,
+// and the FLOPs counted the same.
+namespace {
+
+struct GraphCase {
+  pipeline::DenoiseRequest req;
+  at::Tensor neg, pos;
+};
+
+// Two ControlNets with overlapping ranges over 5 steps: the active sets are {0}, {0},
+// {0, 1}, {1}, {1} — three keys, two of them used twice in a row.
+GraphCase graph_case(const std::string& sampler, const std::string& prompt) {
+  auto& f = fixture();
+  auto io = SafetensorsCheckpoint::open(kDir + "cases.safetensors");
+  pipeline::TextEncoder enc{&f.tokenizer, &f.te};
+  GraphCase c;
+  std::tie(c.neg, c.pos) = pipeline::encode_prompts(enc, prompt, "blurry");
+  c.req.width = 64;
+  c.req.height = 48;
+  c.req.batch_size = 2;
+  c.req.steps = 5;
+  c.req.seed = 11;
+  c.req.sampler = sampler;
+  c.req.scheduler = SchedulerConfig::from_json(f.configs["scheduler"]);
+  for (int i = 0; i < 2; ++i) {
+    auto image = load_tensor(io, "control_image." + std::to_string(i), at::kFloat, at::kCPU);
+    image = at::upsample_bilinear2d(image, {48, 64}, false);
+    c.req.controls.push_back({f.nets[i].get(), image, i ? 0.7 : 1.0, i ? 0.4 : 0.0, i ? 1.0 : 0.6});
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST(StepGraphs, EmulatedGraphsGiveTheEagerLatentsBitForBit) {
+  if (!std::filesystem::exists(kVocab)) FAIL() << "CLIP vocabulary not found at " << kVocab;
+  auto& f = fixture();
+  for (const std::string sampler : {"euler_a", "dpmpp_2m"}) {  // noise drawn per step; outputs kept
+    auto c = graph_case(sampler, "a red house");
+    pipeline::Models eager{&f.unet, &f.vae};
+    double f0 = models::flops::total();
+    const auto want = pipeline::denoise(eager, c.req, c.neg, c.pos);
+    const double eager_flops = models::flops::total() - f0;
+
+    pipeline::StepGraphs graphs(pipeline::StepGraphs::Mode::Emulate);
+    pipeline::Models m = eager;
+    m.graphs = &graphs;
+    f0 = models::flops::total();
+    EXPECT_TRUE(at::equal(pipeline::denoise(m, c.req, c.neg, c.pos), want)) << sampler;
+    EXPECT_EQ(models::flops::total() - f0, eager_flops) << sampler;
+    // Keys {0}, {0,1}, {1} warmed on first use; {0} and {1} captured on their second.
+    EXPECT_EQ(graphs.stats().warmups, 3);
+    EXPECT_EQ(graphs.stats().captures, 2);
+    EXPECT_EQ(graphs.stats().replays, 0);
+    EXPECT_EQ(graphs.size(), 3u);
+
+    // The same request again: replays (and the {0,1} key's capture).
+    EXPECT_TRUE(at::equal(pipeline::denoise(m, c.req, c.neg, c.pos), want)) << sampler;
+    EXPECT_EQ(graphs.stats().warmups, 3);
+    EXPECT_EQ(graphs.stats().captures, 3);
+    EXPECT_EQ(graphs.stats().replays, 4);
+
+    // Another prompt, the same keys: the new context must reach the static buffers.
+    auto other = graph_case(sampler, "a green boat");
+    EXPECT_TRUE(at::equal(pipeline::denoise(m, other.req, other.neg, other.pos),
+                          pipeline::denoise(eager, other.req, other.neg, other.pos)))
+        << sampler;
+    EXPECT_EQ(graphs.stats().replays, 9);
+    EXPECT_TRUE(graphs.stats().disabled_why.empty());
+  }
+}
+
+TEST(StepGraphs, NewShapesAndSettingsCaptureAgainWithinTheCapacity) {
+  if (!std::filesystem::exists(kVocab)) FAIL() << "CLIP vocabulary not found at " << kVocab;
+  auto& f = fixture();
+  pipeline::StepGraphs graphs(pipeline::StepGraphs::Mode::Emulate, /*capacity=*/2);
+  pipeline::Models eager{&f.unet, &f.vae};
+  pipeline::Models m = eager;
+  m.graphs = &graphs;
+  auto c = graph_case("euler", "a cat");
+  c.req.controls.resize(1);
+  c.req.controls[0].end = 1.0;  // one key per request
+  auto check = [&](const pipeline::DenoiseRequest& req) {
+    EXPECT_TRUE(at::equal(pipeline::denoise(m, req, c.neg, c.pos), pipeline::denoise(eager, req, c.neg, c.pos)));
+  };
+  check(c.req);
+  EXPECT_EQ(graphs.stats().captures, 1);
+  auto bigger = c.req;  // another size: another graph
+  bigger.width = 80;
+  bigger.controls[0].image = at::upsample_bilinear2d(c.req.controls[0].image, {48, 80}, false);
+  check(bigger);
+  EXPECT_EQ(graphs.stats().captures, 2);
+  auto stronger = c.req;  // another guidance scale: another graph; the first one is dropped
+  stronger.cfg_scale = 3.0;
+  check(stronger);
+  EXPECT_EQ(graphs.stats().captures, 3);
+  EXPECT_EQ(graphs.size(), 2u);
+  auto uncond = c.req;  // no guidance: a single pass
+  uncond.cfg_scale = 1.0;
+  check(uncond);
+  check(c.req);  // dropped earlier: warmed and captured again
+  EXPECT_EQ(graphs.stats().captures, 5);
+  EXPECT_EQ(graphs.stats().warmups, 5);
+  graphs.clear();
+  EXPECT_EQ(graphs.size(), 0u);
+}
+
+// On a GPU: the captured graphs replay the eager step bit for bit (fp16, channels-last, the
+// ControlNets' changing active sets), and once the keys are warm and captured the loop
+// never makes the host wait for the GPU — Euler a included, whose noise is drawn on the CPU.
+TEST(StepGraphs, CudaGraphsReplayTheEagerStepWithoutWaitingForTheGpu) {
+  if (!at::hasCUDA() || !kernels::cuda_graphs_available()) GTEST_SKIP() << "no CUDA device";
+  if (!std::filesystem::exists(kVocab)) FAIL() << "CLIP vocabulary not found at " << kVocab;
+  auto& f = fixture();
+  auto weights = SafetensorsCheckpoint::open(kDir + "models.safetensors");
+  auto cuda = [&](models::Module& module, const std::string& prefix) {
+    models::LoadOptions o;
+    o.prefix = prefix;
+    o.dtype = at::kHalf;
+    o.device = c10::Device(c10::kCUDA);
+    models::load_weights(module, weights, o, prefix);
+  };
+  models::UNet unet(models::UNetConfig::from_diffusers(f.configs["unet"], "unet"));
+  models::Vae vae(models::VaeConfig::from_diffusers(f.configs["vae"], "vae"));
+  cuda(unet, "model.diffusion_model.");
+  cuda(vae, "first_stage_model.");
+  auto ccfg = control::ControlNetConfig::from_diffusers(f.configs["controlnet"], "controlnet");
+  std::vector<std::unique_ptr<control::ControlNet>> nets;
+  for (int i = 0; i < 2; ++i) {
+    nets.push_back(std::make_unique<control::ControlNet>(ccfg));
+    cuda(*nets.back(), "control." + std::to_string(i) + ".");
+  }
+  auto c = graph_case("euler_a", "a red house");
+  for (int i = 0; i < 2; ++i) c.req.controls[i].net = nets[i].get();
+  pipeline::Models eager{&unet, &vae, at::kHalf, c10::Device(c10::kCUDA)};
+  const auto want = pipeline::denoise(eager, c.req, c.neg, c.pos).cpu();
+
+  pipeline::StepGraphs graphs(pipeline::StepGraphs::Mode::Cuda);
+  pipeline::Models m = eager;
+  m.graphs = &graphs;
+  EXPECT_TRUE(at::equal(pipeline::denoise(m, c.req, c.neg, c.pos).cpu(), want));
+  EXPECT_TRUE(at::equal(pipeline::denoise(m, c.req, c.neg, c.pos).cpu(), want));  // all captured now
+  EXPECT_EQ(graphs.stats().captures, 3);
+  EXPECT_TRUE(graphs.stats().disabled_why.empty()) << graphs.stats().disabled_why;
+  auto req = c.req;
+  req.forbid_sync = true;
+  at::Tensor again;
+  EXPECT_NO_THROW(again = pipeline::denoise(m, req, c.neg, c.pos));
+  EXPECT_TRUE(at::equal(again.cpu(), want));
+  EXPECT_EQ(graphs.stats().replays, 4 + 5);
 }
