@@ -62,11 +62,22 @@ case $MODE in
       while [[ $1 != -- ]]; do envs+=("$1"); shift; done
       shift
       echo "== $name"
-      env "${envs[@]}" "$GEN" bench "${M[@]}" "$@" >"$OUT/$name.txt" 2>&1
-      env "${envs[@]}" "$GEN" bench "${M[@]}" "$@" --json >"$OUT/$name.json" 2>>"$OUT/$name.txt"
-      grep -E "per model call|UNet|ControlNet|VAE decode|end to end|images/s|peak" "$OUT/$name.txt"
+      # One run per case (device time is short): the JSON report, progress lines beside it.
+      env "${envs[@]}" "$GEN" bench "${M[@]}" "$@" --json >"$OUT/$name.json" 2>"$OUT/$name.txt" ||
+        { tail -3 "$OUT/$name.txt"; return; }
+      "$PY" - "$OUT/$name.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+s = j["seconds"]
+med = lambda k: s[k]["median"] if k in s else float("nan")
+print(f"  e2e {med('end_to_end')*1e3:.1f} ms  call {med('step')*1e3:.2f} ms (eager {med('step_profiled_eager')*1e3:.2f},"
+      f" unet {med('unet_per_step')*1e3:.2f}, cn {med('controlnet_per_step')*1e3:.2f})  decode {med('vae_decode')*1e3:.1f} ms"
+      f"  img/s {j['images_per_second']:.2f}  peak {j['peak_gpu_gib']} GiB  TFLOP/s {j['tflops_per_second']['step']:.1f}"
+      f"  graphs {j['cuda_graphs']}")
+PY
     }
     run w1 GEN_X=0 -- -w w1
+    run w1-no-graphs GEN_NO_GRAPHS=1 -- -w w1 --repeats 3
     run w1-no-kernels GEN_NO_KERNELS=1 -- -w w1 --repeats 3
     run w1-nchw GEN_NCHW=1 -- -w w1 --repeats 3
     run w1-bf16 GEN_X=0 -- -w w1 --dtype bf16 --repeats 3
