@@ -16,7 +16,7 @@ done
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 rm -rf .gpu
 mkdir -p .gpu/bin .gpu/lib .gpu/whl .gpu/shared/data/clip
-cp "$B/tools/gen" "$B/tests/gen_tests" .gpu/bin/
+cp "$B/tools/gen" "$B/tools/gen_bench_kernels" "$B/tests/gen_tests" .gpu/bin/
 # gen_tests has this build's source folder compiled in (its data, and ../shared beside it):
 # gpu_run.sh makes that path lead to the copy on the device.
 sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$B/CMakeCache.txt" >.gpu/source_dir

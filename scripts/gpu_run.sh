@@ -4,7 +4,8 @@
 # elsewhere). Each mode fits one 10-minute device call:
 #
 #   bash scripts/gpu_run.sh tests   # every unit test (the GPU ones run: Kernels.*, Api.Cuda*,
-#                                   # Models.AsOperand*, TensorAdapter.LoadToCuda), a CUDA smoke
+#                                   # Models.AsOperand*, TensorAdapter.LoadToCuda, StepGraphs.Cuda*),
+#                                   # a CUDA smoke generation, the kernels' micro-benchmark
 #   bash scripts/gpu_run.sh bench   # random SD 1.5 (fp16), gen bench w1 (and its A/B switches),
 #                                   # w2, w3, w3-decode, bf16, offload: JSON per run
 #   bash scripts/gpu_run.sh side    # tools/bench_gpu.py: diffusers vs gen, W1 and W2
@@ -51,6 +52,7 @@ case $MODE in
       "$GEN" -p "a red house" -m /tmp/tiny/diffusers/tiny-sd15-pipeline -W 64 -H 64 --steps 4 --seed 3 \
         --control /tmp/tiny/tiny-control-v11.safetensors --control-image tests/data/control/crop_64x64.png \
         -o "$OUT/smoke-cuda.png" --progress none 2>&1 | tee "$OUT/smoke.txt"
+    .gpu/bin/gen_bench_kernels >"$OUT/bench_kernels.txt" 2>&1; tail -1 "$OUT/bench_kernels.txt"
     ;;
   bench)
     [[ $has_gpu == 1 ]] || { echo "gpu_run bench: no CUDA device"; exit 1; }
