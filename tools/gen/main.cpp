@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,16 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
   if (dynamic_cast<const CLI::ExtrasError*>(&e)) {  // "The following argument(s) was/were not expected: --bogus"
     const auto colon = what.find(": ");
     if (colon != std::string::npos) {
-      const auto args = what.substr(colon + 2);
-      return args + ": " + (args.rfind('-', 0) == 0 ? "unknown option" : "unexpected argument") + " (see gen --help)";
+      // CLI11 lists them last first: put them back in command-line order.
+      std::vector<std::string> words;
+      std::istringstream in(what.substr(colon + 2));
+      for (std::string w; in >> w;) words.insert(words.begin(), w);
+      std::string args;
+      for (const auto& w : words) args += (args.empty() ? "" : " ") + w;
+      const bool options = !words.empty() && words.front().rfind('-', 0) == 0;
+      const char* kind = options ? (words.size() > 1 ? "unknown options" : "unknown option")
+                                 : (words.size() > 1 ? "unexpected arguments" : "unexpected argument");
+      return args + ": " + kind + " (see gen --help)";
     }
   }
   std::string where = "gen";
