@@ -9,6 +9,8 @@
 #   bash scripts/gpu_run.sh bench   # random SD 1.5 (fp16), gen bench w1 (and its A/B switches),
 #                                   # w2, w3, w3-decode, bf16, offload: JSON per run
 #   bash scripts/gpu_run.sh side    # tools/bench_gpu.py: diffusers vs gen, W1 and W2
+#   bash scripts/gpu_run.sh psnr    # W1's request on the full-size random SD 1.5: fp16 and bf16
+#                                   # on the GPU vs fp32 on the CPU (tools/psnr.py, target 30 dB)
 #
 # It also runs here (no GPU): the GPU tests then skip and the benchmarks stop at "no CUDA".
 set -uo pipefail
@@ -93,5 +95,21 @@ PY
     sd15 || exit 1
     "$PY" tools/bench_gpu.py --models /tmp/sd15 --gen "$GEN" 2>&1 | tee "$OUT/side_by_side.txt"
     ;;
-  *) echo "gpu_run: mode must be tests, bench or side" >&2; exit 2 ;;
+  psnr)
+    [[ $has_gpu == 1 ]] || { echo "gpu_run psnr: no CUDA device"; exit 1; }
+    sd15 || exit 1
+    W1=(-p "a photograph of a lighthouse on a cliff at sunset, dramatic sky, detailed" -n "blurry, low quality"
+        -m /tmp/sd15/sd15-random.safetensors --vocab "$VOCAB" -W 512 -H 512 --steps 20 --cfg-scale 7.5 --sampler euler
+        --seed 1 --control /tmp/sd15/control-sd15-random.safetensors
+        --control-image tests/data/control/canny_100_200.png --progress none)
+    for run in "cuda fp16" "cuda bf16" "cpu fp32"; do
+      set -- $run
+      TIMEFORMAT="$1 $2: %R s"
+      { time "$GEN" "${W1[@]}" --device "$1" --dtype "$2" -o "$OUT/w1-$1-$2.png"; } 2>&1 | tee -a "$OUT/psnr.txt"
+    done
+    for d in fp16 bf16; do
+      echo "cuda $d vs cpu fp32: $("$PY" tools/psnr.py "$OUT/w1-cuda-$d.png" "$OUT/w1-cpu-fp32.png")" | tee -a "$OUT/psnr.txt"
+    done
+    ;;
+  *) echo "gpu_run: mode must be tests, bench, side or psnr" >&2; exit 2 ;;
 esac
