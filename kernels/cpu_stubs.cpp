@@ -15,6 +15,7 @@ at::Tensor group_norm_silu(const at::Tensor&, const at::Tensor&, const at::Tenso
 }
 
 std::int64_t cuda_peak_allocated() noexcept { return -1; }
+std::int64_t cuda_peak_reserved() noexcept { return -1; }
 void cuda_reset_peak() noexcept {}
 void cuda_synchronize() {}
 

@@ -18,6 +18,16 @@ std::int64_t cuda_peak_allocated() noexcept {
   }
 }
 
+std::int64_t cuda_peak_reserved() noexcept {
+  try {
+    if (!at::hasCUDA()) return -1;
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device());
+    return stats.reserved_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+  } catch (...) {
+    return -1;
+  }
+}
+
 void cuda_reset_peak() noexcept {
   try {
     if (at::hasCUDA()) c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());

@@ -36,6 +36,9 @@ at::Tensor group_norm_silu(const at::Tensor& x, const at::Tensor& weight, const 
 // Peak bytes held by libtorch's CUDA caching allocator on the current device since the last
 // reset; -1 without CUDA.
 std::int64_t cuda_peak_allocated() noexcept;
+// Peak bytes the caching allocator reserved from the driver (tensors, its cache, and the
+// memory pools of CUDA graphs, whose replays allocate nothing the allocated peak would see).
+std::int64_t cuda_peak_reserved() noexcept;
 void cuda_reset_peak() noexcept;
 // Waits for all work on the current device (no-op without CUDA).
 void cuda_synchronize();

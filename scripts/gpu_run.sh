@@ -76,7 +76,7 @@ s = j["seconds"]
 med = lambda k: s[k]["median"] if k in s else float("nan")
 print(f"  e2e {med('end_to_end')*1e3:.1f} ms  call {med('step')*1e3:.2f} ms (eager {med('step_profiled_eager')*1e3:.2f},"
       f" unet {med('unet_per_step')*1e3:.2f}, cn {med('controlnet_per_step')*1e3:.2f})  decode {med('vae_decode')*1e3:.1f} ms"
-      f"  img/s {j['images_per_second']:.2f}  peak {j['peak_gpu_gib']} GiB  TFLOP/s {j['tflops_per_second']['step']:.1f}"
+      f"  img/s {j['images_per_second']:.2f}  peak {j['peak_gpu_gib']:.2f}/{j['peak_gpu_reserved_gib']:.2f} GiB  TFLOP/s {j['tflops_per_second']['step']:.1f}"
       f"  graphs {j['cuda_graphs']}")
 PY
     }

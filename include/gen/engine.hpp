@@ -100,7 +100,10 @@ struct Timings {
   double flops_encode = 0;
   double flops_denoise = 0;
   double flops_decode = 0;
-  std::int64_t peak_device_bytes = -1;  // peak GPU memory held during the call; -1 on the CPU
+  std::int64_t peak_device_bytes = -1;  // peak GPU memory held by tensors during the call; -1 on the CPU
+  // Peak GPU memory reserved from the driver during the call: tensors, the allocator's cache
+  // and CUDA graphs' memory pools (what the process really holds); -1 on the CPU.
+  std::int64_t peak_device_reserved_bytes = -1;
   // CUDA graphs of the denoising step (docs/performance.md): captured and replayed during
   // this call, or why they were not used ("not on CUDA", "profiling", a failed capture...).
   int graph_captures = 0;

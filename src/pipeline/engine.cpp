@@ -484,7 +484,10 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   if (s.limits.profile && L.graphs) timings.graphs_off = "profiling (EngineOptions::profile)";
   timings.unet = profile.unet;
   timings.controlnet = profile.controlnet;
-  if (s.gpu) timings.peak_device_bytes = kernels::cuda_peak_allocated();
+  if (s.gpu) {
+    timings.peak_device_bytes = kernels::cuda_peak_allocated();
+    timings.peak_device_reserved_bytes = kernels::cuda_peak_reserved();
+  }
   timings.total = since(t_start);
 }
 

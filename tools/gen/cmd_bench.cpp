@@ -214,7 +214,11 @@ int run(const Options& o) {
   }
   const std::string graphs_off = runs.back().graphs_off;
   std::int64_t peak_gpu = -1;
-  for (const auto& t : runs) peak_gpu = std::max(peak_gpu, t.peak_device_bytes);
+  std::int64_t peak_reserved = -1;
+  for (const auto& t : runs) {
+    peak_gpu = std::max(peak_gpu, t.peak_device_bytes);
+    peak_reserved = std::max(peak_reserved, t.peak_device_reserved_bytes);
+  }
   const double images_per_s = e2e.median > 0 ? any.images / e2e.median : 0;
   const double tflop_step = calls ? any.flops_denoise / calls / 1e12 : 0;
 
@@ -241,7 +245,9 @@ int run(const Options& o) {
   j["tflops_per_second"] = {{"denoise", den.median > 0 ? any.flops_denoise / 1e12 / den.median : 0},
                             {"step", step.median > 0 ? tflop_step / step.median : 0},
                             {"vae_decode", dec.median > 0 ? any.flops_decode / 1e12 / dec.median : 0}};
-  j["peak_gpu_gib"] = peak_gpu >= 0 ? nlohmann::json(static_cast<double>(peak_gpu) / (1 << 30)) : nlohmann::json(nullptr);
+  auto gib = [](std::int64_t b) { return b >= 0 ? nlohmann::json(static_cast<double>(b) / (1 << 30)) : nlohmann::json(nullptr); };
+  j["peak_gpu_gib"] = gib(peak_gpu);
+  j["peak_gpu_reserved_gib"] = gib(peak_reserved);
   j["peak_rss_gib"] = peak_rss_gib();
   j["cuda_graphs"] = {{"on", graphs_off.empty()}, {"captures", captures}, {"replays", replays},
                       {"off_because", graphs_off}};
@@ -273,7 +279,9 @@ int run(const Options& o) {
   std::printf("TFLOP/s: per model call %.2f, denoise %.2f, VAE decode %.2f\n",
               j["tflops_per_second"]["step"].get<double>(), j["tflops_per_second"]["denoise"].get<double>(),
               j["tflops_per_second"]["vae_decode"].get<double>());
-  if (peak_gpu >= 0) std::printf("peak GPU memory %.2f GiB\n", static_cast<double>(peak_gpu) / (1 << 30));
+  if (peak_gpu >= 0)
+    std::printf("peak GPU memory %.2f GiB in tensors, %.2f GiB reserved (cache and CUDA graph pools included)\n",
+                static_cast<double>(peak_gpu) / (1 << 30), static_cast<double>(peak_reserved) / (1 << 30));
   std::printf("peak host RSS %.2f GiB\n", peak_rss_gib());
   return 0;
 }
