@@ -274,6 +274,8 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     // step) nor when GEN_NO_GRAPHS is set (side-by-side measurements).
     if (device.is_cuda() && !offload && !env_set("GEN_NO_GRAPHS") && kernels::cuda_graphs_available())
       l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Cuda);
+    else if (env_set("GEN_EMULATE_GRAPHS"))  // tests: the graph bookkeeping, eagerly, on any device
+      l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Emulate);
     l->key = key;
     ++timings.models_loaded;
     s.models.push_front(std::move(l));

@@ -357,3 +357,44 @@ TEST(Api, CudaPathsAgreeWithEachOtherAndWithTheCpu) {
   ::unsetenv("GEN_NCHW");
   EXPECT_GE(psnr8(planar, f32), 40.0);
 }
+
+// The engine's use of the step graphs, on the CPU: GEN_EMULATE_GRAPHS runs their bookkeeping
+// (keys, static buffers, inputs copied when they change) with eager "replays". Requests that
+// swap ControlNets in and out of a one-ControlNet cache (the graphs must be dropped with a
+// ControlNet they name) and change their active sets give the plain engine's pixels.
+TEST(Api, StepGraphsThroughTheEngineGiveThePlainPixels) {
+  const std::string image = GEN_SOURCE_DIR "/tests/data/control/canny_100_200.png";
+  const std::string a = tiny_models() + "/tiny-control-sd15-full.safetensors";
+  const std::string b = tiny_models() + "/tiny-control-v11.safetensors";
+  auto request = [&](std::vector<gen::ControlRequest> controls) {
+    auto r = small(31);
+    r.steps = 4;
+    r.sampler = "euler_a";
+    r.controls = std::move(controls);
+    return r;
+  };
+  const gen::ControlRequest ca{a, image, 0.9, 0.0, 0.5, "none", "crop", false};
+  const gen::ControlRequest cb{b, image, 0.6, 0.25, 1.0, "none", "crop", false};
+  const std::vector<gen::Request> requests = {request({ca}), request({cb}), request({ca}), request({ca, cb}),
+                                              request({ca}), request({ca})};
+  auto o = on(kModel);
+  o.max_controlnets = 1;
+  std::vector<gen::Image> want;
+  {
+    gen::Engine plain(o);
+    for (const auto& r : requests) want.push_back(plain.generate(r)[0].image);
+    EXPECT_EQ(plain.last_timings().graphs_off, "not on CUDA");
+  }
+  ::setenv("GEN_EMULATE_GRAPHS", "1", 1);  // read when the engine loads the base model
+  gen::Engine graphs(o);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto got = graphs.generate(requests[i]);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(same_pixels(got[0].image, want[i])) << "request " << i;
+    EXPECT_TRUE(graphs.last_timings().graphs_off.empty()) << graphs.last_timings().graphs_off;
+  }
+  ::unsetenv("GEN_EMULATE_GRAPHS");
+  // The last request repeats the one before: its keys are all captured, so replays only.
+  EXPECT_EQ(graphs.last_timings().graph_captures, 0);
+  EXPECT_EQ(graphs.last_timings().graph_replays, 4);
+}
