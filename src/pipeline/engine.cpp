@@ -78,6 +78,7 @@ struct Loaded {
   // CUDA graphs of the denoising step (refer to the models above: cleared whenever a
   // ControlNet goes; declared last, so destroyed first).
   std::unique_ptr<StepGraphs> graphs;
+  std::string no_graphs_because;  // when `graphs` is null
 };
 
 }  // namespace
@@ -272,7 +273,12 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     l->dtype = dtype;
     // The step as a CUDA graph: not with sequential offload (its weight copies belong to the
     // step) nor when GEN_NO_GRAPHS is set (side-by-side measurements).
-    if (device.is_cuda() && !offload && !env_set("GEN_NO_GRAPHS") && kernels::cuda_graphs_available())
+    l->no_graphs_because = !device.is_cuda()                    ? "not on CUDA"
+                           : offload                            ? "sequential offload"
+                           : env_set("GEN_NO_GRAPHS")           ? "GEN_NO_GRAPHS is set"
+                           : !kernels::cuda_graphs_available() ? "CUDA graphs unavailable in this build"
+                                                                : "";
+    if (l->no_graphs_because.empty())
       l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Cuda);
     else if (env_set("GEN_EMULATE_GRAPHS"))  // tests: the graph bookkeeping, eagerly, on any device
       l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Emulate);
@@ -478,10 +484,7 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     timings.graph_replays = g.replays - graph_stats0.replays;
     timings.graphs_off = g.disabled_why;
   } else {
-    timings.graphs_off = !device.is_cuda() ? "not on CUDA"
-                         : offload         ? "sequential offload"
-                         : env_set("GEN_NO_GRAPHS") ? "GEN_NO_GRAPHS is set"
-                                                    : "CUDA graphs unavailable in this build";
+    timings.graphs_off = L.no_graphs_because;
   }
   if (s.limits.profile && L.graphs) timings.graphs_off = "profiling (EngineOptions::profile)";
   timings.unet = profile.unet;

@@ -181,11 +181,12 @@ int run(const Options& o) {
     ::rmdir(scratch.substr(0, scratch.rfind('/')).c_str());
   }
 
-  auto series = [&](auto f) {
+  auto series_of = [](const std::vector<Timings>& from, auto f) {
     std::vector<double> v;
-    for (const auto& t : runs) v.push_back(f(t));
+    for (const auto& t : from) v.push_back(f(t));
     return stat(v);
   };
+  auto series = [&](auto f) { return series_of(runs, f); };
   const auto e2e = series([](const Timings& t) { return t.total - t.load; });
   const auto enc = series([](const Timings& t) { return t.encode; });
   const auto den = series([](const Timings& t) { return t.denoise; });
@@ -196,13 +197,8 @@ int run(const Options& o) {
   const int calls = runs.empty() ? 0 : static_cast<int>(runs[0].step_seconds.size());
   // The per-model shares come from the profiled runs (phase 2 on a GPU, the same runs on the CPU).
   const auto& prof = gpu ? profiled : runs;
-  auto prof_series = [&](auto f) {
-    std::vector<double> v;
-    for (const auto& t : prof) v.push_back(f(t));
-    return stat(v);
-  };
-  const auto unet = prof_series([&](const Timings& t) { return calls ? t.unet / calls : 0.0; });
-  const auto cn = prof_series([&](const Timings& t) { return calls ? t.controlnet / calls : 0.0; });
+  const auto unet = series_of(prof, [&](const Timings& t) { return calls ? t.unet / calls : 0.0; });
+  const auto cn = series_of(prof, [&](const Timings& t) { return calls ? t.controlnet / calls : 0.0; });
   std::vector<double> eager_steps;
   for (const auto& t : profiled) eager_steps.insert(eager_steps.end(), t.step_seconds.begin(), t.step_seconds.end());
   const auto step_eager = stat(eager_steps);
