@@ -7,7 +7,8 @@
 #                                   # Models.AsOperand*, TensorAdapter.LoadToCuda, StepGraphs.Cuda*),
 #                                   # a CUDA smoke generation, the kernels' micro-benchmark
 #   bash scripts/gpu_run.sh bench   # random SD 1.5 (fp16), gen bench w1 (and its A/B switches),
-#                                   # w2, w3, w3-decode, bf16, offload: JSON per run
+#                                   # w2, w3, w3-decode (auto, off, exact, blended VAE
+#                                   # tiling), bf16, offload: JSON per run
 #   bash scripts/gpu_run.sh side    # tools/bench_gpu.py: diffusers vs gen, W1 and W2
 #   bash scripts/gpu_run.sh psnr    # W1's request on the full-size random SD 1.5: fp16 and bf16
 #                                   # on the GPU vs fp32 on the CPU (tools/psnr.py, target 30 dB)
@@ -77,7 +78,7 @@ med = lambda k: s[k]["median"] if k in s else float("nan")
 print(f"  e2e {med('end_to_end')*1e3:.1f} ms  call {med('step')*1e3:.2f} ms (eager {med('step_profiled_eager')*1e3:.2f},"
       f" unet {med('unet_per_step')*1e3:.2f}, cn {med('controlnet_per_step')*1e3:.2f})  decode {med('vae_decode')*1e3:.1f} ms"
       f"  img/s {j['images_per_second']:.2f}  peak {j['peak_gpu_gib']:.2f}/{j['peak_gpu_reserved_gib']:.2f} GiB  TFLOP/s {j['tflops_per_second']['step']:.1f}"
-      f"  graphs {j['cuda_graphs']}")
+      f"  graphs {j['cuda_graphs']}  vae {j['vae_decode']}")
 PY
     }
     run w1 GEN_X=0 -- -w w1
@@ -88,6 +89,7 @@ PY
     run w2 GEN_X=0 -- -w w2
     run w3 GEN_X=0 -- -w w3 --repeats 2
     run w3-decode GEN_X=0 -- -w w3-decode --repeats 2
+    for t in off exact blended; do run w3-decode-$t GEN_X=0 -- -w w3-decode --repeats 2 --vae-tiling $t; done
     run w1-offload GEN_X=0 -- -w w1 --weights offload --warmup 0 --repeats 1
     ;;
   side)

@@ -109,6 +109,8 @@ struct Timings {
   int graph_captures = 0;
   int graph_replays = 0;
   std::string graphs_off;
+  // How the VAE decoded the last batch: "untiled", "exact" or "blended" tiles (--vae-tiling).
+  std::string vae_decode;
 };
 
 struct Callbacks {

@@ -53,7 +53,9 @@ struct Request {
   std::vector<ControlRequest> controls;
   bool guess_mode = false;
   std::string control_mode = "balanced";  // balanced | prompt | control
-  // VAE decode in overlapping tiles: auto (when the whole image would not fit in memory), on, off.
+  // VAE decode in tiles: auto (only when the whole image would not fit in memory), on, off,
+  // exact or blended (on, with that method; on picks exact when it fits). Exact tiles give
+  // the untiled image to rounding; blended tiles need the least memory (docs/cli.md).
   std::string vae_tiling = "auto";
 
   // Throws gen::Error (InvalidArgument) naming the field for an impossible value.

@@ -48,6 +48,20 @@ at::Tensor GroupNorm::silu(const at::Tensor& x) const {
   return at::silu(at::group_norm(x, groups_, as_operand(w_, x), as_operand(b_, x), eps_));
 }
 
+at::Tensor GroupNorm::silu_with(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& rstd) const {
+  const auto b = x.size(0), c = x.size(1), per_group = c / groups_;
+  auto opts = x.options().dtype(at::kFloat);
+  // Folded per (sample, channel): y = x·scale + shift, scale = γ·rstd, shift = β − mean·scale.
+  auto r = rstd.to(opts).repeat_interleave(per_group, 1);
+  auto m = mean.to(opts).repeat_interleave(per_group, 1);
+  auto scale = r * as_operand(w_, x).to(at::kFloat).unsqueeze(0);
+  auto shift = as_operand(b_, x).to(at::kFloat).unsqueeze(0) - m * scale;
+  auto xf = x.scalar_type() == at::kFloat ? x : x.to(at::kFloat);
+  auto y = at::addcmul(shift.view({b, c, 1, 1}), xf, scale.view({b, c, 1, 1}));
+  at::silu_(y);
+  return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
+}
+
 LayerNorm::LayerNorm(std::int64_t dim, double eps)
     : w_(param("weight", {dim})), b_(param("bias", {dim})), dim_(dim), eps_(eps) {}
 

@@ -37,6 +37,12 @@ class GroupNorm : public Module {
   at::Tensor operator()(const at::Tensor& x) const;
   // GroupNorm followed by SiLU (fused on CUDA when the kernel applies).
   at::Tensor silu(const at::Tensor& x) const;
+  // GroupNorm + SiLU with statistics taken elsewhere: mean and 1/sqrt(var + eps) per
+  // (sample, group), [B, groups] (f32 or f64), as for a tile of a larger image. Computes in
+  // f32 (like ATen's group_norm for half inputs) and returns x's dtype.
+  at::Tensor silu_with(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& rstd) const;
+  std::int64_t groups() const { return groups_; }
+  double eps() const { return eps_; }
 
  private:
   at::Tensor& w_;

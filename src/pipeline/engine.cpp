@@ -455,8 +455,11 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       s.stage = "VAE decoding (batch " + std::to_string(batch + 1) + ")";
       if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled before decoding");
       const double f_decode = models::flops::total();
-      const auto tiling = req.vae_tiling == "on" ? Tiling::On : req.vae_tiling == "off" ? Tiling::Off : Tiling::Auto;
-      images = decode(m, latents, tiling).permute({0, 2, 3, 1}).contiguous().to(at::kCPU, at::kFloat);
+      const auto tiling = req.vae_tiling == "off" ? Tiling::Off : req.vae_tiling == "auto" ? Tiling::Auto : Tiling::On;
+      VaeTiling tiles;
+      if (req.vae_tiling == "exact") tiles.method = VaeTiling::Method::Exact;
+      if (req.vae_tiling == "blended") tiles.method = VaeTiling::Method::Blended;
+      images = decode(m, latents, tiling, tiles, &timings.vae_decode).permute({0, 2, 3, 1}).contiguous().to(at::kCPU, at::kFloat);
       timings.flops_decode += models::flops::total() - f_decode;
       if (!all_finite(images)) nonfinite("VAE decode");
       timings.decode += since(t_decode);

@@ -213,14 +213,17 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
   return latents;
 }
 
-at::Tensor decode(const Models& m, const at::Tensor& latents, Tiling tiling, const VaeTiling& tiles) {
+at::Tensor decode(const Models& m, const at::Tensor& latents, Tiling tiling, const VaeTiling& tiles, std::string* how) {
   auto z = latents.to(m.device, m.dtype) / m.vae->config().scaling_factor;
   if (m.vae_channels_last) z = z.contiguous(at::MemoryFormat::ChannelsLast);
   const auto f = vae_factor(*m.vae);
   const bool tile = tiling == Tiling::On ||
                     (tiling == Tiling::Auto &&
                      should_tile(*m.vae, z.size(2) * f, z.size(3) * f, z.size(0), m.device, m.dtype));
-  auto image = tile ? tiled_decode(*m.vae, z, tiles) : m.vae->decode(z);
+  auto used = VaeTiling::Method::Exact;
+  auto image = tile ? tiled_decode(*m.vae, z, tiles, &used) : m.vae->decode(z);
+  const bool one_tile = z.size(2) <= tiles.tile_latent && z.size(3) <= tiles.tile_latent;
+  if (how) *how = !tile || one_tile ? "untiled" : used == VaeTiling::Method::Exact ? "exact" : "blended";
   return (image.to(at::kFloat) / 2 + 0.5).clamp(0, 1);
 }
 

@@ -104,8 +104,9 @@ std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std
 // On decodes in overlapping tiles (pipeline/tiled_vae.hpp) when the latents are larger
 // than one tile; Auto tiles when should_tile() says the untiled decode would not fit in
 // memory (so results are unchanged unless memory is short).
+// `how` (optional): "untiled", "exact" or "blended".
 at::Tensor decode(const Models& models, const at::Tensor& latents, Tiling tiling = Tiling::Auto,
-                  const VaeTiling& tiles = {});
+                  const VaeTiling& tiles = {}, std::string* how = nullptr);
 
 // The VAE's downsampling factor (2^(levels−1); 8 for SD).
 std::int64_t vae_factor(const models::Vae& vae);

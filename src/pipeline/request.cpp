@@ -58,7 +58,8 @@ void Request::validate() const {
   if (control_mode != "balanced" && control_mode != "prompt" && control_mode != "control")
     bad("control_mode", "must be balanced, prompt or control");
   if (output.empty()) bad("output", "is empty");
-  if (vae_tiling != "auto" && vae_tiling != "on" && vae_tiling != "off") bad("vae_tiling", "must be auto, on or off");
+  if (vae_tiling != "auto" && vae_tiling != "on" && vae_tiling != "off" && vae_tiling != "exact" && vae_tiling != "blended")
+    bad("vae_tiling", "must be auto, on, off, exact or blended");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";

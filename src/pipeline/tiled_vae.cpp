@@ -10,6 +10,8 @@
 
 #include "gen/error.hpp"
 
+#include <c10/util/Exception.h>
+
 // Free device memory needs the CUDA runtime: only builds that compile the CUDA kernels
 // (GEN_CUDA=ON with nvcc) have its headers and link c10_cuda.
 #if defined(GEN_HAS_CUDA_KERNELS) && GEN_HAS_CUDA_KERNELS && __has_include(<cuda_runtime_api.h>) && \
@@ -108,9 +110,24 @@ std::vector<std::int64_t> tile_positions(std::int64_t size, std::int64_t tile, s
   return pos;
 }
 
-at::Tensor tiled_decode(const models::Vae& vae, const at::Tensor& z, const VaeTiling& t) {
+at::Tensor tiled_decode(const models::Vae& vae, const at::Tensor& z, const VaeTiling& t, VaeTiling::Method* used) {
   check_tiling(t);
+  VaeTiling::Method ignored;
+  if (!used) used = &ignored;
+  *used = VaeTiling::Method::Exact;
   if (z.size(2) <= t.tile_latent && z.size(3) <= t.tile_latent) return vae.decode(z);
+  const auto f = factor_of(vae);
+  const auto method = resolve_method(vae, z.size(2) * f, z.size(3) * f, z.size(0), z.device(), z.scalar_type(), t);
+  if (method == VaeTiling::Method::Exact) {
+    if (t.method == VaeTiling::Method::Exact) return vae.decode_tiled(z, t.tile_latent);
+    try {
+      return vae.decode_tiled(z, t.tile_latent);
+    } catch (const c10::OutOfMemoryError&) {
+      // The estimate was short: what the exact method allocated is released by now; the
+      // blended method needs one tile's worth.
+    }
+  }
+  *used = VaeTiling::Method::Blended;
   auto out = run_tiled(z, z.size(2), z.size(3), t, 1, factor_of(vae),
                        [&](const at::Tensor& tile) { return std::vector<at::Tensor>{vae.decode(tile)}; });
   return out[0].to(z.scalar_type()).contiguous(z.suggest_memory_format());
@@ -151,28 +168,47 @@ std::int64_t estimate_decode_bytes(const models::Vae& vae, std::int64_t height, 
                                    static_cast<double>(c10::elementSize(dtype)) * kLiveTensors);
 }
 
-bool should_tile(const models::Vae& vae, std::int64_t height, std::int64_t width, std::int64_t batch,
-                 c10::Device device, at::ScalarType dtype) {
-  const auto need = estimate_decode_bytes(vae, height, width, batch, dtype);
+std::int64_t estimate_exact_tiled_bytes(const models::Vae& vae, std::int64_t height, std::int64_t width,
+                                        std::int64_t batch, at::ScalarType dtype, const VaeTiling& t) {
+  const auto f = factor_of(vae);
+  return vae.decode_tiled_bytes(height / f, width / f, batch, t.tile_latent, c10::elementSize(dtype));
+}
+
+std::int64_t decode_budget(c10::Device device) {
   if (device.is_cuda()) {
 #ifdef GEN_TILED_VAE_CUDA
     c10::cuda::CUDAGuard guard(device);
     std::size_t free = 0, total = 0;
     if (cudaMemGetInfo(&free, &total) != cudaSuccess) {
-      (void)cudaGetLastError();  // clear the sticky error; no estimate → do not tile
-      return false;
+      (void)cudaGetLastError();  // clear the sticky error; unknown budget
+      return -1;
     }
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
     // Index 0 = StatType::AGGREGATE (whose namespace moved between PyTorch versions).
     const std::int64_t cached = stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
-    return need > static_cast<std::int64_t>(free) + cached;
+    return static_cast<std::int64_t>(free) + cached;
 #else
-    return false;
+    return -1;
 #endif
   }
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return false;
-  return need > static_cast<std::int64_t>(pages) * page / 2;
+  if (pages <= 0 || page <= 0) return -1;
+  return static_cast<std::int64_t>(pages) * page / 2;
+}
+
+VaeTiling::Method resolve_method(const models::Vae& vae, std::int64_t height, std::int64_t width, std::int64_t batch,
+                                 c10::Device device, at::ScalarType dtype, const VaeTiling& t) {
+  if (t.method != VaeTiling::Method::Auto) return t.method;
+  const auto budget = decode_budget(device);
+  return budget < 0 || estimate_exact_tiled_bytes(vae, height, width, batch, dtype, t) <= budget
+             ? VaeTiling::Method::Exact
+             : VaeTiling::Method::Blended;
+}
+
+bool should_tile(const models::Vae& vae, std::int64_t height, std::int64_t width, std::int64_t batch,
+                 c10::Device device, at::ScalarType dtype) {
+  const auto budget = decode_budget(device);
+  return budget >= 0 && estimate_decode_bytes(vae, height, width, batch, dtype) > budget;
 }
 
 }  // namespace gen::pipeline

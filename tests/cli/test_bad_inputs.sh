@@ -270,6 +270,9 @@ arguments() {
   fails "a negative cfg scale" 2 invalid-argument "--cfg-scale|cfg_scale" "between 0 and" -- arg --cfg-scale -2
   fails "an unknown sampler" 2 invalid-argument "--sampler|sampler" "unknown sampler 'nope'" -- arg --sampler nope
   fails "an unknown weights mode" 2 invalid-argument "--weights|weights" "must be auto, wide or offload" -- arg --weights narrow
+  fails "an unknown VAE tiling" 2 invalid-argument "--vae-tiling|vae_tiling" "must be auto, on, off, exact or blended" \
+    -- arg --vae-tiling sometimes
+  for t in exact blended; do works "VAE tiling $t" 64 64 -- arg --vae-tiling "$t"; done
   c=(--control "$CN" --control-image "$I/good.png")
   fails "a negative control scale" 2 invalid-argument "--control-scale|controls\[0\]\.scale" "between 0 and" \
     -- arg "${c[@]}" --control-scale -0.5

@@ -25,7 +25,16 @@ assert j["peak_gpu_gib"] is None and j["peak_gpu_reserved_gib"] is None and j["p
 g = j["cuda_graphs"]  # the CPU runs eagerly, and says why
 assert g == {"on": False, "captures": 0, "replays": 0, "off_because": "not on CUDA"}, g
 assert j["request"]["width"] == 256 and j["request"]["steps"] == 4 and len(j["request"]["controls"]) == 1
+assert j["vae_decode"] == "untiled", j["vae_decode"]
 PY
+# --vae-tiling reaches the request, and the report says which method decoded.
+printf '{"prompt": "a house", "width": 576, "height": 520, "steps": 1}' > tiles.json
+for t in exact blended off; do
+  "$GEN" bench --request tiles.json -m "$P" --warmup 0 --repeats 1 --vae-tiling "$t" --json > tiles-$t.json 2> bench.err &&
+    "$GEN_PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["vae_decode"] == sys.argv[2], j["vae_decode"]; assert j["request"]["vae_tiling"] == sys.argv[3]' \
+      tiles-$t.json "$([ $t = off ] && echo untiled || echo $t)" "$t" && pass "bench --vae-tiling $t" ||
+    bad "bench --vae-tiling $t: $(cat bench.err tiles-$t.json)"
+done
 "$GEN" bench -w w-cpu -m "$P" --control "$C" --warmup 0 --repeats 1 > bench.txt 2>/dev/null &&
   grep -q "per model call" bench.txt && grep -q "TFLOP/s" bench.txt &&
   grep -q "CUDA graphs: off (not on CUDA)" bench.txt && pass "bench prints a table" || bad "bench table"

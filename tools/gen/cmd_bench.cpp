@@ -30,6 +30,7 @@ struct Options {
   int repeats = 0;  // 0: the workload's default
   int threads = 0;
   std::string weights = "auto";
+  std::string vae_tiling;  // empty: the workload's (auto)
   bool json = false;
 };
 
@@ -98,6 +99,7 @@ Workload make_workload(const Options& o) {
   if (!o.vocab.empty()) r.vocab = o.vocab;
   if (o.device != "auto") r.device = o.device;
   if (o.dtype != "auto") r.dtype = o.dtype;
+  if (!o.vae_tiling.empty()) r.vae_tiling = o.vae_tiling;
   if (o.repeats > 0) w.repeats = o.repeats;
   if (!r.seed) r.seed = 1;
   return w;
@@ -247,15 +249,17 @@ int run(const Options& o) {
   j["peak_rss_gib"] = peak_rss_gib();
   j["cuda_graphs"] = {{"on", graphs_off.empty()}, {"captures", captures}, {"replays", replays},
                       {"off_because", graphs_off}};
+  j["vae_decode"] = runs.back().vae_decode;
   if (o.json) {
     std::printf("%s\n", j.dump(1).c_str());
     return 0;
   }
   std::printf("%s\n%s (%d warm-up, %d repeats)\n", w.what.c_str(), summary.c_str(), o.warmup, w.repeats);
   if (graphs_off.empty())
-    std::printf("CUDA graphs: on (%d captures, %d replays in the timed runs)\n\n", captures, replays);
+    std::printf("CUDA graphs: on (%d captures, %d replays in the timed runs)\n", captures, replays);
   else
-    std::printf("CUDA graphs: off (%s)\n\n", graphs_off.c_str());
+    std::printf("CUDA graphs: off (%s)\n", graphs_off.c_str());
+  std::printf("VAE decode: %s (--vae-tiling %s)\n\n", runs.back().vae_decode.c_str(), r.vae_tiling.c_str());
   std::printf("%-26s %10s %10s %10s\n", "seconds", "median", "min", "max");
   auto row = [](const char* name, const Stat& s) {
     std::printf("%-26s %10.4f %10.4f %10.4f\n", name, s.median, s.min, s.max);
@@ -300,6 +304,7 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
   sub->add_option("--weights", o->weights, kWeightsHelp)
       ->capture_default_str();
+  sub->add_option("--vae-tiling", o->vae_tiling, "auto, on, off, exact or blended (as gen generate)");
   sub->add_flag("--json", o->json, "One JSON object on stdout (schema gen.bench/1)");
   return {sub, [o] { return run(*o); }};
 }

@@ -250,7 +250,7 @@ Command register_generate(CLI::App& app) {
   app.add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
   app.add_flag("--guess-mode", r.guess_mode, "ControlNets see only the conditional half (diffusers guess mode)");
   app.add_option("--control-mode", r.control_mode, "balanced, prompt or control (A1111)")->capture_default_str();
-  app.add_option("--vae-tiling", r.vae_tiling, "VAE decode in overlapping tiles: auto (when it would not fit), on, off")
+  app.add_option("--vae-tiling", r.vae_tiling, "VAE decode in tiles: auto (when it would not fit), on, off, exact, blended")
       ->capture_default_str();
   app.add_option("--from", o->from, "Re-run the request stored in a PNG gen wrote (options given override it)");
   app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
