@@ -48,16 +48,20 @@ at::Tensor GroupNorm::silu(const at::Tensor& x) const {
   return at::silu(at::group_norm(x, groups_, as_operand(w_, x), as_operand(b_, x), eps_));
 }
 
-at::Tensor GroupNorm::silu_with(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& rstd) const {
-  const auto b = x.size(0), c = x.size(1), per_group = c / groups_;
-  auto opts = x.options().dtype(at::kFloat);
-  // Folded per (sample, channel): y = x·scale + shift, scale = γ·rstd, shift = β − mean·scale.
+std::pair<at::Tensor, at::Tensor> GroupNorm::fold(const at::Tensor& mean, const at::Tensor& rstd,
+                                                  const at::Tensor& like) const {
+  const auto b = mean.size(0), c = w_.size(0), per_group = c / groups_;
+  auto opts = like.options().dtype(at::kFloat);
   auto r = rstd.to(opts).repeat_interleave(per_group, 1);
   auto m = mean.to(opts).repeat_interleave(per_group, 1);
-  auto scale = r * as_operand(w_, x).to(at::kFloat).unsqueeze(0);
-  auto shift = as_operand(b_, x).to(at::kFloat).unsqueeze(0) - m * scale;
+  auto scale = r * as_operand(w_, like).to(at::kFloat).unsqueeze(0);
+  auto shift = as_operand(b_, like).to(at::kFloat).unsqueeze(0) - m * scale;
+  return {scale.view({b, c, 1, 1}), shift.view({b, c, 1, 1})};
+}
+
+at::Tensor GroupNorm::silu_with(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
   auto xf = x.scalar_type() == at::kFloat ? x : x.to(at::kFloat);
-  auto y = at::addcmul(shift.view({b, c, 1, 1}), xf, scale.view({b, c, 1, 1}));
+  auto y = at::addcmul(shift, xf, scale);
   at::silu_(y);
   return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
 }

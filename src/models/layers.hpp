@@ -3,6 +3,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <utility>
+
 #include "models/module.hpp"
 
 namespace gen::models {
@@ -37,10 +39,13 @@ class GroupNorm : public Module {
   at::Tensor operator()(const at::Tensor& x) const;
   // GroupNorm followed by SiLU (fused on CUDA when the kernel applies).
   at::Tensor silu(const at::Tensor& x) const;
-  // GroupNorm + SiLU with statistics taken elsewhere: mean and 1/sqrt(var + eps) per
-  // (sample, group), [B, groups] (f32 or f64), as for a tile of a larger image. Computes in
-  // f32 (like ATen's group_norm for half inputs) and returns x's dtype.
-  at::Tensor silu_with(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& rstd) const;
+  // GroupNorm + SiLU with statistics taken elsewhere (a tile of a larger image). fold() turns
+  // the mean and 1/sqrt(var + eps) per (sample, group), [B, groups] (f32 or f64), into f32
+  // scale = γ·rstd and shift = β − mean·scale per (sample, channel), [B, C, 1, 1], on
+  // `like`'s device; silu_with() applies them in f32 (like ATen's group_norm for half
+  // inputs) and returns x's dtype.
+  std::pair<at::Tensor, at::Tensor> fold(const at::Tensor& mean, const at::Tensor& rstd, const at::Tensor& like) const;
+  static at::Tensor silu_with(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift);
   std::int64_t groups() const { return groups_; }
   double eps() const { return eps_; }
 

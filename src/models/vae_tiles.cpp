@@ -99,42 +99,36 @@ at::Tensor core_of(const Tile& tile) {
       .slice(3, tile.x.core_lo - tile.x.lo, tile.x.core_hi - tile.x.lo);
 }
 
-// Whole-image GroupNorm statistics of `tensors` (with the spans of `g`'s tiles): mean and
-// 1/sqrt(var + eps) per (sample, group), f64 [B, groups].
-std::pair<at::Tensor, at::Tensor> group_stats(const Grid& g, const std::vector<at::Tensor>& tensors,
-                                              const GroupNorm& norm) {
-  at::Tensor n, mean, m2;  // per (sample, channel), merged over tiles
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    Tile view{tensors[i], g.tiles[i].y, g.tiles[i].x};
-    auto core = core_of(view).to(at::kFloat);
+// `norm` with whole-image statistics of the tiles' cores, folded into the scale and shift
+// GroupNorm::silu_with applies (each [B, C, 1, 1], f32). Per channel, each core's mean and
+// squared deviations are merged over the tiles in f64 (Chan et al.'s pairwise update); the
+// group mean is then the mean of its channels' means (equal counts), and its squared
+// deviations are the channels' plus each channel mean's offset from it.
+std::pair<at::Tensor, at::Tensor> whole_image_norm(const std::vector<Tile>& tiles, const GroupNorm& norm) {
+  double n = 0;  // pixels per channel so far (the same for every channel)
+  at::Tensor mean, m2;  // per (sample, channel)
+  for (const auto& tile : tiles) {
+    auto core = core_of(tile).to(at::kFloat);
     auto [var_t, mean_t] = at::var_mean(core, at::IntArrayRef{2, 3}, /*unbiased=*/false, /*keepdim=*/false);
     const double n_t = static_cast<double>(core.size(2) * core.size(3));
     mean_t = mean_t.to(at::kDouble);
     auto m2_t = var_t.to(at::kDouble) * n_t;
     if (!mean.defined()) {
-      n = at::full_like(mean_t, n_t), mean = mean_t, m2 = m2_t;
+      n = n_t, mean = mean_t, m2 = m2_t;
       continue;
     }
-    auto total = n + n_t;
+    const double total = n + n_t;
     auto delta = mean_t - mean;
     mean = mean + delta * (n_t / total);
     m2 = m2 + m2_t + delta * delta * (n * n_t / total);
     n = total;
   }
-  // Pool channels into groups: the group mean is the mean of its channels' means (equal
-  // counts); its squared deviations are the channels' plus each channel mean's offset.
   const auto b = mean.size(0), groups = norm.groups(), per = mean.size(1) / groups;
   auto cm = mean.view({b, groups, per});
   auto gm = cm.mean(2);
-  auto gm2 = m2.view({b, groups, per}).sum(2) + ((cm - gm.unsqueeze(2)).pow(2) * n.view({b, groups, per})).sum(2);
-  auto var = gm2 / (n.view({b, groups, per}).sum(2));
-  return {gm, (var + norm.eps()).rsqrt()};
-}
-
-std::vector<at::Tensor> tensors_of(const Grid& g) {
-  std::vector<at::Tensor> v;
-  for (const auto& t : g.tiles) v.push_back(t.t);
-  return v;
+  auto gm2 = m2.view({b, groups, per}).sum(2) + (cm - gm.unsqueeze(2)).pow(2).sum(2) * n;
+  auto var = gm2 / (n * static_cast<double>(per));
+  return norm.fold(gm, (var + norm.eps()).rsqrt(), tiles.front().t);
 }
 
 }  // namespace
@@ -225,19 +219,16 @@ at::Tensor Vae::decode_tiled(const at::Tensor& z, std::int64_t tile_latent) cons
     const auto& st = stages[s];
     if (st.kind == Stage::Resnet) {
       const auto& b = *st.block;
-      auto [mean1, rstd1] = group_stats(g, tensors_of(g), b.norm1);
-      std::vector<at::Tensor> mid;
-      Grid mid_grid = g;
-      for (auto& t : mid_grid.tiles) {
-        Tile out{b.conv1(b.norm1.silu_with(t.t, mean1, rstd1)), t.y, t.x};
-        lose_edge(out, mid_grid);
-        t.y = out.y, t.x = out.x, t.t = at::Tensor();
-        mid.push_back(out.t);
+      const auto [scale1, shift1] = whole_image_norm(g.tiles, b.norm1);
+      std::vector<Tile> mid;
+      for (const auto& t : g.tiles) {
+        mid.push_back({b.conv1(GroupNorm::silu_with(t.t, scale1, shift1)), t.y, t.x});
+        lose_edge(mid.back(), g);
       }
-      auto [mean2, rstd2] = group_stats(mid_grid, mid, b.norm2);
+      const auto [scale2, shift2] = whole_image_norm(mid, b.norm2);
       for (std::size_t i = 0; i < g.tiles.size(); ++i) {
-        Tile out{b.conv2(b.norm2.silu_with(mid[i], mean2, rstd2)), mid_grid.tiles[i].y, mid_grid.tiles[i].x};
-        mid[i].reset();
+        Tile out{b.conv2(GroupNorm::silu_with(mid[i].t, scale2, shift2)), mid[i].y, mid[i].x};
+        mid[i].t.reset();
         lose_edge(out, g);
         auto& in = g.tiles[i];
         auto skip = in.t.slice(2, out.y.lo - in.y.lo, out.y.hi - in.y.lo).slice(3, out.x.lo - in.x.lo, out.x.hi - in.x.lo);
@@ -252,9 +243,9 @@ at::Tensor Vae::decode_tiled(const at::Tensor& z, std::int64_t tile_latent) cons
         lose_edge(t, g);
       }
     } else {
-      auto [mean, rstd] = group_stats(g, tensors_of(g), *dec_norm_);
+      const auto [scale, shift] = whole_image_norm(g.tiles, *dec_norm_);
       for (auto& t : g.tiles) {
-        t.t = (*dec_out_)(dec_norm_->silu_with(t.t, mean, rstd));
+        t.t = (*dec_out_)(GroupNorm::silu_with(t.t, scale, shift));
         lose_edge(t, g);
       }
     }

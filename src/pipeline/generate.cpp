@@ -220,10 +220,8 @@ at::Tensor decode(const Models& m, const at::Tensor& latents, Tiling tiling, con
   const bool tile = tiling == Tiling::On ||
                     (tiling == Tiling::Auto &&
                      should_tile(*m.vae, z.size(2) * f, z.size(3) * f, z.size(0), m.device, m.dtype));
-  auto used = VaeTiling::Method::Exact;
-  auto image = tile ? tiled_decode(*m.vae, z, tiles, &used) : m.vae->decode(z);
-  const bool one_tile = z.size(2) <= tiles.tile_latent && z.size(3) <= tiles.tile_latent;
-  if (how) *how = !tile || one_tile ? "untiled" : used == VaeTiling::Method::Exact ? "exact" : "blended";
+  if (!tile && how) *how = "untiled";
+  auto image = tile ? tiled_decode(*m.vae, z, tiles, how) : m.vae->decode(z);
   return (image.to(at::kFloat) / 2 + 0.5).clamp(0, 1);
 }
 

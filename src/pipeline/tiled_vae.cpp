@@ -1,6 +1,7 @@
 #include "pipeline/tiled_vae.hpp"
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <string>
 
 #include "gen/error.hpp"
-
-#include <c10/util/Exception.h>
 
 // Free device memory needs the CUDA runtime: only builds that compile the CUDA kernels
 // (GEN_CUDA=ON with nvcc) have its headers and link c10_cuda.
@@ -110,25 +109,29 @@ std::vector<std::int64_t> tile_positions(std::int64_t size, std::int64_t tile, s
   return pos;
 }
 
-at::Tensor tiled_decode(const models::Vae& vae, const at::Tensor& z, const VaeTiling& t, VaeTiling::Method* used) {
+at::Tensor tiled_decode(const models::Vae& vae, const at::Tensor& z, const VaeTiling& t, std::string* how) {
   check_tiling(t);
-  VaeTiling::Method ignored;
-  if (!used) used = &ignored;
-  *used = VaeTiling::Method::Exact;
-  if (z.size(2) <= t.tile_latent && z.size(3) <= t.tile_latent) return vae.decode(z);
+  auto said = [&](const char* method) {
+    if (how) *how = method;
+  };
+  if (z.size(2) <= t.tile_latent && z.size(3) <= t.tile_latent) {
+    said("untiled");
+    return vae.decode(z);
+  }
   const auto f = factor_of(vae);
-  const auto method = resolve_method(vae, z.size(2) * f, z.size(3) * f, z.size(0), z.device(), z.scalar_type(), t);
-  if (method == VaeTiling::Method::Exact) {
-    if (t.method == VaeTiling::Method::Exact) return vae.decode_tiled(z, t.tile_latent);
+  if (resolve_method(vae, z.size(2) * f, z.size(3) * f, z.size(0), z.device(), z.scalar_type(), t) ==
+      VaeTiling::Method::Exact) {
     try {
+      said("exact");
       return vae.decode_tiled(z, t.tile_latent);
     } catch (const c10::OutOfMemoryError&) {
-      // The estimate was short: what the exact method allocated is released by now; the
-      // blended method needs one tile's worth.
+      // Asked for exact: that is the error. Chosen by Auto: the estimate was short; what the
+      // exact method allocated is released by now, and the blended method needs one tile's worth.
+      if (t.method == VaeTiling::Method::Exact) throw;
     }
   }
-  *used = VaeTiling::Method::Blended;
-  auto out = run_tiled(z, z.size(2), z.size(3), t, 1, factor_of(vae),
+  said("blended");
+  auto out = run_tiled(z, z.size(2), z.size(3), t, 1, f,
                        [&](const at::Tensor& tile) { return std::vector<at::Tensor>{vae.decode(tile)}; });
   return out[0].to(z.scalar_type()).contiguous(z.suggest_memory_format());
 }

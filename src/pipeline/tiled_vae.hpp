@@ -24,6 +24,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -48,9 +49,9 @@ enum class Tiling { Auto, On, Off };
 
 // z: latents already divided by the scaling factor ([B, C, h, w], as Vae::decode takes
 // them) → image in [-1, 1] (unclamped), [B, 3, h·f, w·f] with f the VAE's factor.
-// `used` (optional): the method that produced the result (Exact for one tile: untiled).
+// `how` (optional): "untiled" (one tile covers the input), "exact" or "blended".
 at::Tensor tiled_decode(const models::Vae& vae, const at::Tensor& z, const VaeTiling& tiling = {},
-                        VaeTiling::Method* used = nullptr);
+                        std::string* how = nullptr);
 
 // x: image in [-1, 1], [B, 3, H, W] with H and W multiples of the VAE's factor → the latent
 // distribution's (mean, log-variance), as Vae::encode returns them. Tiles are tile_latent·f
