@@ -1,82 +1,230 @@
 // gen — one generation request: every setting with its default. The same schema is
 // used by the CLI options, job files (`gen batch`, one request per line) and the
 // metadata gen writes into its PNGs; its JSON form is versioned ("gen.request/1").
+//
+// ONE TABLE: every field of a request is one row of GEN_REQUEST_FIELDS (or of
+// GEN_CONTROL_FIELDS for a ControlNet group) below: C++ type, name (= JSON key), default,
+// CLI spelling, help text, A1111 infotext key and range. The struct members, validation,
+// JSON in and out, the CLI's options and the infotext are all made from these rows, so a
+// new field is one new row (docs/architecture.md shows one being added). Enumerations are
+// enums, each with one name table (gen::Names<E>).
+//
 // No libtorch or JSON library types: this header is part of the public API.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <iterator>
+#include <utility>
 #include <vector>
+
+#include "gen/export.hpp"
+#include "gen/image.hpp"
 
 namespace gen {
 
+// ---------------------------------------------------------------- enumerations
+
+enum class Sampler { Ddim, Euler, EulerA, Heun, Lms, Pndm, DpmPP2M, DpmPP2MSde, UniPC, Lcm };
+enum class Schedule { Normal, Karras };                      // the sigma/timestep spacing
+enum class PromptSyntax { A1111, Plain };                    // a1111: (word:1.2), [word], BREAK; plain: as diffusers
+// Tokenizer text clean-up: auto (a diffusers tokenizer folder: NFC as transformers 5 does;
+// the bare CLIP vocabulary: ftfy + whitespace, as A1111 / original CLIP), ftfy, nfc.
+enum class TextCleanup { Auto, Ftfy, Nfc };
+enum class PredictionType { FromModel, Epsilon, VPrediction };  // "" = what the model files say
+enum class Device { Auto, Cpu, Cuda };                       // auto: CUDA when present
+enum class Precision { Auto, Fp32, Fp16, Bf16 };             // auto: fp16 on CUDA, fp32 on the CPU
+enum class Rng { Cpu };                                      // the noise stream: torch's CPU generator
+// The A1111 extension's control modes: balanced (residuals × scale on both CFG halves),
+// prompt ("My prompt is more important": × scale × 0.825^(12−i)), control ("ControlNet is
+// more important": those soft weights, on the conditional half only).
+enum class ControlMode { Balanced, Prompt, Control, PromptImportant = Prompt, ControlImportant = Control };
+// VAE decode in tiles: auto (only when the whole image would not fit in memory), on, off,
+// exact or blended (on, with that method; on picks exact when it fits). Exact tiles give
+// the untiled image to rounding; blended tiles need the least memory (docs/cli.md).
+enum class TilingMode { Auto, On, Off, Exact, Blended };
+enum class ResizeMode { Just, Crop, Fill };                  // how a control image meets the size
+enum class WeightsMode { Auto, Wide, Offload };              // EngineOptions::weights
+
+// The one name table of each enumeration: {value, name}, the names as JSON, the CLI and
+// the docs spell them. `noun` names the kind in errors ("unknown sampler 'x'").
+template <class E>
+struct Names;
+#define GEN_NAMES(E, NOUN, ...)                                   \
+  template <>                                                     \
+  struct Names<E> {                                               \
+    static constexpr const char* noun = NOUN;                     \
+    static constexpr std::pair<E, const char*> table[] = {__VA_ARGS__}; \
+  };
+GEN_NAMES(Sampler, "sampler", {Sampler::Ddim, "ddim"}, {Sampler::Euler, "euler"}, {Sampler::EulerA, "euler_a"},
+          {Sampler::Heun, "heun"}, {Sampler::Lms, "lms"}, {Sampler::Pndm, "pndm"}, {Sampler::DpmPP2M, "dpmpp_2m"},
+          {Sampler::DpmPP2MSde, "dpmpp_2m_sde"}, {Sampler::UniPC, "unipc"}, {Sampler::Lcm, "lcm"})
+GEN_NAMES(Schedule, "scheduler", {Schedule::Normal, "normal"}, {Schedule::Karras, "karras"})
+GEN_NAMES(PromptSyntax, "prompt syntax", {PromptSyntax::A1111, "a1111"}, {PromptSyntax::Plain, "plain"})
+GEN_NAMES(TextCleanup, "text clean-up", {TextCleanup::Auto, "auto"}, {TextCleanup::Ftfy, "ftfy"},
+          {TextCleanup::Nfc, "nfc"})
+GEN_NAMES(PredictionType, "prediction type", {PredictionType::FromModel, ""}, {PredictionType::Epsilon, "epsilon"},
+          {PredictionType::VPrediction, "v_prediction"})
+GEN_NAMES(Device, "device", {Device::Auto, "auto"}, {Device::Cpu, "cpu"}, {Device::Cuda, "cuda"})
+GEN_NAMES(Precision, "dtype", {Precision::Auto, "auto"}, {Precision::Fp32, "fp32"}, {Precision::Fp16, "fp16"},
+          {Precision::Bf16, "bf16"})
+GEN_NAMES(Rng, "noise stream", {Rng::Cpu, "cpu"})
+GEN_NAMES(ControlMode, "control mode", {ControlMode::Balanced, "balanced"}, {ControlMode::Prompt, "prompt"},
+          {ControlMode::Control, "control"})
+GEN_NAMES(TilingMode, "VAE tiling", {TilingMode::Auto, "auto"}, {TilingMode::On, "on"}, {TilingMode::Off, "off"},
+          {TilingMode::Exact, "exact"}, {TilingMode::Blended, "blended"})
+GEN_NAMES(ResizeMode, "resize mode", {ResizeMode::Just, "just"}, {ResizeMode::Crop, "crop"},
+          {ResizeMode::Fill, "fill"})
+GEN_NAMES(WeightsMode, "weights mode", {WeightsMode::Auto, "auto"}, {WeightsMode::Wide, "wide"},
+          {WeightsMode::Offload, "offload"})
+#undef GEN_NAMES
+
+// The name of `value` ("euler_a").
+template <class E>
+constexpr const char* name_of(E value) noexcept {
+  for (const auto& [v, n] : Names<E>::table)
+    if (v == value) return n;
+  return "?";
+}
+// The value named `name`, or nullopt.
+template <class E>
+constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
+  for (const auto& [v, n] : Names<E>::table)
+    if (name == n) return v;
+  return std::nullopt;
+}
+// "a, b or c" (the empty name shown as "\"\"").
+template <class E>
+std::string names_text() {
+  std::string out;
+  const std::size_t count = std::size(Names<E>::table);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string n = Names<E>::table[i].second;
+    out += (i == 0 ? "" : i + 1 == count ? " or " : ", ") + (n.empty() ? std::string("\"\"") : n);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the fields
+
+// A closed range (and step) of a numeric field. GEN_ANY: no range.
+#define GEN_RANGE(lo, hi, multiple) (lo), (hi), (multiple)
+#define GEN_ANY 0, 0, 0
+
+// X(type, name, default, CLI spelling, help, A1111 infotext key, range).
+// CLI spelling "": not a command-line option. Infotext "": not in the A1111 text.
+#define GEN_REQUEST_FIELDS(X)                                                                                   \
+  X(std::string, prompt, "", "-p,--prompt", "What to draw (A1111 syntax: (word:1.2), [word], BREAK)", "", GEN_ANY) \
+  X(std::string, negative_prompt, "", "-n,--negative-prompt", "What to avoid", "Negative prompt", GEN_ANY)      \
+  X(PromptSyntax, prompt_syntax, PromptSyntax::A1111, "--prompt-syntax",                                       \
+    "a1111 (emphasis, BREAK) or plain (the text as is, as diffusers)", "", GEN_ANY)                             \
+  X(TextCleanup, text_cleanup, TextCleanup::Auto, "--text-cleanup",                                            \
+    "auto (diffusers folder: NFC as transformers 5; CLIP vocabulary: ftfy as A1111), ftfy or nfc", "", GEN_ANY) \
+  X(int, steps, 20, "--steps", "Sampling steps", "Steps", GEN_RANGE(1, 1000, 0))                                \
+  X(Sampler, sampler, Sampler::Euler, "--sampler", "The sampler", "Sampler", GEN_ANY)                           \
+  X(Schedule, scheduler, Schedule::Normal, "--scheduler", "Noise schedule", "", GEN_ANY)                        \
+  X(double, cfg_scale, 7.5, "--cfg-scale", "Classifier-free guidance scale (1 turns guidance off)", "CFG scale", \
+    GEN_RANGE(0, 100, 0))                                                                                       \
+  X(std::optional<std::uint64_t>, seed, std::nullopt, "--seed",                                                 \
+    "Seed (random when omitted or -1; image i of a batch uses seed + i)", "Seed", GEN_ANY)                      \
+  X(int, width, 512, "-W,--width", "Image width, a multiple of 8", "Size", GEN_RANGE(8, 16384, 8))              \
+  X(int, height, 512, "-H,--height", "Image height, a multiple of 8", "", GEN_RANGE(8, 16384, 8))               \
+  X(int, batch_size, 1, "--batch-size", "Images per batch (denoised together)", "Batch size", GEN_RANGE(1, 64, 0)) \
+  X(int, batch_count, 1, "--batch-count", "Batches, one after the other", "", GEN_RANGE(1, 100000, 0))          \
+  X(int, clip_skip, 0, "--clip-skip", "A1111 clip skip (1 = last layer; 0 = the model's default)", "Clip skip", \
+    GEN_RANGE(0, 12, 0))                                                                                        \
+  X(double, eta, 0.0, "--eta", "DDIM eta", "Eta", GEN_RANGE(0, 1, 0))                                           \
+  X(std::string, model, "", "-m,--model", "Checkpoint (.safetensors) or diffusers folder", "", GEN_ANY)         \
+  X(std::string, vae, "", "--vae", "A VAE replacing the model's", "", GEN_ANY)                                  \
+  X(std::string, vocab, "", "--vocab", "CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz or a tokenizer/ folder", \
+    "", GEN_ANY)                                                                                                \
+  X(PredictionType, prediction, PredictionType::FromModel, "--prediction",                                     \
+    "epsilon or v_prediction (default: from the model)", "", GEN_ANY)                                           \
+  X(Device, device, Device::Auto, "--device", "auto, cpu or cuda", "", GEN_ANY)                                 \
+  X(Precision, dtype, Precision::Auto, "--dtype", "auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16 or bf16",   \
+    "", GEN_ANY)                                                                                                \
+  X(Rng, rng, Rng::Cpu, "--rng", "Noise stream: cpu (torch's CPU generator, as diffusers)", "", GEN_ANY)        \
+  X(bool, guess_mode, false, "--guess-mode", "ControlNets see only the conditional half (diffusers guess mode)", \
+    "", GEN_ANY)                                                                                                \
+  X(ControlMode, control_mode, ControlMode::Balanced, "--control-mode", "balanced, prompt or control (A1111)",  \
+    "", GEN_ANY)                                                                                                \
+  X(TilingMode, vae_tiling, TilingMode::Auto, "--vae-tiling",                                                  \
+    "VAE decode in tiles: auto (when it would not fit), on, off, exact, blended", "", GEN_ANY)
+
+// One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
+// after it set that group's fields.
+#define GEN_CONTROL_FIELDS(X)                                                                                  \
+  X(std::string, model, "", "--control", "ControlNet weights; starts a ControlNet group (repeatable)", "Model",  \
+    GEN_ANY)                                                                                                    \
+  X(std::string, image, "", "--control-image", "The group's control image (PNG/JPEG)", "", GEN_ANY)             \
+  X(double, scale, 1.0, "--control-scale", "The group's conditioning scale", "Weight", GEN_RANGE(0, 10, 0))     \
+  X(double, start, 0.0, "--control-start", "Fraction of the steps where the group starts", "Guidance Start",    \
+    GEN_RANGE(0, 1, 0))                                                                                         \
+  X(double, end, 1.0, "--control-end", "Fraction of the steps where the group stops", "Guidance End",           \
+    GEN_RANGE(0, 1, 0))                                                                                         \
+  X(std::string, preprocess, "none", "--preprocess",                                                           \
+    "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T", "Module", GEN_ANY)                   \
+  X(ResizeMode, resize, ResizeMode::Just, "--control-resize",                                                  \
+    "just, crop or fill (before any --control: every group's)", "Resize Mode", GEN_ANY)                         \
+  X(bool, global_pool, false, "--control-pool", "The group's residuals averaged over the image (shuffle models)", \
+    "", GEN_ANY)
+
+#define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
+
 struct ControlRequest {
-  std::string model;                // ControlNet weights (file or folder)
-  std::string image;                // control image (PNG/JPEG)
-  double scale = 1.0;               // 0..10
-  double start = 0.0;               // fraction of the steps where it starts acting, 0..1
-  double end = 1.0;                 // … and stops (start <= end)
-  std::string preprocess = "none";  // none | canny:LOW:HIGH | invert | threshold:T
-  std::string resize = "just";      // just | crop | fill
-  bool global_pool = false;         // average residuals over H×W (shuffle-style models)
+  GEN_CONTROL_FIELDS(GEN_FIELD_MEMBER)
+  // The control image in memory, used instead of the `image` file when not empty (any
+  // channels and depth gen::to_rgb8 takes). Not part of the JSON form.
+  Image pixels;
 };
 
 struct Request {
   static constexpr const char* kSchema = "gen.request/1";
-  std::string prompt;
-  std::string negative_prompt;
-  std::string prompt_syntax = "a1111";  // a1111: (word:1.2), [word], BREAK; plain: the text as is (as diffusers)
-  // Tokenizer text clean-up: auto (a diffusers tokenizer folder: NFC as transformers 5 does;
-  // the bare CLIP vocabulary: ftfy + whitespace, as A1111 / original CLIP), ftfy, nfc.
-  std::string text_cleanup = "auto";
-  int width = 512;                    // 8..16384, a multiple of 8
-  int height = 512;
-  int steps = 20;                     // 1..1000
-  double cfg_scale = 7.5;             // 0..100; 1 (or 0) turns guidance off
-  std::optional<std::uint64_t> seed;  // random when absent; image i of a batch uses seed + i
-  std::string sampler = "euler";      // ddim, euler, euler_a, heun, lms, pndm, dpmpp_2m, dpmpp_2m_sde, unipc, lcm
-  std::string scheduler = "normal";   // normal | karras
-  double eta = 0.0;                   // DDIM, 0..1
-  int batch_size = 1;                 // images denoised together, 1..64
-  int batch_count = 1;                // batches one after the other
-  int clip_skip = 0;                  // 0: the model's default; n: leave out n−1 final layers (A1111 numbering)
-  std::string model;                  // checkpoint file or diffusers folder
-  std::string vae;                    // optional VAE replacing the model's
-  std::string vocab;                  // CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a tokenizer/ folder)
-  std::string prediction;             // "" (from the model), epsilon, v_prediction
-  std::string device = "auto";        // auto | cpu | cuda
-  std::string dtype = "auto";         // auto | fp32 | fp16 | bf16 (auto: fp16 on CUDA, fp32 on CPU)
-  std::string rng = "cpu";            // the noise stream: cpu (torch CPU generator, as diffusers)
-  // Output file pattern: {index}, {seed}, {batch}, {n} (and {job} in a job file).
-  std::string output = "gen-{index}-{seed}.png";
+  GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
-  bool guess_mode = false;
-  std::string control_mode = "balanced";  // balanced | prompt | control
-  // VAE decode in tiles: auto (only when the whole image would not fit in memory), on, off,
-  // exact or blended (on, with that method; on picks exact when it fits). Exact tiles give
-  // the untiled image to rounding; blended tiles need the least memory (docs/cli.md).
-  std::string vae_tiling = "auto";
 
   // Throws gen::Error (InvalidArgument) naming the field for an impossible value.
-  void validate() const;
+  GEN_API void validate() const;
   // The versioned JSON text of this request.
-  std::string to_json() const;
+  GEN_API std::string to_json() const;
   // Strict: unknown keys, wrong types and bad values are refused (gen::Error naming `subject`).
-  static Request from_json(const std::string& text, const std::string& subject = "request");
-  // The A1111 "parameters" text (prompt, negative, then "Steps: …, Sampler: …").
-  std::string a1111_parameters(std::uint64_t seed, int index_in_batch) const;
+  // A legacy "output" key (gen 0.1 wrote one) is read and ignored: where images go is the
+  // caller's choice, never the request's.
+  GEN_API static Request from_json(const std::string& text, const std::string& subject = "request");
 };
+#undef GEN_FIELD_MEMBER
+
+// What the tables say about one field, for programs that list, document or set fields
+// by name (gen's CLI builds its options from these).
+struct FieldInfo {
+  enum class Type { Text, Integer, Number, Flag, Choice, Seed };
+  std::string name;           // JSON key
+  Type type = Type::Text;
+  std::string cli;            // CLI11 spelling, e.g. "-W,--width" ("" when not an option)
+  std::string help;
+  std::string infotext;       // the A1111 infotext key ("" when not written)
+  double min = 0, max = 0;    // Integer, Number (min == max: unbounded)
+  int multiple = 0;           // Integer: must be a multiple of this (0: any)
+  std::vector<std::string> choices;  // Choice: the names
+  std::string default_text;   // the default, as text
+};
+GEN_API const std::vector<FieldInfo>& request_fields();
+GEN_API const std::vector<FieldInfo>& control_fields();
+
+// Sets a field from text as the CLI spells values ("512", "euler_a", "true"); for the seed,
+// "-1" means random. Throws InvalidArgument naming `subject` (default: the field) for an
+// unknown field, a malformed value or one out of range.
+GEN_API void set_field(Request& request, const std::string& name, const std::string& text,
+                       const std::string& subject = "");
+GEN_API void set_field(ControlRequest& control, const std::string& name, const std::string& text,
+                       const std::string& subject = "");
+// A field's value as text ("" for an unset seed).
+GEN_API std::string field_text(const Request& request, const std::string& name);
+GEN_API std::string field_text(const ControlRequest& control, const std::string& name);
 
 // A random seed (32 bits, as A1111 draws them).
-std::uint64_t random_seed();
-
-// The A1111 sampler label of a gen sampler name ("euler_a" → "Euler a").
-std::string a1111_sampler_name(const std::string& sampler, const std::string& scheduler);
-
-// The output path for image `index` (0-based over the whole request) with its seed:
-// {index}, {seed}, {batch} (batch number), {n} (index within the batch) and {job} are replaced.
-std::string output_path(const std::string& pattern, int index, std::uint64_t seed, int batch, int n,
-                        const std::string& job = "");
+GEN_API std::uint64_t random_seed();
 
 }  // namespace gen

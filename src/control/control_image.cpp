@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gen/control.hpp"
 #include "gen/error.hpp"
 #include "image/resample.hpp"
 
@@ -117,22 +118,52 @@ Image preprocess_control(const Image& rgb, const std::string& spec) {
   return from_mat(out);
 }
 
-Image control_map(const std::string& path, const std::string& preprocess, const std::string& resize, int width,
-                  int height) {
+Image control_map(const Image& image, const std::string& preprocess, const std::string& resize, int width, int height,
+                  const std::string& subject) {
   check_preprocess(preprocess);
-  auto rgb = to_rgb8(read_image(path));
+  auto rgb = to_rgb8(image);
   try {
     return preprocess_control(resize_control(rgb, resize, width, height), preprocess);
   } catch (const cv::Exception& e) {
-    fail(ErrorCode::Internal, path, std::string("OpenCV: ") + e.what());
+    fail(ErrorCode::Internal, subject, std::string("OpenCV: ") + e.what());
   }
 }
 
-at::Tensor prepare_control_image(const std::string& path, const std::string& preprocess, const std::string& resize,
-                                 int width, int height) {
-  auto map = control_map(path, preprocess, resize, width, height);
+Image control_map(const std::string& path, const std::string& preprocess, const std::string& resize, int width,
+                  int height) {
+  check_preprocess(preprocess);
+  return control_map(read_image(path), preprocess, resize, width, height, path);
+}
+
+namespace {
+at::Tensor to_tensor(Image map) {
   auto t = at::from_blob(map.data8.data(), {map.height, map.width, 3}, at::kByte);
   return t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).contiguous();
 }
+}  // namespace
+
+at::Tensor prepare_control_image(const std::string& path, const std::string& preprocess, const std::string& resize,
+                                 int width, int height) {
+  return to_tensor(control_map(path, preprocess, resize, width, height));
+}
+
+at::Tensor prepare_control_image(const Image& image, const std::string& preprocess, const std::string& resize,
+                                 int width, int height, const std::string& subject) {
+  check_image(image, subject);
+  return to_tensor(control_map(image, preprocess, resize, width, height, subject));
+}
 
 }  // namespace gen::control
+
+namespace gen {
+
+Image control_map(const std::string& path, const std::string& preprocess, ResizeMode resize, int width, int height) {
+  return control::control_map(path, preprocess, name_of(resize), width, height);
+}
+
+Image control_map(const Image& image, const std::string& preprocess, ResizeMode resize, int width, int height) {
+  check_image(image, "control image");
+  return control::control_map(image, preprocess, name_of(resize), width, height, "control image");
+}
+
+}  // namespace gen

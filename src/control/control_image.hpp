@@ -27,6 +27,9 @@ void check_preprocess(const std::string& preprocess);
 // The 8-bit RGB map: read, resized, preprocessed.
 Image control_map(const std::string& path, const std::string& preprocess, const std::string& resize, int width,
                   int height);
+// The same from an image in memory (`subject` names it in errors).
+Image control_map(const Image& image, const std::string& preprocess, const std::string& resize, int width, int height,
+                  const std::string& subject);
 // Steps of control_map on an 8-bit RGB image.
 Image resize_control(const Image& rgb, const std::string& mode, int width, int height);
 Image preprocess_control(const Image& rgb, const std::string& preprocess);
@@ -34,5 +37,7 @@ Image preprocess_control(const Image& rgb, const std::string& preprocess);
 // The map as the [1, 3, H, W] float tensor in [0, 1] a ControlNet takes.
 at::Tensor prepare_control_image(const std::string& path, const std::string& preprocess, const std::string& resize,
                                  int width, int height);
+at::Tensor prepare_control_image(const Image& image, const std::string& preprocess, const std::string& resize,
+                                 int width, int height, const std::string& subject);
 
 }  // namespace gen::control

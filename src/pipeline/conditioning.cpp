@@ -3,6 +3,10 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cstdlib>
+
+#include "core/fs.hpp"
+#include "gen/error.hpp"
 
 namespace gen::pipeline {
 
@@ -57,6 +61,61 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const s
   text::pad_windows(pos, k, *enc.tokenizer, enc.padding);
   text::pad_windows(neg, k, *enc.tokenizer, enc.padding);
   return {encode_tokens(enc, neg), encode_tokens(enc, pos)};
+}
+
+}  // namespace gen::pipeline
+
+namespace gen::pipeline {
+
+const text::ClipTokenizer& TokenizerCache::get(const Request& r, const std::string& tokenizer_dir) {
+  const std::string key = r.vocab + "\n" + r.model + "\n" + name_of(r.text_cleanup);
+  if (tokenizer_ && key == key_) return *tokenizer_;
+  std::string vocab = r.vocab;
+  if (vocab.empty() && !tokenizer_dir.empty()) vocab = tokenizer_dir;
+  if (vocab.empty()) {
+    const std::string beside = core::join(core::dirname(r.model), "bpe_simple_vocab_16e6.txt.gz");
+    if (core::is_file(beside)) vocab = beside;
+  }
+  if (vocab.empty()) {
+    if (const char* env = std::getenv("GEN_VOCAB")) vocab = env;
+  }
+  if (vocab.empty())
+    fail(ErrorCode::NotFound, r.model,
+         "no CLIP vocabulary: pass --vocab bpe_simple_vocab_16e6.txt.gz (or a tokenizer/ folder), "
+         "put that file beside the model, or set GEN_VOCAB");
+  const bool folder = core::is_dir(vocab);
+  // auto: what the model's own ecosystem does — diffusers folders are tokenized by
+  // transformers 5 (NFC, whitespace, lower case), the bare CLIP vocabulary as A1111 / CLIP do.
+  const auto cleanup = r.text_cleanup == TextCleanup::Ftfy ? text::Cleanup::Ftfy
+                       : r.text_cleanup == TextCleanup::Nfc ? text::Cleanup::NfcOnly
+                       : folder                             ? text::Cleanup::NfcOnly
+                                                            : text::Cleanup::Ftfy;
+  auto tok = folder ? text::ClipTokenizer::from_folder(vocab, cleanup) : text::ClipTokenizer::from_clip_bpe_gz(vocab, cleanup);
+  tokenizer_ = std::make_unique<text::ClipTokenizer>(std::move(tok));
+  from_folder_ = folder;
+  key_ = key;
+  return *tokenizer_;
+}
+
+TextEncoder text_encoder_for(const Request& r, const BaseModel& base, const TokenizerCache& tokenizers,
+                             const text::ClipTokenizer& tokenizer) {
+  if (tokenizer.vocab_size() > static_cast<std::size_t>(base.text->config().vocab_size))
+    fail(ErrorCode::ModelMismatch, r.model,
+         "the tokenizer has " + std::to_string(tokenizer.vocab_size()) + " tokens but the text encoder only " +
+             std::to_string(base.text->config().vocab_size));
+  TextEncoder enc;
+  enc.tokenizer = &tokenizer;
+  enc.model = base.text.get();
+  // A tokenizer folder names its pad token (diffusers pads with it); the bare CLIP vocabulary
+  // does not, so the family decides: SD 1.x pads with <|endoftext|>, SD 2.x (OpenCLIP) with 0.
+  enc.padding = tokenizers.from_folder()                  ? tokenizer.default_padding()
+                : base.family == models::ModelFamily::SD2 ? text::ClipPadding::Zero
+                                                          : text::ClipPadding::EndToken;
+  enc.emphasis = r.prompt_syntax == PromptSyntax::A1111;
+  enc.skip = r.clip_skip > 0 ? r.clip_skip - 1 : base.clip_skip;
+  enc.dtype = base.settings.dtype;
+  enc.device = base.settings.device;
+  return enc;
 }
 
 }  // namespace gen::pipeline

@@ -9,7 +9,10 @@
 
 #include <string>
 
+#include "gen/request.hpp"
 #include "models/clip_text.hpp"
+#include "pipeline/model_cache.hpp"
+#include "text/clip_tokenizer.hpp"
 #include "text/prompt_parser.hpp"
 
 namespace gen::pipeline {
@@ -33,5 +36,29 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& encoder, con
 
 // One prompt's windows, already tokenised and padded: [1, k*77, C].
 at::Tensor encode_tokens(const TextEncoder& encoder, const text::PromptTokens& tokens);
+
+// The CLIP tokenizer of a request, kept while the vocabulary, model and clean-up stay the
+// same. The vocabulary is, in order: the request's `vocab` (a .txt.gz or a tokenizer/
+// folder), the model folder's tokenizer/, bpe_simple_vocab_16e6.txt.gz beside the model
+// file, $GEN_VOCAB. NotFound when there is none.
+class TokenizerCache {
+ public:
+  const text::ClipTokenizer& get(const Request& request, const std::string& tokenizer_dir);
+  // Whether the tokenizer came from a folder (which names its pad token).
+  bool from_folder() const { return from_folder_; }
+  void clear() { tokenizer_.reset(); key_.clear(); }
+
+ private:
+  std::string key_;
+  std::unique_ptr<text::ClipTokenizer> tokenizer_;
+  bool from_folder_ = false;
+};
+
+// How `request` encodes its prompts with `base`'s text encoder and `tokenizer` (from
+// `tokenizers`): padding (the folder's pad token; else SD 1.x <|endoftext|>, SD 2.x 0),
+// emphasis by prompt syntax, clip skip. Throws ModelMismatch when the tokenizer has more
+// tokens than the text encoder.
+TextEncoder text_encoder_for(const Request& request, const BaseModel& base, const TokenizerCache& tokenizers,
+                             const text::ClipTokenizer& tokenizer);
 
 }  // namespace gen::pipeline

@@ -1,7 +1,9 @@
-// gen — runs Requests inside the library: loads (and keeps) the models a request names,
-// encodes the prompts, runs the denoising loop and decodes, returning 8-bit RGB images
-// with their metadata. Base models are cached by path (least recently used dropped first);
-// each keeps its own ControlNets, so a ControlNet is swapped without reloading the base.
+// gen — runs Requests inside the library by composing the stages: models from the cache
+// (pipeline/model_cache), the prompt's conditioning (pipeline/conditioning), the control
+// units, then per batch prepare latents → denoise with controls → decode → images with
+// their metadata (pipeline/batch_runner). Base models are cached by path (least recently
+// used dropped first); each keeps its own ControlNets, so a ControlNet is swapped without
+// reloading the base.
 // Not thread-safe: the public gen::Engine (src/api) serialises calls and adds cancel().
 #pragma once
 
@@ -10,21 +12,14 @@
 #include <string>
 
 #include "gen/engine.hpp"
-#include "pipeline/request.hpp"
 
 namespace gen::pipeline {
 
-struct CacheLimits {
-  int models = 1;
-  int controlnets = 4;
-  bool profile = false;  // see gen::EngineOptions::profile
-  bool wide_weights = false;  // gen::EngineOptions::weights == "wide"
-  bool offload = false;       // gen::EngineOptions::weights == "offload"
-};
-
 class Engine {
  public:
-  explicit Engine(CacheLimits limits = {});
+  // `options`: limits, weights mode and the fast-path switches (model/vae/vocab/device/dtype
+  // defaults are applied to requests by the public Engine before they reach this one).
+  explicit Engine(const EngineOptions& options = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

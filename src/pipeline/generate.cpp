@@ -121,27 +121,40 @@ std::int64_t vae_factor(const models::Vae& vae) {
 }
 
 
-at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor& negative,
-                   const at::Tensor& positive, const StepCallback& on_step, const std::atomic<bool>* cancel) {
+LatentState prepare_latents(const Models& m, const DenoiseRequest& req) {
   const auto factor = vae_factor(*m.vae);
   if (req.width <= 0 || req.height <= 0 || req.width % factor || req.height % factor)
     fail(ErrorCode::InvalidArgument, "size", std::to_string(req.width) + "x" + std::to_string(req.height) +
                                                  " is not a positive multiple of " + std::to_string(factor));
   if (req.batch_size < 1) fail(ErrorCode::InvalidArgument, "batch size", "must be at least 1");
-  const int b = req.batch_size;
   // One scheduler (and one generator) per image: the schedulers are elementwise, so this is
   // the same arithmetic as one batched scheduler, and each image keeps its own noise stream
   // exactly as diffusers does with a list of generators.
-  std::vector<std::unique_ptr<Scheduler>> scheds;
-  std::vector<at::Generator> gens;
+  LatentState s;
   std::vector<at::Tensor> noise;
-  for (int i = 0; i < b; ++i) {
-    scheds.push_back(make_scheduler(req.sampler, req.scheduler, req.steps));
-    gens.push_back(at::make_generator<at::CPUGeneratorImpl>(req.seed + static_cast<std::uint64_t>(i)));
+  for (int i = 0; i < req.batch_size; ++i) {
+    s.schedulers.push_back(make_scheduler(req.sampler, req.scheduler, req.steps));
+    s.generators.push_back(at::make_generator<at::CPUGeneratorImpl>(req.seed + static_cast<std::uint64_t>(i)));
     noise.push_back(at::randn({1, m.vae->config().latent_channels, req.height / factor, req.width / factor},
-                              gens.back(), at::TensorOptions().dtype(m.dtype)));
+                              s.generators.back(), at::TensorOptions().dtype(m.dtype)));
   }
-  auto latents = (at::cat(noise, 0) * scheds[0]->init_noise_sigma()).to(m.device);
+  s.latents = (at::cat(noise, 0) * s.schedulers[0]->init_noise_sigma()).to(m.device);
+  return s;
+}
+
+at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor& negative, const at::Tensor& positive,
+                   const StepCallback& on_step, const std::atomic<bool>* cancel) {
+  auto state = prepare_latents(m, req);
+  return denoise(m, req, state, negative, positive, on_step, cancel);
+}
+
+at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& state, const at::Tensor& negative,
+                   const at::Tensor& positive, const StepCallback& on_step, const std::atomic<bool>* cancel) {
+  const auto factor = vae_factor(*m.vae);
+  const int b = static_cast<int>(state.latents.size(0));
+  auto& scheds = state.schedulers;
+  auto& gens = state.generators;
+  auto latents = state.latents;
   const bool cfg = req.cfg_scale != 1.0;
   auto pos = positive.to(m.device, m.dtype).expand({b, -1, -1});
   auto neg = negative.to(m.device, m.dtype).expand({b, -1, -1});
@@ -210,6 +223,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, const at::Tensor&
     auto v = timeline.intervals();
     req.step_times->insert(req.step_times->end(), v.begin(), v.end());
   }
+  state.latents = latents;
   return latents;
 }
 

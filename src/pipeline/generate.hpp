@@ -8,10 +8,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "control/controlnet.hpp"
+#include "gen/request.hpp"
 #include "models/unet.hpp"
 #include "models/vae.hpp"
 #include "pipeline/step_graph.hpp"
@@ -20,12 +22,8 @@
 
 namespace gen::pipeline {
 
-// How a ControlNet's residuals are weighted (the A1111 extension's control modes).
-enum class ControlMode {
-  Balanced,         // residuals × scale, on both CFG halves
-  PromptImportant,  // "My prompt is more important": × scale × 0.825^(12−i)
-  ControlImportant, // "ControlNet is more important": those soft weights, conditional half only
-};
+// How a ControlNet's residuals are weighted (gen/request.hpp).
+using ControlMode = gen::ControlMode;
 
 struct ControlUnit {
   const control::ControlNet* net = nullptr;
@@ -86,11 +84,22 @@ struct Models {
   StepGraphs* graphs = nullptr;
 };
 
-// Runs the loop. The initial latents: per image a CPU generator seeded seed + i, drawn in
-// the model dtype (as diffusers with a list of torch.Generator("cpu")); the same generator
-// then feeds that image's stochastic steps.
-// `negative`/`positive`: [1, L, C] conditioning. Returns latents
+// The starting point of the loop: per image a scheduler and a CPU generator seeded seed + i,
+// which draws the initial noise (in the model dtype, as diffusers with a list of
+// torch.Generator("cpu")) and then feeds that image's stochastic steps.
+struct LatentState {
+  at::Tensor latents;  // [B, C, h, w] on the model's device, scaled by the initial sigma
+  std::vector<std::unique_ptr<Scheduler>> schedulers;
+  std::vector<at::Generator> generators;
+};
+LatentState prepare_latents(const Models& models, const DenoiseRequest& req);
+
+// Runs the loop from `state`. `negative`/`positive`: [1, L, C] conditioning. Returns latents
 // (not divided by the VAE scaling factor). `cancel` is polled between steps.
+at::Tensor denoise(const Models& models, const DenoiseRequest& req, LatentState& state, const at::Tensor& negative,
+                   const at::Tensor& positive, const StepCallback& on_step = nullptr,
+                   const std::atomic<bool>* cancel = nullptr);
+// prepare_latents, then the loop.
 at::Tensor denoise(const Models& models, const DenoiseRequest& req, const at::Tensor& negative,
                    const at::Tensor& positive, const StepCallback& on_step = nullptr,
                    const std::atomic<bool>* cancel = nullptr);

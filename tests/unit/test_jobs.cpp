@@ -1,14 +1,14 @@
-// Job files (src/pipeline/jobs): every line becomes a job or a failed job with its error,
+// Job files (src/frontend/jobs): every line becomes a job or a failed job with its error,
 // ids, seeds, outputs kept inside the output folder, shards, and what --resume reads.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <set>
 
-#include "pipeline/jobs.hpp"
+#include "frontend/jobs.hpp"
 #include "safetensors_test_util.hpp"
 
-using namespace gen::pipeline;
+using namespace gen::frontend;
 using gen_test::test_dir;
 using gen_test::write_file;
 

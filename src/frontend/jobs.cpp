@@ -1,4 +1,4 @@
-#include "pipeline/jobs.hpp"
+#include "frontend/jobs.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <map>
 
-namespace gen::pipeline {
+namespace gen::frontend {
 namespace {
 
 constexpr std::size_t kMaxLine = 1 << 20;  // 1 MiB: a request is a few hundred bytes
@@ -52,15 +52,21 @@ void parse_line(Job& job, const std::string& text, const std::string& subject) {
            "id '" + job.id + "' must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'");
     j.erase("id");
   }
-  const bool has_output = j.contains("output");
-  auto r = request_from_json(j, subject + " (id " + job.id + ")");
-  if (!has_output) r.output = kJobOutput;
+  // Where a job's images go is the job file's business, not the request's.
+  job.output = kJobOutput;
+  if (j.contains("output")) {
+    if (!j["output"].is_string()) fail(ErrorCode::InvalidArgument, subject, "field 'output' has the wrong type");
+    job.output = j["output"].get<std::string>();
+    if (job.output.empty()) fail(ErrorCode::InvalidArgument, subject + " (id " + job.id + ")", "output is empty");
+    j.erase("output");
+  }
+  auto r = Request::from_json(j.dump(), subject + " (id " + job.id + ")");
   if (!r.seed) r.seed = job_seed(job.id);
   for (int b = 0; b < r.batch_count; ++b)
     for (int k = 0; k < r.batch_size; ++k) {
       const int index = b * r.batch_size + k;
       const auto seed = *r.seed + static_cast<std::uint64_t>(index);
-      const auto out = output_path(r.output, index, seed, b, k, job.id);
+      const auto out = output_path(job.output, index, seed, b, k, job.id);
       if (!inside_folder(out))
         fail(ErrorCode::InvalidArgument, subject + " (id " + job.id + ")",
              "output '" + out + "' leaves the output folder (give a relative path without '..')");
@@ -168,4 +174,4 @@ std::set<std::string> completed_jobs(const std::string& results_path) {
   return done;
 }
 
-}  // namespace gen::pipeline
+}  // namespace gen::frontend

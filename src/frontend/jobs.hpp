@@ -11,15 +11,17 @@
 #include <vector>
 
 #include "gen/error.hpp"
-#include "pipeline/request.hpp"
+#include "gen/output.hpp"
+#include "gen/request.hpp"
 
-namespace gen::pipeline {
+namespace gen::frontend {
 
 struct Job {
   int line = 0;                    // 1-based line in the file
   int ordinal = 0;                 // 0-based among the file's jobs (non-blank lines)
   std::string id;                  // the "id" field, or "line-<N>"
   std::optional<Request> request;  // absent when the line is bad
+  std::string output;              // the output pattern (kJobOutput when the line names none)
   ErrorCode error = ErrorCode::Ok; // why, when it is bad
   std::string message;             // the whole error line, "<subject>: <problem>"
   std::vector<std::string> outputs;  // relative to the output folder, one per image
@@ -53,4 +55,4 @@ std::set<std::string> completed_jobs(const std::string& results_path);
 // The seed used for a job without one.
 std::uint64_t job_seed(const std::string& id);
 
-}  // namespace gen::pipeline
+}  // namespace gen::frontend

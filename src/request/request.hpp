@@ -1,22 +1,20 @@
 // gen — the request's JSON form inside the library (the struct is public: gen/request.hpp).
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 
 #include "gen/request.hpp"
 
-namespace gen::pipeline {
+namespace gen::request {
 
-using gen::ControlRequest;
-using gen::Request;
-
-nlohmann::json request_to_json(const Request& r);
+nlohmann::json to_json(const Request& r);
 // Strict: unknown keys, wrong types and bad values are refused, naming `subject`.
-Request request_from_json(const nlohmann::json& j, const std::string& subject);
+Request from_json(const nlohmann::json& j, const std::string& subject);
 // The "gen" metadata of one image of `r`: the request with that image's seed, batch 1 × 1
 // (re-running it alone gives that image).
 std::string image_request_json(const Request& r, std::uint64_t seed);
 
-}  // namespace gen::pipeline
+}  // namespace gen::request

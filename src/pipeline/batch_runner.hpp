@@ -1,0 +1,33 @@
+// gen — the batches of one request, each through the same stages: prepare latents (the
+// seeds' noise) → denoise with the controls → decode → 8-bit images with their metadata,
+// handed to on_image as each batch is ready. Timings and the NaN diagnosis per stage.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gen/engine.hpp"
+#include "pipeline/generate.hpp"
+#include "pipeline/model_cache.hpp"
+
+namespace gen::pipeline {
+
+struct BatchJob {
+  const Request* request = nullptr;  // seed resolved
+  const BaseModel* base = nullptr;
+  std::vector<std::pair<control::ControlNet*, std::string>> controlnets;  // for the diagnosis
+  Models models;
+  DenoiseRequest denoise;            // everything but the seed, which each batch sets
+  at::Tensor negative, positive;     // the prompts' conditioning
+};
+
+// Runs every batch of `job`. `stage` is kept up to date for error messages ("denoising
+// (batch 2)"); `timings` accumulates denoise/decode times, FLOPs, steps and images.
+void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bool>* cancel, Timings& timings,
+                 std::string& stage);
+
+}  // namespace gen::pipeline

@@ -1,0 +1,123 @@
+#include "pipeline/model_cache.hpp"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "control/controlnet_files.hpp"
+#include "gen/error.hpp"
+
+namespace gen::pipeline {
+namespace {
+
+// 4-D weights (convolutions) in channels-last layout, for NHWC activations.
+void to_channels_last(models::Module& m) {
+  m.visit([](const std::string&, models::Module::Param& p) {
+    if (p.value.defined() && p.value.dim() == 4) p.value = p.value.contiguous(at::MemoryFormat::ChannelsLast);
+  });
+}
+
+// Sequential offload: the weights stay in page-locked host memory, so that each layer's copy
+// to the GPU (models::as_operand) is asynchronous.
+void pin(models::Module& m) {
+  m.visit([](const std::string&, models::Module::Param& p) {
+    if (p.value.defined() && !p.value.is_pinned()) p.value = p.value.pin_memory();
+  });
+}
+
+std::string base_key(const Request& r, const LoadSettings& s) {
+  return r.model + "\n" + r.vae + "\n" + name_of(r.prediction) + "\n" + s.device.str() + "\n" +
+         std::to_string(static_cast<int>(s.dtype)) + "\n" + (s.channels_last ? "nhwc" : "nchw") + "\n" +
+         (s.offload ? "offload" : "") + (s.compact ? "compact" : "") + "\n" + s.no_graphs_because +
+         (s.emulate_graphs ? "emulate" : "");
+}
+
+}  // namespace
+
+BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded, const LoadReport& report) {
+  const std::string key = base_key(r, s);
+  auto it = std::find_if(models_.begin(), models_.end(), [&](const auto& m) { return m->key == key; });
+  if (it != models_.end()) {
+    models_.splice(models_.begin(), models_, it);
+    return *models_.front();
+  }
+  while (static_cast<int>(models_.size()) >= capacity_) models_.pop_back();
+  auto l = std::make_unique<BaseModel>();
+  models::ModelFilesOptions opt;
+  opt.vae_path = r.vae;
+  opt.prediction_type = name_of(r.prediction);
+  const auto wd = s.weight_device();
+  {
+    const auto files = models::ModelFiles::open(r.model, opt);
+    if (report) report("UNet", r.model);
+    l->unet = files.load_unet(s.dtype, wd, s.compact);
+    if (report) report("VAE", r.vae.empty() ? r.model : r.vae);
+    l->vae = files.load_vae(s.dtype, wd, s.compact);
+    if (report) report("text encoder", r.model);
+    l->text = files.load_text_encoder(s.dtype, wd, s.compact);
+    to_channels_last(*l->vae);  // the decode runs NHWC (generate.hpp: Models::vae_channels_last)
+    if (s.channels_last) to_channels_last(*l->unet);
+    if (s.offload) {
+      pin(*l->unet);
+      pin(*l->vae);
+      pin(*l->text);
+    }
+    l->family = files.family();
+    l->clip_skip = files.default_clip_skip();
+    l->scheduler_config = files.scheduler_config();
+    l->prediction = files.prediction_type();
+    l->tokenizer_dir = files.tokenizer_dir();
+    l->summary = files.summary();
+  }
+  l->model_path = r.model;
+  l->vae_path = r.vae;
+  l->settings = s;
+  l->no_graphs_because = s.no_graphs_because;
+  if (s.no_graphs_because.empty())
+    l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Cuda);
+  else if (s.emulate_graphs)
+    l->graphs = std::make_unique<StepGraphs>(StepGraphs::Mode::Emulate);
+  l->key = key;
+  ++loaded;
+  models_.push_front(std::move(l));
+  return *models_.front();
+}
+
+control::ControlNet& ModelCache::controlnet(BaseModel& base, const ControlRequest& c, int capacity, std::size_t keep,
+                                            int& loaded, const LoadReport& report) {
+  auto& list = base.controlnets;
+  const std::string ckey = c.model + (c.global_pool ? "\npool" : "");
+  auto it = std::find_if(list.begin(), list.end(), [&](const auto& e) { return e.first == ckey; });
+  if (it != list.end()) {
+    list.splice(list.begin(), list, it);
+  } else {
+    // Keep the ControlNets this request already placed; drop older ones beyond the limit.
+    while (static_cast<int>(list.size()) >= std::max<int>(capacity, static_cast<int>(keep) + 1)) {
+      if (base.graphs) base.graphs->clear();  // their keys name ControlNets by address
+      list.pop_back();
+    }
+    if (report) report("ControlNet", c.model);
+    const auto& s = base.settings;
+    auto net = control::load_controlnet(c.model, *base.unet, s.dtype, s.weight_device(), c.global_pool, s.compact);
+    if (s.channels_last) to_channels_last(*net);
+    if (s.offload) pin(*net);
+    list.emplace_front(ckey, std::move(net));
+    ++loaded;
+  }
+  auto& net = *list.front().second;
+  check_controlnet_fits(net, *base.unet, c.model);
+  return net;
+}
+
+void check_controlnet_fits(const control::ControlNet& net, const models::UNet& base, const std::string& path) {
+  const auto& cu = net.config().unet;
+  const auto& bu = base.config();
+  if (cu.context_dim != bu.context_dim || cu.model_channels != bu.model_channels || cu.channel_mult != bu.channel_mult ||
+      cu.num_res_blocks != bu.num_res_blocks)
+    fail(ErrorCode::ModelMismatch, path,
+         "this ControlNet does not fit the base model (text context " + std::to_string(cu.context_dim) + " vs " +
+             std::to_string(bu.context_dim) + ", channels " + std::to_string(cu.model_channels) + " vs " +
+             std::to_string(bu.model_channels) + "): an SD 1.x ControlNet needs an SD 1.x model, SD 2.x an SD 2.x");
+}
+
+}  // namespace gen::pipeline

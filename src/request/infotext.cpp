@@ -1,0 +1,78 @@
+// The A1111 infotext, from the rows of the request tables that name an infotext key, in
+// table order. A few keys follow A1111's own rules (processing.py, create_infotext):
+// "Size" joins width and height, "Sampler" carries the schedule, "Seed" is the seed the
+// image used, "Batch size" (with "Batch pos") only for batches, "Clip skip" only above 1,
+// "Eta" only when not 0. ControlNet groups follow in the extension's "ControlNet i" form.
+#include "gen/metadata.hpp"
+
+#include <string>
+
+#include "request/fields.hpp"
+#include "request/request.hpp"
+
+namespace gen {
+
+std::string a1111_sampler_name(Sampler s, Schedule schedule) {
+  std::string name;
+  switch (s) {
+    case Sampler::EulerA: name = "Euler a"; break;
+    case Sampler::Euler: name = "Euler"; break;
+    case Sampler::Ddim: name = "DDIM"; break;
+    case Sampler::Heun: name = "Heun"; break;
+    case Sampler::Lms: name = "LMS"; break;
+    case Sampler::Pndm: name = "PLMS"; break;
+    case Sampler::DpmPP2M: name = "DPM++ 2M"; break;
+    case Sampler::DpmPP2MSde: name = "DPM++ 2M SDE"; break;
+    case Sampler::UniPC: name = "UniPC"; break;
+    case Sampler::Lcm: name = "LCM"; break;
+  }
+  if (schedule == Schedule::Karras) name += " Karras";
+  return name;
+}
+
+std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch) {
+  std::string head = r.prompt + "\n";
+  std::string line;
+  auto add = [&](const std::string& key, const std::string& value) {
+    line += (line.empty() ? "" : ", ") + key + ": " + value;
+  };
+  for (const auto& f : request::request_table()) {
+    const std::string& key = f.info.infotext;
+    if (key.empty()) continue;
+    if (key == "Negative prompt") {
+      if (!r.negative_prompt.empty()) head += "Negative prompt: " + r.negative_prompt + "\n";
+    } else if (key == "Sampler") {
+      add(key, a1111_sampler_name(r.sampler, r.scheduler));
+    } else if (key == "Seed") {
+      add(key, std::to_string(seed));
+    } else if (key == "Size") {
+      add(key, std::to_string(r.width) + "x" + std::to_string(r.height));
+    } else if (key == "Batch size") {
+      if (r.batch_size > 1) {
+        add(key, f.text(r));
+        add("Batch pos", std::to_string(index_in_batch));
+      }
+    } else if (key == "Clip skip") {
+      if (r.clip_skip > 1) add(key, f.text(r));
+    } else if (key == "Eta") {
+      if (r.eta != 0.0) add(key, f.text(r));
+    } else {
+      add(key, f.text(r));
+    }
+  }
+  for (std::size_t i = 0; i < r.controls.size(); ++i) {
+    std::string unit;
+    for (const auto& f : request::control_table())
+      if (!f.info.infotext.empty()) unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " + f.text(r.controls[i]);
+    unit += std::string(", Control Mode: ") + name_of(r.control_mode);
+    add("ControlNet " + std::to_string(i), "\"" + unit + "\"");
+  }
+  add("Version", "gen");
+  return head + line;
+}
+
+std::map<std::string, std::string> image_metadata(const Request& r, std::uint64_t seed, int index_in_batch) {
+  return {{"parameters", a1111_parameters(r, seed, index_in_batch)}, {"gen", request::image_request_json(r, seed)}};
+}
+
+}  // namespace gen

@@ -1,0 +1,157 @@
+// Validation and the JSON form of a request: loops over the rows of the request tables,
+// plus the few rules that join fields (a ControlNet's start before its end).
+#include "request/request.hpp"
+
+#include <random>
+#include <set>
+
+#include "control/control_image.hpp"
+#include "gen/error.hpp"
+#include "request/fields.hpp"
+
+namespace gen {
+namespace {
+
+[[noreturn]] void bad(const std::string& field, const std::string& why) { fail(ErrorCode::InvalidArgument, field, why); }
+
+template <class S>
+void check_rows(const std::vector<request::Field<S>>& table, const S& s, const std::string& prefix) {
+  for (const auto& f : table) f.check(s, prefix + f.info.name);
+}
+
+template <class S>
+nlohmann::json rows_to_json(const std::vector<request::Field<S>>& table, const S& s) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : table) j[f.info.name] = f.to_json(s);
+  return j;
+}
+
+template <class S>
+void rows_from_json(const std::vector<request::Field<S>>& table, S& s, const nlohmann::json& j,
+                    const std::set<std::string>& extra, const std::string& subject) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (const auto* f = request::find_field(table, it.key()))
+      f->from_json(s, it.value(), subject);
+    else if (!extra.count(it.key()))
+      fail(ErrorCode::InvalidArgument, subject, "unknown field '" + it.key() + "'");
+  }
+}
+
+template <class S>
+void set_by_name(const std::vector<request::Field<S>>& table, S& s, const std::string& name, const std::string& text,
+                 const std::string& subject) {
+  const auto* f = request::find_field(table, name);
+  if (!f) bad(subject.empty() ? name : subject, "no such request field");
+  f->parse(s, text, subject.empty() ? name : subject);
+}
+
+template <class S>
+std::string text_by_name(const std::vector<request::Field<S>>& table, const S& s, const std::string& name) {
+  const auto* f = request::find_field(table, name);
+  if (!f) bad(name, "no such request field");
+  return f->text(s);
+}
+
+template <class S>
+std::vector<FieldInfo> infos(const std::vector<request::Field<S>>& table) {
+  std::vector<FieldInfo> out;
+  for (const auto& f : table) out.push_back(f.info);
+  return out;
+}
+
+}  // namespace
+
+void Request::validate() const {
+  check_rows(request::request_table(), *this, "");
+  for (std::size_t i = 0; i < controls.size(); ++i) {
+    const auto& c = controls[i];
+    const std::string f = "controls[" + std::to_string(i) + "]";
+    if (c.model.empty()) bad(f + ".model", "is empty");
+    if (c.image.empty() && c.pixels.empty()) bad(f + ".image", "is empty");
+    if (!c.pixels.empty()) check_image(c.pixels, f + ".pixels");
+    check_rows(request::control_table(), c, f + ".");
+    if (c.start > c.end) bad(f, "start is after end");
+    control::check_preprocess(c.preprocess);
+  }
+}
+
+std::string Request::to_json() const { return request::to_json(*this).dump(); }
+
+Request Request::from_json(const std::string& text, const std::string& subject) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::InvalidArgument, subject, std::string("not valid JSON: ") + e.what());
+  }
+  return request::from_json(j, subject);
+}
+
+const std::vector<FieldInfo>& request_fields() {
+  static const auto list = infos(request::request_table());
+  return list;
+}
+const std::vector<FieldInfo>& control_fields() {
+  static const auto list = infos(request::control_table());
+  return list;
+}
+
+void set_field(Request& r, const std::string& name, const std::string& text, const std::string& subject) {
+  set_by_name(request::request_table(), r, name, text, subject);
+}
+void set_field(ControlRequest& c, const std::string& name, const std::string& text, const std::string& subject) {
+  set_by_name(request::control_table(), c, name, text, subject);
+}
+std::string field_text(const Request& r, const std::string& name) {
+  return text_by_name(request::request_table(), r, name);
+}
+std::string field_text(const ControlRequest& c, const std::string& name) {
+  return text_by_name(request::control_table(), c, name);
+}
+
+std::uint64_t random_seed() {
+  std::random_device rd;
+  return static_cast<std::uint64_t>(rd()) & 0xffffffffu;
+}
+
+}  // namespace gen
+
+namespace gen::request {
+
+nlohmann::json to_json(const Request& r) {
+  auto j = rows_to_json(request_table(), r);
+  j["schema"] = Request::kSchema;
+  j["controls"] = nlohmann::json::array();
+  for (const auto& c : r.controls) j["controls"].push_back(rows_to_json(control_table(), c));
+  return j;
+}
+
+Request from_json(const nlohmann::json& j, const std::string& subject) {
+  if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
+  if (j.contains("schema") && j["schema"] != Request::kSchema)
+    fail(ErrorCode::Unsupported, subject, "request schema " + j["schema"].dump() + " (this gen reads " + Request::kSchema + ")");
+  Request r;
+  rows_from_json(request_table(), r, j, {"schema", "controls", "output"}, subject);
+  if (j.contains("controls")) {
+    if (!j["controls"].is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'controls' must be an array");
+    for (const auto& c : j["controls"]) {
+      const std::string s = subject + ": controls[" + std::to_string(r.controls.size()) + "]";
+      if (!c.is_object()) fail(ErrorCode::InvalidArgument, s, "must be an object");
+      ControlRequest cr;
+      rows_from_json(control_table(), cr, c, {}, s);
+      r.controls.push_back(std::move(cr));
+    }
+  }
+  r.validate();
+  return r;
+}
+
+std::string image_request_json(const Request& r, std::uint64_t seed) {
+  auto j = to_json(r);
+  j["seed"] = seed;
+  j["batch_size"] = 1;
+  j["batch_count"] = 1;
+  return j.dump();
+}
+
+}  // namespace gen::request

@@ -1,0 +1,134 @@
+// The request tables (gen/request.hpp): every row is a struct member, a JSON key, a
+// checked value, a settable text, an A1111 key where it has one — all from one row.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "gen/error.hpp"
+#include "gen/metadata.hpp"
+#include "gen/request.hpp"
+
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::InvalidArgument) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return "";
+}
+
+}  // namespace
+
+TEST(RequestFields, EveryRowIsAJsonKeyWithItsDefault) {
+  const gen::Request r;
+  const auto j = nlohmann::json::parse(r.to_json());
+  std::set<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.insert(it.key());
+  std::set<std::string> rows{"schema", "controls"};
+  for (const auto& f : gen::request_fields()) {
+    rows.insert(f.name);
+    EXPECT_EQ(gen::field_text(r, f.name), f.default_text) << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+  }
+  EXPECT_EQ(keys, rows);
+  gen::Request c;
+  c.controls.emplace_back();
+  const auto cj = nlohmann::json::parse(c.to_json())["controls"][0];
+  EXPECT_EQ(cj.size(), gen::control_fields().size());
+  for (const auto& f : gen::control_fields()) {
+    EXPECT_TRUE(cj.contains(f.name)) << f.name;
+    EXPECT_EQ(gen::field_text(c.controls[0], f.name), f.default_text) << f.name;
+  }
+}
+
+TEST(RequestFields, EveryValueSetAsTextRoundTripsThroughJson) {
+  gen::Request r;
+  for (const auto& f : gen::request_fields()) {
+    std::string v;
+    switch (f.type) {
+      case gen::FieldInfo::Type::Text: v = "some " + f.name; break;
+      case gen::FieldInfo::Type::Integer: v = std::to_string(static_cast<int>(f.min == f.max ? 3 : f.max)); break;
+      case gen::FieldInfo::Type::Number: v = f.min == f.max ? "0.25" : std::to_string(f.max); break;
+      case gen::FieldInfo::Type::Flag: v = "true"; break;
+      case gen::FieldInfo::Type::Choice: v = f.choices.back(); break;
+      case gen::FieldInfo::Type::Seed: v = "18446744073709551615"; break;
+    }
+    gen::set_field(r, f.name, v);
+  }
+  r.validate();
+  const auto back = gen::Request::from_json(r.to_json());
+  for (const auto& f : gen::request_fields()) EXPECT_EQ(gen::field_text(back, f.name), gen::field_text(r, f.name)) << f.name;
+}
+
+TEST(RequestFields, RangesMultiplesAndChoicesAreCheckedNamingTheField) {
+  for (const auto& f : gen::request_fields()) {
+    gen::Request r;
+    if (f.type == gen::FieldInfo::Type::Integer && f.min != f.max) {
+      gen::set_field(r, f.name, std::to_string(static_cast<long long>(f.min) - 1));
+      const auto e = error_of([&] { r.validate(); });
+      EXPECT_NE(e.find(f.name + ": must be between"), std::string::npos) << e;
+    } else if (f.type == gen::FieldInfo::Type::Number && f.min != f.max) {
+      gen::set_field(r, f.name, "1e9");
+      EXPECT_NE(error_of([&] { r.validate(); }).find(f.name), std::string::npos);
+    } else if (f.type == gen::FieldInfo::Type::Choice) {
+      const auto e = error_of([&] { gen::set_field(r, f.name, "nope"); });
+      EXPECT_NE(e.find(f.name + ": unknown"), std::string::npos) << e;
+    }
+    if (f.multiple > 1) {
+      gen::set_field(r, f.name, std::to_string(static_cast<int>(f.min) + 1));
+      EXPECT_NE(error_of([&] { r.validate(); }).find("not a multiple of"), std::string::npos);
+    }
+  }
+  gen::Request r;
+  EXPECT_NE(error_of([&] { gen::set_field(r, "width", "abc", "--width"); }).find("--width: 'abc' is not a valid number"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { gen::set_field(r, "no_such_field", "1"); }).find("no such request field"), std::string::npos);
+  EXPECT_NE(error_of([] { gen::Request::from_json(R"({"width": "512"})", "job"); }).find("wrong type"), std::string::npos);
+  EXPECT_NE(error_of([] { gen::Request::from_json(R"({"colour": 1})", "job"); }).find("unknown field 'colour'"),
+            std::string::npos);
+}
+
+TEST(RequestFields, SeedMinusOneIsRandomOtherNegativesAreRefused) {
+  gen::Request r;
+  r.seed = 5;
+  gen::set_field(r, "seed", "-1");
+  EXPECT_FALSE(r.seed.has_value());
+  gen::set_field(r, "seed", "42");
+  EXPECT_EQ(r.seed, 42u);
+  EXPECT_NE(error_of([&] { gen::set_field(r, "seed", "-2"); }).find("not a seed"), std::string::npos);
+  EXPECT_NE(error_of([&] { gen::set_field(r, "seed", "18446744073709551616"); }).find("not a seed"), std::string::npos);
+}
+
+TEST(RequestFields, AStoredOutputIsReadAndIgnored) {
+  // gen 0.1 stored "output" in its PNGs; a request never says where to write.
+  const auto r = gen::Request::from_json(R"({"prompt": "x", "output": "/etc/passwd"})");
+  EXPECT_EQ(r.prompt, "x");
+  EXPECT_EQ(nlohmann::json::parse(r.to_json()).count("output"), 0u);
+}
+
+TEST(RequestFields, InfotextKeysComeFromTheTable) {
+  gen::Request r;
+  r.prompt = "a cat";
+  r.negative_prompt = "dog";
+  r.sampler = gen::Sampler::DpmPP2M;
+  r.scheduler = gen::Schedule::Karras;
+  r.batch_size = 2;
+  r.clip_skip = 2;
+  r.controls.emplace_back();
+  r.controls[0].model = "c.safetensors";
+  r.controls[0].scale = 0.5;
+  const auto text = gen::a1111_parameters(r, 7, 1);
+  EXPECT_EQ(text.substr(0, text.find("ControlNet")),
+            "a cat\nNegative prompt: dog\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 7, Size: 512x512, "
+            "Batch size: 2, Batch pos: 1, Clip skip: 2, ");
+  for (const auto& f : gen::control_fields())
+    if (!f.infotext.empty()) EXPECT_NE(text.find(f.infotext + ": "), std::string::npos) << f.infotext;
+  EXPECT_NE(text.find("Weight: 0.5"), std::string::npos);
+  EXPECT_EQ(text.substr(text.size() - 14), ", Version: gen");
+}
