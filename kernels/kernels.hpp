@@ -16,15 +16,22 @@ namespace gen::kernels {
 // True when this build carries the CUDA kernels (GEN_CUDA=ON and nvcc found).
 bool available() noexcept;
 
-// available(), unless the environment sets GEN_NO_KERNELS (to a value other than 0): the
-// ATen paths then run instead, for side-by-side measurements (docs/performance.md).
-inline bool enabled() noexcept {
-  static const bool on = [] {
-    const char* v = std::getenv("GEN_NO_KERNELS");
-    return available() && !(v && *v && std::string(v) != "0");
-  }();
-  return on;
-}
+// available(), unless a KernelScope on this thread turned them off: the ATen paths then
+// run instead, for side-by-side measurements (EngineOptions::fused_kernels).
+bool enabled() noexcept;
+
+// While alive, enabled() on this thread answers `on && available()` (the engine opens one
+// per request, from its options).
+class KernelScope {
+ public:
+  explicit KernelScope(bool on) noexcept;
+  ~KernelScope();
+  KernelScope(const KernelScope&) = delete;
+  KernelScope& operator=(const KernelScope&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // GroupNorm over a 4-D channels-last CUDA tensor (N, C, H, W) in f16/bf16/f32,
 // with per-channel affine weight and bias (f32 or the input's dtype), optionally

@@ -82,9 +82,9 @@ print(f"  e2e {med('end_to_end')*1e3:.1f} ms  call {med('step')*1e3:.2f} ms (eag
 PY
     }
     run w1 GEN_X=0 -- -w w1
-    run w1-no-graphs GEN_NO_GRAPHS=1 -- -w w1 --repeats 3
-    run w1-no-kernels GEN_NO_KERNELS=1 -- -w w1 --repeats 3
-    run w1-nchw GEN_NCHW=1 -- -w w1 --repeats 3
+    run w1-no-graphs GEN_X=0 -- -w w1 --repeats 3 --no-cuda-graphs
+    run w1-no-kernels GEN_X=0 -- -w w1 --repeats 3 --no-fused-kernels
+    run w1-nchw GEN_X=0 -- -w w1 --repeats 3 --nchw
     run w1-bf16 GEN_X=0 -- -w w1 --dtype bf16 --repeats 3
     run w2 GEN_X=0 -- -w w2
     run w3 GEN_X=0 -- -w w3 --repeats 2

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   try {
     gen::EngineOptions options;
     options.model = argv[1];  // requests that name no model use this one
-    options.device = "cpu";
+    options.device = gen::Device::Cpu;
     gen::Engine engine(options);
 
     gen::Request request;  // every field has a default (gen/request.hpp)

@@ -8,7 +8,8 @@
 //   gen::Request r;
 //   r.prompt = "a lighthouse";
 //   r.seed = 42;
-//   for (auto& img : engine.generate(r)) gen::write_png(gen::output_path("out-{index}.png", img.index, img.seed, 0, 0), img.image, img.metadata);
+//   for (auto& img : engine.generate(r))
+//     gen::write_png(gen::output_path("out-{index}.png", img.index, img.seed, 0, 0), img.image, img.metadata);
 //
 // Thread safety: one Engine runs one generate() at a time — calls from several threads are
 // serialised (each waits for the one before). cancel(), last_timings() and summary() may be
@@ -24,19 +25,20 @@
 #include <string>
 #include <vector>
 
+#include "gen/export.hpp"
 #include "gen/image.hpp"
 #include "gen/request.hpp"
 
 namespace gen {
 
 struct EngineOptions {
-  // Defaults for requests that leave these fields empty (model, vae, vocab) or "auto"
+  // Defaults for requests that leave these fields empty (model, vae, vocab) or auto
   // (device, dtype). A request naming its own model uses that one.
   std::string model;
   std::string vae;
   std::string vocab;
-  std::string device = "auto";  // auto (CUDA when present) | cpu | cuda
-  std::string dtype = "auto";   // auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+  Device device = Device::Auto;        // auto (CUDA when present) | cpu | cuda
+  Precision dtype = Precision::Auto;   // auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
   int threads = 0;              // CPU threads for tensor work; 0 keeps libtorch's default
   // Models kept loaded between requests, least recently used dropped first.
   int max_models = 1;           // base models (UNet + VAE + text encoder)
@@ -47,12 +49,24 @@ struct EngineOptions {
   // to the GPU). wide: always converted at load. offload (CUDA only; the CPU ignores it):
   // kept in page-locked host memory in the compute dtype, each layer's copied to the GPU as
   // it runs (sequential offload, for GPUs too small for the model; the same images, slower).
-  std::string weights = "auto";
+  WeightsMode weights = WeightsMode::Auto;
   // Synchronise the device around every model call so that Timings' per-model times (UNet,
   // ControlNets) are exact (for benchmarks). Costs the overlap between calls on a GPU, and
   // the step then runs eagerly instead of as a CUDA graph.
   bool profile = false;
+  // Switches for side-by-side measurements (docs/performance.md); the defaults are the
+  // fast path. On CUDA: the denoising step as CUDA graphs; the UNet and ControlNets in
+  // channels-last layout; gen's fused kernels (GroupNorm+SiLU) instead of ATen's.
+  bool cuda_graphs = true;
+  bool channels_last = true;
+  bool fused_kernels = true;
+  // Tests: the CUDA-graph bookkeeping run eagerly on any device (the same images).
+  bool emulate_graphs = false;
 };
+
+// The defaults, as a function (whisper.cpp's *_default_params pattern): programs built
+// against one version keep working when later versions add fields with their defaults.
+GEN_API EngineOptions default_engine_options();
 
 struct GeneratedImage {
   Image image;                  // 8-bit RGB, the request's width × height
@@ -113,18 +127,33 @@ struct Timings {
   std::string vae_decode;
 };
 
+// Progress while models load: called before each part is read.
+struct LoadProgress {
+  std::string what;             // "UNet", "VAE", "text encoder", "ControlNet"
+  std::string path;             // the file or folder it comes from
+  int index = 0;                // 1-based count of parts read by this call so far
+  double seconds = 0;           // since the call started
+};
+
 struct Callbacks {
   std::function<void(const GeneratedImage&)> on_image;  // as each image is ready
   std::function<void(const Progress&)> on_progress;     // after every model call
   std::function<void(const Preview&)> on_preview;       // every `preview_every` model calls
+  std::function<void(const LoadProgress&)> on_load;     // before each model part is read
+  // Something worth knowing that does not stop the request (a setting the request's
+  // sampler ignores, ...): one sentence. Without a callback, warnings are dropped.
+  std::function<void(const std::string&)> on_warning;
   int preview_every = 1;
   // false: generate() returns no images, they only reach on_image (long runs stay small).
   bool keep_images = true;
 };
 
+GEN_API Callbacks default_callbacks();
+GEN_API Request default_request();
+
 // The request as an engine with these options runs it: empty model, vae and vocab and
 // "auto" device and dtype taken from the options.
-Request with_defaults(Request request, const EngineOptions& options);
+GEN_API Request with_defaults(Request request, const EngineOptions& options);
 
 // Optional and process-wide (glibc's malloc settings; a no-op elsewhere): freed host
 // memory stays in the process for the next allocation instead of going back to the
@@ -133,17 +162,21 @@ Request with_defaults(Request request, const EngineOptions& options);
 // on SD 1.5 at 256x256 on 2 cores a model call took 2.6-2.75 s instead of 3.6 s (docs/performance.md).
 // The price: the process keeps its high-water mark until it exits. Call it first thing in
 // main(), before other threads start. gen's CLI does.
-void retain_freed_host_memory() noexcept;
+GEN_API void retain_freed_host_memory() noexcept;
 
 // Whether a CUDA GPU is usable (what device "auto" picks).
-bool cuda_available() noexcept;
+GEN_API bool cuda_available() noexcept;
 
-class Engine {
+class GEN_API Engine {
  public:
-  explicit Engine(EngineOptions options = {});
+  explicit Engine(EngineOptions options = default_engine_options());
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+  // Movable (not while a call runs on it): the moved-from Engine may only be destroyed or
+  // assigned to.
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
 
   // Runs a request and returns its images (batch_count × batch_size, in order). The seed
   // is drawn at random when the request has none (each image reports the seed it used).
@@ -162,9 +195,8 @@ class Engine {
   // Drops every cached model (the next request loads again).
   void clear_cache();
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,8 @@
 // gen — the one error type used across the library, with stable codes.
 #pragma once
 
+#include "gen/export.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -24,9 +26,9 @@ enum class ErrorCode : int {
 };
 
 // Short stable name of a code, e.g. "invalid-format".
-const char* code_name(ErrorCode code) noexcept;
+GEN_API const char* code_name(ErrorCode code) noexcept;
 
-class Error : public std::runtime_error {
+class GEN_API Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message)
       : std::runtime_error(message), code_(code) {}

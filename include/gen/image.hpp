@@ -13,6 +13,8 @@
 // Unsupported (a valid image over the size caps; GIF, WebP, BMP, TIFF, HEIF/AVIF).
 #pragma once
 
+#include "gen/export.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -41,7 +43,7 @@ struct Image {
 
   // A zero-filled image. Throws InvalidArgument for a size of 0, over the caps,
   // channels outside 1..4 or bit_depth other than 8 and 16.
-  static Image make(int width, int height, int channels, int bit_depth = 8);
+  GEN_API static Image make(int width, int height, int channels, int bit_depth = 8);
 
   bool empty() const noexcept { return width <= 0 || height <= 0; }
   bool has_alpha() const noexcept { return channels == 2 || channels == 4; }
@@ -62,7 +64,7 @@ struct Image {
 // Throws InvalidArgument ("<subject>: ...") unless `image` is consistent: size
 // within the caps, channels 1..4, bit depth 8 or 16, the right vector holding
 // exactly sample_count() samples.
-void check_image(const Image& image, const std::string& subject);
+GEN_API void check_image(const Image& image, const std::string& subject);
 
 // ---------------------------------------------------------------- conversions
 
@@ -79,24 +81,24 @@ constexpr Rgb8 kBlack{0, 0, 0};
 // 8-bit RGB (channels 3). Grey is replicated to R, G and B; 16-bit samples are
 // rounded to the nearest 8-bit level (v * 255 / 65535); alpha is composited
 // over `background` in full precision: out = c * a + bg * (1 - a), rounded.
-Image to_rgb8(const Image& image, Rgb8 background = kWhite);
+GEN_API Image to_rgb8(const Image& image, Rgb8 background = kWhite);
 
 // Any image to 8-bit, keeping its channels (16-bit samples rounded as above).
-Image to_8bit(const Image& image);
+GEN_API Image to_8bit(const Image& image);
 
 // Float RGB in [0, 1], height x width x 3 (HWC), from 8- or 16-bit samples with
 // full precision (v / 255 or v / 65535), alpha composited as in to_rgb8.
-std::vector<float> to_float_rgb(const Image& image, Rgb8 background = kWhite);
+GEN_API std::vector<float> to_float_rgb(const Image& image, Rgb8 background = kWhite);
 
 // The reverse: 8-bit RGB from HWC float RGB, each value clamped to [0, 1] and
 // then x * 255 (in float) rounded half to even, as diffusers' numpy_to_pil does
 // with numpy's round().
 // NaN becomes 0. Throws InvalidArgument for a size of 0 or over the caps.
-Image image_from_float_rgb(const float* hwc, int width, int height);
+GEN_API Image image_from_float_rgb(const float* hwc, int width, int height);
 
 // EXIF orientation (1..8, 1 = as stored) applied: the image as it should be
 // displayed. Orientations 5..8 swap width and height. Others return a copy.
-Image apply_orientation(const Image& image, int orientation);
+GEN_API Image apply_orientation(const Image& image, int orientation);
 
 // ---------------------------------------------------------------- reading
 
@@ -130,17 +132,17 @@ struct ReadOptions {
 };
 
 // Reads a PNG or JPEG file, detected by its first bytes.
-ImageFile read_image_file(const std::string& path, const ReadOptions& options = {});
-Image read_image(const std::string& path, const ReadOptions& options = {});
+GEN_API ImageFile read_image_file(const std::string& path, const ReadOptions& options = {});
+GEN_API Image read_image(const std::string& path, const ReadOptions& options = {});
 
 // The same from bytes in memory; `subject` names the data in errors.
-ImageFile decode_image(const std::uint8_t* data, std::size_t size, const std::string& subject,
+GEN_API ImageFile decode_image(const std::uint8_t* data, std::size_t size, const std::string& subject,
                        const ReadOptions& options = {});
 
 // The text chunks of a PNG file (see ImageFile::text) without keeping its
 // pixels: the image data is still decoded row by row (so a corrupt file is
 // refused) but never held in memory. A JPEG gives an empty map.
-std::map<std::string, std::string> read_png_text(const std::string& path);
+GEN_API std::map<std::string, std::string> read_png_text(const std::string& path);
 
 // ---------------------------------------------------------------- writing
 
@@ -162,12 +164,12 @@ struct PngWriteOptions {
 // Latin-1 printable characters without leading, trailing or double spaces, a
 // value must be valid UTF-8 without NUL, else InvalidArgument. A1111 puts its
 // infotext under "parameters"; gen also writes its request as JSON under "gen".
-void write_png(const std::string& path, const Image& image,
+GEN_API void write_png(const std::string& path, const Image& image,
                const std::map<std::string, std::string>& text = {},
                const PngWriteOptions& options = {});
 
 // The PNG file's bytes, as write_png would write them.
-std::vector<std::uint8_t> encode_png(const Image& image,
+GEN_API std::vector<std::uint8_t> encode_png(const Image& image,
                                      const std::map<std::string, std::string>& text = {},
                                      const PngWriteOptions& options = {},
                                      const std::string& subject = "PNG image");
@@ -175,7 +177,7 @@ std::vector<std::uint8_t> encode_png(const Image& image,
 // Writes grey or RGB as baseline JPEG (chroma 4:2:0, as Pillow and libjpeg
 // default to), atomically. Alpha is composited over `background`; 16-bit is rounded
 // to 8-bit. quality 1..100 (InvalidArgument otherwise).
-void write_jpeg(const std::string& path, const Image& image, int quality = 95,
+GEN_API void write_jpeg(const std::string& path, const Image& image, int quality = 95,
                 Rgb8 background = kWhite);
 
 }  // namespace gen

@@ -2,6 +2,8 @@
 // No libtorch types here: a tensor is a dtype, a shape and a pointer into the mapping.
 #pragma once
 
+#include "gen/export.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -20,10 +22,10 @@ enum class DType {
   F8_E4M3FNUZ, F8_E5M2FNUZ,
 };
 
-const char* dtype_name(DType dtype) noexcept;           // the format's spelling, "F16"
-bool dtype_from_name(const std::string& name, DType& out) noexcept;
+GEN_API const char* dtype_name(DType dtype) noexcept;           // the format's spelling, "F16"
+GEN_API bool dtype_from_name(const std::string& name, DType& out) noexcept;
 // Size in bits of one element (F4 is 4, F6_* are 6; others a multiple of 8).
-std::size_t dtype_bits(DType dtype) noexcept;
+GEN_API std::size_t dtype_bits(DType dtype) noexcept;
 
 struct TensorInfo {
   std::string name;
@@ -46,14 +48,14 @@ struct SafetensorsHeader {
 // Validates the first bytes of a file (8-byte length + JSON header) against the
 // whole file size and returns the header. Throws gen::Error (InvalidFormat /
 // Unsupported) naming `subject` and the rule broken. Never reads past `size`.
-SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_t size,
+GEN_API SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_t size,
                                            std::uint64_t file_size, const std::string& subject);
 
 class MappedFile;
 
 // One .safetensors file, memory-mapped copy-on-write (writes through a pointer
 // never reach the file). Tensors point into the mapping: nothing is copied.
-class SafetensorsFile {
+class GEN_API SafetensorsFile {
  public:
   // Throws gen::Error: NotFound (no such file), InvalidArgument (a folder, a
   // pipe...), Io (permissions, I/O), InvalidFormat / Unsupported (the header).
@@ -84,7 +86,7 @@ class SafetensorsFile {
 // Every shard is opened and validated; a tensor listed in the index but absent
 // from its shard, present in two shards, or present in a shard but not listed is
 // an InvalidFormat error. Shard names are relative to the index's folder.
-class SafetensorsCheckpoint {
+class GEN_API SafetensorsCheckpoint {
  public:
   static SafetensorsCheckpoint open(const std::string& path);
 
@@ -119,7 +121,7 @@ struct TensorData {
 // appears complete under `path` or not at all. Throws gen::Error: InvalidArgument
 // for bad inputs (empty or repeated names, nbytes != numel × element size, data
 // missing), NotFound if the folder is missing, Io if writing fails.
-void write_safetensors(const std::string& path, const std::vector<TensorData>& tensors,
+GEN_API void write_safetensors(const std::string& path, const std::vector<TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace gen

@@ -1,12 +1,14 @@
 // gen — library version.
 #pragma once
 
+#include "gen/export.hpp"
+
 namespace gen {
 
 // "MAJOR.MINOR.PATCH" of the library actually loaded.
-const char* version_string() noexcept;
-int version_major() noexcept;
-int version_minor() noexcept;
-int version_patch() noexcept;
+GEN_API const char* version_string() noexcept;
+GEN_API int version_major() noexcept;
+GEN_API int version_minor() noexcept;
+GEN_API int version_patch() noexcept;
 
 }  // namespace gen

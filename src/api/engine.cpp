@@ -27,9 +27,7 @@ struct Engine::Impl {
   Timings timings;
   std::string summary;
 
-  explicit Impl(EngineOptions o)
-      : options(std::move(o)), engine(pipeline::CacheLimits{options.max_models, options.max_controlnets, options.profile,
-                                                options.weights == "wide", options.weights == "offload"}) {}
+  explicit Impl(EngineOptions o) : options(std::move(o)), engine(options) {}
 };
 
 void retain_freed_host_memory() noexcept {
@@ -48,12 +46,16 @@ bool cuda_available() noexcept {
   }
 }
 
+EngineOptions default_engine_options() { return EngineOptions{}; }
+Callbacks default_callbacks() { return Callbacks{}; }
+Request default_request() { return Request{}; }
+
 Request with_defaults(Request r, const EngineOptions& o) {
   if (r.model.empty()) r.model = o.model;
   if (r.vae.empty()) r.vae = o.vae;
   if (r.vocab.empty()) r.vocab = o.vocab;
-  if (r.device == "auto") r.device = o.device;
-  if (r.dtype == "auto") r.dtype = o.dtype;
+  if (r.device == Device::Auto) r.device = o.device;
+  if (r.dtype == Precision::Auto) r.dtype = o.dtype;
   return r;
 }
 
@@ -61,8 +63,6 @@ Engine::Engine(EngineOptions options) {
   if (options.max_models < 1) fail(ErrorCode::InvalidArgument, "max_models", "must be at least 1");
   if (options.max_controlnets < 1) fail(ErrorCode::InvalidArgument, "max_controlnets", "must be at least 1");
   if (options.threads < 0) fail(ErrorCode::InvalidArgument, "threads", "must be 0 (default) or more");
-  if (options.weights != "auto" && options.weights != "wide" && options.weights != "offload")
-    fail(ErrorCode::InvalidArgument, "weights", "must be auto, wide or offload, not '" + options.weights + "'");
   // Checked like a request's fields, before anything is loaded.
   Request probe;
   probe.device = options.device;
@@ -73,6 +73,8 @@ Engine::Engine(EngineOptions options) {
 }
 
 Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
 
 std::vector<GeneratedImage> Engine::generate(const Request& request, const Callbacks& callbacks) {
   std::lock_guard<std::mutex> run_lock(impl_->run_mutex);

@@ -21,30 +21,13 @@
 
 #include "gen/gen.hpp"
 #include "test_python.hpp"
+#include "tiny_models.hpp"
 
 namespace {
 
-const std::string kData = GEN_TEST_DATA_DIR;
+using gen::test::tiny_models;
 
-// Tiny diffusers pipelines with the real CLIP vocabulary (tools/make_tiny_models.py), made
-// once per build tree; a lock keeps parallel test processes from making them twice.
-std::string tiny_models() {
-  static const std::string dir = [] {
-    const std::string d = GEN_BINARY_DIR "/tests/tmp/api-models";
-    ::mkdir(GEN_BINARY_DIR "/tests/tmp", 0755);
-    const int lock = ::open((d + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (lock >= 0) ::flock(lock, LOCK_EX);
-    if (::access((d + "/done").c_str(), F_OK) != 0) {
-      const auto python = gen::test::find_python();
-      const std::string cmd = "'" + python + "' '" GEN_SOURCE_DIR "/tools/make_tiny_models.py' --out '" + d + "' > /dev/null";
-      if (python.empty() || std::system(cmd.c_str()) != 0) ADD_FAILURE() << "could not make the tiny models: " << cmd;
-      else std::ofstream(d + "/done") << "ok\n";
-    }
-    if (lock >= 0) ::close(lock);
-    return d;
-  }();
-  return dir;
-}
+const std::string kData = GEN_TEST_DATA_DIR;
 
 // Made on first use (not while CTest lists the tests).
 #define kModel (tiny_models() + "/diffusers/tiny-sd15-pipeline")
@@ -58,14 +41,14 @@ gen::Request small(std::uint64_t seed = 5) {
   r.height = 48;
   r.steps = 3;
   r.seed = seed;
-  r.device = "cpu";
+  r.device = gen::Device::Cpu;
   return r;
 }
 
 gen::EngineOptions on(const std::string& model) {
   gen::EngineOptions o;
   o.model = model;
-  o.device = "cpu";
+  o.device = gen::Device::Cpu;
   return o;
 }
 
@@ -230,7 +213,7 @@ TEST(Api, OptionsAndRequestsAreChecked) {
   o.max_models = 0;
   EXPECT_THROW(gen::Engine{o}, gen::Error);
   o = on(kModel);
-  o.device = "tpu";
+  o.device = static_cast<gen::Device>(7);  // not a device
   EXPECT_THROW(gen::Engine{o}, gen::Error);
 
   gen::Engine engine(on(kModel));
@@ -262,7 +245,7 @@ TEST(Api, OptionsAndRequestsAreChecked) {
 
 TEST(Api, RequestJsonRoundTripAndStrictness) {
   gen::Request r = small(123);
-  r.controls.push_back({"cn.safetensors", "edges.png", 0.8, 0.1, 0.9, "canny:100:200", "crop", false});
+  r.controls.push_back({"cn.safetensors", "edges.png", 0.8, 0.1, 0.9, "canny:100:200", gen::ResizeMode::Crop, false});
   const auto back = gen::Request::from_json(r.to_json());
   EXPECT_EQ(back.to_json(), r.to_json());
   EXPECT_EQ(back.controls.at(0).preprocess, "canny:100:200");
@@ -316,8 +299,8 @@ TEST(Api, CudaPathsAgreeWithEachOtherAndWithTheCpu) {
   auto request = [](const std::string& dtype) {
     auto r = small(21);
     r.width = r.height = 64;
-    r.device = "cuda";
-    r.dtype = dtype;
+    r.device = gen::Device::Cuda;
+    r.dtype = gen::enum_from_name<gen::Precision>(dtype).value();
     return r;
   };
   auto cpu_request = small(21);
@@ -325,7 +308,7 @@ TEST(Api, CudaPathsAgreeWithEachOtherAndWithTheCpu) {
   const auto cpu = gen::Engine(on(kModel)).generate(cpu_request)[0].image;
 
   auto o = on(kModel);
-  o.device = "cuda";
+  o.device = gen::Device::Cuda;
   gen::Engine gpu(o);
   const auto f32 = gpu.generate(request("fp32"))[0].image;
   const auto f32_again = gpu.generate(request("fp32"))[0].image;
@@ -334,7 +317,7 @@ TEST(Api, CudaPathsAgreeWithEachOtherAndWithTheCpu) {
   EXPECT_GE(psnr8(f32, cpu), 40.0);
   EXPECT_GE(psnr8(f16, cpu), 30.0);
 
-  o.weights = "offload";
+  o.weights = gen::WeightsMode::Offload;
   gen::Engine offload(o);
   EXPECT_TRUE(same_pixels(offload.generate(request("fp32"))[0].image, f32));
   EXPECT_TRUE(same_pixels(offload.generate(request("fp16"))[0].image, f16));
@@ -343,24 +326,23 @@ TEST(Api, CudaPathsAgreeWithEachOtherAndWithTheCpu) {
   // eager loop's pixels.
   EXPECT_TRUE(gpu.last_timings().graphs_off.empty()) << gpu.last_timings().graphs_off;
   EXPECT_GT(gpu.last_timings().graph_replays, 0);
-  ::setenv("GEN_NO_GRAPHS", "1", 1);
   auto eo = on(kModel);
-  eo.device = "cuda";
+  eo.device = gen::Device::Cuda;
+  eo.cuda_graphs = false;
   gen::Engine eager(eo);
-  const auto eager_f16 = eager.generate(request("fp16"))[0].image;  // read when the model loads
-  ::unsetenv("GEN_NO_GRAPHS");
+  const auto eager_f16 = eager.generate(request("fp16"))[0].image;
   EXPECT_TRUE(same_pixels(eager_f16, f16));
-  EXPECT_EQ(eager.last_timings().graphs_off, "GEN_NO_GRAPHS is set");
+  EXPECT_EQ(eager.last_timings().graphs_off, "EngineOptions::cuda_graphs is off");
 
-  ::setenv("GEN_NCHW", "1", 1);
-  gen::Engine nchw(on(kModel));
+  auto planar_options = on(kModel);
+  planar_options.channels_last = false;
+  gen::Engine nchw(planar_options);
   auto r = request("fp32");
   const auto planar = nchw.generate(r)[0].image;
-  ::unsetenv("GEN_NCHW");
   EXPECT_GE(psnr8(planar, f32), 40.0);
 }
 
-// The engine's use of the step graphs, on the CPU: GEN_EMULATE_GRAPHS runs their bookkeeping
+// The engine's use of the step graphs, on the CPU: EngineOptions::emulate_graphs runs their bookkeeping
 // (keys, static buffers, inputs copied when they change) with eager "replays". Requests that
 // swap ControlNets in and out of a one-ControlNet cache (the graphs must be dropped with a
 // ControlNet they name) and change their active sets give the plain engine's pixels.
@@ -371,12 +353,12 @@ TEST(Api, StepGraphsThroughTheEngineGiveThePlainPixels) {
   auto request = [&](std::vector<gen::ControlRequest> controls) {
     auto r = small(31);
     r.steps = 4;
-    r.sampler = "euler_a";
+    r.sampler = gen::Sampler::EulerA;
     r.controls = std::move(controls);
     return r;
   };
-  const gen::ControlRequest ca{a, image, 0.9, 0.0, 0.5, "none", "crop", false};
-  const gen::ControlRequest cb{b, image, 0.6, 0.25, 1.0, "none", "crop", false};
+  const gen::ControlRequest ca{a, image, 0.9, 0.0, 0.5, "none", gen::ResizeMode::Crop, false};
+  const gen::ControlRequest cb{b, image, 0.6, 0.25, 1.0, "none", gen::ResizeMode::Crop, false};
   const std::vector<gen::Request> requests = {request({ca}), request({cb}), request({ca}), request({ca, cb}),
                                               request({ca}), request({ca})};
   auto o = on(kModel);
@@ -387,7 +369,7 @@ TEST(Api, StepGraphsThroughTheEngineGiveThePlainPixels) {
     for (const auto& r : requests) want.push_back(plain.generate(r)[0].image);
     EXPECT_EQ(plain.last_timings().graphs_off, "not on CUDA");
   }
-  ::setenv("GEN_EMULATE_GRAPHS", "1", 1);  // read when the engine loads the base model
+  o.emulate_graphs = true;
   gen::Engine graphs(o);
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto got = graphs.generate(requests[i]);
@@ -395,7 +377,6 @@ TEST(Api, StepGraphsThroughTheEngineGiveThePlainPixels) {
     EXPECT_TRUE(same_pixels(got[0].image, want[i])) << "request " << i;
     EXPECT_TRUE(graphs.last_timings().graphs_off.empty()) << graphs.last_timings().graphs_off;
   }
-  ::unsetenv("GEN_EMULATE_GRAPHS");
   // The last request repeats the one before: its keys are all captured, so replays only.
   EXPECT_EQ(graphs.last_timings().graph_captures, 0);
   EXPECT_EQ(graphs.last_timings().graph_replays, 4);
@@ -412,7 +393,7 @@ TEST(Api, VaeTilingMethodsThroughTheEngine) {
   r.steps = 1;
   std::map<std::string, gen::Image> images;
   for (const std::string t : {"off", "exact", "blended"}) {
-    r.vae_tiling = t;
+    r.vae_tiling = gen::enum_from_name<gen::TilingMode>(t).value();
     images[t] = engine.generate(r).at(0).image;
     EXPECT_EQ(engine.last_timings().vae_decode, t == "off" ? "untiled" : t);
   }
@@ -423,4 +404,70 @@ TEST(Api, VaeTilingMethodsThroughTheEngine) {
   for (std::size_t i = 0; i < plain.size(); ++i) worst = std::max(worst, std::abs(int(plain[i]) - int(exact[i])));
   EXPECT_LE(worst, 1);
   EXPECT_FALSE(same_pixels(images["blended"], images["off"]));
+}
+
+// The embedding API (issue 14, item 10): control images in memory give the file's pixels;
+// loading is reported part by part; warnings reach a callback; an Engine moves with its
+// cache; the *_default functions give the defaults.
+TEST(Api, ControlImagesFromMemoryGiveTheFilesPixels) {
+  const std::string path = GEN_SOURCE_DIR "/tests/data/control/canny_100_200.png";
+  gen::ControlRequest from_file;
+  from_file.model = tiny_models() + "/tiny-control-v11.safetensors";
+  from_file.image = path;
+  from_file.resize = gen::ResizeMode::Crop;
+  gen::ControlRequest from_memory = from_file;
+  from_memory.image.clear();
+  from_memory.pixels = gen::read_image(path);
+  auto r = small(8);
+  r.controls = {from_file};
+  gen::Engine engine(on(kModel));
+  const auto want = engine.generate(r).at(0).image;
+  r.controls = {from_memory};
+  const auto got = engine.generate(r);
+  EXPECT_TRUE(same_pixels(got.at(0).image, want));
+  // The JSON form says where the image came from only for files.
+  EXPECT_NE(got[0].metadata.at("gen").find("\"image\":\"\""), std::string::npos);
+  r.controls[0].pixels.channels = 7;  // inconsistent: refused naming the field
+  try {
+    engine.generate(r);
+    ADD_FAILURE();
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("controls[0].pixels"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Api, LoadProgressWarningsAndAMovedEngine) {
+  auto r = small(9);
+  r.eta = 0.5;  // only ddim uses it
+  gen::ControlRequest c;
+  c.model = tiny_models() + "/tiny-control-v11.safetensors";
+  c.image = GEN_SOURCE_DIR "/tests/data/control/canny_100_200.png";
+  r.controls = {c};
+  std::vector<std::string> parts, warnings;
+  gen::Callbacks cb = gen::default_callbacks();
+  cb.on_load = [&](const gen::LoadProgress& p) {
+    parts.push_back(p.what);
+    EXPECT_EQ(p.index, static_cast<int>(parts.size()));
+  };
+  cb.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  gen::Engine first(on(kModel));
+  const auto image = first.generate(r, cb).at(0).image;
+  EXPECT_EQ(parts, (std::vector<std::string>{"UNet", "VAE", "text encoder", "ControlNet"}));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("eta 0.5 is ignored by the euler sampler"), std::string::npos) << warnings[0];
+
+  gen::Engine moved(std::move(first));  // the loaded models move with it
+  parts.clear();
+  EXPECT_TRUE(same_pixels(moved.generate(r, cb).at(0).image, image));
+  EXPECT_TRUE(parts.empty());
+  EXPECT_EQ(moved.last_timings().models_loaded, 0);
+  gen::Engine assigned(on(kOther));
+  assigned = std::move(moved);
+  EXPECT_TRUE(same_pixels(assigned.generate(r).at(0).image, image));
+
+  const auto o = gen::default_engine_options();
+  EXPECT_EQ(o.max_models, 1);
+  EXPECT_TRUE(o.cuda_graphs && o.channels_last && o.fused_kernels && !o.emulate_graphs);
+  EXPECT_EQ(gen::default_request().to_json(), gen::Request{}.to_json());
 }
