@@ -21,8 +21,9 @@
 #include "gen/engine.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
-#include "pipeline/jobs.hpp"
-#include "pipeline/request.hpp"
+#include "frontend/jobs.hpp"
+#include "gen/metadata.hpp"
+#include "request_options.hpp"
 
 namespace gen::cli {
 namespace {
@@ -93,7 +94,7 @@ bool already_written(const std::string& path, const std::string& expected_meta) 
 
 // Temporary files a killed run left beside this shard's outputs (the atomic writer's
 // ".<name>.gen-tmp-*"). Only this shard writes these names, so none belongs to a live process.
-int remove_stale_temps(const std::string& output_dir, const std::vector<const pipeline::Job*>& jobs) {
+int remove_stale_temps(const std::string& output_dir, const std::vector<const frontend::Job*>& jobs) {
   std::map<std::string, std::set<std::string>> names;  // folder → output file names
   for (const auto* job : jobs)
     for (const auto& out : job->outputs) {
@@ -114,8 +115,8 @@ int remove_stale_temps(const std::string& output_dir, const std::vector<const pi
 }
 
 int run(Options& o) {
-  auto jobs = pipeline::read_jobs(o.jobs);
-  const auto shard = pipeline::parse_shard(o.shard);
+  auto jobs = frontend::read_jobs(o.jobs);
+  const auto shard = frontend::parse_shard(o.shard);
   if (!is_dir(o.output_dir)) {
     std::error_code ec;
     std::filesystem::create_directories(o.output_dir, ec);
@@ -130,9 +131,9 @@ int run(Options& o) {
                 ".jsonl";
   }
   Results results(o.results, o.resume);
-  const auto done = o.resume ? pipeline::completed_jobs(o.results) : std::set<std::string>{};
+  const auto done = o.resume ? frontend::completed_jobs(o.results) : std::set<std::string>{};
 
-  std::vector<const pipeline::Job*> mine;
+  std::vector<const frontend::Job*> mine;
   for (const auto& j : jobs)
     if (shard.contains(j)) mine.push_back(&j);
 
@@ -192,7 +193,7 @@ int run(Options& o) {
         for (int k = 0; k < r.batch_size && have_all; ++k) {
           const auto i = static_cast<std::size_t>(b * r.batch_size + k);
           have_all = already_written(o.output_dir + "/" + job->outputs[i],
-                                     pipeline::image_request_json(r, job->seeds[i]));
+                                     image_metadata(r, job->seeds[i], 0).at("gen"));
         }
         if (have_all) {
           reused += r.batch_size;
@@ -286,14 +287,13 @@ Command register_batch(CLI::App& app) {
   sub->add_option("-m,--model", o->engine.model, "Model for jobs that name none");
   sub->add_option("--vae", o->engine.vae, "VAE for jobs that name none");
   sub->add_option("--vocab", o->engine.vocab, "CLIP vocabulary for jobs that name none");
-  sub->add_option("--device", o->engine.device, "Device for jobs that say auto: auto, cpu or cuda")->capture_default_str();
-  sub->add_option("--dtype", o->engine.dtype, "Dtype for jobs that say auto: auto, fp32, fp16 or bf16")->capture_default_str();
+  add_choice(*sub, "--device", o->engine.device, "Device for jobs that say auto: auto, cpu or cuda");
+  add_choice(*sub, "--dtype", o->engine.dtype, "Dtype for jobs that say auto: auto, fp32, fp16 or bf16");
   sub->add_option("--max-models", o->engine.max_models, "Base models kept loaded")->capture_default_str();
   sub->add_option("--max-controlnets", o->engine.max_controlnets, "ControlNets kept loaded")->capture_default_str();
   sub->add_option("--progress", o->progress, "auto, bar, json (JSON lines on stdout) or none")->capture_default_str();
   sub->add_option("--threads", o->engine.threads, "CPU threads (0: one per core)");
-  sub->add_option("--weights", o->engine.weights, kWeightsHelp)
-      ->capture_default_str();
+  add_choice(*sub, "--weights", o->engine.weights, kWeightsHelp);
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   return {sub, [o] { return run(*o); }};
 }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -17,7 +18,8 @@
 #include "gen/engine.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
-#include "pipeline/request.hpp"
+#include "gen/request.hpp"
+#include "request_options.hpp"
 
 namespace gen::cli {
 namespace {
@@ -25,12 +27,17 @@ namespace {
 struct Options {
   std::string workload = "w1";
   std::string request_file;
-  std::string model, control, vocab, device = "auto", dtype = "auto";
+  std::string model, control, vocab;
+  Device device = Device::Auto;
+  Precision dtype = Precision::Auto;
   int warmup = 1;
   int repeats = 0;  // 0: the workload's default
   int threads = 0;
-  std::string weights = "auto";
-  std::string vae_tiling;  // empty: the workload's (auto)
+  WeightsMode weights = WeightsMode::Auto;
+  std::optional<TilingMode> vae_tiling;  // unset: the workload's (auto)
+  // Side-by-side switches (EngineOptions): the step without CUDA graphs, NCHW on CUDA,
+  // ATen instead of gen's fused kernels.
+  bool no_graphs = false, nchw = false, no_kernels = false;
   bool json = false;
 };
 
@@ -58,7 +65,7 @@ Workload make_workload(const Options& o) {
     r.width = r.height = 512;
     r.steps = 20;
     r.cfg_scale = 7.5;
-    r.sampler = "euler";
+    r.sampler = Sampler::Euler;
     r.seed = 1;
     if (n == "w1") {
       w.what = "SD 1.5 + 1 ControlNet, 512x512, 20 steps, CFG 7.5, batch 1, Euler";
@@ -79,8 +86,8 @@ Workload make_workload(const Options& o) {
     } else if (n == "w-cpu") {
       r.width = r.height = 256;
       r.steps = 4;
-      r.device = "cpu";
-      r.dtype = "fp32";
+      r.device = Device::Cpu;
+      r.dtype = Precision::Fp32;
       w.what = "SD 1.5 + 1 ControlNet, 256x256, 4 steps, CFG 7.5, batch 1, Euler, fp32 CPU";
       w.repeats = 3;
     } else {
@@ -97,9 +104,9 @@ Workload make_workload(const Options& o) {
   }
   if (!o.model.empty()) r.model = o.model;
   if (!o.vocab.empty()) r.vocab = o.vocab;
-  if (o.device != "auto") r.device = o.device;
-  if (o.dtype != "auto") r.dtype = o.dtype;
-  if (!o.vae_tiling.empty()) r.vae_tiling = o.vae_tiling;
+  if (o.device != Device::Auto) r.device = o.device;
+  if (o.dtype != Precision::Auto) r.dtype = o.dtype;
+  if (o.vae_tiling) r.vae_tiling = *o.vae_tiling;
   if (o.repeats > 0) w.repeats = o.repeats;
   if (!r.seed) r.seed = 1;
   return w;
@@ -146,9 +153,12 @@ int run(const Options& o) {
       if (scratch.empty()) scratch = write_control_image(r.width, r.height);
       c.image = scratch;
     }
-  EngineOptions eo;
+  EngineOptions eo = default_engine_options();
   eo.threads = o.threads;
   eo.weights = o.weights;
+  eo.cuda_graphs = !o.no_graphs;
+  eo.channels_last = !o.nchw;
+  eo.fused_kernels = !o.no_kernels;
   Callbacks quiet;
   quiet.keep_images = false;
   quiet.on_image = [](const GeneratedImage&) {};
@@ -175,7 +185,7 @@ int run(const Options& o) {
     }
     if (summary.empty()) summary = engine.summary();
   };
-  const bool gpu = r.device == "cuda" || (r.device == "auto" && cuda_available());
+  const bool gpu = r.device == Device::Cuda || (r.device == Device::Auto && cuda_available());
   timed(!gpu, o.warmup, w.repeats, runs, "");
   if (gpu) timed(true, o.warmup > 0 ? 1 : 0, std::min(w.repeats, 3), profiled, "profiled ");
   if (!scratch.empty()) {
@@ -259,7 +269,7 @@ int run(const Options& o) {
     std::printf("CUDA graphs: on (%d captures, %d replays in the timed runs)\n", captures, replays);
   else
     std::printf("CUDA graphs: off (%s)\n", graphs_off.c_str());
-  std::printf("VAE decode: %s (--vae-tiling %s)\n\n", runs.back().vae_decode.c_str(), r.vae_tiling.c_str());
+  std::printf("VAE decode: %s (--vae-tiling %s)\n\n", runs.back().vae_decode.c_str(), name_of(r.vae_tiling));
   std::printf("%-26s %10s %10s %10s\n", "seconds", "median", "min", "max");
   auto row = [](const char* name, const Stat& s) {
     std::printf("%-26s %10.4f %10.4f %10.4f\n", name, s.median, s.min, s.max);
@@ -297,14 +307,24 @@ Command register_bench(CLI::App& app) {
   sub->add_option("-m,--model", o->model, "The model (e.g. tools/make_sd15_random.py's random SD 1.5)");
   sub->add_option("--control", o->control, "The ControlNet of the workloads");
   sub->add_option("--vocab", o->vocab, "CLIP vocabulary");
-  sub->add_option("--device", o->device, "auto, cpu or cuda")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "auto, fp32, fp16 or bf16")->capture_default_str();
+  add_choice(*sub, "--device", o->device, "auto, cpu or cuda");
+  add_choice(*sub, "--dtype", o->dtype, "auto, fp32, fp16 or bf16");
   sub->add_option("--warmup", o->warmup, "Untimed runs first")->capture_default_str();
   sub->add_option("--repeats", o->repeats, "Timed runs (default: 5 for w1, 3 otherwise)");
   sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
-  sub->add_option("--weights", o->weights, kWeightsHelp)
-      ->capture_default_str();
-  sub->add_option("--vae-tiling", o->vae_tiling, "auto, on, off, exact or blended (as gen generate)");
+  add_choice(*sub, "--weights", o->weights, kWeightsHelp);
+  sub->add_option_function<std::string>(
+         "--vae-tiling",
+         [o](const std::string& s) {
+           TilingMode t = TilingMode::Auto;
+           set_choice(t, s, "--vae-tiling");
+           o->vae_tiling = t;
+         },
+         "auto, on, off, exact or blended (as gen generate)")
+      ->type_name("CHOICE");
+  sub->add_flag("--no-cuda-graphs", o->no_graphs, "A/B: the denoising step run eagerly (EngineOptions::cuda_graphs)");
+  sub->add_flag("--nchw", o->nchw, "A/B: the UNet and ControlNets in NCHW on CUDA (EngineOptions::channels_last)");
+  sub->add_flag("--no-fused-kernels", o->no_kernels, "A/B: ATen instead of gen's fused kernels (EngineOptions::fused_kernels)");
   sub->add_flag("--json", o->json, "One JSON object on stdout (schema gen.bench/1)");
   return {sub, [o] { return run(*o); }};
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "format.hpp"
 #include "gen/error.hpp"
 #include "io/convert.hpp"
 
@@ -16,18 +17,6 @@ struct ConvertArgs {
   bool strip = false;
 };
 
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 int run_convert(const ConvertArgs& a) {
   ConvertOptions opt;

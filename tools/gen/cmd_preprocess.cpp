@@ -2,15 +2,17 @@
 #include <cstdio>
 
 #include "commands.hpp"
-#include "control/control_image.hpp"
+#include "gen/control.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
+#include "request_options.hpp"
 
 namespace gen::cli {
 
 Command register_preprocess(CLI::App& app) {
   struct Opts {
-    std::string image, output, preprocess = "none", resize = "just";
+    std::string image, output, preprocess = "none";
+    ResizeMode resize = ResizeMode::Just;
     int width = 512, height = 512;
   };
   auto o = std::make_shared<Opts>();
@@ -18,15 +20,15 @@ Command register_preprocess(CLI::App& app) {
   sub->add_option("IMAGE", o->image, "The control image (PNG/JPEG)")->required();
   sub->add_option("-o,--output", o->output, "The map to write (PNG)")->required();
   sub->add_option("--preprocess", o->preprocess, "none, canny:LOW:HIGH, invert, threshold:T")->capture_default_str();
-  sub->add_option("--control-resize", o->resize, "just, crop or fill")->capture_default_str();
+  add_choice(*sub, "--control-resize", o->resize, "just, crop or fill");
   sub->add_option("-W,--width", o->width, "Output width (the generation's)")->capture_default_str();
   sub->add_option("-H,--height", o->height, "Output height (the generation's)")->capture_default_str();
   return {sub, [o] {
             for (auto [name, v] : {std::pair{"--width", o->width}, std::pair{"--height", o->height}})
               if (v < 8 || v > 16384 || v % 8)
                 fail(ErrorCode::InvalidArgument, name, std::to_string(v) + ": must be a multiple of 8 between 8 and 16384");
-            auto map = control::control_map(o->image, o->preprocess, o->resize, o->width, o->height);
-            write_png(o->output, map, {{"gen-preprocess", o->preprocess + " " + o->resize}});
+            auto map = control_map(o->image, o->preprocess, o->resize, o->width, o->height);
+            write_png(o->output, map, {{"gen-preprocess", o->preprocess + " " + name_of(o->resize)}});
             std::printf("%s\n", o->output.c_str());
             return 0;
           }};

@@ -1,0 +1,89 @@
+#include "request_options.hpp"
+
+#include <algorithm>
+
+namespace gen::cli {
+namespace {
+
+std::string long_name(const std::string& spelling) {
+  const auto comma = spelling.rfind(',');
+  return comma == std::string::npos ? spelling : spelling.substr(comma + 1);
+}
+
+std::string help_of(const FieldInfo& f) {
+  std::string h = f.help;
+  if (f.type == FieldInfo::Type::Choice) {
+    std::string all;
+    for (std::size_t i = 0; i < f.choices.size(); ++i)
+      all += (i ? (i + 1 == f.choices.size() ? " or " : ", ") : "") + (f.choices[i].empty() ? "\"\"" : f.choices[i]);
+    if (h.find(f.choices.back()) == std::string::npos) h += ": " + all;
+  }
+  if (!f.default_text.empty() && f.type != FieldInfo::Type::Flag) h += " [default: " + f.default_text + "]";
+  return h;
+}
+
+CLI::Option* add_field(CLI::App& app, const FieldInfo& f, bool repeatable) {
+  if (f.type == FieldInfo::Type::Flag) return app.add_flag(f.cli)->description(help_of(f));
+  auto* opt = app.add_option(f.cli)->description(help_of(f));
+  if (repeatable) opt->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  opt->type_name(f.type == FieldInfo::Type::Integer || f.type == FieldInfo::Type::Number ? "NUMBER"
+                 : f.type == FieldInfo::Type::Choice                                  ? "CHOICE"
+                                                                                      : "TEXT");
+  return opt;
+}
+
+}  // namespace
+
+void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
+  app_ = &app;
+  for (const auto& f : request_fields())
+    if (!f.cli.empty() && std::find(skip.begin(), skip.end(), f.name) == skip.end())
+      fields_[f.name] = add_field(app, f, false);
+  for (const auto& f : control_fields())
+    if (!f.cli.empty()) controls_[f.name] = add_field(app, f, true);
+}
+
+bool RequestOptions::given(const std::string& name) const {
+  const auto it = fields_.find(name);
+  return it != fields_.end() && it->second->count() > 0;
+}
+
+bool RequestOptions::controls_given() const {
+  return std::any_of(controls_.begin(), controls_.end(), [](const auto& c) { return c.second->count() > 0; });
+}
+
+Request RequestOptions::apply(Request r) const {
+  auto value_of = [](const CLI::Option* opt, std::size_t i) {
+    return opt->get_expected_min() == 0 ? std::string("true") : opt->results().at(i);
+  };
+  for (const auto& [name, opt] : fields_)
+    if (opt->count()) set_field(r, name, value_of(opt, opt->results().size() - 1), long_name(opt->get_name()));
+  if (!controls_given()) return r;
+  // In command-line order: --control opens a group, the others fill the latest group; a
+  // --control-resize before any --control is every group's default.
+  std::map<const CLI::Option*, std::string> field_of;
+  std::map<const CLI::Option*, std::size_t> used;
+  for (const auto& [name, opt] : controls_) field_of[opt] = name;
+  std::vector<ControlRequest> groups;
+  std::vector<std::pair<std::string, std::string>> defaults;  // (field, value) before any --control
+  for (const CLI::Option* opt : app_->parse_order()) {
+    const auto it = field_of.find(opt);
+    if (it == field_of.end()) continue;
+    const std::string value = value_of(opt, used[opt]++);
+    const std::string spelling = long_name(opt->get_name());
+    if (it->second == "model") {
+      groups.emplace_back();
+      for (const auto& [field, v] : defaults) set_field(groups.back(), field, v, "--control-resize");
+    } else if (groups.empty()) {
+      if (it->second != "resize")
+        fail(ErrorCode::InvalidArgument, spelling, "comes before any --control (give --control FILE first)");
+      defaults.emplace_back(it->second, value);
+      continue;
+    }
+    set_field(groups.back(), it->second, value, spelling);
+  }
+  r.controls = std::move(groups);
+  return r;
+}
+
+}  // namespace gen::cli

@@ -1,0 +1,60 @@
+// gen CLI: the request's options, made from the request tables (gen/request.hpp): one
+// option per field that has a CLI spelling, with its help, default and choices. Values are
+// kept as given and applied after parsing, so a request read with --from is overridden
+// only by the options given. ControlNet groups: each --control starts one; the group
+// options after it (in command-line order) set that group's fields, and a group option
+// before any --control sets that field of every group (--control-resize crop).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gen/error.hpp"
+#include "gen/request.hpp"
+
+namespace gen::cli {
+
+class RequestOptions {
+ public:
+  // Adds the options to `app`. `skip`: fields left out (a command that sets them itself).
+  void add(CLI::App& app, const std::vector<std::string>& skip = {});
+
+  // Whether any option of field `name` was given.
+  bool given(const std::string& name) const;
+  bool controls_given() const;
+
+  // `base` with every given field set; ControlNet groups replace base's when any --control
+  // was given. Throws InvalidArgument naming the option for a malformed value.
+  Request apply(Request base) const;
+
+ private:
+  CLI::App* app_ = nullptr;
+  std::map<std::string, CLI::Option*> fields_;    // request field → option
+  std::map<std::string, CLI::Option*> controls_;  // control field → option
+};
+
+// Sets `target` from its name, or throws InvalidArgument naming `subject`.
+template <class E>
+void set_choice(E& target, const std::string& text, const std::string& subject) {
+  const auto v = enum_from_name<E>(text);
+  if (!v) throw Error(ErrorCode::InvalidArgument, subject + ": unknown " + Names<E>::noun + " '" + text + "': must be " +
+                                                      names_text<E>());
+  target = *v;
+}
+
+// A choice option (device, dtype, weights…) of a command that is not a request field:
+// its value checked against the enumeration's name table as it is parsed.
+template <class E>
+CLI::Option* add_choice(CLI::App& app, const std::string& spelling, E& target, const std::string& help) {
+  const std::string name = spelling.substr(spelling.rfind(',') == std::string::npos ? 0 : spelling.rfind(',') + 1);
+  return app
+      .add_option_function<std::string>(
+          spelling, [&target, name](const std::string& s) { set_choice(target, s, name); },
+          help + " [default: " + name_of(target) + "]")
+      ->type_name("CHOICE");
+}
+
+}  // namespace gen::cli
