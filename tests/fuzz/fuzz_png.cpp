@@ -66,6 +66,6 @@ void read(const std::uint8_t* data, std::size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   read(data, size);
   const std::vector<std::uint8_t> fixed = fix_crcs(data, size);
-  if (std::memcmp(fixed.data(), data, size) != 0) read(fixed.data(), fixed.size());
+  if (size > 0 && std::memcmp(fixed.data(), data, size) != 0) read(fixed.data(), fixed.size());
   return 0;
 }
