@@ -312,6 +312,8 @@ def png_files():
     files["bad_crc.png"] = whole[:29] + b"\0\0\0\0" + whole[33:]
     # Regression (tests/unit/test_image.cpp): 16384x16384 16-bit RGBA (2 GiB) in 70 bytes.
     files["regress_claims_huge.png"] = make_png(16384, 16384, 16, 6, [bytes(8)])
+    # Regression found by fuzz_png: a zTXt chunk declaring 1 GiB that libpng allocated.
+    files["regress_chunk_length.png"] = whole[:33] + b"\x41\x4d\x41\x19zTXtabc"
     return files
 
 

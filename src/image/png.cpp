@@ -124,6 +124,22 @@ const char* color_name(int color) {
   return "unknown colour type";
 }
 
+// libpng allocates the length a chunk declares before reading its data (1 GB for a
+// zTXt chunk of a 300-byte file): every chunk up to IEND must lie inside the file.
+// A header cut short is left to libpng, which reports the file truncated.
+void check_chunk_lengths(const std::uint8_t* data, std::size_t size, const std::string& subject) {
+  for (std::size_t pos = 8; size - pos >= 8;) {
+    const std::uint64_t length = (std::uint64_t{data[pos]} << 24) | (std::uint64_t{data[pos + 1]} << 16) |
+                                 (std::uint64_t{data[pos + 2]} << 8) | data[pos + 3];
+    if (length + 4 > size - pos - 8)  // the data and its CRC
+      fail(ErrorCode::InvalidFormat, subject,
+           "truncated or corrupt PNG: the chunk at offset " + std::to_string(pos) + " declares " +
+               std::to_string(length) + " bytes, past the end of the file (" + std::to_string(size) + " bytes)");
+    if (std::memcmp(data + pos + 4, "IEND", 4) == 0) return;
+    pos += 12 + static_cast<std::size_t>(length);
+  }
+}
+
 [[noreturn]] void fail_png(const std::string& subject, const PngError& err) {
   fail(ErrorCode::InvalidFormat, subject,
        std::string("not a valid PNG file: ") + (err.message[0] ? err.message : "libpng failed"));
@@ -201,6 +217,7 @@ void check_key(const std::string& key_utf8, std::string& latin1, const std::stri
 }  // namespace
 
 ImageFile decode_png(const std::uint8_t* data, std::size_t size, const std::string& subject, bool keep_pixels) {
+  check_chunk_lengths(data, size, subject);
   PngError err;
   PngSource src{data, size, 0};
   ReadGuard g;
