@@ -240,6 +240,17 @@ ImageFile decode_jpeg(const std::uint8_t* data, std::size_t size, const std::str
     }
 
   if (!start(d.get())) fail_jpeg(subject, d->err);
+  // A single Huffman-coded scan spends at least 2 bits a block (a DC and an end-of-block
+  // code): a file too small for the blocks its header announces is refused before the
+  // pixel memory is allocated. (Files of several scans were read whole by start().)
+  if (!jpeg_has_multiple_scans(&c) && !c.arith_code) {
+    const std::uint64_t blocks = static_cast<std::uint64_t>(c.MCUs_per_row) * c.MCU_rows_in_scan * c.blocks_in_MCU;
+    if (blocks / 4 > size)
+      fail(ErrorCode::InvalidFormat, subject,
+           "truncated or corrupt JPEG: a " + std::to_string(c.image_width) + "x" + std::to_string(c.image_height) +
+               " image needs at least " + std::to_string(blocks / 4) + " bytes of coded data (2 bits a block), the file has " +
+               std::to_string(size));
+  }
   const int comps = c.output_components;
   if (c.output_width != c.image_width || c.output_height != c.image_height ||
       comps != (cmyk ? 4 : c.out_color_space == JCS_GRAYSCALE ? 1 : 3))

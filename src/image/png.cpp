@@ -66,6 +66,7 @@ struct ReadGuard {
 struct Header {
   png_uint_32 width = 0, height = 0;
   int depth = 0, color = 0, interlace = 0;
+  int file_channels = 0;  // samples a pixel in the file (1 for palette)
   bool trns = false;
   int passes = 1;
   int out_channels = 0, out_depth = 0;
@@ -78,6 +79,7 @@ bool read_header(png_structp png, png_infop info, Header* h) {
   png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);  // gen's caps are checked after
   png_read_info(png, info);
   png_get_IHDR(png, info, &h->width, &h->height, &h->depth, &h->color, &h->interlace, nullptr, nullptr);
+  h->file_channels = png_get_channels(png, info);
   h->trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
   return true;
 }
@@ -120,6 +122,22 @@ const char* color_name(int color) {
     case PNG_COLOR_TYPE_RGB_ALPHA: return "RGBA";
   }
   return "unknown colour type";
+}
+
+// libpng allocates the length a chunk declares before reading its data (1 GB for a
+// zTXt chunk of a 300-byte file): every chunk up to IEND must lie inside the file.
+// A header cut short is left to libpng, which reports the file truncated.
+void check_chunk_lengths(const std::uint8_t* data, std::size_t size, const std::string& subject) {
+  for (std::size_t pos = 8; size - pos >= 8;) {
+    const std::uint64_t length = (std::uint64_t{data[pos]} << 24) | (std::uint64_t{data[pos + 1]} << 16) |
+                                 (std::uint64_t{data[pos + 2]} << 8) | data[pos + 3];
+    if (length + 4 > size - pos - 8)  // the data and its CRC
+      fail(ErrorCode::InvalidFormat, subject,
+           "truncated or corrupt PNG: the chunk at offset " + std::to_string(pos) + " declares " +
+               std::to_string(length) + " bytes, past the end of the file (" + std::to_string(size) + " bytes)");
+    if (std::memcmp(data + pos + 4, "IEND", 4) == 0) return;
+    pos += 12 + static_cast<std::size_t>(length);
+  }
 }
 
 [[noreturn]] void fail_png(const std::string& subject, const PngError& err) {
@@ -199,6 +217,7 @@ void check_key(const std::string& key_utf8, std::string& latin1, const std::stri
 }  // namespace
 
 ImageFile decode_png(const std::uint8_t* data, std::size_t size, const std::string& subject, bool keep_pixels) {
+  check_chunk_lengths(data, size, subject);
   PngError err;
   PngSource src{data, size, 0};
   ReadGuard g;
@@ -211,6 +230,16 @@ ImageFile decode_png(const std::uint8_t* data, std::size_t size, const std::stri
   Header h;
   if (!read_header(g.png, g.info, &h)) fail_png(subject, err);
   check_size(h.width, h.height, subject, ErrorCode::InvalidFormat, ErrorCode::Unsupported);
+  // Deflate compresses at most 1032:1 (zlib's technical notes): a file too small to
+  // hold the pixels its header announces is refused before their memory is allocated.
+  const std::uint64_t pixel_bytes = static_cast<std::uint64_t>(h.width) * h.height *
+                                    static_cast<std::uint64_t>(h.file_channels * h.depth) / 8;
+  if (pixel_bytes / 1032 > size)
+    fail(ErrorCode::InvalidFormat, subject,
+         "truncated or corrupt PNG: a " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+             " image needs at least " + std::to_string(pixel_bytes / 1032) +
+             " bytes of compressed data (deflate compresses at most 1032:1), the file has " +
+             std::to_string(size));
   if (!set_transforms(g.png, g.info, &h)) fail_png(subject, err);
 
   const int want_depth = h.depth == 16 ? 16 : 8;

@@ -544,6 +544,11 @@ std::string describe(const Value* v) {
 
 namespace {
 
+// A tuple that holds one value many times over (DUP or the memo, nested: 2^n copies
+// in 2n bytes) would spell out an identity exponential in its size; past this many
+// bytes it gets none, as a tuple nested deeper than 32 does.
+constexpr std::size_t kMaxKeyIdentity = 64 * 1024;
+
 bool key_identity_into(const Value* v, std::string& out, int depth) {
   switch (v->kind) {
     case Kind::None: out += "N;"; return true;
@@ -565,7 +570,7 @@ bool key_identity_into(const Value* v, std::string& out, int depth) {
       if (depth > 32) return false;
       out += "(";
       for (const Value* x : v->items)
-        if (!key_identity_into(x, out, depth + 1)) return false;
+        if (!key_identity_into(x, out, depth + 1) || out.size() > kMaxKeyIdentity) return false;
       out += ")";
       return true;
     default: return false;  // big ints, globals, tensors: never deduplicated

@@ -95,7 +95,8 @@ Value* run_pickle(const std::uint8_t* bytes, std::size_t size, Arena& arena, Pic
 // A short description of a value for messages: "int 5", "str 'abc'", "dict of 3", ...
 std::string describe(const Value* v);
 // Identity of a hashable plain key (None, bool, int, float, str, bytes, tuples of
-// those); empty when the value has none. 1 and True share one, as in Python.
+// those); empty when the value has none (also for a tuple nested deeper than 32 or
+// whose identity would pass 64 KiB). 1 and True share one, as in Python.
 std::string key_identity(const Value* v);
 // Sets dict[key] = value, replacing an equal key as Python would.
 // Returns false (and changes nothing) for an unhashable key (a list, dict or set).

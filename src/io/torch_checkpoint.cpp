@@ -41,14 +41,29 @@ namespace {
 const char* const kWrapperKeys[] = {"state_dict", "model_state_dict", "module", "model", "params"};
 constexpr int kMaxDepth = 64;
 constexpr std::size_t kMaxVisits = 1u << 22;
+// Containers the pickle holds more than once (through DUP or the memo) are walked once
+// per path: nested, 2^n paths from 2n bytes. A tree needs a few bytes a node, so the
+// walk may visit at most 16 nodes and build 64 bytes of names per byte of pickle.
+constexpr std::uint64_t kVisitsPerByte = 16, kNameBytesPerByte = 64;
+// Non-contiguous tensors are copied out (torch_tensor_bytes): together at most the
+// archive's size plus this (expanded or repeated views of one storage are bombs).
+constexpr std::uint64_t kMaxGatherExtra = 64ull << 20;
 
 class Flattener {
  public:
-  Flattener(const std::string& subject, const torchpk::TorchHooks& hooks, TorchCheckpoint& out)
-      : subject_(subject), hooks_(hooks), out_(out) {}
+  Flattener(const std::string& subject, const torchpk::TorchHooks& hooks, TorchCheckpoint& out,
+            std::uint64_t pickle_size)
+      : subject_(subject), hooks_(hooks), out_(out),
+        max_visits_(std::min<std::uint64_t>(kMaxVisits, kVisitsPerByte * pickle_size + 4096)),
+        max_name_bytes_(kNameBytesPerByte * pickle_size + (1u << 20)) {}
 
   void walk(const Value* v, const std::string& name, int depth) {
     visit(depth);
+    name_bytes_ += name.size();
+    if (name_bytes_ > max_name_bytes_)
+      fail(ErrorCode::InvalidFormat, subject_,
+           "the checkpoint's names add up to more than " + std::to_string(max_name_bytes_) +
+               " bytes (its containers repeat one another)");
     switch (v->kind) {
       case Kind::Tensor: add_tensor(v, name); return;
       case Kind::Dict:
@@ -98,7 +113,7 @@ class Flattener {
  private:
   void visit(int depth) {
     if (depth > kMaxDepth) fail(ErrorCode::InvalidFormat, subject_, "the checkpoint nests containers too deeply");
-    if (++visits_ > kMaxVisits) fail(ErrorCode::InvalidFormat, subject_, "the checkpoint's containers refer to each other too many times");
+    if (++visits_ > max_visits_) fail(ErrorCode::InvalidFormat, subject_, "the checkpoint's containers refer to each other too many times");
   }
 
   static bool key_text(const Value* k, std::string& out) {
@@ -122,6 +137,14 @@ class Flattener {
     t.offset = r.offset;
     t.entry = s.entry;
     t.storage_key = s.key;
+    if (!t.contiguous()) {
+      const std::uint64_t limit = out_.zip->file_size() + kMaxGatherExtra;
+      if (__builtin_add_overflow(gathered_, t.nbytes(), &gathered_) || gathered_ > limit)
+        fail(ErrorCode::Unsupported, subject_,
+             "tensor '" + name + "' would bring the bytes copied out of non-contiguous views past " +
+                 std::to_string(limit) + " (the file's size plus 64 MiB): its views expand or "
+                 "repeat their storages");
+    }
     out_.tensors.push_back(std::move(t));
   }
 
@@ -130,7 +153,8 @@ class Flattener {
   TorchCheckpoint& out_;
   std::unordered_map<const Value*, bool> memo_;
   std::unordered_set<std::string> names_;
-  std::size_t visits_ = 0;
+  const std::uint64_t max_visits_, max_name_bytes_;
+  std::uint64_t visits_ = 0, name_bytes_ = 0, gathered_ = 0;
 };
 
 // The 14 bytes a legacy torch.save stream starts with: PROTO 2, then LONG1 of the
@@ -229,7 +253,7 @@ TorchCheckpoint read_torch_checkpoint(std::shared_ptr<const ZipReader> zip) {
     fail(ErrorCode::Unsupported, subject,
          "the checkpoint holds " + (root->kind == Kind::Tensor ? std::string("a single unnamed tensor") : "a " + pickle::describe(root)) +
              ", not a dict of named tensors");
-  Flattener flat(subject, hooks, out);
+  Flattener flat(subject, hooks, out, pkl->size);
   const Value* state = root;
   bool direct = false;
   for (std::size_t k = 1; k < root->items.size(); k += 2)

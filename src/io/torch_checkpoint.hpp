@@ -34,6 +34,10 @@
 //   * Everything that is not a tensor (numbers, strings, None, a dict or list
 //     without tensors, a bare storage) is dropped and reported, not refused.
 //   * Two tensors that flatten to the same name are an InvalidFormat error.
+//   * Containers held more than once (DUP, the memo) are walked once per path, so the
+//     walk is bounded by the pickle's size: at most 16 visits and 64 bytes of names a
+//     byte (InvalidFormat past that), and the non-contiguous tensors, which are copied
+//     out, together at most the file's size plus 64 MiB (Unsupported past that).
 #pragma once
 
 #include <cstddef>

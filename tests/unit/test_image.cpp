@@ -345,6 +345,35 @@ TEST(ImageCorrupt, SizesInTheHeader) {
   expect_refused(jpg, "jpeg 0x0");
 }
 
+TEST(ImageCorrupt, SmallFilesClaimingLargeImagesAreRefusedBeforeAllocating) {
+  // 16384x16384 RGB within the caps, in 70 bytes: 768 MiB of pixels were allocated (and
+  // 2 GiB for 16-bit RGBA, 12 s) before libpng found the data missing.
+  EXPECT_TRUE(throws_error(
+      [] {
+        const std::string b = png_claiming(16384, 16384);
+        gen::decode_image(reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), "claims.png");
+      },
+      ErrorCode::InvalidFormat, "claims.png: truncated or corrupt PNG: a 16384x16384 image needs at least 780335 bytes"));
+  // A zTXt chunk declaring 1 GiB after the IHDR of a 40-byte file: libpng allocated the
+  // declared length before finding the file truncated (found by fuzz_png).
+  const std::string cut = read_file(kImages + "/rgb8.png").substr(0, 33) + std::string("\x41\x4d\x41\x19zTXtabc", 11);
+  EXPECT_TRUE(throws_error(
+      [&] { gen::decode_image(reinterpret_cast<const std::uint8_t*>(cut.data()), cut.size(), "chunk.png"); },
+      ErrorCode::InvalidFormat,
+      "chunk.png: truncated or corrupt PNG: the chunk at offset 33 declares 1095581977 bytes, past the end of the file (44 bytes)"));
+  const std::string path = test_dir() + "/chunk.png";  // test_dir() empties the folder
+  write_file(path, cut);
+  EXPECT_TRUE(throws_error([&] { gen::read_png_text(path); }, ErrorCode::InvalidFormat, "declares 1095581977 bytes"));
+  // A baseline JPEG SOF claiming 65500x4096 (grey: 256 MiB of pixels) in 867 bytes.
+  std::string jpg = read_file(kImages + "/grey.jpg");
+  const std::size_t sof = jpg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpg.replace(sof + 5, 4, std::string("\x10\x00\xFF\xDC", 4));
+  EXPECT_TRUE(throws_error(
+      [&] { gen::decode_image(reinterpret_cast<const std::uint8_t*>(jpg.data()), jpg.size(), "claims.jpg"); },
+      ErrorCode::InvalidFormat, "claims.jpg: truncated or corrupt JPEG: a 65500x4096 image needs at least"));
+}
+
 TEST(ImageCorrupt, EveryTruncationIsRefusedQuietly) {
   ::testing::internal::CaptureStderr();
   for (const char* name : {"text_a1111.png", "interlaced_grey4.png", "palette8_trns.png", "rgb16.png", "rgb420.jpg",

@@ -9,6 +9,7 @@
 #include "io/torch_checkpoint.hpp"
 #include "io/torch_pickle_hooks.hpp"
 #include "pickle_test_util.hpp"
+#include "zip_test_util.hpp"
 
 using gen::ErrorCode;
 using gen::pickle::Kind;
@@ -30,6 +31,36 @@ struct ScanRun {
     return gen::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "mem.pkl", "data.pkl");
   }
 };
+
+template <std::size_t N>
+std::string S(const char (&s)[N]) {
+  return std::string(s, N - 1);
+}
+
+// torch._utils._rebuild_tensor_v2 of the FloatStorage 'archive/data/0' (16 floats),
+// offset 0, the given size and stride tuples (pickle text), not requiring grad.
+std::string tensor_v2(const std::string& size, const std::string& stride) {
+  return S("ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+           "X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x10tQK\x00") +
+         size + stride + S("\x89}tR");
+}
+
+// Reads `pkl` as the data.pkl of a torch.save archive holding that one storage.
+gen::TorchCheckpoint read_made_checkpoint(const std::string& pkl) {
+  auto bytes = std::make_shared<std::vector<std::uint8_t>>(
+      make_zip({{"archive/data/0", std::string(64, '\x01')}, {"archive/data.pkl", pkl}}));
+  auto zip = std::shared_ptr<const gen::ZipReader>(
+      bytes, new gen::ZipReader(gen::ZipReader::from_memory(bytes->data(), bytes->size(), "made.pt")));
+  return gen::read_torch_checkpoint(zip);
+}
+
+// {'a': d, 'b': d} around the dict `d` on the stack, `levels` times (memo 0 holds d),
+// with keys `a` and `b` (pickle values) for every level.
+std::string repeat_levels(int levels, const std::string& a, const std::string& b) {
+  std::string out;
+  for (int k = 0; k < levels; ++k) out += S("q\x00" "0}(") + a + S("h\x00") + b + S("h\x00u");
+  return out;
+}
 
 std::map<std::string, const gen::TorchTensor*> by_name(const gen::TorchCheckpoint& c) {
   std::map<std::string, const gen::TorchTensor*> m;
@@ -194,6 +225,35 @@ TEST(PickleReader, DeepNestingIsBounded) {
   EXPECT_EQ(run2(lists)->kind, Kind::List);
 }
 
+TEST(PickleReader, SelfRepeatingTupleKeyIsBounded) {
+  // t = (); then t = (t, t) n times: 2^n empty tuples in 2n bytes. Spelled out, the
+  // identity of n = 20 would be megabytes (n = 30: a hang); past 64 KiB a tuple gets
+  // none, so it is a dict key of its own and not a set item.
+  const auto tuple = [](int n) {
+    std::vector<std::uint8_t> b = {')'};
+    for (int k = 0; k < n; ++k) b.insert(b.end(), {'2', 0x86});
+    return b;
+  };
+  for (int n : {13, 20, 30}) {
+    SCOPED_TRACE(n);
+    std::vector<std::uint8_t> dict = {'}'};
+    for (std::uint8_t c : tuple(n)) dict.push_back(c);
+    dict.insert(dict.end(), {'N', 's', '.'});
+    ScanRun run;
+    const Value* d = run(dict);
+    ASSERT_EQ(d->kind, Kind::Dict);
+    ASSERT_EQ(d->items.size(), 2u);
+    const std::string id = gen::pickle::key_identity(d->items[0]);
+    if (n == 13) EXPECT_EQ(id.size(), 2u * ((1u << 14) - 1));  // still spelled out
+    else EXPECT_TRUE(id.empty()) << id.size() << " bytes";
+  }
+  std::vector<std::uint8_t> set = {'('};
+  for (std::uint8_t c : tuple(30)) set.push_back(c);
+  set.insert(set.end(), {0x91, '.'});
+  ScanRun run;
+  expect_error([&] { run(set); }, ErrorCode::InvalidFormat, {"unhashable set item"});
+}
+
 // --- torch.save files -----------------------------------------------------------
 
 TEST(PickleCheckpoint, GoodFilesMatchTorch) {
@@ -234,6 +294,44 @@ TEST(PickleCheckpoint, ViewsShareStorage) {
   EXPECT_EQ(t.at("expanded")->stride[0], 0);
   EXPECT_EQ(t.at("row")->offset, 12u);
   EXPECT_TRUE(t.at("nested.list.1") != nullptr);
+}
+
+TEST(PickleCheckpoint, MadeCheckpointReads) {
+  // The hand-made pickles below are valid: one tensor, then 2^4 paths to it.
+  const std::string w = S("\x80\x02}X\x01\x00\x00\x00w") + tensor_v2("(K\x04K\x04t", "(K\x04K\x01t") + "s";
+  EXPECT_EQ(read_made_checkpoint(w + ".").tensors.size(), 1u);
+  const std::string a = S("X\x01\x00\x00\x00" "a"), b = S("X\x01\x00\x00\x00" "b");
+  const gen::TorchCheckpoint c = read_made_checkpoint(w + repeat_levels(4, a, b) + ".");
+  ASSERT_EQ(c.tensors.size(), 16u);
+  EXPECT_EQ(c.tensors[5].name, "a.b.a.b.w");
+}
+
+TEST(PickleCheckpoint, RepeatedContainersAreBounded) {
+  // {'a': d, 'b': d} nested 16 times over one tensor: 65536 tensors from 400 bytes. The
+  // walk may visit 16 containers a byte of pickle (its limit was 4M visits: 20 s on 21 levels).
+  const std::string w = S("\x80\x02}X\x01\x00\x00\x00w") + tensor_v2("(K\x04t", "(K\x01t") + "s";
+  const std::string a = S("X\x01\x00\x00\x00" "a"), b = S("X\x01\x00\x00\x00" "b");
+  expect_error([&] { read_made_checkpoint(w + repeat_levels(16, a, b) + "."); }, ErrorCode::InvalidFormat,
+               {"made.pt", "refer to each other too many times"});
+  // Few paths but long names: two 4000-byte keys (memo 1 and 2), 10 levels: 1024 names of 40 KB.
+  const std::string long_keys = S("X\xa0\x0f\x00\x00") + std::string(4000, 'k') + S("q\x01" "0X\xa0\x0f\x00\x00") +
+                                std::string(4000, 'K') + S("q\x02" "0");
+  expect_error([&] { read_made_checkpoint(S("\x80\x02") + long_keys + w.substr(2) + repeat_levels(10, S("h\x01"), S("h\x02")) + "."); },
+               ErrorCode::InvalidFormat, {"made.pt", "names add up"});
+}
+
+TEST(PickleCheckpoint, ExpandedViewsAreBounded) {
+  // One float expanded to 2^20 x 2^20 (stride 0): 4 TiB once copied out by torch_tensor_bytes.
+  const std::string big = S("\x80\x02}X\x01\x00\x00\x00w") +
+                          tensor_v2(S("(J\x00\x00\x10\x00J\x00\x00\x10\x00t"), S("(K\x00K\x00t")) + "s.";
+  expect_error([&] { read_made_checkpoint(big); }, ErrorCode::Unsupported, {"made.pt", "'w'", "expand or repeat"});
+  // Small expansions still read (views.pt's 'expanded' is one), and their bytes are gathered.
+  const std::string small = S("\x80\x02}X\x01\x00\x00\x00w") + tensor_v2("(K\x40K\x10t", S("(K\x00K\x01t")) + "s.";
+  const gen::TorchCheckpoint c = read_made_checkpoint(small);
+  ASSERT_EQ(c.tensors.size(), 1u);
+  std::vector<std::uint8_t> scratch;
+  gen::torch_tensor_bytes(c, c.tensors[0], scratch);
+  EXPECT_EQ(scratch.size(), 64u * 16u * 4u);
 }
 
 TEST(PickleCheckpoint, HostileAndUnsupportedFilesRefused) {
