@@ -21,30 +21,13 @@
 
 #include "gen/gen.hpp"
 #include "test_python.hpp"
+#include "tiny_models.hpp"
 
 namespace {
 
 const std::string kData = GEN_TEST_DATA_DIR;
 
-// Tiny diffusers pipelines with the real CLIP vocabulary (tools/make_tiny_models.py), made
-// once per build tree; a lock keeps parallel test processes from making them twice.
-std::string tiny_models() {
-  static const std::string dir = [] {
-    const std::string d = GEN_BINARY_DIR "/tests/tmp/api-models";
-    ::mkdir(GEN_BINARY_DIR "/tests/tmp", 0755);
-    const int lock = ::open((d + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (lock >= 0) ::flock(lock, LOCK_EX);
-    if (::access((d + "/done").c_str(), F_OK) != 0) {
-      const auto python = gen::test::find_python();
-      const std::string cmd = "'" + python + "' '" GEN_SOURCE_DIR "/tools/make_tiny_models.py' --out '" + d + "' > /dev/null";
-      if (python.empty() || std::system(cmd.c_str()) != 0) ADD_FAILURE() << "could not make the tiny models: " << cmd;
-      else std::ofstream(d + "/done") << "ok\n";
-    }
-    if (lock >= 0) ::close(lock);
-    return d;
-  }();
-  return dir;
-}
+using gen::test::tiny_models;
 
 // Made on first use (not while CTest lists the tests).
 #define kModel (tiny_models() + "/diffusers/tiny-sd15-pipeline")
