@@ -1,36 +1,12 @@
 #include "control/controlnet.hpp"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
-#include "gen/error.hpp"
 
 namespace gen::control {
 
 using models::Container;
 using models::Conv2d;
-
-ControlNetConfig ControlNetConfig::sd15() {
-  ControlNetConfig c;
-  c.unet = models::UNetConfig::sd15();
-  return c;
-}
-
-ControlNetConfig ControlNetConfig::from_diffusers(const nlohmann::json& j, const std::string& subject) {
-  ControlNetConfig c;
-  // A ControlNetModel config has no up blocks; the encoder fields are the UNet's.
-  nlohmann::json u = j;
-  if (!u.contains("out_channels")) u["out_channels"] = j.value("in_channels", 4);
-  c.unet = models::UNetConfig::from_diffusers(u, subject);
-  c.hint_channels = j.value("conditioning_channels", std::int64_t{3});
-  if (j.contains("conditioning_embedding_out_channels")) {
-    c.hint_block_channels = j["conditioning_embedding_out_channels"].get<std::vector<std::int64_t>>();
-    if (c.hint_block_channels.empty())
-      fail(ErrorCode::InvalidFormat, subject, "'conditioning_embedding_out_channels' is empty");
-  }
-  c.global_average_pooling = j.value("global_pool_conditions", false);
-  return c;
-}
 
 ControlNet::ControlNet(const ControlNetConfig& config)
     : cfg_(config), encoder_((config.unet.validate("ControlNet"), *this), config.unet) {

@@ -6,24 +6,13 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
+#include "arch/configs.hpp"  // ControlNetConfig
 #include "models/unet.hpp"
 
 namespace gen::control {
-
-struct ControlNetConfig {
-  models::UNetConfig unet;  // the encoder half's shape (in_channels = latent channels)
-  std::int64_t hint_channels = 3;
-  std::vector<std::int64_t> hint_block_channels = {16, 32, 96, 256};
-  bool global_average_pooling = false;  // shuffle-style models: residuals averaged over H×W
-
-  static ControlNetConfig sd15();
-  // From a diffusers ControlNetModel config.json.
-  static ControlNetConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
-};
 
 class ControlNet : public models::Module {
  public:

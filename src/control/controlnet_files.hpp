@@ -3,7 +3,9 @@
 //   1.1 files (control_model.* only), prefix-stripped files (the A1111 extension's fp16
 //   extracts), "difference" files (a `difference` key: the base UNet's weights are added),
 //   diffusers ControlNetModel folders (config.json + weights) and single diffusers-named files.
-// The encoder's architecture is inferred from the keys and shapes for LDM files.
+// The layout comes from the one classifier (arch/classify.hpp), the encoder's architecture
+// of LDM and diffusers-named files from the one config inference (arch/infer.hpp), both
+// through io/model_plan.hpp's plan_controlnet, which `gen inspect` uses too.
 #pragma once
 
 #include <ATen/core/Tensor.h>

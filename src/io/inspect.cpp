@@ -299,6 +299,16 @@ nlohmann::ordered_json report_json(const InspectReport& r, bool with_tensors) {
   j["groups"] = nlohmann::ordered_json::array();
   for (const auto& g : r.groups)
     j["groups"].push_back({{"prefix", g.prefix}, {"tensors", g.tensors}, {"parameters", g.parameters}, {"bytes", g.bytes}});
+  if (!r.load.as.empty()) {
+    nlohmann::ordered_json load;
+    load["as"] = r.load.as;
+    load["ok"] = r.load.ok;
+    if (!r.load.ok) {
+      load["code"] = code_name(r.load.code);
+      load["reason"] = r.load.reason;
+    }
+    j["load"] = load;
+  }
   if (!r.components.empty()) {
     j["components"] = nlohmann::ordered_json::array();
     for (const auto& c : r.components) j["components"].push_back(report_json(c, with_tensors));
@@ -352,7 +362,9 @@ InspectReport make_report(const std::string& path, std::vector<TensorEntry> tens
   return r;
 }
 
-InspectReport inspect_path(const std::string& path) {
+namespace {
+
+InspectReport inspect_any(const std::string& path) {
   if (path.empty()) fail(ErrorCode::InvalidArgument, "inspect", "empty path");
   std::error_code ec;
   const auto status = fs::status(path, ec);
@@ -367,6 +379,14 @@ InspectReport inspect_path(const std::string& path) {
   if (!ends(name, ".safetensors.index.json") && !ends(name, ".safetensors") && is_pickle_file(path))
     return open_pickle(path);
   return open_weights(path);
+}
+
+}  // namespace
+
+InspectReport inspect_path(const std::string& path) {
+  InspectReport r = inspect_any(path);
+  r.load = judge_load(r.path, r.model);
+  return r;
 }
 
 std::string inspect_json(const InspectReport& report, bool with_tensors, int indent) {

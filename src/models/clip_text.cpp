@@ -2,48 +2,10 @@
 #include "models/flops.hpp"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include "gen/error.hpp"
 
 namespace gen::models {
-
-ClipTextConfig ClipTextConfig::sd15() { return ClipTextConfig{}; }
-
-ClipTextConfig ClipTextConfig::sd21() {
-  ClipTextConfig c;
-  c.layout = Layout::OpenClip;
-  c.width = 1024;
-  c.layers = 24;
-  c.heads = 16;
-  c.ff_dim = 4096;
-  c.quick_gelu = false;
-  return c;
-}
-
-ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const std::string& subject) {
-  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "config is not a JSON object");
-  ClipTextConfig c;
-  auto num = [&](const char* key, std::int64_t fallback) {
-    if (!j.contains(key)) return fallback;
-    if (!j[key].is_number_integer() || j[key].get<std::int64_t>() <= 0)
-      fail(ErrorCode::InvalidFormat, subject, std::string("'") + key + "' must be a positive integer");
-    return j[key].get<std::int64_t>();
-  };
-  c.vocab_size = num("vocab_size", c.vocab_size);
-  c.max_positions = num("max_position_embeddings", c.max_positions);
-  c.width = num("hidden_size", c.width);
-  c.layers = num("num_hidden_layers", c.layers);
-  c.heads = num("num_attention_heads", c.heads);
-  c.ff_dim = num("intermediate_size", c.ff_dim);
-  const auto act = j.value("hidden_act", std::string("quick_gelu"));
-  if (act != "quick_gelu" && act != "gelu")
-    fail(ErrorCode::Unsupported, subject, "text encoder activation '" + act + "'");
-  c.quick_gelu = act == "quick_gelu";
-  c.eps = j.value("layer_norm_eps", 1e-5);
-  if (c.width % c.heads) fail(ErrorCode::InvalidFormat, subject, "hidden_size is not a multiple of the heads");
-  return c;
-}
 
 struct ClipTextModel::Layer : public Module {
   Layer(const ClipTextConfig& c) : cfg(c) {

@@ -5,31 +5,13 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
+#include "arch/configs.hpp"  // ClipTextConfig
 #include "models/layers.hpp"
 
 namespace gen::models {
-
-struct ClipTextConfig {
-  enum class Layout { HuggingFace, OpenClip };
-  Layout layout = Layout::HuggingFace;
-  std::int64_t vocab_size = 49408;
-  std::int64_t max_positions = 77;
-  std::int64_t width = 768;
-  std::int64_t layers = 12;
-  std::int64_t heads = 12;
-  std::int64_t ff_dim = 3072;
-  bool quick_gelu = true;  // SD 1.x: quick_gelu; OpenCLIP ViT-H: gelu
-  double eps = 1e-5;
-
-  static ClipTextConfig sd15();
-  static ClipTextConfig sd21();  // OpenCLIP ViT-H/14 text tower (24 layers, width 1024)
-  // From a transformers CLIPTextConfig (text_encoder/config.json).
-  static ClipTextConfig from_transformers(const nlohmann::json& config, const std::string& subject);
-};
 
 class ClipTextModel : public Module {
  public:

@@ -177,13 +177,6 @@ bool starts_with_part(const std::string& s, const std::string& head) {
 
 }  // namespace
 
-std::string ldm_ema_name(const std::string& ldm_name) {
-  std::string out = "diffusion_model";
-  for (char c : ldm_name)
-    if (c != '.') out += c;
-  return out;
-}
-
 void KeyMap::add(std::string ldm_module, Target target) {
   reverse_[target.other] = ldm_module;
   modules_[std::move(ldm_module)] = std::move(target);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/classify.hpp"
 #include "gen/safetensors.hpp"
 
 namespace gen::models {
@@ -30,20 +31,16 @@ namespace gen::models {
 struct UNetConfig;
 struct VaeConfig;
 
-// Prefixes of the parts of an LDM single-file checkpoint.
-inline constexpr const char* kLdmUNetPrefix = "model.diffusion_model.";
-inline constexpr const char* kLdmEmaPrefix = "model_ema.";
-inline constexpr const char* kLdmVaePrefix = "first_stage_model.";
-inline constexpr const char* kLdmClipPrefix = "cond_stage_model.transformer.text_model.";  // SD 1.x
-inline constexpr const char* kLdmClipOldPrefix = "cond_stage_model.transformer.";          // older SD 1.x files
-inline constexpr const char* kLdmOpenClipPrefix = "cond_stage_model.model.";              // SD 2.x
-inline constexpr const char* kLdmControlPrefix = "control_model.";
-// transformers 4's CLIPTextModel wraps the HF names in `text_model.` (5 does not).
-inline constexpr const char* kTransformersTextPrefix = "text_model.";
-
-// The name of an LDM UNet parameter (without kLdmUNetPrefix) in the EMA copy,
-// without kLdmEmaPrefix: "diffusion_model" + the name with its dots removed.
-std::string ldm_ema_name(const std::string& ldm_name);
+// The LDM part prefixes and the EMA naming rule are the classifier's (arch/classify.hpp).
+using arch::kLdmClipOldPrefix;
+using arch::kLdmClipPrefix;
+using arch::kLdmControlPrefix;
+using arch::kLdmEmaPrefix;
+using arch::kLdmOpenClipPrefix;
+using arch::kLdmUNetPrefix;
+using arch::kLdmVaePrefix;
+using arch::kTransformersTextPrefix;
+using arch::ldm_ema_name;
 
 // LDM name ↔ another layout's name, for one config.
 class KeyMap {

@@ -10,9 +10,12 @@
 //   * optionally a separate VAE replacing the built-in one (an LDM file with or without
 //     the first_stage_model. prefix, a diffusers-named file, or a diffusers vae folder).
 //
-// Inference rules for LDM files (what the weights do not say):
+// What a file or folder holds and the configs are decided torch-free by io/model_plan.hpp
+// (which `gen inspect` uses too, so that it says what this loader does): an LDM file's parts
+// and family by arch/classify.hpp, its configs by arch/infer.hpp. The rules:
 //   family      the text encoder decides: OpenCLIP (cond_stage_model.model.) → sd2, HF CLIP → sd1;
-//               without one, the UNet's context dim: 1024 → sd2, otherwise sd1.
+//               without one, the UNet's context dim (1024 → sd2, 768 → sd1), else its structure
+//               (linear proj_in → sd2); sd1 otherwise.
 //   UNet heads  sd1: 8 heads at every level; sd2: 64-channel heads and attention upcast
 //               (the SD 2.x configs). norm groups: 32.
 //   text        heads = width / 64 (ViT-L/14: 12, ViT-H/14: 16); sd1 quick_gelu, sd2 gelu;
@@ -22,7 +25,7 @@
 //   VAE         norm groups 32, scaling factor 0.18215.
 //   prediction  unknown in an LDM file: epsilon unless overridden (a diffusers folder
 //               gives it in scheduler_config.json).
-// InferenceHints override the numbers that the weights do not determine.
+// InferenceHints (arch/infer.hpp) override the numbers that the weights do not determine.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -36,7 +39,9 @@
 #include <string>
 #include <vector>
 
+#include "arch/infer.hpp"
 #include "gen/safetensors.hpp"
+#include "io/model_plan.hpp"
 #include "models/clip_text.hpp"
 #include "models/unet.hpp"
 #include "models/vae.hpp"
@@ -46,22 +51,8 @@ namespace gen::models {
 enum class ModelFamily { SD1, SD2 };
 const char* family_name(ModelFamily f) noexcept;  // "sd1", "sd2"
 
-// Looks at a weight file's first bytes before it is read as safetensors: a
-// torch.save ZIP archive, a bare pickle or a GGUF file is refused (Unsupported,
-// saying how to convert it), and a file named .ckpt/.pt/.pth/.bin that is none of
-// these nor safetensors is InvalidFormat. Anything else, and a file that cannot be
-// read, is left to the safetensors reader, which reports it.
-void check_weight_file(const std::string& path);
-
-// Numbers an LDM file's weights do not determine (0 / nullopt: the family rule).
-struct InferenceHints {
-  std::int64_t unet_heads = 0;          // a fixed head count at every level
-  std::int64_t unet_head_channels = 0;  // or a fixed head size
-  std::int64_t unet_norm_groups = 0;
-  std::optional<bool> unet_upcast_attention;
-  std::int64_t vae_norm_groups = 0;
-  std::int64_t text_heads = 0;
-};
+// Refuses pickled / GGUF weight files before they are read (io/model_plan.hpp).
+using gen::check_weight_file;
 
 struct ModelFilesOptions {
   // LDM files holding both: the EMA UNet weights (model_ema.*) instead of the
@@ -137,8 +128,7 @@ class ModelFiles {
   std::unique_ptr<Vae> load_vae(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
 
  private:
-  void open_ldm(const ModelFilesOptions& options);
-  void open_diffusers(const ModelFilesOptions& options);
+  void adopt(ModelPlan plan);  // the plan's parts, configs and names, with the renames of key_map.hpp
   void open_vae_override(const std::string& path, const ModelFilesOptions& options);
 
   Layout layout_ = Layout::LdmSingleFile;
@@ -159,10 +149,10 @@ class ModelFiles {
 };
 
 // Tensor name → shape, the view of a checkpoint the inference below works on.
-using ShapeMap = std::map<std::string, std::vector<std::int64_t>>;
+using ShapeMap = arch::ShapeMap;
 ShapeMap shapes_of(const SafetensorsCheckpoint& checkpoint, const std::string& prefix);
 
-// The inference rules, on LDM names (without their part prefix). Throw
+// The inference rules (arch/infer.hpp) on LDM names without their part prefix. Throw
 // ModelMismatch naming `subject` when the names do not describe such a model.
 UNetConfig infer_unet_config(const ShapeMap& shapes, ModelFamily family, const InferenceHints& hints,
                              const std::string& subject);

@@ -4,37 +4,13 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
+#include "arch/configs.hpp"  // UNetConfig
 #include "models/unet_blocks.hpp"
 
 namespace gen::models {
-
-struct UNetConfig {
-  std::int64_t in_channels = 4;
-  std::int64_t out_channels = 4;
-  std::int64_t model_channels = 320;
-  std::vector<std::int64_t> channel_mult = {1, 2, 4, 4};
-  std::int64_t num_res_blocks = 2;
-  // Downsampling factors (1, 2, 4, …) at which levels carry a SpatialTransformer.
-  std::vector<std::int64_t> attention_resolutions = {4, 2, 1};
-  std::int64_t num_heads = 8;           // used when num_head_channels <= 0
-  std::int64_t num_head_channels = -1;  // SD 2.x: 64
-  std::int64_t transformer_depth = 1;
-  std::int64_t context_dim = 768;
-  bool use_linear_in_transformer = false;  // SD 2.x
-  bool upcast_attention = false;           // SD 2.1 in half precision
-  std::int64_t norm_groups = 32;
-
-  static UNetConfig sd15();
-  static UNetConfig sd21();
-  // From a diffusers UNet2DConditionModel / ControlNetModel config.json.
-  static UNetConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
-  AttentionOptions attention_at(std::int64_t channels) const;
-  void validate(const std::string& subject) const;  // InvalidArgument when inconsistent
-};
 
 // time_embed + input_blocks + middle_block, added to `owner` under those names.
 class UNetEncoder {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "arch/configs.hpp"  // AttentionOptions
 #include "models/layers.hpp"
 
 namespace gen::models {
@@ -61,12 +62,6 @@ class ResBlock : public UNetLayer {
   GroupNorm& norm2_;
   Conv2d& conv2_;
   Conv2d* skip_ = nullptr;
-};
-
-struct AttentionOptions {
-  std::int64_t heads = 8;
-  std::int64_t head_dim = 40;
-  bool upcast = false;  // compute attention in f32 for half-precision inputs (SD 2.x)
 };
 
 class CrossAttention : public Module {

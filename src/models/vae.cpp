@@ -3,36 +3,11 @@
 #include "models/vae_blocks.hpp"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 
-#include "gen/error.hpp"
 
 namespace gen::models {
-
-VaeConfig VaeConfig::sd() { return VaeConfig{}; }
-
-VaeConfig VaeConfig::from_diffusers(const nlohmann::json& j, const std::string& subject) {
-  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "config is not a JSON object");
-  VaeConfig c;
-  c.in_channels = j.value("in_channels", c.in_channels);
-  c.out_channels = j.value("out_channels", c.out_channels);
-  c.latent_channels = j.value("latent_channels", c.latent_channels);
-  c.num_res_blocks = j.value("layers_per_block", c.num_res_blocks);
-  c.norm_groups = j.value("norm_num_groups", c.norm_groups);
-  c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
-  const auto& boc = j.at("block_out_channels");
-  if (!boc.is_array() || boc.empty()) fail(ErrorCode::InvalidFormat, subject, "'block_out_channels' must be a non-empty array");
-  c.channels = boc[0].get<std::int64_t>();
-  c.channel_mult.clear();
-  for (const auto& v : boc) {
-    const auto ch = v.get<std::int64_t>();
-    if (c.channels <= 0 || ch % c.channels) fail(ErrorCode::Unsupported, subject, "block_out_channels are not multiples of the first");
-    c.channel_mult.push_back(ch / c.channels);
-  }
-  return c;
-}
 
 Vae::Vae(const VaeConfig& c) : cfg_(c) {
   const auto levels = static_cast<std::int64_t>(c.channel_mult.size());

@@ -4,28 +4,13 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
+#include "arch/configs.hpp"  // VaeConfig
 #include "models/layers.hpp"
 
 namespace gen::models {
-
-struct VaeConfig {
-  std::int64_t in_channels = 3;
-  std::int64_t out_channels = 3;
-  std::int64_t latent_channels = 4;
-  std::int64_t channels = 128;
-  std::vector<std::int64_t> channel_mult = {1, 2, 4, 4};
-  std::int64_t num_res_blocks = 2;
-  std::int64_t norm_groups = 32;
-  double scaling_factor = 0.18215;
-
-  static VaeConfig sd();
-  // From a diffusers AutoencoderKL config.json.
-  static VaeConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
-};
 
 class Vae : public Module {
  public:

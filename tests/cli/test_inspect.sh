@@ -49,6 +49,44 @@ n=$("$GEN" inspect "$L/tiny-unet.safetensors" --tensors | grep -c "model.diffusi
 "$GEN" inspect "$L/diffusers/tiny-sd15-pipeline" | grep -q "scheduler: DDIMScheduler" &&
   pass "pipeline components" || bad "pipeline components"
 
+# The "load" verdict is what gen itself does: on the fixtures, then for every file and folder
+# of tools/make_tiny_models.py, run in the role inspect names (the model, --control, --vae),
+# gen fails with inspect's code and reason when inspect says no, and renders when it says
+# "ok" (one render per role here; tests/unit/test_load_verdict.cpp loads every one).
+load_field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["load"].get(sys.argv[2], ""))' "$1" "$2"; }
+"$GEN" inspect "$L/tiny-sdxl.safetensors" --json >"$GEN_TMP/out.json" &&
+  [ "$(load_field "$GEN_TMP/out.json" ok)" = False ] && [ "$(load_field "$GEN_TMP/out.json" code)" = unsupported ] &&
+  pass "load verdict in the JSON" || bad "load verdict in the JSON: $(cat "$GEN_TMP/out.json")"
+"$GEN" inspect "$L/diffusers/tiny-controlnet" | grep -q "load: *ok as a ControlNet (--control)" &&
+  pass "load verdict in the human output" || bad "load verdict in the human output"
+make_tiny_models
+n=0 rendered=" "
+for f in "$M"/*.safetensors "$M"/*.ckpt "$M"/diffusers/* "$M"/diffusers/*/vae "$M"/diffusers/*/unet; do
+  "$GEN" inspect "$f" --json >"$GEN_TMP/v.json" 2>/dev/null || { bad "inspect $f failed"; continue; }
+  as=$(load_field "$GEN_TMP/v.json" as)
+  case $as in
+    model) args=(-m "$f") ;;
+    controlnet) args=(-m "$P" --control "$f" --control-image "$GEN_SRC/tests/data/control/source.png") ;;
+    vae) args=(-m "$P" --vae "$f") ;;
+    *) bad "$f: load.as is '$as'"; continue ;;
+  esac
+  if [ "$(load_field "$GEN_TMP/v.json" ok)" = True ]; then
+    case $rendered in *" $as "*) n=$((n + 1)); continue ;; esac
+    rendered="$rendered$as "
+  fi
+  err=$("$GEN" -p "a red house" "${args[@]}" --vocab "$P/tokenizer" -W 64 -H 64 --steps 1 -o "$GEN_TMP/v.png" 2>&1 >/dev/null)
+  rc=$?
+  if [ "$(load_field "$GEN_TMP/v.json" ok)" = True ]; then
+    want="" want_rc=0
+  else
+    want="gen: error [$(load_field "$GEN_TMP/v.json" code)]: $(load_field "$GEN_TMP/v.json" reason)"
+    want_rc=$("$PY" -c 'import sys; print(dict(n.split("=") for n in sys.argv[2].split(","))[sys.argv[1]])' \
+      "$(load_field "$GEN_TMP/v.json" code)" "invalid-argument=2,not-found=3,invalid-format=5,unsupported=6,model-mismatch=7")
+  fi
+  if [ "$rc" = "$want_rc" ] && { [ "$rc" = 0 ] || [ "$err" = "$want" ]; }; then n=$((n + 1)); else bad "$f as $as: gen exits $rc '$err', inspect says $want_rc '$want'"; fi
+done
+[ "$n" -ge 25 ] && pass "inspect's load verdict is what gen does, for $n tiny models" || bad "only $n tiny models agreed"
+
 # Errors: one line on stderr naming the path, the documented exit codes.
 expect_exit 3 "does-not-exist.safetensors" -- "$GEN" inspect "$GEN_TMP/does-not-exist.safetensors"
 printf 'definitely not a safetensors file' >"$GEN_TMP/corrupt.safetensors"

@@ -1,11 +1,10 @@
-// Tiny diffusers pipelines, single files and ControlNets with the real CLIP vocabulary
-// (tools/make_tiny_models.py), made once per build tree; a lock keeps parallel test
-// processes from making them twice. Call on first use (not while CTest lists the tests).
+// The tiny models of tools/make_tiny_models.py (every layout, SD 1.x / 2.x / XL pipelines with
+// the real CLIP vocabulary), made once per build tree on first use; a lock keeps parallel test
+// processes from making them twice.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "format.hpp"
+#include "gen/error.hpp"
 #include "gen/safetensors.hpp"
 #include "io/inspect.hpp"
 
@@ -35,6 +36,14 @@ void print_report(std::ostringstream& out, const InspectReport& r, bool tensors,
       << "  layout: " << layout_id(m.layout);
   if (!m.prefix.empty()) out << "  prefix: " << m.prefix;
   out << "\n";
+  if (!r.load.as.empty()) {
+    const std::string as = r.load.as == "controlnet" ? "a ControlNet (--control)"
+                           : r.load.as == "vae"      ? "a VAE (--vae)"
+                                                     : "the model (-m)";
+    out << pad << "load:     ";
+    if (r.load.ok) out << "ok as " << as << "\n";
+    else out << "no, as " << as << ": " << r.load.reason << " [" << code_name(r.load.code) << "]\n";
+  }
   if (!r.class_name.empty()) out << pad << "class:    " << r.class_name << (r.library.empty() ? "" : " (" + r.library + ")") << "\n";
   if (!m.parts.empty()) {
     out << pad << "parts:   ";

@@ -1,16 +1,10 @@
-// classify(): what a set of tensors is, from names and shapes alone.
-//
-// Parts are found by their name prefixes (LDM single files) or by marker tensors
-// (files holding one model). The family comes from shapes: the cross-attention
-// context width (768 / 1024 / 2048 for SD 1.x / 2.x / XL) when it is one of those,
-// else from structure: XL has an additional (label / add) embedding, SD 2.x and XL
-// use linear proj_in / proj_out where SD 1.x uses 1×1 convolutions.
+// classify(): what a set of tensors is, from names and shapes alone (rules in classify.hpp).
+#include "arch/classify.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <set>
 #include <sstream>
-
-#include "io/inspect.hpp"
 
 namespace gen {
 
@@ -159,6 +153,7 @@ UNetInfo analyse_unet(const Shapes& s, const std::string& p) {
 
 struct TextInfo {
   Layout layout = Layout::Unknown;
+  std::string inner;  // transformers' `text_model.` when the names have it
   std::int64_t width = 0, layers = 0;
   bool projection = false;
 };
@@ -175,12 +170,14 @@ TextInfo analyse_text(const Shapes& s, const std::string& p) {
   for (const std::string& inner : {std::string("text_model."), std::string()}) {
     if (const Shape* tok = get(s, p + inner + "embeddings.token_embedding.weight")) {
       t.layout = Layout::HFClip;
+      t.inner = inner;
       t.width = dim(tok, 1);
       t.layers = count_indices(s, p + inner + "encoder.layers.");
       t.projection = get(s, p + "text_projection.weight") != nullptr;
       return t;
     }
   }
+  if (any_under(s, p + "text_model.")) t.inner = "text_model.";
   return t;
 }
 
@@ -319,8 +316,9 @@ std::vector<TextPart> find_text_encoders(const Shapes& s) {
   auto add = [&](const std::string& part, const std::string& prefix, Family fam) {
     if (any_under(s, prefix)) out.push_back({part, prefix, analyse_text(s, prefix), fam});
   };
-  add("text_encoder", "cond_stage_model.transformer.", Family::SD1);
-  add("text_encoder", "cond_stage_model.model.", Family::SD2);
+  // OpenCLIP first: a file with both is built with it (io/model_plan.cpp).
+  add("text_encoder", arch::kLdmOpenClipPrefix, Family::SD2);
+  add("text_encoder", arch::kLdmClipOldPrefix, Family::SD1);
   // XL: embedders.0 is CLIP ViT-L (HF names), embedders.1 OpenCLIP bigG; the
   // refiner has only the OpenCLIP one, as embedders.0.
   const bool two = any_under(s, "conditioner.embedders.1.");
@@ -351,22 +349,34 @@ ModelReport classify_standalone(const Shapes& s);
 
 ModelReport classify_ldm(const Shapes& s) {
   ModelReport r;
-  const bool has_unet = any_under(s, "model.diffusion_model.");
+  const bool has_unet = any_under(s, arch::kLdmUNetPrefix);
   std::string vae_p;
-  for (const char* p : {"first_stage_model.", "vae."})
+  for (const char* p : {arch::kLdmVaePrefix, "vae."})
     if (vae_p.empty() && analyse_vae(s, p).present) vae_p = p;
   const auto texts = find_text_encoders(s);
-  const bool has_control = any_under(s, "control_model.");
+  const bool has_control = any_under(s, arch::kLdmControlPrefix);
   if (!has_unet && vae_p.empty() && texts.empty() && !has_control) return classify_standalone(s);
 
-  UNetInfo unet = has_unet ? analyse_unet(s, "model.diffusion_model.") : UNetInfo{};
-  UNetInfo control = has_control ? analyse_unet(s, "control_model.") : UNetInfo{};
-  if (has_control) r.parts.push_back("controlnet");
-  if (has_unet) r.parts.push_back("unet");
-  if (!vae_p.empty()) r.parts.push_back("vae");
+  UNetInfo unet = has_unet ? analyse_unet(s, arch::kLdmUNetPrefix) : UNetInfo{};
+  UNetInfo control = has_control ? analyse_unet(s, arch::kLdmControlPrefix) : UNetInfo{};
+  if (has_control) {
+    r.parts.push_back("controlnet");
+    r.locations["controlnet"] = {arch::kLdmControlPrefix, Layout::LDM};
+  }
+  if (has_unet) {
+    r.parts.push_back("unet");
+    r.locations["unet"] = {arch::kLdmUNetPrefix, Layout::LDM};
+  }
+  if (!vae_p.empty()) {
+    r.parts.push_back("vae");
+    r.locations["vae"] = {vae_p, analyse_vae(s, vae_p).layout};
+  }
   Family text_family = Family::Unknown;
   for (const auto& t : texts) {
-    if (std::find(r.parts.begin(), r.parts.end(), t.part) == r.parts.end()) r.parts.push_back(t.part);
+    if (std::find(r.parts.begin(), r.parts.end(), t.part) == r.parts.end()) {
+      r.parts.push_back(t.part);
+      r.locations[t.part] = {t.prefix + t.info.inner, t.info.layout};
+    }
     if (text_family == Family::Unknown) text_family = t.family;
     put(r, t.part == "text_encoder_2" ? "text2_width" : "text_width", t.info.width);
     if (t.part == "text_encoder") put(r, "text_layers", t.info.layers);
@@ -374,11 +384,12 @@ ModelReport classify_ldm(const Shapes& s) {
   if (!vae_p.empty()) put(r, "latent_channels", analyse_vae(s, vae_p).latent_channels);
   if (has_control) put(r, "hint_channels", dim(get(s, "control_model.input_hint_block.0.weight"), 1));
 
+  // The text encoder decides (its kind is what the loaders build); without one, the UNet.
   const UNetInfo& main = has_control ? control : unet;
-  r.family = main.family != Family::Unknown ? main.family : text_family;
-  if (has_unet && unet.family != Family::Unknown && text_family != Family::Unknown && unet.family != text_family)
-    r.notes.push_back("the UNet looks like " + family_name(unet.family) + " but the text encoder like " +
-                      family_name(text_family));
+  r.family = text_family != Family::Unknown ? text_family : main.family;
+  if (main.family != Family::Unknown && text_family != Family::Unknown && main.family != text_family)
+    r.notes.push_back(std::string(has_control ? "the ControlNet" : "the UNet") + " looks like " +
+                      family_name(main.family) + " but the text encoder like " + family_name(text_family));
   add_unet_facts(r, main);
 
   std::string texts_desc;
@@ -386,15 +397,15 @@ ModelReport classify_ldm(const Shapes& s) {
   if (has_control) {
     r.kind = ModelKind::ControlNet;
     r.prefix = "control_model.";
-    const bool diff = get(s, "difference") != nullptr;
-    if (has_unet) {
+    const bool diff = get(s, "difference") != nullptr || get(s, "control_model.difference") != nullptr;
+    if (diff) {
+      r.layout = Layout::Difference;
+      r.summary = "'difference' ControlNet for " + family_name(r.family) + ", LDM names under control_model.";
+    } else if (has_unet) {
       r.layout = Layout::ControlNet10Full;
       r.summary = "ControlNet 1.0 full checkpoint (a whole ControlLDM) for " + family_name(r.family) +
                   ": the ControlNet under control_model. plus the " + parts_text({r.parts.begin() + 1, r.parts.end()}) +
                   " it was trained with";
-    } else if (diff) {
-      r.layout = Layout::Difference;
-      r.summary = "'difference' ControlNet for " + family_name(r.family) + ", LDM names under control_model.";
     } else {
       r.layout = Layout::ControlModelPrefixed;
       r.summary = "ControlNet for " + family_name(r.family) + " (1.1 style), LDM names under control_model.";
@@ -414,7 +425,7 @@ ModelReport classify_ldm(const Shapes& s) {
   } else if (!has_unet && vae_p.empty() && texts.size() == 1) {
     r.kind = ModelKind::TextEncoder;
     r.layout = texts[0].info.layout;
-    r.prefix = texts[0].prefix;
+    r.prefix = texts[0].prefix;  // the LDM prefix; locations[part] adds `text_model.`
     r.summary = family_name(r.family) + " text encoder alone (" + text_layout_name(r.layout) + " names under " +
                 r.prefix + ")";
   } else {
@@ -438,6 +449,7 @@ ModelReport classify_standalone(const Shapes& s) {
     r.kind = ModelKind::ControlNet;
     r.layout = diff ? Layout::Difference : Layout::PrefixStripped;
     r.parts = {"controlnet"};
+    r.locations["controlnet"] = {"", r.layout};
     UNetInfo u = analyse_unet(s, "");
     r.family = u.family;
     add_unet_facts(r, u);
@@ -451,6 +463,7 @@ ModelReport classify_standalone(const Shapes& s) {
     r.kind = ModelKind::ControlNet;
     r.layout = Layout::Diffusers;
     r.parts = {"controlnet"};
+    r.locations["controlnet"] = {"", r.layout};
     UNetInfo u = analyse_unet(s, "");
     r.family = u.family;
     add_unet_facts(r, u);
@@ -464,6 +477,7 @@ ModelReport classify_standalone(const Shapes& s) {
     r.kind = ModelKind::UNet;
     r.layout = ldm_unet ? Layout::LDM : Layout::Diffusers;
     r.parts = {"unet"};
+    r.locations["unet"] = {"", r.layout};
     UNetInfo u = analyse_unet(s, "");
     r.family = u.family;
     add_unet_facts(r, u);
@@ -476,6 +490,7 @@ ModelReport classify_standalone(const Shapes& s) {
     r.kind = ModelKind::VAE;
     r.layout = v.layout;
     r.parts = {"vae"};
+    r.locations["vae"] = {"", r.layout};
     put(r, "latent_channels", v.latent_channels);
     r.summary = std::string("VAE alone (") + (v.layout == Layout::Diffusers ? "diffusers AutoencoderKL names" : "LDM names") + ")";
     return r;
@@ -485,6 +500,7 @@ ModelReport classify_standalone(const Shapes& s) {
     r.kind = ModelKind::TextEncoder;
     r.layout = t.layout;
     r.parts = {"text_encoder"};
+    r.locations["text_encoder"] = {t.inner, r.layout};
     put(r, "text_width", t.width);
     put(r, "text_layers", t.layers);
     // The width tells the model when it is a real one: 768 is CLIP ViT-L (SD 1.x and
@@ -525,4 +541,14 @@ ModelReport classify(const std::vector<NamedShape>& tensors) {
   return r;
 }
 
+namespace arch {
+
+std::string ldm_ema_name(const std::string& ldm_name) {
+  std::string out = "diffusion_model";
+  for (char c : ldm_name)
+    if (c != '.') out += c;
+  return out;
+}
+
+}  // namespace arch
 }  // namespace gen

@@ -1,0 +1,252 @@
+// The config inference (rules in infer.hpp).
+#include "arch/infer.hpp"
+
+#include "gen/error.hpp"
+
+namespace gen::arch {
+
+using control::ControlNetConfig;
+using models::ClipTextConfig;
+using models::InferenceHints;
+using models::UNetConfig;
+using models::VaeConfig;
+
+namespace {
+
+std::string num(std::int64_t i) { return std::to_string(i); }
+
+struct Need {
+  const Lookup& get;
+  const std::string& subject;
+  const char* what;
+  const Shape& operator()(const std::string& name, std::size_t rank) const {
+    const Shape* s = get(name);
+    if (!s) fail(ErrorCode::ModelMismatch, subject, std::string("no tensor '") + name + "': not a " + what);
+    if (s->size() != rank)
+      fail(ErrorCode::ModelMismatch, subject, "tensor '" + name + "' has rank " + num(s->size()) + ", expected " +
+                                                  num(rank));
+    return *s;
+  }
+};
+
+std::int64_t mult_of(std::int64_t ch, std::int64_t base, const std::string& subject) {
+  if (base <= 0 || ch % base) fail(ErrorCode::ModelMismatch, subject, "block channels are not multiples of the first");
+  return ch / base;
+}
+
+
+// The head layout and attention upcast (not stored) and the norm groups: the family's
+// rule unless hinted.
+void family_rules(UNetConfig& c, Family family, const InferenceHints& hints) {
+  if (hints.unet_heads > 0) {
+    c.num_heads = hints.unet_heads;
+    c.num_head_channels = -1;
+  } else if (hints.unet_head_channels > 0) {
+    c.num_head_channels = hints.unet_head_channels;
+  } else if (family == Family::SD2) {
+    c.num_head_channels = 64;
+  } else {
+    c.num_heads = 8;
+    c.num_head_channels = -1;
+  }
+  c.upcast_attention = hints.unet_upcast_attention.value_or(family == Family::SD2);
+  c.norm_groups = hints.unet_norm_groups > 0 ? hints.unet_norm_groups : 32;
+}
+
+const Shape& need(const ShapeMap& s, const std::string& k, const std::string& subject) {
+  auto it = s.find(k);
+  if (it == s.end()) fail(ErrorCode::ModelMismatch, subject, "missing tensor " + k);
+  return it->second;
+}
+
+}  // namespace
+
+Lookup lookup_in(const ShapeMap& shapes) {
+  return [&shapes](const std::string& name) -> const Shape* {
+    auto it = shapes.find(name);
+    return it == shapes.end() ? nullptr : &it->second;
+  };
+}
+
+UNetConfig infer_unet(const Lookup& get, Family family, const InferenceHints& hints, const std::string& subject) {
+  if (get("label_emb.0.0.weight"))
+    fail(ErrorCode::Unsupported, subject, "a UNet with a label embedding (SDXL or class-conditional) is not supported");
+  Need need{get, subject, "Stable Diffusion UNet"};
+  UNetConfig c;
+  const auto& in = need("input_blocks.0.0.weight", 4);
+  c.model_channels = in[0];
+  c.in_channels = in[1];
+  c.out_channels = need("out.2.weight", 4)[0];
+  // Walk input_blocks: per level, res blocks (optionally with a transformer), then a downsampler.
+  c.channel_mult.clear();
+  c.attention_resolutions.clear();
+  std::int64_t n = 1, per_level = -1;
+  for (std::int64_t level = 0;; ++level) {
+    std::int64_t r = 0, out = 0;
+    int with_attention = 0;
+    for (; get("input_blocks." + num(n) + ".0.in_layers.0.weight"); ++r, ++n) {
+      out = need("input_blocks." + num(n) + ".0.out_layers.3.weight", 4)[0];
+      with_attention += get("input_blocks." + num(n) + ".1.norm.weight") != nullptr;
+    }
+    if (r == 0) fail(ErrorCode::ModelMismatch, subject, "input_blocks." + num(n) + " is not a res block");
+    if (per_level >= 0 && r != per_level)
+      fail(ErrorCode::Unsupported, subject, "levels with different numbers of res blocks");
+    if (with_attention != 0 && with_attention != r)
+      fail(ErrorCode::Unsupported, subject, "a level where only some res blocks have attention");
+    per_level = r;
+    c.channel_mult.push_back(mult_of(out, c.model_channels, subject));
+    if (with_attention) c.attention_resolutions.push_back(std::int64_t{1} << level);
+    if (!get("input_blocks." + num(n) + ".0.op.weight")) break;
+    ++n;
+  }
+  c.num_res_blocks = per_level;
+  const std::string mid = "middle_block.1.";
+  c.transformer_depth = 0;
+  while (get(mid + "transformer_blocks." + num(c.transformer_depth) + ".norm1.weight")) ++c.transformer_depth;
+  if (c.transformer_depth == 0) fail(ErrorCode::ModelMismatch, subject, "no transformer in middle_block.1");
+  c.context_dim = need(mid + "transformer_blocks.0.attn2.to_k.weight", 2)[1];
+  const Shape* proj = get(mid + "proj_in.weight");
+  if (!proj) fail(ErrorCode::ModelMismatch, subject, "no tensor '" + mid + "proj_in.weight'");
+  c.use_linear_in_transformer = proj->size() == 2;
+  family_rules(c, family, hints);
+  c.validate(subject);
+  return c;
+}
+
+VaeConfig infer_vae(const Lookup& get, const InferenceHints& hints, const std::string& subject) {
+  Need need{get, subject, "KL autoencoder (VAE)"};
+  VaeConfig c;
+  const auto& in = need("encoder.conv_in.weight", 4);
+  c.channels = in[0];
+  c.in_channels = in[1];
+  c.channel_mult.clear();
+  for (std::int64_t l = 0; get("encoder.down." + num(l) + ".block.0.conv1.weight"); ++l)
+    c.channel_mult.push_back(mult_of(need("encoder.down." + num(l) + ".block.0.conv1.weight", 4)[0], c.channels, subject));
+  if (c.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no tensor 'encoder.down.0.block.0.conv1.weight'");
+  c.num_res_blocks = 0;
+  while (get("encoder.down.0.block." + num(c.num_res_blocks) + ".conv1.weight")) ++c.num_res_blocks;
+  c.latent_channels = need("decoder.conv_in.weight", 4)[1];
+  c.out_channels = need("decoder.conv_out.weight", 4)[0];
+  c.norm_groups = hints.vae_norm_groups > 0 ? hints.vae_norm_groups : 32;
+  c.scaling_factor = 0.18215;
+  return c;
+}
+
+ClipTextConfig infer_text(const Lookup& get, ClipTextConfig::Layout layout, Family family,
+                          const InferenceHints& hints, const std::string& subject) {
+  Need need{get, subject, "CLIP text encoder"};
+  const bool hf = layout == ClipTextConfig::Layout::HuggingFace;
+  ClipTextConfig c;
+  c.layout = layout;
+  const auto& tok = need(hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 2);
+  c.vocab_size = tok[0];
+  c.width = tok[1];
+  c.max_positions = need(hf ? "embeddings.position_embedding.weight" : "positional_embedding", 2)[0];
+  const std::string layer = hf ? "encoder.layers." : "transformer.resblocks.";
+  c.layers = 0;
+  while (get(layer + num(c.layers) + (hf ? ".layer_norm1.weight" : ".ln_1.weight"))) ++c.layers;
+  if (c.layers == 0) fail(ErrorCode::ModelMismatch, subject, "no text transformer layers");
+  c.ff_dim = need(layer + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"), 2)[0];
+  if (hints.text_heads > 0) {
+    c.heads = hints.text_heads;
+  } else {
+    if (c.width % 64)
+      fail(ErrorCode::ModelMismatch, subject, "text width " + num(c.width) +
+                                                  " is not a multiple of 64 (give the head count as a hint)");
+    c.heads = c.width / 64;
+  }
+  if (c.width % c.heads) fail(ErrorCode::InvalidArgument, subject, "text width is not a multiple of the heads");
+  c.quick_gelu = family != Family::SD2;
+  c.eps = 1e-5;
+  return c;
+}
+
+ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::string& subject) {
+  ControlNetConfig c;
+  auto& u = c.unet;
+  const auto& conv_in = need(s, "input_blocks.0.0.weight", subject);
+  u.model_channels = conv_in[0];
+  u.in_channels = conv_in[1];
+  u.out_channels = conv_in[1];
+  u.channel_mult.clear();
+  u.attention_resolutions.clear();
+  std::int64_t ds = 1, res_in_level = 0, res_first_level = -1;
+  bool level_attn = false;
+  for (int n = 1;; ++n) {
+    const std::string b = "input_blocks." + std::to_string(n) + ".";
+    if (s.count(b + "0.op.weight")) {  // a downsampler closes the level
+      if (level_attn) u.attention_resolutions.push_back(ds);
+      if (res_first_level < 0) res_first_level = res_in_level;
+      res_in_level = 0;
+      level_attn = false;
+      ds *= 2;
+      continue;
+    }
+    if (!s.count(b + "0.out_layers.3.weight")) {
+      if (level_attn) u.attention_resolutions.push_back(ds);
+      if (res_first_level < 0) res_first_level = res_in_level;
+      break;
+    }
+    if (res_in_level == 0) u.channel_mult.push_back(need(s, b + "0.out_layers.3.weight", subject)[0] / u.model_channels);
+    ++res_in_level;
+    if (s.count(b + "1.norm.weight")) {
+      level_attn = true;
+      const auto& pin = need(s, b + "1.proj_in.weight", subject);
+      u.use_linear_in_transformer = pin.size() == 2;
+      u.context_dim = need(s, b + "1.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+      std::int64_t depth = 0;
+      while (s.count(b + "1.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+      u.transformer_depth = depth;
+    }
+  }
+  if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no encoder blocks found");
+  u.num_res_blocks = res_first_level;
+  family_rules(u, family, {});
+  // Hint encoder: convolutions at 0, 2, 4, …; stride-2 ones change the width.
+  std::vector<std::int64_t> widths;
+  int last = 0;
+  for (int i = 0; s.count("input_hint_block." + std::to_string(i) + ".weight"); i += 2) last = i;
+  c.hint_channels = need(s, "input_hint_block.0.weight", subject)[1];
+  widths.push_back(need(s, "input_hint_block.0.weight", subject)[0]);
+  for (int i = 4; i < last; i += 4) widths.push_back(need(s, "input_hint_block." + std::to_string(i) + ".weight", subject)[0]);
+  c.hint_block_channels = widths;
+  u.validate(subject);
+  return c;
+}
+
+ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, const std::string& subject) {
+  ControlNetConfig c;
+  auto& u = c.unet;
+  const auto& conv_in = need(s, "conv_in.weight", subject);
+  u.model_channels = conv_in[0];
+  u.in_channels = u.out_channels = conv_in[1];
+  u.channel_mult.clear();
+  u.attention_resolutions.clear();
+  for (int b = 0; s.count("down_blocks." + std::to_string(b) + ".resnets.0.conv1.weight"); ++b) {
+    const std::string blk = "down_blocks." + std::to_string(b) + ".";
+    u.channel_mult.push_back(need(s, blk + "resnets.0.conv1.weight", subject)[0] / u.model_channels);
+    if (b == 0) {
+      u.num_res_blocks = 0;
+      while (s.count(blk + "resnets." + std::to_string(u.num_res_blocks) + ".conv1.weight")) ++u.num_res_blocks;
+    }
+    if (s.count(blk + "attentions.0.proj_in.weight")) {
+      u.attention_resolutions.push_back(std::int64_t{1} << b);
+      u.use_linear_in_transformer = need(s, blk + "attentions.0.proj_in.weight", subject).size() == 2;
+      u.context_dim = need(s, blk + "attentions.0.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+      std::int64_t depth = 0;
+      while (s.count(blk + "attentions.0.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+      u.transformer_depth = depth;
+    }
+  }
+  if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no down_blocks found");
+  family_rules(u, family, {});
+  const auto& hin = need(s, "controlnet_cond_embedding.conv_in.weight", subject);
+  c.hint_channels = hin[1];
+  c.hint_block_channels = {hin[0]};
+  for (int k = 1; s.count("controlnet_cond_embedding.blocks." + std::to_string(k) + ".weight"); k += 2)
+    c.hint_block_channels.push_back(need(s, "controlnet_cond_embedding.blocks." + std::to_string(k) + ".weight", subject)[0]);
+  u.validate(subject);
+  return c;
+}
+
+}  // namespace gen::arch
