@@ -39,8 +39,4 @@ class GEN_API Error : public std::runtime_error {
   ErrorCode code_;
 };
 
-// Helpers to throw with a subject (file, argument) and the problem.
-// The message reads "<subject>: <problem>".
-[[noreturn]] void fail(ErrorCode code, const std::string& subject, const std::string& problem);
-
 }  // namespace gen

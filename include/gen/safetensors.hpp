@@ -51,7 +51,9 @@ struct SafetensorsHeader {
 GEN_API SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_t size,
                                            std::uint64_t file_size, const std::string& subject);
 
-class MappedFile;
+namespace io {
+class MappedFile;  // internal: the file mapping that tensor data points into
+}
 
 // One .safetensors file, memory-mapped copy-on-write (writes through a pointer
 // never reach the file). Tensors point into the mapping: nothing is copied.
@@ -71,12 +73,12 @@ class GEN_API SafetensorsFile {
   void* data(const std::string& name) const;              // pointer into the mapping
   void* data(const TensorInfo& info) const;
   // Keeps the mapping alive (e.g. for tensors created on top of it).
-  std::shared_ptr<MappedFile> mapping() const noexcept { return map_; }
+  std::shared_ptr<io::MappedFile> mapping() const noexcept { return map_; }
 
  private:
   std::string path_;
   SafetensorsHeader header_;
-  std::shared_ptr<MappedFile> map_;
+  std::shared_ptr<io::MappedFile> map_;
   std::map<std::string, std::size_t> index_;
 };
 
@@ -95,7 +97,7 @@ class GEN_API SafetensorsCheckpoint {
   bool contains(const std::string& name) const noexcept;
   const TensorInfo& info(const std::string& name) const;
   void* data(const std::string& name) const;
-  std::shared_ptr<MappedFile> mapping(const std::string& name) const;
+  std::shared_ptr<io::MappedFile> mapping(const std::string& name) const;
   // Metadata of the first shard (shards usually share it).
   const std::map<std::string, std::string>& metadata() const noexcept;
   const std::vector<SafetensorsFile>& files() const noexcept { return files_; }

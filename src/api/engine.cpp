@@ -12,7 +12,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "pipeline/engine.hpp"
 
 namespace gen {

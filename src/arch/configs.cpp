@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::models {
 

@@ -1,7 +1,7 @@
 // The config inference (rules in infer.hpp).
 #include "arch/infer.hpp"
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::arch {
 

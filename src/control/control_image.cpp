@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "gen/control.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "image/resample.hpp"
 
 namespace gen::control {

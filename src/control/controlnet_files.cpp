@@ -11,13 +11,13 @@
 namespace gen::control {
 
 ControlNetFile describe_controlnet(const std::string& path) {
-  auto p = plan_controlnet(path);
+  auto p = io::plan_controlnet(path);
   return {p.config, p.layout};
 }
 
 std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const models::UNet& base, at::ScalarType dtype,
                                             c10::Device device, bool global_pool, bool keep_16bit) {
-  const auto o = plan_controlnet(path);
+  const auto o = io::plan_controlnet(path);
   ControlNetFile f{o.config, o.layout};
   if (global_pool) f.config.global_average_pooling = true;
   auto net = std::make_unique<ControlNet>(f.config);

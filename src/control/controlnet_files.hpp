@@ -5,7 +5,7 @@
 //   diffusers ControlNetModel folders (config.json + weights) and single diffusers-named files.
 // The layout comes from the one classifier (arch/classify.hpp), the encoder's architecture
 // of LDM and diffusers-named files from the one config inference (arch/infer.hpp), both
-// through io/model_plan.hpp's plan_controlnet, which `gen inspect` uses too.
+// through io/model_plan.hpp's io::plan_controlnet, which `gen inspect` uses too.
 #pragma once
 
 #include <ATen/core/Tensor.h>

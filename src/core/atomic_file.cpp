@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen {
 namespace {

@@ -1,4 +1,4 @@
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen {
 

@@ -1,3 +1,4 @@
+#include "core/fail.hpp"
 #include "frontend/jobs.hpp"
 
 #include <nlohmann/json.hpp>

@@ -15,7 +15,7 @@
 #include <new>
 
 #include "core/atomic_file.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "image/image_internal.hpp"
 #include "io/mapped_file.hpp"
 
@@ -352,7 +352,7 @@ ImageFile decode_image(const std::uint8_t* data, std::size_t size, const std::st
 }
 
 ImageFile read_image_file(const std::string& path, const ReadOptions& options) {
-  const auto mapped = MappedFile::open(path);
+  const auto mapped = io::MappedFile::open(path);
   return decode_image(mapped->data(), mapped->size(), path, options);
 }
 
@@ -361,7 +361,7 @@ Image read_image(const std::string& path, const ReadOptions& options) {
 }
 
 std::map<std::string, std::string> read_png_text(const std::string& path) {
-  const auto mapped = MappedFile::open(path);
+  const auto mapped = io::MappedFile::open(path);
   const std::uint8_t* p = mapped->data();
   const std::size_t n = mapped->size();
   if (n >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)

@@ -19,7 +19,7 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/image.hpp"
 #include "image/image_internal.hpp"
 

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <new>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/image.hpp"
 #include "image/image_internal.hpp"
 

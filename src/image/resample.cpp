@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen {
 namespace {

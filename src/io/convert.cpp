@@ -6,10 +6,10 @@
 #include <set>
 #include <system_error>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "io/torch_pickle_hooks.hpp"
 
-namespace gen {
+namespace gen::io {
 
 namespace {
 
@@ -234,4 +234,4 @@ ConvertSummary convert_checkpoint(const std::string& in_path, const std::string&
   return sum;
 }
 
-}  // namespace gen
+}  // namespace gen::io

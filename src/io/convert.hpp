@@ -12,7 +12,7 @@
 #include "gen/safetensors.hpp"
 #include "io/torch_checkpoint.hpp"
 
-namespace gen {
+namespace gen::io {
 
 enum class TargetDType { Keep, F16, BF16 };
 
@@ -54,4 +54,4 @@ float bf16_to_f32(std::uint16_t bits) noexcept;
 // ±inf. Unaligned pointers are fine.
 std::uint64_t cast_floats(DType from, const void* in, std::size_t count, DType to, void* out) noexcept;
 
-}  // namespace gen
+}  // namespace gen::io

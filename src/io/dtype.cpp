@@ -57,7 +57,7 @@ std::size_t dtype_bits(DType dtype) noexcept {
   return e ? e->bits : 0;
 }
 
-std::string st::dtype_names_list() {
+std::string io::st::dtype_names_list() {
   std::string out;
   for (const auto& e : kDTypes) {
     if (!out.empty()) out += ", ";

@@ -10,10 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "io/torch_checkpoint.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace fs = std::filesystem;
 
 namespace {
@@ -397,4 +397,4 @@ std::string inspect_json(const InspectReport& report, bool with_tensors, int ind
   return j.dump(indent < 0 ? -1 : indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-}  // namespace gen
+}  // namespace gen::io

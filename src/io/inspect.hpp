@@ -15,7 +15,7 @@
 #include "gen/safetensors.hpp"
 #include "io/model_plan.hpp"
 
-namespace gen {
+namespace gen::io {
 
 struct TensorEntry {
   std::string name;
@@ -67,4 +67,4 @@ InspectReport make_report(const std::string& path, std::vector<TensorEntry> tens
 // the per-tensor list. `indent` < 0 writes one line.
 std::string inspect_json(const InspectReport& report, bool with_tensors, int indent = 2);
 
-}  // namespace gen
+}  // namespace gen::io

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace {
 
 [[noreturn]] void fail_errno(const std::string& path, const char* what, int err) {
@@ -78,4 +78,4 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_);
 }
 
-}  // namespace gen
+}  // namespace gen::io

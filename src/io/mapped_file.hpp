@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-namespace gen {
+namespace gen::io {
 
 // The whole file, mapped MAP_PRIVATE with PROT_READ | PROT_WRITE: the pages are
 // copy-on-write, so a stray write through a tensor pointer changes only this
@@ -35,4 +35,4 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-}  // namespace gen
+}  // namespace gen::io

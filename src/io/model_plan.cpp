@@ -1,4 +1,6 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
+#include "core/fail.hpp"
+#include "core/fs.hpp"
 #include "io/model_plan.hpp"
 
 #include <dirent.h>
@@ -10,7 +12,7 @@
 #include <cstring>
 #include <fstream>
 
-namespace gen {
+namespace gen::io {
 namespace {
 
 // Plain POSIX for files and folders: in binaries linked with libtorch, some
@@ -19,17 +21,9 @@ bool path_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
 }
-bool is_dir(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool is_file(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-std::string join(const std::string& a, const std::string& b) {
-  return a.empty() || a.back() == '/' ? a + b : a + "/" + b;
-}
+using core::is_dir;
+using core::is_file;
+using core::join;
 bool starts_with(const std::string& s, const std::string& head) { return s.compare(0, head.size(), head) == 0; }
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -374,4 +368,4 @@ LoadVerdict judge_load(const std::string& path, const ModelReport& report) {
   return v;
 }
 
-}  // namespace gen
+}  // namespace gen::io

@@ -27,7 +27,7 @@
 #include "gen/error.hpp"
 #include "gen/safetensors.hpp"
 
-namespace gen {
+namespace gen::io {
 
 // Looks at a weight file's first bytes before it is read as safetensors: a
 // torch.save ZIP archive, a bare pickle or a GGUF file is refused (Unsupported,
@@ -112,4 +112,4 @@ struct LoadVerdict {
 };
 LoadVerdict judge_load(const std::string& path, const ModelReport& report);
 
-}  // namespace gen
+}  // namespace gen::io

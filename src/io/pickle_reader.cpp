@@ -7,9 +7,9 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace pickle {
 
 Value* Arena::make(Kind kind) {
@@ -614,4 +614,4 @@ Value* dict_get(const Value* dict, const std::string& key) {
 }
 
 }  // namespace pickle
-}  // namespace gen
+}  // namespace gen::io

@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace gen {
+namespace gen::io {
 namespace pickle {
 
 enum class Kind : std::uint8_t {
@@ -113,4 +113,4 @@ bool decode_raw_unicode_escape(const std::string& text, std::string& out_utf8); 
 bool valid_utf8(const std::string& s) noexcept;
 
 }  // namespace pickle
-}  // namespace gen
+}  // namespace gen::io

@@ -8,7 +8,7 @@
 
 #include "io/pickle_reader.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace pickle {
 namespace {
 
@@ -189,4 +189,4 @@ bool valid_utf8(const std::string& s) noexcept {
 }
 
 }  // namespace pickle
-}  // namespace gen
+}  // namespace gen::io

@@ -13,7 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
+#include "core/fs.hpp"
 #include "gen/safetensors.hpp"
 #include "io/mapped_file.hpp"
 #include "io/safetensors_internal.hpp"
@@ -21,6 +22,9 @@
 // POSIX calls rather than std::filesystem: libtorch.so exports its own copies of
 // some std::filesystem functions, which can be bound instead of libstdc++'s.
 namespace gen {
+
+namespace st = io::st;
+using io::MappedFile;
 
 // ---- SafetensorsFile ----------------------------------------------------------
 
@@ -78,10 +82,6 @@ std::string folder_prefix(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
-bool is_folder(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 std::string read_small_file(const std::string& path) {
   struct stat st {};
@@ -198,7 +198,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
   SafetensorsCheckpoint c;
   c.path_ = path;
   std::string target = path;
-  if (!path.empty() && is_folder(path)) target = resolve_folder(path);
+  if (!path.empty() && core::is_dir(path)) target = resolve_folder(path);
 
   if (!is_index_name(file_name(target))) {
     c.files_.push_back(SafetensorsFile::open(target));

@@ -14,11 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/safetensors.hpp"
 #include "io/safetensors_internal.hpp"
 
 namespace gen {
+
+namespace st = io::st;
+using io::MappedFile;
 
 std::uint64_t TensorInfo::numel() const noexcept {
   std::uint64_t n = 1;
@@ -26,7 +29,7 @@ std::uint64_t TensorInfo::numel() const noexcept {
   return n;
 }
 
-namespace st {
+namespace io::st {
 
 std::string quote(const std::string& name) {
   constexpr std::size_t kMax = 160;
@@ -136,7 +139,7 @@ bool tensor_nbytes(DType dtype, const std::vector<std::int64_t>& shape, std::uin
   return true;
 }
 
-}  // namespace st
+}  // namespace io::st
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 #include "gen/safetensors.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace st {
 
 // Largest JSON header the reference implementation accepts.
@@ -32,4 +32,4 @@ bool tensor_nbytes(DType dtype, const std::vector<std::int64_t>& shape, std::uin
                    std::string& why);
 
 }  // namespace st
-}  // namespace gen
+}  // namespace gen::io

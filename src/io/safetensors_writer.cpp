@@ -16,11 +16,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/safetensors.hpp"
 #include "io/safetensors_internal.hpp"
 
 namespace gen {
+
+namespace st = io::st;
+using io::MappedFile;
 namespace {
 
 std::string json_string(const std::string& s) {

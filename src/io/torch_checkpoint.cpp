@@ -9,11 +9,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "io/pickle_reader.hpp"
 #include "io/torch_pickle_hooks.hpp"
 
-namespace gen {
+namespace gen::io {
 
 using pickle::Kind;
 using pickle::Value;
@@ -318,4 +318,4 @@ void verify_torch_storages(const TorchCheckpoint& ckpt) {
     if (done.insert(t.entry).second) ckpt.zip->verify_crc(ckpt.zip->entries().at(t.entry));
 }
 
-}  // namespace gen
+}  // namespace gen::io

@@ -49,7 +49,7 @@
 #include "gen/safetensors.hpp"
 #include "io/zip_reader.hpp"
 
-namespace gen {
+namespace gen::io {
 
 struct TorchTensor {
   std::string name;
@@ -97,4 +97,4 @@ const std::uint8_t* torch_tensor_bytes(const TorchCheckpoint& ckpt, const TorchT
 // Checks the CRC-32 of every storage a tensor uses (InvalidFormat on corruption).
 void verify_torch_storages(const TorchCheckpoint& ckpt);
 
-}  // namespace gen
+}  // namespace gen::io

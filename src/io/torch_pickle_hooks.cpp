@@ -5,9 +5,9 @@
 #include <cstring>
 #include <map>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace torchpk {
 
 using pickle::Arena;
@@ -327,4 +327,4 @@ Value* TorchHooks::persistent_load(Arena& arena, Value* pid) {
 }
 
 }  // namespace torchpk
-}  // namespace gen
+}  // namespace gen::io

@@ -11,7 +11,7 @@
 #include "io/pickle_reader.hpp"
 #include "io/zip_reader.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace torchpk {
 
 struct StorageRef {
@@ -63,4 +63,4 @@ class TorchHooks : public pickle::PickleHooks {
 };
 
 }  // namespace torchpk
-}  // namespace gen
+}  // namespace gen::io

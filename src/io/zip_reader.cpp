@@ -4,14 +4,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
-namespace gen {
+namespace gen::io {
 namespace {
 
 constexpr std::uint32_t kLocalSig = 0x04034b50;
@@ -280,37 +282,16 @@ void ZipReader::verify_crc(const ZipEntry& e) const {
     fail(ErrorCode::InvalidFormat, subject_, "entry " + quoted(e.name) + " fails its CRC-32 check (corrupt file)");
 }
 
-namespace {
-
-struct Crc32Tables {
-  std::array<std::array<std::uint32_t, 256>, 8> t{};
-  Crc32Tables() {
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[0][i] = c;
-    }
-    for (std::uint32_t i = 0; i < 256; ++i)
-      for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
-  }
-};
-
-}  // namespace
-
 std::uint32_t crc32(const std::uint8_t* p, std::size_t size, std::uint32_t crc) noexcept {
-  static const Crc32Tables tables;
-  const auto& t = tables.t;
-  crc = ~crc;
-  while (size >= 8) {  // slice-by-8
-    const std::uint32_t lo = crc ^ rd32(p);
-    const std::uint32_t hi = rd32(p + 4);
-    crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
-          t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
-    p += 8;
-    size -= 8;
+  // zlib's CRC-32 (the ZIP one), in pieces its 32-bit length can take.
+  uLong c = crc;
+  while (size > 0) {
+    const uInt n = static_cast<uInt>(std::min<std::size_t>(size, 1u << 30));
+    c = ::crc32(c, p, n);
+    p += n;
+    size -= n;
   }
-  while (size-- > 0) crc = t[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  return static_cast<std::uint32_t>(c);
 }
 
-}  // namespace gen
+}  // namespace gen::io

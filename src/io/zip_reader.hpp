@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace gen {
+namespace gen::io {
 
 struct ZipEntry {
   std::string name;
@@ -71,4 +71,4 @@ class ZipReader {
 // CRC-32 (IEEE 802.3, as in ZIP), continuing from `crc` (0 to start).
 std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size, std::uint32_t crc = 0) noexcept;
 
-}  // namespace gen
+}  // namespace gen::io

@@ -3,7 +3,7 @@
 
 #include <ATen/ATen.h>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::models {
 

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "tensor/from_safetensors.hpp"
 
 namespace gen::models {

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "models/key_map.hpp"
 #include "models/loader.hpp"
 
@@ -17,7 +17,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 Family arch_family(ModelFamily f) { return f == ModelFamily::SD2 ? Family::SD2 : Family::SD1; }
 
-WeightSource source_of(const PartSource& p) {
+WeightSource source_of(const io::PartSource& p) {
   WeightSource w;
   w.checkpoint = p.checkpoint;
   w.prefix = p.prefix;
@@ -76,7 +76,7 @@ ModelFiles ModelFiles::open(const std::string& path, const ModelFilesOptions& op
     fail(ErrorCode::InvalidArgument, "variant", "'" + options.variant + "' (expected fp16 or nothing)");
   ModelFiles m;
   m.path_ = path;
-  m.adopt(plan_model(path, {options.use_ema, options.variant, options.hints}));
+  m.adopt(io::plan_model(path, {options.use_ema, options.variant, options.hints}));
   if (!options.vae_path.empty()) m.open_vae_override(options.vae_path, options);
   if (!options.prediction_type.empty()) {
     m.prediction_type_ = options.prediction_type;
@@ -85,7 +85,7 @@ ModelFiles ModelFiles::open(const std::string& path, const ModelFilesOptions& op
   return m;
 }
 
-void ModelFiles::adopt(ModelPlan plan) {
+void ModelFiles::adopt(io::ModelPlan plan) {
   layout_ = plan.diffusers ? Layout::DiffusersFolder : Layout::LdmSingleFile;
   family_ = plan.family == Family::SD2 ? ModelFamily::SD2 : ModelFamily::SD1;
   unet_cfg_ = plan.unet_config;
@@ -157,10 +157,10 @@ void ModelFiles::adopt(ModelPlan plan) {
 }
 
 void ModelFiles::open_vae_override(const std::string& path, const ModelFilesOptions& options) {
-  VaePlan v = plan_vae(path, options.variant);
+  io::VaePlan v = io::plan_vae(path, options.variant);
   WeightSource w = source_of(v.source);
   switch (v.names) {
-    case VaePlan::Names::Diffusers:
+    case io::VaePlan::Names::Diffusers:
       if (v.own_config) {
         w.rename = vae_key_map(*v.own_config).renamer(*w.checkpoint, "");
         w.description = v.source.subject + " (diffusers names)";
@@ -169,11 +169,11 @@ void ModelFiles::open_vae_override(const std::string& path, const ModelFilesOpti
         w.description = path + " (diffusers names)";
       }
       break;
-    case VaePlan::Names::LdmPrefixed:
+    case io::VaePlan::Names::LdmPrefixed:
       w.ignore = [](const std::string& k) { return starts_with(k, "first_stage_model.loss."); };
       w.description = path + " (LDM names, first_stage_model.)";
       break;
-    case VaePlan::Names::Ldm:
+    case io::VaePlan::Names::Ldm:
       w.ignore = [](const std::string& k) { return starts_with(k, "loss.") || k == "model_ema.decay" || k == "model_ema.num_updates"; };
       w.description = path + " (LDM names)";
       break;
@@ -218,21 +218,21 @@ std::string ModelFiles::summary() const {
 }
 
 std::unique_ptr<UNet> ModelFiles::load_unet(at::ScalarType dtype, c10::Device device, bool keep_16bit) const {
-  require_part({unet_.checkpoint}, "UNet", path_);
+  io::require_part({unet_.checkpoint}, "UNet", path_);
   auto m = std::make_unique<UNet>(unet_cfg_);
   load_into(*m, unet_, dtype, device, keep_16bit);
   return m;
 }
 
 std::unique_ptr<ClipTextModel> ModelFiles::load_text_encoder(at::ScalarType dtype, c10::Device device, bool keep_16bit) const {
-  require_part({text_.checkpoint}, "text encoder", path_);
+  io::require_part({text_.checkpoint}, "text encoder", path_);
   auto m = std::make_unique<ClipTextModel>(text_cfg_);
   load_into(*m, text_, dtype, device, keep_16bit);
   return m;
 }
 
 std::unique_ptr<Vae> ModelFiles::load_vae(at::ScalarType dtype, c10::Device device, bool keep_16bit) const {
-  require_part({vae_.checkpoint}, "VAE", path_);
+  io::require_part({vae_.checkpoint}, "VAE", path_);
   auto m = std::make_unique<Vae>(vae_cfg_);
   load_into(*m, vae_, dtype, device, keep_16bit);
   return m;

@@ -52,7 +52,7 @@ enum class ModelFamily { SD1, SD2 };
 const char* family_name(ModelFamily f) noexcept;  // "sd1", "sd2"
 
 // Refuses pickled / GGUF weight files before they are read (io/model_plan.hpp).
-using gen::check_weight_file;
+using gen::io::check_weight_file;
 
 struct ModelFilesOptions {
   // LDM files holding both: the EMA UNet weights (model_ema.*) instead of the
@@ -128,7 +128,7 @@ class ModelFiles {
   std::unique_ptr<Vae> load_vae(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
 
  private:
-  void adopt(ModelPlan plan);  // the plan's parts, configs and names, with the renames of key_map.hpp
+  void adopt(io::ModelPlan plan);  // the plan's parts, configs and names, with the renames of key_map.hpp
   void open_vae_override(const std::string& path, const ModelFilesOptions& options);
 
   Layout layout_ = Layout::LdmSingleFile;

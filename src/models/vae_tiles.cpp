@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <string>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "models/vae_blocks.hpp"
 
 namespace gen::models {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/metadata.hpp"
 #include "models/flops.hpp"
 #include "pipeline/diagnose.hpp"

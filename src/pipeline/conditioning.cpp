@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "core/fs.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::pipeline {
 

@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::pipeline {
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "control/control_image.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "kernels.hpp"
 #include "models/flops.hpp"
 #include "pipeline/batch_runner.hpp"

@@ -8,7 +8,7 @@
 #include <optional>
 #include <sstream>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "kernels.hpp"
 #include "pipeline/step_graph.hpp"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "control/controlnet_files.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::pipeline {
 namespace {

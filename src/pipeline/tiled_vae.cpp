@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 // Free device memory needs the CUDA runtime: only builds that compile the CUDA kernels
 // (GEN_CUDA=ON with nvcc) have its headers and link c10_cuda.

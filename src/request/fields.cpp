@@ -9,7 +9,7 @@
 #include <sstream>
 #include <type_traits>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::request {
 namespace {

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "control/control_image.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "request/fields.hpp"
 
 namespace gen {

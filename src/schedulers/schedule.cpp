@@ -8,7 +8,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "schedulers/scheduler.hpp"
 
 namespace gen {

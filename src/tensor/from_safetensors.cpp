@@ -7,7 +7,7 @@
 
 #include <ATen/ATen.h>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "io/mapped_file.hpp"
 #include "io/safetensors_internal.hpp"
 
@@ -56,7 +56,7 @@ at::Tensor view_tensor(const SafetensorsCheckpoint& checkpoint, const std::strin
     if (bytes) std::memcpy(copy.data_ptr(), data, bytes);
     return copy;
   }
-  std::shared_ptr<MappedFile> keep = checkpoint.mapping(name);
+  std::shared_ptr<io::MappedFile> keep = checkpoint.mapping(name);
   return at::from_blob(data, sizes, [keep](void*) mutable { keep.reset(); }, options);
 }
 

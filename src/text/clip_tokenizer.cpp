@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "text/text_clean.hpp"
 
 namespace gen::text {

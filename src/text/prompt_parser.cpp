@@ -7,7 +7,7 @@
 #include <locale>
 #include <sstream>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "text/text_clean.hpp"
 
 namespace gen::text {

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <utility>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 
 namespace gen::text {
 namespace {

@@ -29,11 +29,11 @@
 
 namespace {
 
-void read_all(const std::shared_ptr<const gen::ZipReader>& zip) {
-  const gen::TorchCheckpoint ckpt = gen::read_torch_checkpoint(zip);
-  gen::verify_torch_storages(ckpt);
+void read_all(const std::shared_ptr<const gen::io::ZipReader>& zip) {
+  const gen::io::TorchCheckpoint ckpt = gen::io::read_torch_checkpoint(zip);
+  gen::io::verify_torch_storages(ckpt);
   std::uint64_t sum = 0;
-  for (const gen::TorchTensor& t : ckpt.tensors) {
+  for (const gen::io::TorchTensor& t : ckpt.tensors) {
     std::vector<std::uint8_t> scratch;
     const std::uint8_t* p = gen::torch_tensor_bytes(ckpt, t, scratch);
     const std::uint64_t n = t.nbytes();
@@ -66,9 +66,9 @@ int memfd() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (gen::ZipReader::has_signature(data, size)) {
+  if (gen::io::ZipReader::has_signature(data, size)) {
     try {
-      read_all(std::make_shared<gen::ZipReader>(gen::ZipReader::from_memory(data, size, "fuzz.pt")));
+      read_all(std::make_shared<gen::io::ZipReader>(gen::io::ZipReader::from_memory(data, size, "fuzz.pt")));
     } catch (const gen::Error&) {
     }
     return 0;
@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int fd = memfd();
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) __builtin_trap();
   try {
-    gen::read_torch_checkpoint("/proc/self/fd/" + std::to_string(fd));
+    gen::io::read_torch_checkpoint("/proc/self/fd/" + std::to_string(fd));
   } catch (const gen::Error&) {
   }
   // As the data.pkl of an archive.
@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   files.emplace_back("archive/data.pkl", std::string(reinterpret_cast<const char*>(data), size));
   const std::vector<std::uint8_t> archive = gen::testing::make_zip(files);
   try {
-    read_all(std::make_shared<gen::ZipReader>(gen::ZipReader::from_memory(archive.data(), archive.size(), "fuzz.pt")));
+    read_all(std::make_shared<gen::io::ZipReader>(gen::io::ZipReader::from_memory(archive.data(), archive.size(), "fuzz.pt")));
   } catch (const gen::Error&) {
   }
   return 0;

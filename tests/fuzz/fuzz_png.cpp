@@ -29,7 +29,7 @@ std::vector<std::uint8_t> fix_crcs(const std::uint8_t* data, std::size_t size) {
   while (pos + 12 <= size) {
     const std::uint64_t len = be32(&v[pos]);
     if (len > size - pos - 12) break;
-    const std::uint32_t crc = gen::crc32(&v[pos + 4], static_cast<std::size_t>(len) + 4);
+    const std::uint32_t crc = gen::io::crc32(&v[pos + 4], static_cast<std::size_t>(len) + 4);
     std::uint8_t* c = &v[pos + 8 + len];
     c[0] = crc >> 24, c[1] = crc >> 16, c[2] = crc >> 8, c[3] = crc & 0xFF;
     pos += 12 + len;

@@ -9,8 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const gen::ZipReader z = gen::ZipReader::from_memory(data, size, "fuzz.zip");
-    for (const gen::ZipEntry& e : z.entries()) {
+    const gen::io::ZipReader z = gen::io::ZipReader::from_memory(data, size, "fuzz.zip");
+    for (const gen::io::ZipEntry& e : z.entries()) {
       // An accepted entry is found by its name and lies inside the archive.
       if (z.find(e.name) != &e) __builtin_trap();
       if (e.data_offset > size || e.compressed_size > size - e.data_offset) __builtin_trap();

@@ -63,7 +63,7 @@ TEST(ConvertCast, MatchesTorchBitForBit) {
   const auto& files = expected_values()["files"];
   int checked = 0;
   for (const auto& [file, exp] : files.items()) {
-    const gen::TorchCheckpoint c = gen::read_torch_checkpoint(pickle_fixture(file));
+    const gen::io::TorchCheckpoint c = gen::io::read_torch_checkpoint(pickle_fixture(file));
     for (const auto& t : c.tensors) {
       const auto& e = exp["tensors"][t.name];
       if (!e.contains("fnv_f16")) continue;
@@ -88,11 +88,11 @@ TEST(Convert, TorchToSafetensorsMatchesTorch) {
   const auto& files = expected_values()["files"];
   for (const auto& [file, exp] : files.items()) {
     SCOPED_TRACE(file);
-    for (auto target : {gen::TargetDType::Keep, gen::TargetDType::F16, gen::TargetDType::BF16}) {
+    for (auto target : {gen::io::TargetDType::Keep, gen::io::TargetDType::F16, gen::io::TargetDType::BF16}) {
       const std::string out = dir + "/" + file + ".safetensors";
-      gen::ConvertOptions opt;
+      gen::io::ConvertOptions opt;
       opt.dtype = target;
-      const gen::ConvertSummary s = gen::convert_checkpoint(pickle_fixture(file), out, opt);
+      const gen::io::ConvertSummary s = gen::io::convert_checkpoint(pickle_fixture(file), out, opt);
       EXPECT_EQ(s.tensors, exp["tensors"].size());
       EXPECT_EQ(s.dropped.size(), exp["dropped"].size());
       EXPECT_EQ(s.root, exp["root"].get<std::string>());
@@ -104,8 +104,8 @@ TEST(Convert, TorchToSafetensorsMatchesTorch) {
         ASSERT_TRUE(e.is_object()) << info.name;
         EXPECT_EQ(info.shape, e["shape"].get<std::vector<std::int64_t>>());
         std::string key = "fnv", dtype = e["dtype"].get<std::string>();
-        if (e.contains("fnv_f16") && target == gen::TargetDType::F16) key = "fnv_f16", dtype = "F16";
-        if (e.contains("fnv_bf16") && target == gen::TargetDType::BF16) key = "fnv_bf16", dtype = "BF16";
+        if (e.contains("fnv_f16") && target == gen::io::TargetDType::F16) key = "fnv_f16", dtype = "F16";
+        if (e.contains("fnv_bf16") && target == gen::io::TargetDType::BF16) key = "fnv_bf16", dtype = "BF16";
         EXPECT_EQ(gen::dtype_name(info.dtype), dtype) << info.name;
         EXPECT_EQ(fnv_of(f, info), e[key].get<std::string>()) << info.name;
       }
@@ -116,11 +116,11 @@ TEST(Convert, TorchToSafetensorsMatchesTorch) {
 TEST(Convert, PrefixStripAndSafetensorsInput) {
   const std::string dir = scratch_dir("convert");
   const auto& exp = expected_values()["files"]["ldm.ckpt"]["tensors"];
-  gen::ConvertOptions opt;
+  gen::io::ConvertOptions opt;
   opt.prefix = "model.diffusion_model.";
   opt.strip_prefix = true;
   const std::string unet = dir + "/unet.safetensors";
-  const gen::ConvertSummary s = gen::convert_checkpoint(pickle_fixture("ldm.ckpt"), unet, opt);
+  const gen::io::ConvertSummary s = gen::io::convert_checkpoint(pickle_fixture("ldm.ckpt"), unet, opt);
   EXPECT_EQ(s.tensors, 2u);
   EXPECT_EQ(s.outside_prefix, 2u);
   {
@@ -129,11 +129,11 @@ TEST(Convert, PrefixStripAndSafetensorsInput) {
     EXPECT_EQ(fnv_of(f, f.info("in.weight")), exp["model.diffusion_model.in.weight"]["fnv"].get<std::string>());
   }
   // Safetensors in: re-cast to bf16 and keep one prefix (without stripping).
-  gen::ConvertOptions again;
+  gen::io::ConvertOptions again;
   again.prefix = "in.w";
-  again.dtype = gen::TargetDType::BF16;
+  again.dtype = gen::io::TargetDType::BF16;
   const std::string out = dir + "/unet_bf16.safetensors";
-  const gen::ConvertSummary s2 = gen::convert_checkpoint(unet, out, again);
+  const gen::io::ConvertSummary s2 = gen::io::convert_checkpoint(unet, out, again);
   EXPECT_EQ(s2.input_format, "safetensors");
   EXPECT_EQ(s2.tensors, 1u);
   EXPECT_EQ(s2.cast, 1u);
@@ -147,33 +147,33 @@ TEST(Convert, Refusals) {
   const std::string dir = scratch_dir("convert");
   const std::string out = dir + "/refused.safetensors";
   fs::remove(out);
-  gen::ConvertOptions opt;
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("ldm.ckpt"), dir + "/x.bin", opt); },
+  gen::io::ConvertOptions opt;
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("ldm.ckpt"), dir + "/x.bin", opt); },
                ErrorCode::InvalidArgument, {".safetensors"});
   // The output is the input (a .safetensors file converted onto itself).
   const std::string self = dir + "/self.safetensors";
-  gen::convert_checkpoint(pickle_fixture("ldm.ckpt"), self, opt);
-  expect_error([&] { gen::convert_checkpoint(self, self, opt); }, ErrorCode::InvalidArgument, {"input"});
-  expect_error([&] { gen::convert_checkpoint(self, dir + "/../convert/self.safetensors", opt); },
+  gen::io::convert_checkpoint(pickle_fixture("ldm.ckpt"), self, opt);
+  expect_error([&] { gen::io::convert_checkpoint(self, self, opt); }, ErrorCode::InvalidArgument, {"input"});
+  expect_error([&] { gen::io::convert_checkpoint(self, dir + "/../convert/self.safetensors", opt); },
                ErrorCode::InvalidArgument, {"input"});
-  gen::ConvertOptions bad_prefix;
+  gen::io::ConvertOptions bad_prefix;
   bad_prefix.prefix = "nothing.";
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("ldm.ckpt"), out, bad_prefix); },
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("ldm.ckpt"), out, bad_prefix); },
                ErrorCode::InvalidArgument, {"nothing.", "model."});
-  gen::ConvertOptions whole;
+  gen::io::ConvertOptions whole;
   whole.prefix = "cond_stage_model.emb";
   whole.strip_prefix = true;
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("ldm.ckpt"), out, whole); },
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("ldm.ckpt"), out, whole); },
                ErrorCode::InvalidArgument, {"empty name"});
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("no_tensors.pt"), out, opt); }, ErrorCode::NotFound,
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("no_tensors.pt"), out, opt); }, ErrorCode::NotFound,
                {"no tensors"});
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("malicious_reduce.pt"), out, opt); },
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("malicious_reduce.pt"), out, opt); },
                ErrorCode::UnsafeContent, {"posix.system"});
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("numpy_entry.pt"), out, opt); },
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("numpy_entry.pt"), out, opt); },
                ErrorCode::UnsafeContent, {"numpy"});
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("legacy.pt"), out, opt); }, ErrorCode::Unsupported,
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("legacy.pt"), out, opt); }, ErrorCode::Unsupported,
                {"legacy"});
-  expect_error([&] { gen::convert_checkpoint(pickle_fixture("truncated.pt"), out, opt); },
+  expect_error([&] { gen::io::convert_checkpoint(pickle_fixture("truncated.pt"), out, opt); },
                ErrorCode::InvalidFormat);
   EXPECT_FALSE(fs::exists(out));
 }
@@ -181,11 +181,11 @@ TEST(Convert, Refusals) {
 TEST(Convert, CorruptStorageIsCaughtBeforeWriting) {
   const std::string dir = scratch_dir("convert");
   auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
-  const gen::ZipReader z = gen::ZipReader::from_memory(bytes.data(), bytes.size(), "p");
+  const gen::io::ZipReader z = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "p");
   bytes[z.entry("plain_fp32/data/0").data_offset + 1] ^= 0x20;
   const std::string in = dir + "/corrupt.pt", out = dir + "/corrupt.safetensors";
   write_bytes(in, bytes);
   fs::remove(out);
-  expect_error([&] { gen::convert_checkpoint(in, out, {}); }, ErrorCode::InvalidFormat, {"CRC"});
+  expect_error([&] { gen::io::convert_checkpoint(in, out, {}); }, ErrorCode::InvalidFormat, {"CRC"});
   EXPECT_FALSE(fs::exists(out));
 }

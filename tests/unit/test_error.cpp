@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/version.hpp"
 
 TEST(Error, CarriesCodeAndMessage) {

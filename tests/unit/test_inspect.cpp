@@ -44,7 +44,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 gen::ErrorCode code_of(const std::string& path) {
   try {
-    gen::inspect_path(path);
+    gen::io::inspect_path(path);
   } catch (const gen::Error& e) {
     return e.code();
   }
@@ -116,7 +116,7 @@ TEST(Inspect, ClassifiesEveryFixtureLayout) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.path);
-    const gen::InspectReport r = gen::inspect_path(kLayouts + c.path);
+    const gen::io::InspectReport r = gen::io::inspect_path(kLayouts + c.path);
     EXPECT_EQ(gen::kind_id(r.model.kind), std::string(gen::kind_id(c.kind)));
     EXPECT_EQ(gen::family_id(r.model.family), std::string(gen::family_id(c.family)));
     EXPECT_EQ(gen::layout_id(r.model.layout), std::string(gen::layout_id(c.layout)));
@@ -131,18 +131,18 @@ TEST(Inspect, ClassifiesEveryFixtureLayout) {
 }
 
 TEST(Inspect, ReportsPrefixesFactsAndNotes) {
-  auto v11 = gen::inspect_path(kLayouts + "tiny-control-v11.safetensors");
+  auto v11 = gen::io::inspect_path(kLayouts + "tiny-control-v11.safetensors");
   EXPECT_EQ(v11.model.prefix, "control_model.");
   EXPECT_EQ(v11.model.facts.at("hint_channels"), 3);
   EXPECT_EQ(v11.model.facts.at("in_channels"), 4);
-  auto diff = gen::inspect_path(kLayouts + "tiny-control-difference.safetensors");
+  auto diff = gen::io::inspect_path(kLayouts + "tiny-control-difference.safetensors");
   ASSERT_FALSE(diff.model.notes.empty());
   EXPECT_NE(diff.model.notes[0].find("add the base"), std::string::npos);
-  auto fp16 = gen::inspect_path(kLayouts + "tiny-control-v11-stripped-fp16.safetensors");
+  auto fp16 = gen::io::inspect_path(kLayouts + "tiny-control-v11-stripped-fp16.safetensors");
   EXPECT_EQ(fp16.dtypes.size(), 1u);
   EXPECT_EQ(fp16.dtypes.count("F16"), 1u);
   EXPECT_EQ(fp16.bytes, 2 * fp16.parameters);
-  auto sd15 = gen::inspect_path(kLayouts + "tiny-sd15.safetensors");
+  auto sd15 = gen::io::inspect_path(kLayouts + "tiny-sd15.safetensors");
   EXPECT_EQ(sd15.dtypes.at("I64"), 1u);  // position_ids, as in the real SD 1.x files
   ASSERT_EQ(sd15.groups.size(), 3u);
   EXPECT_EQ(sd15.groups[0].prefix, "cond_stage_model.transformer");
@@ -151,15 +151,15 @@ TEST(Inspect, ReportsPrefixesFactsAndNotes) {
   std::uint64_t sum = 0;
   for (const auto& g : sd15.groups) sum += g.tensors;
   EXPECT_EQ(sum, sd15.tensor_count);
-  auto kohya = gen::inspect_path(kLayouts + "tiny-lora-kohya.safetensors");
+  auto kohya = gen::io::inspect_path(kLayouts + "tiny-lora-kohya.safetensors");
   EXPECT_EQ(kohya.model.facts.at("lora_rank"), 2);
   EXPECT_EQ(kohya.metadata.at("ss_network_module"), "networks.lora");
 }
 
 TEST(Inspect, PickledCheckpointReadWithoutExecuting) {
-  const auto r = gen::inspect_path(kLayouts + "tiny-vae.ckpt");
+  const auto r = gen::io::inspect_path(kLayouts + "tiny-vae.ckpt");
   EXPECT_EQ(r.format, "torch-pickle");
-  const auto st = gen::inspect_path(kLayouts + "tiny-vae.safetensors");
+  const auto st = gen::io::inspect_path(kLayouts + "tiny-vae.safetensors");
   EXPECT_EQ(r.tensor_count, st.tensor_count);
   EXPECT_EQ(r.parameters, st.parameters);
   ASSERT_EQ(r.tensors.size(), st.tensors.size());
@@ -173,7 +173,7 @@ TEST(Inspect, PickledCheckpointReadWithoutExecuting) {
 }
 
 TEST(Inspect, DiffusersPipelineFolder) {
-  const auto r = gen::inspect_path(kLayouts + "diffusers/tiny-sd15-pipeline");
+  const auto r = gen::io::inspect_path(kLayouts + "diffusers/tiny-sd15-pipeline");
   EXPECT_EQ(r.format, "diffusers-pipeline");
   EXPECT_EQ(r.model.kind, ModelKind::Pipeline);
   EXPECT_EQ(r.model.family, Family::SD1);
@@ -205,17 +205,17 @@ TEST(Inspect, DiffusersPipelineFolder) {
   EXPECT_EQ(tensors, r.tensor_count);
   EXPECT_EQ(params, r.parameters);
   // The model_index.json path itself names the same folder.
-  EXPECT_EQ(gen::inspect_path(kLayouts + "diffusers/tiny-sd15-pipeline/model_index.json").model.kind,
+  EXPECT_EQ(gen::io::inspect_path(kLayouts + "diffusers/tiny-sd15-pipeline/model_index.json").model.kind,
             ModelKind::Pipeline);
 }
 
 TEST(Inspect, ShardedFolderAndIndex) {
-  const auto dir = gen::inspect_path(kLayouts + "diffusers/tiny-sharded");
+  const auto dir = gen::io::inspect_path(kLayouts + "diffusers/tiny-sharded");
   EXPECT_EQ(dir.format, "diffusers-model");
   EXPECT_EQ(dir.class_name, "AutoencoderKL");
   EXPECT_GT(dir.files.size(), 1u);
   const auto idx =
-      gen::inspect_path(kLayouts + "diffusers/tiny-sharded/diffusion_pytorch_model.safetensors.index.json");
+      gen::io::inspect_path(kLayouts + "diffusers/tiny-sharded/diffusion_pytorch_model.safetensors.index.json");
   EXPECT_EQ(idx.format, "safetensors-sharded");
   EXPECT_EQ(idx.model.kind, ModelKind::VAE);
   EXPECT_EQ(idx.tensor_count, dir.tensor_count);
@@ -223,18 +223,18 @@ TEST(Inspect, ShardedFolderAndIndex) {
 }
 
 TEST(Inspect, JsonDocument) {
-  const auto r = gen::inspect_path(kLayouts + "tiny-control-v11.safetensors");
-  const auto j = nlohmann::json::parse(gen::inspect_json(r, true));
+  const auto r = gen::io::inspect_path(kLayouts + "tiny-control-v11.safetensors");
+  const auto j = nlohmann::json::parse(gen::io::inspect_json(r, true));
   EXPECT_EQ(j.at("schema"), "gen.inspect/1");
   EXPECT_EQ(j.at("kind"), "controlnet");
   EXPECT_EQ(j.at("layout"), "control-model-prefixed");
   EXPECT_EQ(j.at("tensors").size(), r.tensors.size());
   EXPECT_EQ(j.at("tensors")[0].at("name"), r.tensors[0].name);
   EXPECT_TRUE(j.at("tensors")[0].at("shape").is_array());
-  const auto short_doc = nlohmann::json::parse(gen::inspect_json(r, false, -1));
+  const auto short_doc = nlohmann::json::parse(gen::io::inspect_json(r, false, -1));
   EXPECT_FALSE(short_doc.contains("tensors"));
   EXPECT_EQ(short_doc.at("tensor_count"), r.tensors.size());
-  const auto pipe = nlohmann::json::parse(gen::inspect_json(gen::inspect_path(kLayouts + "diffusers/tiny-sd15-pipeline"), false));
+  const auto pipe = nlohmann::json::parse(gen::io::inspect_json(gen::io::inspect_path(kLayouts + "diffusers/tiny-sd15-pipeline"), false));
   EXPECT_EQ(pipe.at("kind"), "pipeline");
   EXPECT_GE(pipe.at("components").size(), 4u);
 }
@@ -257,7 +257,7 @@ TEST(Inspect, ErrorsNameTheProblem) {
   fs::create_directories(dir + "/notes");
   write_file(dir + "/notes/readme.txt", "hello");
   try {
-    gen::inspect_path(dir + "/notes");
+    gen::io::inspect_path(dir + "/notes");
     FAIL() << "a folder without weights was accepted";
   } catch (const gen::Error& e) {
     EXPECT_EQ(e.code(), gen::ErrorCode::NotFound);
@@ -274,7 +274,7 @@ TEST(Inspect, EmptyFileHasNoTensors) {
   std::string bytes(8, '\0');
   bytes[0] = 8;
   write_file(dir + "/empty.safetensors", bytes + "{}      ");
-  const auto r = gen::inspect_path(dir + "/empty.safetensors");
+  const auto r = gen::io::inspect_path(dir + "/empty.safetensors");
   EXPECT_EQ(r.model.kind, ModelKind::Empty);
   EXPECT_EQ(r.tensor_count, 0u);
   EXPECT_EQ(r.parameters, 0u);
@@ -400,7 +400,7 @@ TEST(InspectClassify, LoraStyles) {
 }
 
 TEST(InspectClassify, LoraFamilyFromKohyaMetadata) {
-  std::vector<gen::TensorEntry> t = {{"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
+  std::vector<gen::io::TensorEntry> t = {{"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
                                       gen::DType::F16, {4, 32}, 128, 256}};
   const auto r = gen::make_report("x.safetensors", t, {{"ss_base_model_version", "sd_v2"}});
   EXPECT_EQ(r.model.kind, ModelKind::LoRA);

@@ -107,7 +107,7 @@ void expect_agreement(const std::vector<std::string>& roots, std::size_t at_leas
   int loaded = 0;
   for (const auto& path : paths) {
     SCOPED_TRACE(path);
-    const InspectReport r = inspect_path(path);
+    const gen::io::InspectReport r = gen::io::inspect_path(path);
     const std::string want_as = r.model.kind == ModelKind::ControlNet ? "controlnet"
                                 : r.model.kind == ModelKind::VAE      ? "vae"
                                                                       : "model";
@@ -127,36 +127,36 @@ void expect_agreement(const std::vector<std::string>& roots, std::size_t at_leas
 
 }  // namespace
 
-TEST(LoadVerdict, InspectSaysWhatTheLoadersDoOnTheCommittedFixtures) {
+TEST(gen::io::LoadVerdict, InspectSaysWhatTheLoadersDoOnTheCommittedFixtures) {
   const std::string data = GEN_TEST_DATA_DIR;
   expect_agreement({data + "/layouts", data + "/loading"}, 30,
                    {"model ok", "model refused", "controlnet ok", "controlnet refused", "vae ok", "vae refused"});
 }
 
-TEST(LoadVerdict, InspectSaysWhatTheLoadersDoOnEveryTinyModelLayout) {
+TEST(gen::io::LoadVerdict, InspectSaysWhatTheLoadersDoOnEveryTinyModelLayout) {
   expect_agreement({gen::test::tiny_models()}, 25, {"model ok", "model refused", "controlnet ok", "vae ok"});
 }
 
-TEST(LoadVerdict, TinySingleFileIsRefusedForTheLoadersReason) {
+TEST(gen::io::LoadVerdict, TinySingleFileIsRefusedForTheLoadersReason) {
   // The case that used to disagree: inspect called tools/make_tiny_models.py's single file a
   // valid SD 1.x checkpoint, which the loader refuses (its text encoder is 32 wide).
   const auto path = gen::test::tiny_models() + "/tiny-sd15.safetensors";
-  const InspectReport r = inspect_path(path);
+  const gen::io::InspectReport r = gen::io::inspect_path(path);
   EXPECT_EQ(r.model.kind, ModelKind::SD1Checkpoint);
   EXPECT_EQ(r.load.as, "model");
   EXPECT_FALSE(r.load.ok);
   EXPECT_EQ(r.load.code, ErrorCode::ModelMismatch);
   EXPECT_EQ(r.load.reason, path + ": text width 32 is not a multiple of 64 (give the head count as a hint)");
-  const auto doc = nlohmann::json::parse(inspect_json(r, false));
+  const auto doc = nlohmann::json::parse(gen::io::inspect_json(r, false));
   EXPECT_EQ(doc.at("load").at("as"), "model");
   EXPECT_EQ(doc.at("load").at("ok"), false);
   EXPECT_EQ(doc.at("load").at("code"), "model-mismatch");
   EXPECT_EQ(doc.at("load").at("reason"), r.load.reason);
   // A pipeline folder loads; its components are not judged on their own.
-  const auto pipe = inspect_path(gen::test::tiny_models() + "/diffusers/tiny-sd15-pipeline");
+  const auto pipe = gen::io::inspect_path(gen::test::tiny_models() + "/diffusers/tiny-sd15-pipeline");
   EXPECT_TRUE(pipe.load.ok);
   for (const auto& c : pipe.components) EXPECT_TRUE(c.load.as.empty()) << c.name;
-  const auto pipe_doc = nlohmann::json::parse(inspect_json(pipe, false));
+  const auto pipe_doc = nlohmann::json::parse(gen::io::inspect_json(pipe, false));
   EXPECT_EQ(pipe_doc.at("load"), nlohmann::json({{"as", "model"}, {"ok", true}}));
   EXPECT_FALSE(pipe_doc.at("components")[0].contains("load"));
 }

@@ -12,8 +12,8 @@
 #include "zip_test_util.hpp"
 
 using gen::ErrorCode;
-using gen::pickle::Kind;
-using gen::pickle::Value;
+using gen::io::pickle::Kind;
+using gen::io::pickle::Value;
 using namespace gen::testing;
 
 namespace {
@@ -25,10 +25,10 @@ std::vector<std::uint8_t> B(const char (&s)[N]) {
 
 // Runs a pickle with the torch hooks in scan mode (no archive).
 struct ScanRun {
-  gen::pickle::Arena arena;
-  gen::torchpk::TorchHooks hooks{"mem.pkl", nullptr, ""};
+  gen::io::pickle::Arena arena;
+  gen::io::torchpk::TorchHooks hooks{"mem.pkl", nullptr, ""};
   Value* operator()(const std::vector<std::uint8_t>& bytes) {
-    return gen::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "mem.pkl", "data.pkl");
+    return gen::io::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "mem.pkl", "data.pkl");
   }
 };
 
@@ -46,12 +46,12 @@ std::string tensor_v2(const std::string& size, const std::string& stride) {
 }
 
 // Reads `pkl` as the data.pkl of a torch.save archive holding that one storage.
-gen::TorchCheckpoint read_made_checkpoint(const std::string& pkl) {
+gen::io::TorchCheckpoint read_made_checkpoint(const std::string& pkl) {
   auto bytes = std::make_shared<std::vector<std::uint8_t>>(
       make_zip({{"archive/data/0", std::string(64, '\x01')}, {"archive/data.pkl", pkl}}));
-  auto zip = std::shared_ptr<const gen::ZipReader>(
-      bytes, new gen::ZipReader(gen::ZipReader::from_memory(bytes->data(), bytes->size(), "made.pt")));
-  return gen::read_torch_checkpoint(zip);
+  auto zip = std::shared_ptr<const gen::io::ZipReader>(
+      bytes, new gen::io::ZipReader(gen::io::ZipReader::from_memory(bytes->data(), bytes->size(), "made.pt")));
+  return gen::io::read_torch_checkpoint(zip);
 }
 
 // {'a': d, 'b': d} around the dict `d` on the stack, `levels` times (memo 0 holds d),
@@ -62,8 +62,8 @@ std::string repeat_levels(int levels, const std::string& a, const std::string& b
   return out;
 }
 
-std::map<std::string, const gen::TorchTensor*> by_name(const gen::TorchCheckpoint& c) {
-  std::map<std::string, const gen::TorchTensor*> m;
+std::map<std::string, const gen::io::TorchTensor*> by_name(const gen::io::TorchCheckpoint& c) {
+  std::map<std::string, const gen::io::TorchTensor*> m;
   for (const auto& t : c.tensors) m[t.name] = &t;
   return m;
 }
@@ -75,7 +75,7 @@ TEST(PickleReader, Protocol0Text) {
   // {'key\u00e9': [1, True, <the list itself>]}
   const Value* v = run(B("(dp0\nVkey\\u00e9\np1\n(lp2\nI1\naI01\nag2\nas."));
   ASSERT_EQ(v->kind, Kind::Dict);
-  const Value* list = gen::pickle::dict_get(v, "key\xc3\xa9");
+  const Value* list = gen::io::pickle::dict_get(v, "key\xc3\xa9");
   ASSERT_NE(list, nullptr);
   ASSERT_EQ(list->kind, Kind::List);
   ASSERT_EQ(list->items.size(), 3u);
@@ -126,10 +126,10 @@ TEST(PickleReader, Protocol4Opcodes) {
                          "2" "0u."));
   ASSERT_EQ(v->kind, Kind::Dict);
   ASSERT_EQ(v->items.size(), 6u);
-  EXPECT_EQ(gen::pickle::dict_get(v, "a")->kind, Kind::Bytes);
-  EXPECT_EQ(gen::pickle::dict_get(v, "a")->s, "xy");
-  EXPECT_EQ(gen::pickle::dict_get(v, "b")->items.size(), 2u);
-  const Value* c = gen::pickle::dict_get(v, "c");
+  EXPECT_EQ(gen::io::pickle::dict_get(v, "a")->kind, Kind::Bytes);
+  EXPECT_EQ(gen::io::pickle::dict_get(v, "a")->s, "xy");
+  EXPECT_EQ(gen::io::pickle::dict_get(v, "b")->items.size(), 2u);
+  const Value* c = gen::io::pickle::dict_get(v, "c");
   ASSERT_EQ(c->kind, Kind::Tuple);
   ASSERT_EQ(c->items.size(), 3u);
   EXPECT_EQ(c->items[2]->s, "a");  // memo 1 holds 'a'
@@ -203,7 +203,7 @@ TEST(PickleReader, AllowedConstructors) {
   ASSERT_EQ(v->kind, Kind::Tuple);
   ASSERT_EQ(v->items.size(), 3u);
   EXPECT_EQ(v->items[0]->kind, Kind::Dict);
-  EXPECT_EQ(gen::pickle::dict_get(v->items[0], "a")->i, 1);
+  EXPECT_EQ(gen::io::pickle::dict_get(v->items[0], "a")->i, 1);
   EXPECT_EQ(v->items[1]->kind, Kind::Tuple);
   EXPECT_EQ(v->items[1]->items.size(), 2u);
   EXPECT_EQ(v->items[2]->kind, Kind::Bytes);
@@ -243,7 +243,7 @@ TEST(PickleReader, SelfRepeatingTupleKeyIsBounded) {
     const Value* d = run(dict);
     ASSERT_EQ(d->kind, Kind::Dict);
     ASSERT_EQ(d->items.size(), 2u);
-    const std::string id = gen::pickle::key_identity(d->items[0]);
+    const std::string id = gen::io::pickle::key_identity(d->items[0]);
     if (n == 13) EXPECT_EQ(id.size(), 2u * ((1u << 14) - 1));  // still spelled out
     else EXPECT_TRUE(id.empty()) << id.size() << " bytes";
   }
@@ -261,7 +261,7 @@ TEST(PickleCheckpoint, GoodFilesMatchTorch) {
   ASSERT_GE(files.size(), 5u);
   for (const auto& [file, exp] : files.items()) {
     SCOPED_TRACE(file);
-    const gen::TorchCheckpoint c = gen::read_torch_checkpoint(pickle_fixture(file));
+    const gen::io::TorchCheckpoint c = gen::io::read_torch_checkpoint(pickle_fixture(file));
     EXPECT_EQ(c.root, exp["root"].get<std::string>());
     std::set<std::string> dropped, want_dropped;
     for (const auto& d : c.dropped) dropped.insert(d.name);
@@ -273,19 +273,19 @@ TEST(PickleCheckpoint, GoodFilesMatchTorch) {
       SCOPED_TRACE(name);
       auto it = tensors.find(name);
       ASSERT_NE(it, tensors.end());
-      const gen::TorchTensor& t = *it->second;
+      const gen::io::TorchTensor& t = *it->second;
       EXPECT_EQ(gen::dtype_name(t.dtype), e["dtype"].get<std::string>());
       EXPECT_EQ(t.shape, e["shape"].get<std::vector<std::int64_t>>());
       std::vector<std::uint8_t> scratch;
       const std::uint8_t* data = gen::torch_tensor_bytes(c, t, scratch);
       EXPECT_EQ(fnv1a64(data, t.nbytes()), e["fnv"].get<std::string>());
     }
-    EXPECT_NO_THROW(gen::verify_torch_storages(c));
+    EXPECT_NO_THROW(gen::io::verify_torch_storages(c));
   }
 }
 
 TEST(PickleCheckpoint, ViewsShareStorage) {
-  const gen::TorchCheckpoint c = gen::read_torch_checkpoint(pickle_fixture("views.pt"));
+  const gen::io::TorchCheckpoint c = gen::io::read_torch_checkpoint(pickle_fixture("views.pt"));
   const auto t = by_name(c);
   ASSERT_TRUE(t.count("base") && t.count("transposed") && t.count("col") && t.count("expanded"));
   EXPECT_EQ(t.at("base")->storage_key, t.at("transposed")->storage_key);
@@ -301,7 +301,7 @@ TEST(PickleCheckpoint, MadeCheckpointReads) {
   const std::string w = S("\x80\x02}X\x01\x00\x00\x00w") + tensor_v2("(K\x04K\x04t", "(K\x04K\x01t") + "s";
   EXPECT_EQ(read_made_checkpoint(w + ".").tensors.size(), 1u);
   const std::string a = S("X\x01\x00\x00\x00" "a"), b = S("X\x01\x00\x00\x00" "b");
-  const gen::TorchCheckpoint c = read_made_checkpoint(w + repeat_levels(4, a, b) + ".");
+  const gen::io::TorchCheckpoint c = read_made_checkpoint(w + repeat_levels(4, a, b) + ".");
   ASSERT_EQ(c.tensors.size(), 16u);
   EXPECT_EQ(c.tensors[5].name, "a.b.a.b.w");
 }
@@ -327,7 +327,7 @@ TEST(PickleCheckpoint, ExpandedViewsAreBounded) {
   expect_error([&] { read_made_checkpoint(big); }, ErrorCode::Unsupported, {"made.pt", "'w'", "expand or repeat"});
   // Small expansions still read (views.pt's 'expanded' is one), and their bytes are gathered.
   const std::string small = S("\x80\x02}X\x01\x00\x00\x00w") + tensor_v2("(K\x40K\x10t", S("(K\x00K\x01t")) + "s.";
-  const gen::TorchCheckpoint c = read_made_checkpoint(small);
+  const gen::io::TorchCheckpoint c = read_made_checkpoint(small);
   ASSERT_EQ(c.tensors.size(), 1u);
   std::vector<std::uint8_t> scratch;
   gen::torch_tensor_bytes(c, c.tensors[0], scratch);
@@ -354,9 +354,9 @@ TEST(PickleCheckpoint, HostileAndUnsupportedFilesRefused) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.file);
-    expect_error([&] { gen::read_torch_checkpoint(pickle_fixture(c.file)); }, c.code, c.needles);
+    expect_error([&] { gen::io::read_torch_checkpoint(pickle_fixture(c.file)); }, c.code, c.needles);
   }
-  const gen::TorchCheckpoint none = gen::read_torch_checkpoint(pickle_fixture("no_tensors.pt"));
+  const gen::io::TorchCheckpoint none = gen::io::read_torch_checkpoint(pickle_fixture("no_tensors.pt"));
   EXPECT_TRUE(none.tensors.empty());
   EXPECT_EQ(none.dropped.size(), 2u);
 }
@@ -366,8 +366,8 @@ TEST(PickleCheckpoint, EveryTruncationIsAnError) {
     const auto bytes = read_bytes(pickle_fixture(file));
     for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
       try {
-        auto zip = std::make_shared<gen::ZipReader>(gen::ZipReader::from_memory(bytes.data(), cut, "cut.pt"));
-        gen::read_torch_checkpoint(zip);
+        auto zip = std::make_shared<gen::io::ZipReader>(gen::io::ZipReader::from_memory(bytes.data(), cut, "cut.pt"));
+        gen::io::read_torch_checkpoint(zip);
         ADD_FAILURE() << file << " cut at " << cut << " was accepted";
       } catch (const gen::Error& e) {
         EXPECT_EQ(e.code(), ErrorCode::InvalidFormat) << e.what();
@@ -378,13 +378,13 @@ TEST(PickleCheckpoint, EveryTruncationIsAnError) {
 
 TEST(PickleCheckpoint, PickleCutsAndFlipsNeverCrash) {
   const auto file = read_bytes(pickle_fixture("views.pt"));
-  const auto zip = std::make_shared<gen::ZipReader>(gen::ZipReader::from_memory(file.data(), file.size(), "views.pt"));
-  const gen::ZipEntry& e = zip->entry("views/data.pkl");
+  const auto zip = std::make_shared<gen::io::ZipReader>(gen::io::ZipReader::from_memory(file.data(), file.size(), "views.pt"));
+  const gen::io::ZipEntry& e = zip->entry("views/data.pkl");
   const std::vector<std::uint8_t> pkl(zip->data(e), zip->data(e) + e.size);
   for (std::size_t cut = 0; cut < pkl.size(); ++cut) {
-    gen::pickle::Arena arena;
-    gen::torchpk::TorchHooks hooks("views.pt", zip.get(), "views/");
-    expect_error([&] { gen::pickle::run_pickle(pkl.data(), cut, arena, hooks, "views.pt", "data.pkl"); },
+    gen::io::pickle::Arena arena;
+    gen::io::torchpk::TorchHooks hooks("views.pt", zip.get(), "views/");
+    expect_error([&] { gen::io::pickle::run_pickle(pkl.data(), cut, arena, hooks, "views.pt", "data.pkl"); },
                  ErrorCode::InvalidFormat);
   }
   std::size_t accepted = 0;
@@ -392,10 +392,10 @@ TEST(PickleCheckpoint, PickleCutsAndFlipsNeverCrash) {
     for (std::uint8_t x : {0x01, 0x10, 0x80, 0xFF}) {
       auto bytes = pkl;
       bytes[k] ^= x;
-      gen::pickle::Arena arena;
-      gen::torchpk::TorchHooks hooks("views.pt", zip.get(), "views/");
+      gen::io::pickle::Arena arena;
+      gen::io::torchpk::TorchHooks hooks("views.pt", zip.get(), "views/");
       try {
-        gen::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "views.pt", "data.pkl");
+        gen::io::pickle::run_pickle(bytes.data(), bytes.size(), arena, hooks, "views.pt", "data.pkl");
         ++accepted;
       } catch (const gen::Error& err) {
         EXPECT_NE(err.code(), ErrorCode::Internal) << err.what();

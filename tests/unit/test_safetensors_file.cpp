@@ -91,7 +91,7 @@ TEST(SafetensorsFile, WritesThroughTheMappingNeverReachTheFile) {
 TEST(SafetensorsFile, MappingOutlivesTheFileObject) {
   const std::string path = test_dir() + "/keep.safetensors";
   write_file(path, good_file());
-  std::shared_ptr<gen::MappedFile> keep;
+  std::shared_ptr<gen::io::MappedFile> keep;
   void* p = nullptr;
   {
     const SafetensorsFile f = SafetensorsFile::open(path);

@@ -78,7 +78,7 @@ TEST(TensorAdapter, ValuesOfEachDtype) {
 
 TEST(TensorAdapter, ViewKeepsTheMappingAlive) {
   at::Tensor w;
-  std::weak_ptr<gen::MappedFile> weak;
+  std::weak_ptr<gen::io::MappedFile> weak;
   {
     const auto c = SafetensorsCheckpoint::open(write_sample(test_dir()));
     w = gen::view_tensor(c, "w");

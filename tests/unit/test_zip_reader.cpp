@@ -8,21 +8,21 @@
 #include "zip_test_util.hpp"
 
 using gen::ErrorCode;
-using gen::ZipReader;
+using gen::io::ZipReader;
 using namespace gen::testing;
 
-TEST(ZipReader, Crc32KnownValue) {
+TEST(gen::io::ZipReader, Crc32KnownValue) {
   const char* s = "123456789";
-  EXPECT_EQ(gen::crc32(reinterpret_cast<const std::uint8_t*>(s), 9), 0xCBF43926u);
+  EXPECT_EQ(gen::io::crc32(reinterpret_cast<const std::uint8_t*>(s), 9), 0xCBF43926u);
   // Chained calls give the same result as one call.
-  const std::uint32_t part = gen::crc32(reinterpret_cast<const std::uint8_t*>(s), 4);
-  EXPECT_EQ(gen::crc32(reinterpret_cast<const std::uint8_t*>(s) + 4, 5, part), 0xCBF43926u);
+  const std::uint32_t part = gen::io::crc32(reinterpret_cast<const std::uint8_t*>(s), 4);
+  EXPECT_EQ(gen::io::crc32(reinterpret_cast<const std::uint8_t*>(s) + 4, 5, part), 0xCBF43926u);
 }
 
-TEST(ZipReader, ReadsTorchArchive) {
-  const ZipReader z = ZipReader::open(pickle_fixture("plain_fp32.pt"));
+TEST(gen::io::ZipReader, ReadsTorchArchive) {
+  const gen::io::ZipReader z = gen::io::ZipReader::open(pickle_fixture("plain_fp32.pt"));
   ASSERT_NE(z.find("plain_fp32/data.pkl"), nullptr);
-  const gen::ZipEntry& order = z.entry("plain_fp32/byteorder");
+  const gen::io::ZipEntry& order = z.entry("plain_fp32/byteorder");
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(z.data(order)), order.size), "little");
   for (const auto& e : z.entries()) {
     EXPECT_EQ(e.method, 0);
@@ -32,56 +32,56 @@ TEST(ZipReader, ReadsTorchArchive) {
   expect_error([&] { z.entry("plain_fp32/nope"); }, ErrorCode::InvalidFormat, {"plain_fp32/nope"});
 }
 
-TEST(ZipReader, HandBuiltArchive) {
+TEST(gen::io::ZipReader, HandBuiltArchive) {
   const auto bytes = make_zip({{"a/x", "hello"}, {"a/y", ""}});
-  const ZipReader z = ZipReader::from_memory(bytes.data(), bytes.size(), "mem.zip");
+  const gen::io::ZipReader z = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "mem.zip");
   ASSERT_EQ(z.entries().size(), 2u);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(z.data(z.entry("a/x"))), 5), "hello");
   EXPECT_EQ(z.entry("a/y").size, 0u);
 }
 
-TEST(ZipReader, RefusesDuplicateNames) {
+TEST(gen::io::ZipReader, RefusesDuplicateNames) {
   const auto bytes = make_zip({{"a/x", "1"}, {"a/x", "2"}});
-  expect_error([&] { ZipReader::from_memory(bytes.data(), bytes.size(), "dup.zip"); },
+  expect_error([&] { gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "dup.zip"); },
                ErrorCode::InvalidFormat, {"dup.zip", "twice"});
 }
 
-TEST(ZipReader, RefusesNonZip) {
+TEST(gen::io::ZipReader, RefusesNonZip) {
   const std::string s = "this is not a zip archive at all, just some text";
-  expect_error([&] { ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), "t.txt"); },
+  expect_error([&] { gen::io::ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), "t.txt"); },
                ErrorCode::InvalidFormat, {"t.txt", "end of central directory"});
-  expect_error([&] { ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), 3, "t.txt"); },
+  expect_error([&] { gen::io::ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), 3, "t.txt"); },
                ErrorCode::InvalidFormat, {"too small"});
-  expect_error([] { ZipReader::open(pickle_fixture("does-not-exist.pt")); }, ErrorCode::NotFound);
+  expect_error([] { gen::io::ZipReader::open(pickle_fixture("does-not-exist.pt")); }, ErrorCode::NotFound);
 }
 
-TEST(ZipReader, DeflatedEntryRefusedByName) {
-  const ZipReader z = ZipReader::open(pickle_fixture("deflated.pt"));
-  const gen::ZipEntry& e = z.entry("plain_fp32/data.pkl");
+TEST(gen::io::ZipReader, DeflatedEntryRefusedByName) {
+  const gen::io::ZipReader z = gen::io::ZipReader::open(pickle_fixture("deflated.pt"));
+  const gen::io::ZipEntry& e = z.entry("plain_fp32/data.pkl");
   EXPECT_EQ(e.method, 8);
   expect_error([&] { z.data(e); }, ErrorCode::Unsupported, {"plain_fp32/data.pkl", "deflate"});
 }
 
-TEST(ZipReader, CrcMismatchDetected) {
+TEST(gen::io::ZipReader, CrcMismatchDetected) {
   auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
-  const ZipReader good = ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
-  const gen::ZipEntry e = good.entry("plain_fp32/data/0");
+  const gen::io::ZipReader good = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
+  const gen::io::ZipEntry e = good.entry("plain_fp32/data/0");
   ASSERT_GT(e.size, 0u);
   bytes[e.data_offset] ^= 0x55;
-  const ZipReader bad = ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
+  const gen::io::ZipReader bad = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
   expect_error([&] { bad.verify_crc(bad.entry("plain_fp32/data/0")); }, ErrorCode::InvalidFormat,
                {"plain_fp32/data/0", "CRC"});
 }
 
-TEST(ZipReader, EveryTruncationIsAnError) {
+TEST(gen::io::ZipReader, EveryTruncationIsAnError) {
   const auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
   for (std::size_t cut = 0; cut < bytes.size(); ++cut)
-    expect_error([&] { ZipReader::from_memory(bytes.data(), cut, "cut.pt"); }, ErrorCode::InvalidFormat, {"cut.pt"});
-  const ZipReader whole = ZipReader::from_memory(bytes.data(), bytes.size(), "whole.pt");
+    expect_error([&] { gen::io::ZipReader::from_memory(bytes.data(), cut, "cut.pt"); }, ErrorCode::InvalidFormat, {"cut.pt"});
+  const gen::io::ZipReader whole = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "whole.pt");
   EXPECT_FALSE(whole.entries().empty());
 }
 
-TEST(ZipReader, CorruptedBytesNeverCrash) {
+TEST(gen::io::ZipReader, CorruptedBytesNeverCrash) {
   const auto orig = read_bytes(pickle_fixture("plain_fp32.pt"));
   // Flip each byte of the structures (local headers, central directory, end records).
   for (std::size_t k = 0; k < orig.size(); ++k) {
@@ -89,7 +89,7 @@ TEST(ZipReader, CorruptedBytesNeverCrash) {
       auto bytes = orig;
       bytes[k] ^= x;
       try {
-        const ZipReader z = ZipReader::from_memory(bytes.data(), bytes.size(), "flip.pt");
+        const gen::io::ZipReader z = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "flip.pt");
         for (const auto& e : z.entries()) {
           try {
             z.verify_crc(e);
@@ -103,7 +103,7 @@ TEST(ZipReader, CorruptedBytesNeverCrash) {
   }
 }
 
-TEST(ZipReader, Zip64RecordsOfTorchAreUsed) {
+TEST(gen::io::ZipReader, Zip64RecordsOfTorchAreUsed) {
   // torch.save always writes the zip64 end records; damaging the locator's pointer is caught.
   auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
   const std::size_t n = bytes.size();
@@ -113,6 +113,6 @@ TEST(ZipReader, Zip64RecordsOfTorchAreUsed) {
   ASSERT_EQ(bytes[loc + 2], 6);
   ASSERT_EQ(bytes[loc + 3], 7);
   bytes[loc + 8 + 7] = 0x40;  // offset of the zip64 record far past the end
-  expect_error([&] { ZipReader::from_memory(bytes.data(), n, "z64.pt"); }, ErrorCode::InvalidFormat,
+  expect_error([&] { gen::io::ZipReader::from_memory(bytes.data(), n, "z64.pt"); }, ErrorCode::InvalidFormat,
                {"zip64"});
 }

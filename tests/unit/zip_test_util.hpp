@@ -18,7 +18,7 @@ inline std::vector<std::uint8_t> make_zip(const std::vector<std::pair<std::strin
     for (int k = 0; k < bytes; ++k) v.push_back(static_cast<std::uint8_t>(x >> (8 * k)));
   };
   for (const auto& [name, data] : files) {
-    const std::uint32_t crc = gen::crc32(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    const std::uint32_t crc = gen::io::crc32(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     const std::size_t offset = z.size();
     put(z, 0x04034b50, 4); put(z, 20, 2); put(z, 0, 2); put(z, 0, 2); put(z, 0, 4);
     put(z, crc, 4); put(z, data.size(), 4); put(z, data.size(), 4);

@@ -19,7 +19,8 @@
 
 #include "commands.hpp"
 #include "gen/engine.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
+#include "core/fs.hpp"
 #include "gen/image.hpp"
 #include "frontend/jobs.hpp"
 #include "gen/metadata.hpp"
@@ -42,10 +43,7 @@ struct Options {
 std::atomic<bool> g_cancel{false};
 void on_signal(int) { g_cancel.store(true); }
 
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+using gen::core::is_dir;
 
 // The results file: opened for appending, locked against a second process on the same
 // file, one JSON line per job written in one call and flushed to disk.

@@ -16,7 +16,7 @@
 
 #include "commands.hpp"
 #include "gen/engine.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/image.hpp"
 #include "gen/request.hpp"
 #include "request_options.hpp"

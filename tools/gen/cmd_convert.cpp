@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "format.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "io/convert.hpp"
 
 namespace gen::cli {
@@ -19,15 +19,15 @@ struct ConvertArgs {
 
 
 int run_convert(const ConvertArgs& a) {
-  ConvertOptions opt;
+  io::ConvertOptions opt;
   opt.prefix = a.prefix;
   opt.strip_prefix = a.strip;
-  if (a.dtype == "fp16") opt.dtype = TargetDType::F16;
-  else if (a.dtype == "bf16") opt.dtype = TargetDType::BF16;
-  else if (a.dtype == "keep") opt.dtype = TargetDType::Keep;
+  if (a.dtype == "fp16") opt.dtype = io::TargetDType::F16;
+  else if (a.dtype == "bf16") opt.dtype = io::TargetDType::BF16;
+  else if (a.dtype == "keep") opt.dtype = io::TargetDType::Keep;
   else fail(ErrorCode::InvalidArgument, "--dtype", "expected fp16, bf16 or keep, got '" + a.dtype + "'");
 
-  const ConvertSummary s = convert_checkpoint(a.in, a.out, opt);
+  const io::ConvertSummary s = io::convert_checkpoint(a.in, a.out, opt);
   std::printf("%s -> %s (%s input%s)\n", a.in.c_str(), a.out.c_str(), s.input_format.c_str(),
               s.root.empty() ? "" : (", tensors under '" + s.root + "'").c_str());
   std::string kinds;

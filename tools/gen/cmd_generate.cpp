@@ -11,7 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
+#include "core/fs.hpp"
 #include "gen/image.hpp"
 #include "gen/engine.hpp"
 #include "gen/output.hpp"
@@ -52,10 +53,8 @@ int run(Options& o) {
   if (o.output.empty()) fail(ErrorCode::InvalidArgument, "--output", "is empty");
   {  // Refuse a missing output folder now, not after the whole generation.
     const auto first = gen::output_path(o.output, 0, *out.seed, 0, 0);
-    const auto slash = first.find_last_of('/');
-    const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : first.substr(0, slash));
-    struct stat st {};
-    if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    const std::string folder = gen::core::dirname(first);
+    if (!gen::core::is_dir(folder))
       fail(ErrorCode::NotFound, first, "the output folder " + folder + " does not exist");
   }
 

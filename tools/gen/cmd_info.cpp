@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/image.hpp"
 
 namespace gen::cli {

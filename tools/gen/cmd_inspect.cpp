@@ -28,7 +28,7 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return s + "]";
 }
 
-void print_report(std::ostringstream& out, const InspectReport& r, bool tensors, const std::string& pad) {
+void print_report(std::ostringstream& out, const io::InspectReport& r, bool tensors, const std::string& pad) {
   const ModelReport& m = r.model;
   out << pad << "what:     " << m.summary << "\n";
   if (r.format == "config-only" || r.format == "none") return;
@@ -83,9 +83,9 @@ void print_report(std::ostringstream& out, const InspectReport& r, bool tensors,
 }
 
 int run_inspect(const InspectOptions& o) {
-  const InspectReport r = inspect_path(o.path);
+  const io::InspectReport r = io::inspect_path(o.path);
   if (o.json) {
-    std::string text = inspect_json(r, o.tensors, 2);
+    std::string text = io::inspect_json(r, o.tensors, 2);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
     return 0;

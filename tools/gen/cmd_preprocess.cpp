@@ -3,7 +3,7 @@
 
 #include "commands.hpp"
 #include "gen/control.hpp"
-#include "gen/error.hpp"
+#include "core/fail.hpp"
 #include "gen/image.hpp"
 #include "request_options.hpp"
 

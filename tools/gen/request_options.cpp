@@ -1,3 +1,4 @@
+#include "core/fail.hpp"
 #include "request_options.hpp"
 
 #include <algorithm>
