@@ -2,9 +2,12 @@
 // table order. A few keys follow A1111's own rules (processing.py, create_infotext):
 // "Size" joins width and height, "Sampler" carries the schedule, "Seed" is the seed the
 // image used, "Batch size" (with "Batch pos") only for batches, "Clip skip" only above 1,
-// "Eta" only when not 0. ControlNet groups follow in the extension's "ControlNet i" form.
+// "Eta" only when not 0. ControlNet groups follow in the extension's "ControlNet i" form, its
+// unit's keys in its order (Module, Model, Weight, ...).
 #include "gen/metadata.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 
 #include "request/fields.hpp"
@@ -61,9 +64,21 @@ std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_
     }
   }
   for (std::size_t i = 0; i < r.controls.size(); ++i) {
+    // A1111's unit order first (Module, Model, Weight, Resize Mode, Guidance Start/End), then
+    // any other row with an infotext key, in table order.
+    static const char* const kUnitOrder[] = {"Module", "Model", "Weight", "Resize Mode", "Guidance Start",
+                                             "Guidance End"};
     std::string unit;
+    const auto put = [&](const auto& f) {
+      unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " + f.text(r.controls[i]);
+    };
+    for (const char* key : kUnitOrder)
+      for (const auto& f : request::control_table())
+        if (f.info.infotext == key) put(f);
     for (const auto& f : request::control_table())
-      if (!f.info.infotext.empty()) unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " + f.text(r.controls[i]);
+      if (!f.info.infotext.empty() &&
+          std::find(std::begin(kUnitOrder), std::end(kUnitOrder), f.info.infotext) == std::end(kUnitOrder))
+        put(f);
     unit += std::string(", Control Mode: ") + name_of(r.control_mode);
     add("ControlNet " + std::to_string(i), "\"" + unit + "\"");
   }
