@@ -4,7 +4,7 @@
 #   scripts/sanitize.sh         (after scripts/setup.sh: same packages, same virtualenv)
 # CPU-only (GEN_CUDA=OFF): the CUDA kernels are device code the sanitizers do not check,
 # the CI machine has no GPU to run them, and leaving out nvcc saves build time.
-# Only gen_tests is built (the library and the unit tests); the CLI, package and fuzz
+# Only the unit-test binaries are built (gen_tests_core, gen_tests: the library and its tests); the CLI, package and fuzz
 # tests stay in the ordinary build (the fuzzer has its own ASan/UBSan build).
 # Environment knobs:
 #   GEN_CACHE_DIR        where the Python virtualenv is cached (as setup.sh)
@@ -49,11 +49,13 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" \
   -DGEN_SANITIZE=ON -DGEN_CUDA=OFF -DGEN_BUILD_EXAMPLES=OFF \
   "${launcher[@]}" >/dev/null
-log "build gen_tests"
-cmake --build "$build" -j "$(nproc)" --target gen_tests
+log "build gen_tests_core gen_tests"
+cmake --build "$build" -j "$(nproc)" --target gen_tests_core gen_tests
 log "unit tests under ASan + UBSan"
-# The gtest binary, not ctest: ctest starts one process per test, and each start pays
-# ASan's price for loading libtorch (2-3 s): 10 minutes in all instead of half a minute.
+# The gtest binaries, not ctest: one process each (every process start pays ASan's price
+# for loading libtorch, 2-3 s).
 # GEN_TMP as ctest would set it; a time limit (about 30 times the usual run) as ctest has.
-GEN_TMP="$(cd "$build" && pwd)/tests/tmp" timeout -k 10 900 "$build/tests/gen_tests"
+export GEN_TMP="$(cd "$build" && pwd)/tests/tmp"
+timeout -k 10 300 "$build/tests/gen_tests_core"
+timeout -k 10 900 "$build/tests/gen_tests"
 log "done: no sanitizer findings"
