@@ -37,7 +37,7 @@ at::Tensor view_tensor(const SafetensorsCheckpoint& checkpoint, const std::strin
   c10::ScalarType type;
   if (!torch_dtype(info.dtype, type))
     fail(ErrorCode::Unsupported, checkpoint.path(),
-         "tensor " + st::quote(name) + " has dtype " + dtype_name(info.dtype) + ", which torch cannot hold");
+         "tensor " + io::st::quote(name) + " has dtype " + dtype_name(info.dtype) + ", which torch cannot hold");
   void* data = checkpoint.data(name);
   const auto bytes = static_cast<std::size_t>(info.nbytes());
   if (info.dtype == DType::BOOL) {
@@ -45,7 +45,7 @@ at::Tensor view_tensor(const SafetensorsCheckpoint& checkpoint, const std::strin
     for (std::size_t i = 0; i < bytes; ++i)
       if (b[i] > 1)
         fail(ErrorCode::InvalidFormat, checkpoint.path(),
-             "tensor " + st::quote(name) + " is BOOL but holds the byte " + std::to_string(b[i]) +
+             "tensor " + io::st::quote(name) + " is BOOL but holds the byte " + std::to_string(b[i]) +
                  " (only 0 and 1 are booleans)");
   }
   const std::vector<std::int64_t> sizes(info.shape.begin(), info.shape.end());

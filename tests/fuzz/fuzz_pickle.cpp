@@ -35,7 +35,7 @@ void read_all(const std::shared_ptr<const gen::io::ZipReader>& zip) {
   std::uint64_t sum = 0;
   for (const gen::io::TorchTensor& t : ckpt.tensors) {
     std::vector<std::uint8_t> scratch;
-    const std::uint8_t* p = gen::torch_tensor_bytes(ckpt, t, scratch);
+    const std::uint8_t* p = gen::io::torch_tensor_bytes(ckpt, t, scratch);
     const std::uint64_t n = t.nbytes();
     if (n > 0) sum += p[0] + p[n - 1];  // ASan checks both ends are inside the archive or scratch
   }

@@ -29,7 +29,7 @@ std::string fnv_of(const gen::SafetensorsFile& f, const gen::TensorInfo& info) {
 }  // namespace
 
 TEST(ConvertCast, Fp16Rounding) {
-  using gen::f32_to_f16;
+  using gen::io::f32_to_f16;
   EXPECT_EQ(f32_to_f16(0.0f), 0x0000);
   EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
   EXPECT_EQ(f32_to_f16(1.0f), 0x3C00);
@@ -46,16 +46,16 @@ TEST(ConvertCast, Fp16Rounding) {
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);  // smallest normal
   EXPECT_EQ(f32_to_f16(1.00048828125f), 0x3C00);         // tie, even below
   EXPECT_EQ(f32_to_f16(1.00146484375f), 0x3C02);         // tie, even above
-  EXPECT_EQ(gen::f32_to_bf16(1.0f), 0x3F80);
-  EXPECT_EQ(gen::f32_to_bf16(bits_f(0x3F808000u)), 0x3F80);  // tie to even
-  EXPECT_EQ(gen::f32_to_bf16(bits_f(0x3F818000u)), 0x3F82);
-  EXPECT_EQ(gen::f32_to_bf16(std::nanf("")), 0x7FC0);
+  EXPECT_EQ(gen::io::f32_to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(gen::io::f32_to_bf16(bits_f(0x3F808000u)), 0x3F80);  // tie to even
+  EXPECT_EQ(gen::io::f32_to_bf16(bits_f(0x3F818000u)), 0x3F82);
+  EXPECT_EQ(gen::io::f32_to_bf16(std::nanf("")), 0x7FC0);
   // Every half converts to float and back unchanged (except NaN payloads).
   for (std::uint32_t h = 0; h < 0x10000; ++h) {
-    const float f = gen::f16_to_f32(static_cast<std::uint16_t>(h));
+    const float f = gen::io::f16_to_f32(static_cast<std::uint16_t>(h));
     if (std::isnan(f)) continue;
-    ASSERT_EQ(gen::f32_to_f16(f), h) << h;
-    ASSERT_EQ(gen::bf16_to_f32(gen::f32_to_bf16(f)) == f || (h & 0x7C00) != 0x7C00, true);
+    ASSERT_EQ(gen::io::f32_to_f16(f), h) << h;
+    ASSERT_EQ(gen::io::bf16_to_f32(gen::io::f32_to_bf16(f)) == f || (h & 0x7C00) != 0x7C00, true);
   }
 }
 
@@ -69,13 +69,13 @@ TEST(ConvertCast, MatchesTorchBitForBit) {
       if (!e.contains("fnv_f16")) continue;
       SCOPED_TRACE(file + ":" + t.name);
       std::vector<std::uint8_t> scratch;
-      const std::uint8_t* data = gen::torch_tensor_bytes(c, t, scratch);
+      const std::uint8_t* data = gen::io::torch_tensor_bytes(c, t, scratch);
       const std::size_t n = static_cast<std::size_t>(t.numel());
       std::vector<std::uint8_t> out(n * 2);
-      const std::uint64_t over = gen::cast_floats(t.dtype, data, n, DType::F16, out.data());
+      const std::uint64_t over = gen::io::cast_floats(t.dtype, data, n, DType::F16, out.data());
       EXPECT_EQ(fnv1a64(out.data(), out.size()), e["fnv_f16"].get<std::string>());
       EXPECT_EQ(over, e["f16_overflow"].get<std::uint64_t>());
-      gen::cast_floats(t.dtype, data, n, DType::BF16, out.data());
+      gen::io::cast_floats(t.dtype, data, n, DType::BF16, out.data());
       EXPECT_EQ(fnv1a64(out.data(), out.size()), e["fnv_bf16"].get<std::string>());
       ++checked;
     }

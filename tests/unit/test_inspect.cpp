@@ -402,7 +402,7 @@ TEST(InspectClassify, LoraStyles) {
 TEST(InspectClassify, LoraFamilyFromKohyaMetadata) {
   std::vector<gen::io::TensorEntry> t = {{"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
                                       gen::DType::F16, {4, 32}, 128, 256}};
-  const auto r = gen::make_report("x.safetensors", t, {{"ss_base_model_version", "sd_v2"}});
+  const auto r = gen::io::make_report("x.safetensors", t, {{"ss_base_model_version", "sd_v2"}});
   EXPECT_EQ(r.model.kind, ModelKind::LoRA);
   EXPECT_EQ(r.model.family, Family::SD2);
   EXPECT_EQ(r.parameters, 128u);

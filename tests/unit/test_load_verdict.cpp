@@ -127,17 +127,17 @@ void expect_agreement(const std::vector<std::string>& roots, std::size_t at_leas
 
 }  // namespace
 
-TEST(gen::io::LoadVerdict, InspectSaysWhatTheLoadersDoOnTheCommittedFixtures) {
+TEST(LoadVerdict, InspectSaysWhatTheLoadersDoOnTheCommittedFixtures) {
   const std::string data = GEN_TEST_DATA_DIR;
   expect_agreement({data + "/layouts", data + "/loading"}, 30,
                    {"model ok", "model refused", "controlnet ok", "controlnet refused", "vae ok", "vae refused"});
 }
 
-TEST(gen::io::LoadVerdict, InspectSaysWhatTheLoadersDoOnEveryTinyModelLayout) {
+TEST(LoadVerdict, InspectSaysWhatTheLoadersDoOnEveryTinyModelLayout) {
   expect_agreement({gen::test::tiny_models()}, 25, {"model ok", "model refused", "controlnet ok", "vae ok"});
 }
 
-TEST(gen::io::LoadVerdict, TinySingleFileIsRefusedForTheLoadersReason) {
+TEST(LoadVerdict, TinySingleFileIsRefusedForTheLoadersReason) {
   // The case that used to disagree: inspect called tools/make_tiny_models.py's single file a
   // valid SD 1.x checkpoint, which the loader refuses (its text encoder is 32 wide).
   const auto path = gen::test::tiny_models() + "/tiny-sd15.safetensors";

@@ -277,7 +277,7 @@ TEST(PickleCheckpoint, GoodFilesMatchTorch) {
       EXPECT_EQ(gen::dtype_name(t.dtype), e["dtype"].get<std::string>());
       EXPECT_EQ(t.shape, e["shape"].get<std::vector<std::int64_t>>());
       std::vector<std::uint8_t> scratch;
-      const std::uint8_t* data = gen::torch_tensor_bytes(c, t, scratch);
+      const std::uint8_t* data = gen::io::torch_tensor_bytes(c, t, scratch);
       EXPECT_EQ(fnv1a64(data, t.nbytes()), e["fnv"].get<std::string>());
     }
     EXPECT_NO_THROW(gen::io::verify_torch_storages(c));
@@ -330,7 +330,7 @@ TEST(PickleCheckpoint, ExpandedViewsAreBounded) {
   const gen::io::TorchCheckpoint c = read_made_checkpoint(small);
   ASSERT_EQ(c.tensors.size(), 1u);
   std::vector<std::uint8_t> scratch;
-  gen::torch_tensor_bytes(c, c.tensors[0], scratch);
+  gen::io::torch_tensor_bytes(c, c.tensors[0], scratch);
   EXPECT_EQ(scratch.size(), 64u * 16u * 4u);
 }
 

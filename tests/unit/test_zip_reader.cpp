@@ -11,7 +11,7 @@ using gen::ErrorCode;
 using gen::io::ZipReader;
 using namespace gen::testing;
 
-TEST(gen::io::ZipReader, Crc32KnownValue) {
+TEST(ZipReader, Crc32KnownValue) {
   const char* s = "123456789";
   EXPECT_EQ(gen::io::crc32(reinterpret_cast<const std::uint8_t*>(s), 9), 0xCBF43926u);
   // Chained calls give the same result as one call.
@@ -19,7 +19,7 @@ TEST(gen::io::ZipReader, Crc32KnownValue) {
   EXPECT_EQ(gen::io::crc32(reinterpret_cast<const std::uint8_t*>(s) + 4, 5, part), 0xCBF43926u);
 }
 
-TEST(gen::io::ZipReader, ReadsTorchArchive) {
+TEST(ZipReader, ReadsTorchArchive) {
   const gen::io::ZipReader z = gen::io::ZipReader::open(pickle_fixture("plain_fp32.pt"));
   ASSERT_NE(z.find("plain_fp32/data.pkl"), nullptr);
   const gen::io::ZipEntry& order = z.entry("plain_fp32/byteorder");
@@ -32,7 +32,7 @@ TEST(gen::io::ZipReader, ReadsTorchArchive) {
   expect_error([&] { z.entry("plain_fp32/nope"); }, ErrorCode::InvalidFormat, {"plain_fp32/nope"});
 }
 
-TEST(gen::io::ZipReader, HandBuiltArchive) {
+TEST(ZipReader, HandBuiltArchive) {
   const auto bytes = make_zip({{"a/x", "hello"}, {"a/y", ""}});
   const gen::io::ZipReader z = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "mem.zip");
   ASSERT_EQ(z.entries().size(), 2u);
@@ -40,13 +40,13 @@ TEST(gen::io::ZipReader, HandBuiltArchive) {
   EXPECT_EQ(z.entry("a/y").size, 0u);
 }
 
-TEST(gen::io::ZipReader, RefusesDuplicateNames) {
+TEST(ZipReader, RefusesDuplicateNames) {
   const auto bytes = make_zip({{"a/x", "1"}, {"a/x", "2"}});
   expect_error([&] { gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "dup.zip"); },
                ErrorCode::InvalidFormat, {"dup.zip", "twice"});
 }
 
-TEST(gen::io::ZipReader, RefusesNonZip) {
+TEST(ZipReader, RefusesNonZip) {
   const std::string s = "this is not a zip archive at all, just some text";
   expect_error([&] { gen::io::ZipReader::from_memory(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), "t.txt"); },
                ErrorCode::InvalidFormat, {"t.txt", "end of central directory"});
@@ -55,14 +55,14 @@ TEST(gen::io::ZipReader, RefusesNonZip) {
   expect_error([] { gen::io::ZipReader::open(pickle_fixture("does-not-exist.pt")); }, ErrorCode::NotFound);
 }
 
-TEST(gen::io::ZipReader, DeflatedEntryRefusedByName) {
+TEST(ZipReader, DeflatedEntryRefusedByName) {
   const gen::io::ZipReader z = gen::io::ZipReader::open(pickle_fixture("deflated.pt"));
   const gen::io::ZipEntry& e = z.entry("plain_fp32/data.pkl");
   EXPECT_EQ(e.method, 8);
   expect_error([&] { z.data(e); }, ErrorCode::Unsupported, {"plain_fp32/data.pkl", "deflate"});
 }
 
-TEST(gen::io::ZipReader, CrcMismatchDetected) {
+TEST(ZipReader, CrcMismatchDetected) {
   auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
   const gen::io::ZipReader good = gen::io::ZipReader::from_memory(bytes.data(), bytes.size(), "x.pt");
   const gen::io::ZipEntry e = good.entry("plain_fp32/data/0");
@@ -73,7 +73,7 @@ TEST(gen::io::ZipReader, CrcMismatchDetected) {
                {"plain_fp32/data/0", "CRC"});
 }
 
-TEST(gen::io::ZipReader, EveryTruncationIsAnError) {
+TEST(ZipReader, EveryTruncationIsAnError) {
   const auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
   for (std::size_t cut = 0; cut < bytes.size(); ++cut)
     expect_error([&] { gen::io::ZipReader::from_memory(bytes.data(), cut, "cut.pt"); }, ErrorCode::InvalidFormat, {"cut.pt"});
@@ -81,7 +81,7 @@ TEST(gen::io::ZipReader, EveryTruncationIsAnError) {
   EXPECT_FALSE(whole.entries().empty());
 }
 
-TEST(gen::io::ZipReader, CorruptedBytesNeverCrash) {
+TEST(ZipReader, CorruptedBytesNeverCrash) {
   const auto orig = read_bytes(pickle_fixture("plain_fp32.pt"));
   // Flip each byte of the structures (local headers, central directory, end records).
   for (std::size_t k = 0; k < orig.size(); ++k) {
@@ -103,7 +103,7 @@ TEST(gen::io::ZipReader, CorruptedBytesNeverCrash) {
   }
 }
 
-TEST(gen::io::ZipReader, Zip64RecordsOfTorchAreUsed) {
+TEST(ZipReader, Zip64RecordsOfTorchAreUsed) {
   // torch.save always writes the zip64 end records; damaging the locator's pointer is caught.
   auto bytes = read_bytes(pickle_fixture("plain_fp32.pt"));
   const std::size_t n = bytes.size();
