@@ -7,22 +7,9 @@
 
 #include "gen/error.hpp"
 #include "gen/image.hpp"
+#include "fuzz_image.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  gen::ImageFile f;
-  bool ok = true;
-  try {
-    f = gen::decode_image(data, size, "fuzz.jpg");
-  } catch (const gen::Error&) {
-    ok = false;
-  }
-  if (ok) {  // an accepted image is consistent
-    try {
-      gen::check_image(f.image, "decoded image");
-    } catch (const gen::Error&) {
-      __builtin_trap();
-    }
-    if (f.orientation < 1 || f.orientation > 8) __builtin_trap();
-  }
+  decode_and_check(data, size, "fuzz.jpg");
   return 0;
 }

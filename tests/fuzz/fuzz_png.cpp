@@ -13,6 +13,7 @@
 
 #include "gen/error.hpp"
 #include "gen/image.hpp"
+#include "fuzz_image.hpp"
 #include "image/image_internal.hpp"
 #include "io/zip_reader.hpp"
 
@@ -38,21 +39,7 @@ std::vector<std::uint8_t> fix_crcs(const std::uint8_t* data, std::size_t size) {
 }
 
 void read(const std::uint8_t* data, std::size_t size) {
-  gen::ImageFile f;
-  bool ok = true;
-  try {
-    f = gen::decode_image(data, size, "fuzz.png");
-  } catch (const gen::Error&) {
-    ok = false;
-  }
-  if (ok) {  // an accepted image is consistent
-    try {
-      gen::check_image(f.image, "decoded image");
-    } catch (const gen::Error&) {
-      __builtin_trap();
-    }
-    if (f.orientation < 1 || f.orientation > 8) __builtin_trap();
-  }
+  decode_and_check(data, size, "fuzz.png");
   if (size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
     try {
       gen::image_detail::decode_png(data, size, "fuzz.png", false);  // read_png_text's path
