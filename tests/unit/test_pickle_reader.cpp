@@ -49,8 +49,10 @@ std::string tensor_v2(const std::string& size, const std::string& stride) {
 gen::io::TorchCheckpoint read_made_checkpoint(const std::string& pkl) {
   auto bytes = std::make_shared<std::vector<std::uint8_t>>(
       make_zip({{"archive/data/0", std::string(64, '\x01')}, {"archive/data.pkl", pkl}}));
+  // The reader owns nothing of the bytes: its deleter keeps them alive as long as it lives.
   auto zip = std::shared_ptr<const gen::io::ZipReader>(
-      bytes, new gen::io::ZipReader(gen::io::ZipReader::from_memory(bytes->data(), bytes->size(), "made.pt")));
+      new gen::io::ZipReader(gen::io::ZipReader::from_memory(bytes->data(), bytes->size(), "made.pt")),
+      [bytes](const gen::io::ZipReader* z) { delete z; });
   return gen::io::read_torch_checkpoint(zip);
 }
 
