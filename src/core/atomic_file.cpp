@@ -7,57 +7,165 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "core/fail.hpp"
+#include "core/fs.hpp"
 
 namespace gen {
 namespace {
 
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what, int err) {
-  const ErrorCode code = (err == ENOENT || err == ENOTDIR) ? ErrorCode::NotFound
-                         : err == ENOMEM                   ? ErrorCode::OutOfMemory
-                                                           : ErrorCode::Io;
-  fail(code, path, what + ": " + std::strerror(err));
-}
-
-std::string folder_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
+using core::Fd;
+using core::fail_errno;
 
 std::string base_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// Throws unless `name` in `dir` is absent or a regular file (not followed if a link).
+void check_replaceable(int dir, const std::string& name, const std::string& shown) {
+  struct stat st {};
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return;
+    fail_errno(shown, "cannot check the output file", errno);
+  }
+  if (S_ISREG(st.st_mode)) return;
+  if (S_ISDIR(st.st_mode)) fail(ErrorCode::InvalidArgument, shown, "is a folder, not a file");
+  fail(ErrorCode::InvalidArgument, shown,
+       std::string("exists and is ") + (S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file") +
+           " (a device, pipe, socket or link): gen only replaces regular files; remove it or choose another name");
+}
+
+// The components of a path below a folder; InvalidArgument when it could leave it.
+std::vector<std::string> components(const std::string& relative, const std::string& shown) {
+  std::vector<std::string> parts;
+  if (relative.empty() || relative[0] == '/')
+    fail(ErrorCode::InvalidArgument, shown, "must be a relative path inside the output folder");
+  std::size_t start = 0;
+  while (start <= relative.size()) {
+    const auto end = std::min(relative.find('/', start), relative.size());
+    auto part = relative.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..")
+      fail(ErrorCode::InvalidArgument, shown, "leaves the output folder (an empty, '.' or '..' component)");
+    parts.push_back(std::move(part));
+    start = end + 1;
+  }
+  return parts;
+}
+
 }  // namespace
+
+std::string temp_prefix(const std::string& name) {
+  std::uint32_t h = 2166136261u;  // FNV-1a 32
+  for (unsigned char c : name) h = (h ^ c) * 16777619u;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, ".gen-%08x-", h);
+  return buf;
+}
+
+// ---------------------------------------------------------------- OutputFolder
+
+OutputFolder::OutputFolder(const std::string& path, bool create) : path_(path.empty() ? "." : path) {
+  if (create && !core::is_dir(path_)) {
+    // mkdir -p, one component at a time (the caller's own path: links followed).
+    for (std::size_t at = 1; at <= path_.size(); ++at)
+      if (at == path_.size() || path_[at] == '/') {
+        const auto prefix = path_.substr(0, at);
+        if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST)
+          fail_errno(path_, "cannot create the output folder", errno);
+      }
+  }
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOTDIR) fail(ErrorCode::InvalidArgument, path_, "is not a folder");
+    fail_errno(path_, "cannot open the output folder", errno);
+  }
+  fd_ = Fd(fd);
+}
+
+std::string OutputFolder::display(const std::string& relative) const { return core::join(path_, relative); }
+
+Fd OutputFolder::open_parent(const std::string& relative, bool create, std::string* name) const {
+  const std::string shown = display(relative);
+  const auto parts = components(relative, shown);
+  Fd dir(::dup(fd_.get()));
+  if (dir.get() < 0) fail_errno(path_, "cannot open the output folder", errno);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const char* part = parts[i].c_str();
+    int fd = ::openat(dir.get(), part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      if (!create) return Fd();
+      if (::mkdirat(dir.get(), part, 0777) != 0 && errno != EEXIST)
+        fail_errno(shown, "cannot create the folder '" + parts[i] + "'", errno);
+      fd = ::openat(dir.get(), part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      if (errno == ELOOP || errno == ENOTDIR)
+        fail(ErrorCode::InvalidArgument, shown,
+             "'" + parts[i] + "' is a symbolic link or not a folder: outputs stay inside the output folder");
+      fail_errno(shown, "cannot open the folder '" + parts[i] + "'", errno);
+    }
+    dir = Fd(fd);
+  }
+  if (name) *name = parts.back();
+  return dir;
+}
+
+bool OutputFolder::has_regular_file(const std::string& relative) const {
+  std::string name;
+  Fd dir;
+  try {
+    dir = open_parent(relative, false, &name);
+  } catch (const Error&) {
+    return false;
+  }
+  struct stat st {};
+  return dir.get() >= 0 && ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+// ---------------------------------------------------------------- AtomicFile
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   if (path_.empty()) fail(ErrorCode::InvalidArgument, "(empty path)", "no output file name given");
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    fail(ErrorCode::InvalidArgument, path_, "is a folder, not a file");
+  name_ = base_of(path_);
+  if (name_.empty() || name_ == "." || name_ == "..") fail(ErrorCode::InvalidArgument, path_, "is a folder, not a file");
+  const std::string folder = core::dirname(path_);
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    if (errno == ENOENT) fail(ErrorCode::NotFound, path_, "the output folder " + folder + " does not exist");
+    fail_errno(path_, "cannot open the folder " + folder, errno);
+  }
+  dir_ = Fd(dir);
+  create();
+}
+
+AtomicFile::AtomicFile(const OutputFolder& folder, const std::string& relative) : path_(folder.display(relative)) {
+  dir_ = folder.open_parent(relative, true, &name_);
+  create();
+}
+
+void AtomicFile::create() {
+  check_replaceable(dir_.get(), name_, path_);
   static std::atomic<unsigned> counter{0};
+  const std::string prefix = temp_prefix(name_) + std::to_string(::getpid()) + "-";
   for (int attempt = 0; fd_ < 0; ++attempt) {
-    const auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
-    temp_ = folder_of(path_) + "/." + base_of(path_) + ".gen-tmp-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter++) + "-" + std::to_string(static_cast<unsigned long long>(tick) % 1000000007ull);
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    temp_ = prefix + std::to_string(counter++) + ".tmp";
+    fd_ = ::openat(dir_.get(), temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd_ < 0) {
       const int err = errno;
       if (err == EINTR || (err == EEXIST && attempt < 100)) continue;
       temp_.clear();
-      fail_errno(path_, "cannot create a file in " + folder_of(path_), err);
+      fail_errno(path_, "cannot create a file in " + core::dirname(path_), err);
     }
   }
 }
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
+  if (!committed_ && !temp_.empty()) ::unlinkat(dir_.get(), temp_.c_str(), 0);
 }
 
 void AtomicFile::write(const void* data, std::size_t n) {
@@ -79,17 +187,34 @@ void AtomicFile::commit() {
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail_errno(path_, "close failed", errno);
-  if (::rename(temp_.c_str(), path_.c_str()) != 0) fail_errno(path_, "cannot replace", errno);
+  check_replaceable(dir_.get(), name_, path_);  // something may have appeared meanwhile
+  if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0)
+    fail_errno(path_, "cannot replace", errno);
   committed_ = true;
-  const int dir = ::open(folder_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {  // make the rename itself durable
-    ::fsync(dir);
-    ::close(dir);
+  ::fsync(dir_.get());  // make the rename itself durable
+}
+
+void check_output_path(const std::string& path) {
+  if (path.empty()) fail(ErrorCode::InvalidArgument, "(empty path)", "no output file name given");
+  const std::string folder = core::dirname(path), name = base_of(path);
+  if (name.empty() || name == "." || name == "..") fail(ErrorCode::InvalidArgument, path, "is a folder, not a file");
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    if (errno == ENOENT) fail(ErrorCode::NotFound, path, "the output folder " + folder + " does not exist");
+    fail_errno(path, "cannot open the folder " + folder, errno);
   }
+  const Fd held(dir);
+  check_replaceable(dir, name, path);
 }
 
 void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
   AtomicFile f(path);
+  f.write(data, size);
+  f.commit();
+}
+
+void write_file_atomic(const OutputFolder& folder, const std::string& relative, const void* data, std::size_t size) {
+  AtomicFile f(folder, relative);
   f.write(data, size);
   f.commit();
 }
