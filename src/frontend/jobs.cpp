@@ -1,12 +1,14 @@
-#include "core/fail.hpp"
 #include "frontend/jobs.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
+#include <optional>
+
+#include "core/fail.hpp"
+#include "core/files.hpp"
+#include "core/json.hpp"
+#include "gen/request.hpp"
 
 namespace gen::frontend {
 namespace {
@@ -33,15 +35,9 @@ bool inside_folder(const std::string& path) {
   return true;
 }
 
-void parse_line(Job& job, const std::string& text, const std::string& subject) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    std::string why = e.what();  // "[json.exception.parse_error.101] parse error at …"
-    if (const auto b = why.find("] "); why.rfind("[json.exception", 0) == 0 && b != std::string::npos) why.erase(0, b + 2);
-    fail(ErrorCode::InvalidArgument, subject, "not valid JSON: " + why);
-  }
+// The line's JSON and its id (every line's, so that ids are unique over the whole file).
+nlohmann::json parse_id(Job& job, const std::string& text, const std::string& subject) {
+  nlohmann::json j = core::parse_json(text, subject, ErrorCode::InvalidArgument);
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a job must be a JSON object (a request)");
   if (j.contains("id")) {
     const auto& v = j["id"];
@@ -50,9 +46,14 @@ void parse_line(Job& job, const std::string& text, const std::string& subject) {
     else fail(ErrorCode::InvalidArgument, subject, "field 'id' must be a string or a non-negative integer");
     if (!safe_id(job.id))
       fail(ErrorCode::InvalidArgument, subject,
-           "id '" + job.id + "' must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'");
+           "id '" + core::json_excerpt(v) + "' must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'");
     j.erase("id");
   }
+  return j;
+}
+
+// The request and the output names of a job of this shard.
+void parse_request(Job& job, nlohmann::json& j, const std::string& subject) {
   // Where a job's images go is the job file's business, not the request's.
   job.output = kJobOutput;
   if (j.contains("output")) {
@@ -90,42 +91,43 @@ std::uint64_t job_seed(const std::string& id) {
   return (h ^ (h >> 32)) & 0xffffffffu;
 }
 
-std::vector<Job> read_jobs(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) fail(ErrorCode::NotFound, path, "no such job file");
-    fail(ErrorCode::Io, path, std::string("cannot read the job file: ") + std::strerror(errno));
-  }
+std::vector<Job> read_jobs(const std::string& path, const Shard& shard) {
+  core::LineReader in(path, kMaxLine, "job file");  // a regular file, read a line at a time
   std::vector<Job> jobs;
   std::map<std::string, int> id_line;        // id → line of its first job
-  std::map<std::string, std::string> owner;  // output → id of the job writing it
+  std::map<std::string, std::string> owner;  // output → id of the job writing it (this shard)
   std::string text;
-  int line = 0;
-  while (std::getline(in, text)) {
-    ++line;
+  int ordinal = 0;
+  bool too_long = false;
+  while (in.next(text, &too_long)) {
+    const int line = in.number();
     if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 BOM
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-    if (text.find_first_not_of(" \t") == std::string::npos) continue;
+    if (!too_long && text.find_first_not_of(" \t") == std::string::npos) continue;
     Job job;
     job.line = line;
-    job.ordinal = static_cast<int>(jobs.size());
+    job.ordinal = ordinal++;
     job.id = "line-" + std::to_string(line);
+    const bool mine = shard.contains(job);
     const std::string subject = path + ":" + std::to_string(line);
     try {
-      if (text.size() > kMaxLine) fail(ErrorCode::InvalidArgument, subject, "the line is longer than 1 MiB");
-      parse_line(job, text, subject);
+      if (too_long) fail(ErrorCode::InvalidArgument, subject, "the line is longer than 1 MiB");
+      auto j = parse_id(job, text, subject);
       if (auto it = id_line.find(job.id); it != id_line.end())
         fail(ErrorCode::InvalidArgument, subject, "id '" + job.id + "' is already used on line " + std::to_string(it->second));
+      id_line.emplace(job.id, line);
+      if (!mine) continue;  // another shard's: its request is that shard's work
+      parse_request(job, j, subject);
       for (const auto& out : job.outputs)
         if (auto it = owner.find(out); it != owner.end())
           fail(ErrorCode::InvalidArgument, subject + " (id " + job.id + ")",
                "output '" + out + "' is also written by job " + it->second + " (add {job} or {seed} to 'output')");
-      std::set<std::string> mine(job.outputs.begin(), job.outputs.end());
-      if (mine.size() != job.outputs.size())
+      std::set<std::string> names(job.outputs.begin(), job.outputs.end());
+      if (names.size() != job.outputs.size())
         fail(ErrorCode::InvalidArgument, subject + " (id " + job.id + ")",
              "its images would overwrite each other (add {index} to 'output')");
       for (const auto& out : job.outputs) owner.emplace(out, job.id);
     } catch (const Error& e) {
+      if (!mine) continue;
       job.request.reset();
       job.error = e.code();
       job.message = e.what();
@@ -137,7 +139,6 @@ std::vector<Job> read_jobs(const std::string& path) {
     id_line.emplace(job.id, line);
     jobs.push_back(std::move(job));
   }
-  if (in.bad()) fail(ErrorCode::Io, path, "read error");
   return jobs;
 }
 
@@ -160,15 +161,23 @@ Shard parse_shard(const std::string& text) {
 
 std::set<std::string> completed_jobs(const std::string& results_path) {
   std::set<std::string> done;
-  std::ifstream in(results_path, std::ios::binary);
-  if (!in) return done;
+  std::optional<core::LineReader> reader;
+  try {
+    reader.emplace(results_path, kMaxLine);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::NotFound) return done;  // no earlier run
+    throw;
+  }
+  auto& in = *reader;
   std::string text;
-  while (std::getline(in, text)) {
+  bool too_long = false;
+  while (in.next(text, &too_long)) {
+    if (too_long) continue;
     try {
-      const auto j = nlohmann::json::parse(text);
-      if (j.is_object() && j.value("status", "") == "ok" && j.contains("id") && j["id"].is_string())
+      const auto j = core::parse_json(text, results_path);
+      if (j.is_object() && j.contains("status") && j["status"] == "ok" && j.contains("id") && j["id"].is_string())
         done.insert(j["id"].get<std::string>());
-    } catch (const nlohmann::json::exception&) {
+    } catch (const Error&) {
       // a torn line from a killed run: that job was not completed
     }
   }

@@ -33,12 +33,6 @@ struct Job {
 // The default output pattern of a job that names none.
 inline constexpr const char* kJobOutput = "{job}-{index}-{seed}.png";
 
-// Reads and checks every line of `path`. Throws only when the file itself cannot be read.
-// A job with no seed gets one derived from its id (FNV-1a, 32 bits), so re-running or
-// resuming a file renders the same images. Outputs are checked to stay inside the output
-// folder (relative, no "..") and not to collide with an earlier job's.
-std::vector<Job> read_jobs(const std::string& path);
-
 // "I/N": the I-th (0-based, as Slurm array indices from 0 and Kubernetes' completion
 // index) of N slices; job k belongs to slice k mod N.
 struct Shard {
@@ -46,6 +40,15 @@ struct Shard {
   int count = 1;
   bool contains(const Job& job) const { return job.ordinal % count == index; }
 };
+
+// The jobs of `shard` in `path` (a regular file, read one line at a time; a line over 1 MiB
+// becomes a failed job). Throws only when the file itself cannot be read. Every line's id
+// is checked to be unique in the file, but only the shard's own jobs are parsed into
+// requests and output names (other shards' work is theirs). A job with no seed gets one
+// derived from its id (FNV-1a, 32 bits), so re-running or resuming a file renders the same
+// images. Outputs are checked to stay inside the output folder (relative, no "..") and not
+// to collide with an earlier job's of the same shard.
+std::vector<Job> read_jobs(const std::string& path, const Shard& shard = {});
 Shard parse_shard(const std::string& text);  // InvalidArgument when malformed
 
 // The ids recorded with status "ok" in a results file (missing file: none). A torn last

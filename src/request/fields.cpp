@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/fail.hpp"
+#include "core/json.hpp"
 
 namespace gen::request {
 namespace {
@@ -41,7 +42,7 @@ struct Codec<int> {
                           ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())
                           : v.get<std::int64_t>() >= std::numeric_limits<int>::min() &&
                                 v.get<std::int64_t>() <= std::numeric_limits<int>::max();
-    if (!fits) bad(subject, "field '" + key + "' is out of range: " + v.dump());
+    if (!fits) bad(subject, "field '" + key + "' is out of range: " + core::json_excerpt(v));
     return v.get<int>();
   }
   static int parse(const std::string& s, const std::string& subject) {
@@ -110,7 +111,10 @@ struct Codec<std::string> {
   }
   static std::string parse(const std::string& s, const std::string&) { return s; }
   static std::string text(const std::string& v) { return v; }
-  static void check(const std::string&, const Range&, const std::string&) {}
+  // A NUL would cut the text short wherever it is passed on (a path, a PNG chunk).
+  static void check(const std::string& v, const Range&, const std::string& field) {
+    if (v.find('\0') != std::string::npos) bad(field, "contains a NUL character (\\u0000)");
+  }
 };
 
 template <class E>

@@ -7,6 +7,7 @@
 
 #include "control/control_image.hpp"
 #include "core/fail.hpp"
+#include "core/json.hpp"
 #include "request/fields.hpp"
 
 namespace gen {
@@ -78,13 +79,7 @@ void Request::validate() const {
 std::string Request::to_json() const { return request::to_json(*this).dump(); }
 
 Request Request::from_json(const std::string& text, const std::string& subject) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::InvalidArgument, subject, std::string("not valid JSON: ") + e.what());
-  }
-  return request::from_json(j, subject);
+  return request::from_json(core::parse_json(text, subject, ErrorCode::InvalidArgument), subject);
 }
 
 const std::vector<FieldInfo>& request_fields() {
@@ -129,7 +124,7 @@ nlohmann::json to_json(const Request& r) {
 Request from_json(const nlohmann::json& j, const std::string& subject) {
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
   if (j.contains("schema") && j["schema"] != Request::kSchema)
-    fail(ErrorCode::Unsupported, subject, "request schema " + j["schema"].dump() + " (this gen reads " + Request::kSchema + ")");
+    fail(ErrorCode::Unsupported, subject, "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads " + Request::kSchema + ")");
   Request r;
   rows_from_json(request_table(), r, j, {"schema", "controls", "output"}, subject);
   if (j.contains("controls")) {

@@ -1,5 +1,6 @@
 // `gen batch JOBS.jsonl`: many requests, models loaded once, results appended per job,
 // --resume after any interruption, --shard I/N for job arrays. docs/batch.md.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 
 #include "commands.hpp"
 #include "gen/engine.hpp"
+#include "core/atomic_file.hpp"
 #include "core/fail.hpp"
 #include "core/fs.hpp"
 #include "gen/image.hpp"
@@ -43,19 +45,29 @@ struct Options {
 std::atomic<bool> g_cancel{false};
 void on_signal(int) { g_cancel.store(true); }
 
-using gen::core::is_dir;
-
-// The results file: opened for appending, locked against a second process on the same
-// file, one JSON line per job written in one call and flushed to disk.
+// The results file: opened for appending without following a link and without blocking
+// (it must be a regular file: a FIFO or device is refused, not waited on), locked against
+// a second process on the same file, one JSON line per job written in one call and
+// flushed to disk.
 class Results {
  public:
   Results(const std::string& path, bool resume) : path_(path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(ErrorCode::Io, path, std::string("cannot open the results file: ") + std::strerror(errno));
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644);
+    if (fd_ < 0) {
+      if (errno == ELOOP)
+        fail(ErrorCode::InvalidArgument, path, "the results file is a symbolic link: gen writes only regular files");
+      if (errno == ENXIO)  // a FIFO nobody reads
+        fail(ErrorCode::InvalidArgument, path, "the results file is not a regular file (a device, pipe or socket)");
+      fail(ErrorCode::Io, path, std::string("cannot open the results file: ") + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) fail(ErrorCode::Io, path, std::string("cannot stat the results file: ") + std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+      fail(ErrorCode::InvalidArgument, path, "the results file is not a regular file (a device, pipe or socket)");
+    if (const int flags = ::fcntl(fd_, F_GETFL); flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
       fail(ErrorCode::Io, path, "another gen batch is writing this results file (one process per shard)");
-    struct stat st {};
-    if (!resume && ::fstat(fd_, &st) == 0 && st.st_size > 0)
+    if (!resume && st.st_size > 0)
       fail(ErrorCode::InvalidArgument, path,
            "exists from an earlier run: pass --resume to skip its completed jobs, or remove it to start over");
   }
@@ -63,7 +75,7 @@ class Results {
     if (fd_ >= 0) ::close(fd_);
   }
   void append(const nlohmann::json& record) {
-    const std::string line = record.dump() + "\n";
+    const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(fd_) != 0)
       fail(ErrorCode::Io, path_, std::string("cannot append to the results file: ") + std::strerror(errno));
   }
@@ -78,11 +90,12 @@ nlohmann::json timings_json(const Timings& t) {
           {"total_s", t.total}};
 }
 
-// An image already on disk from an earlier run of this very job (its "gen" metadata equal).
-bool already_written(const std::string& path, const std::string& expected_meta) {
-  if (::access(path.c_str(), F_OK) != 0) return false;
+// An image already on disk from an earlier run of this very job (its "gen" metadata equal),
+// reached inside the output folder without following links.
+bool already_written(const OutputFolder& folder, const std::string& relative, const std::string& expected_meta) {
+  if (!folder.has_regular_file(relative)) return false;
   try {
-    const auto text = read_png_text(path);
+    const auto text = read_png_text(folder.display(relative));
     const auto it = text.find("gen");
     return it != text.end() && it->second == expected_meta;
   } catch (const Error&) {
@@ -91,36 +104,49 @@ bool already_written(const std::string& path, const std::string& expected_meta) 
 }
 
 // Temporary files a killed run left beside this shard's outputs (the atomic writer's
-// ".<name>.gen-tmp-*"). Only this shard writes these names, so none belongs to a live process.
-int remove_stale_temps(const std::string& output_dir, const std::vector<const frontend::Job*>& jobs) {
-  std::map<std::string, std::set<std::string>> names;  // folder → output file names
-  for (const auto* job : jobs)
-    for (const auto& out : job->outputs) {
-      const auto p = std::filesystem::path(output_dir) / out;
-      names[p.parent_path().string()].insert(p.filename().string());
+// temp_prefix(name)). Only this shard writes these names, so none belongs to a live process.
+int remove_stale_temps(const OutputFolder& folder, const std::vector<frontend::Job>& jobs) {
+  std::map<std::string, std::set<std::string>> prefixes;  // subfolder (relative) → temporary name prefixes
+  for (const auto& job : jobs)
+    for (const auto& out : job.outputs) {
+      const auto slash = out.rfind('/');
+      const std::string sub = slash == std::string::npos ? "" : out.substr(0, slash);
+      prefixes[sub].insert(temp_prefix(out.substr(slash == std::string::npos ? 0 : slash + 1)));
     }
   int removed = 0;
-  for (const auto& [folder, files] : names) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-      const auto name = entry.path().filename().string();
-      const auto mark = name.find(".gen-tmp-");
-      if (name.size() < 2 || name[0] != '.' || mark == std::string::npos) continue;
-      if (files.count(name.substr(1, mark - 1)) && std::filesystem::remove(entry.path(), ec)) ++removed;
+  for (const auto& [sub, starts] : prefixes) {
+    core::Fd dir;
+    try {
+      dir = sub.empty() ? core::Fd(::dup(folder.fd())) : folder.open_parent(sub + "/x", false, nullptr);
+    } catch (const Error&) {
+      continue;  // a link or not a folder: nothing of ours is there
     }
+    if (dir.get() < 0) continue;
+    const int listing = ::dup(dir.get());
+    DIR* d = listing >= 0 ? ::fdopendir(listing) : nullptr;
+    if (!d) {
+      if (listing >= 0) ::close(listing);
+      continue;
+    }
+    std::vector<std::string> stale;
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      for (const auto& start : starts)
+        if (name.rfind(start, 0) == 0 && name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) stale.push_back(name);
+    }
+    ::closedir(d);
+    for (const auto& name : stale)
+      if (::unlinkat(dir.get(), name.c_str(), 0) == 0) ++removed;
   }
   return removed;
 }
 
 int run(Options& o) {
-  auto jobs = frontend::read_jobs(o.jobs);
   const auto shard = frontend::parse_shard(o.shard);
-  if (!is_dir(o.output_dir)) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.output_dir, ec);
-    if (ec || !is_dir(o.output_dir))
-      fail(ErrorCode::Io, o.output_dir, "cannot create the output folder" + (ec ? ": " + ec.message() : std::string()));
-  }
+  // The engine's options are checked before anything is written (no empty results file).
+  Engine engine(o.engine);
+  const auto mine = frontend::read_jobs(o.jobs, shard);
+  const OutputFolder folder(o.output_dir, true);
   if (o.results.empty()) {
     std::string stem = std::filesystem::path(o.jobs).filename().string();
     if (const auto dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.erase(dot);
@@ -131,11 +157,7 @@ int run(Options& o) {
   Results results(o.results, o.resume);
   const auto done = o.resume ? frontend::completed_jobs(o.results) : std::set<std::string>{};
 
-  std::vector<const frontend::Job*> mine;
-  for (const auto& j : jobs)
-    if (shard.contains(j)) mine.push_back(&j);
-
-  if (o.resume) remove_stale_temps(o.output_dir, mine);
+  if (o.resume) remove_stale_temps(folder, mine);
 
   const bool json = o.progress == "json";
   const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
@@ -152,11 +174,11 @@ int run(Options& o) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  Engine engine(o.engine);
   int ok = 0, failed = 0, skipped = 0, position = 0;
   bool cancelled = false;
   const auto total = static_cast<int>(mine.size());
-  for (const auto* job : mine) {
+  for (const auto& one_job : mine) {
+    const auto* job = &one_job;
     ++position;
     if (g_cancel.load()) {
       cancelled = true;
@@ -190,12 +212,11 @@ int run(Options& o) {
         bool have_all = true;
         for (int k = 0; k < r.batch_size && have_all; ++k) {
           const auto i = static_cast<std::size_t>(b * r.batch_size + k);
-          have_all = already_written(o.output_dir + "/" + job->outputs[i],
-                                     image_metadata(r, job->seeds[i], 0).at("gen"));
+          have_all = already_written(folder, job->outputs[i], image_metadata(r, job->seeds[i], 0).at("gen"));
         }
         if (have_all) {
           reused += r.batch_size;
-          for (int k = 0; k < r.batch_size; ++k) written.push_back(o.output_dir + "/" + job->outputs[b * r.batch_size + k]);
+          for (int k = 0; k < r.batch_size; ++k) written.push_back(folder.display(job->outputs[b * r.batch_size + k]));
           continue;
         }
         Request one = r;
@@ -204,11 +225,10 @@ int run(Options& o) {
         Callbacks cb;
         cb.keep_images = false;
         cb.on_image = [&](const GeneratedImage& img) {
-          const auto path = o.output_dir + "/" + job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
-          const auto parent = std::filesystem::path(path).parent_path();
-          std::error_code ec;
-          if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-          write_png(path, img.image, img.metadata);
+          const auto& relative = job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
+          const auto path = folder.display(relative);
+          const auto png = encode_png(img.image, img.metadata, {}, path);
+          write_file_atomic(folder, relative, png.data(), png.size());
           written.push_back(path);
           emit({{"event", "image"}, {"id", job->id}, {"path", path}, {"seed", img.seed}});
         };

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "core/atomic_file.hpp"
 #include "core/fail.hpp"
 #include "core/fs.hpp"
 #include "gen/image.hpp"
@@ -51,12 +52,9 @@ int run(Options& o) {
   out.validate();
   if (!out.seed) out.seed = gen::random_seed();
   if (o.output.empty()) fail(ErrorCode::InvalidArgument, "--output", "is empty");
-  {  // Refuse a missing output folder now, not after the whole generation.
-    const auto first = gen::output_path(o.output, 0, *out.seed, 0, 0);
-    const std::string folder = gen::core::dirname(first);
-    if (!gen::core::is_dir(folder))
-      fail(ErrorCode::NotFound, first, "the output folder " + folder + " does not exist");
-  }
+  // Refuse a missing output folder, or a target that is not a regular file, now, not after
+  // the whole generation.
+  gen::check_output_path(gen::output_path(o.output, 0, *out.seed, 0, 0));
 
   const bool json = o.progress == "json";
   const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
