@@ -17,6 +17,8 @@ void Fd::reset() noexcept {
 }
 
 void fail_errno(const std::string& path, const std::string& what, int err, const std::string& noun) {
+  if (err == ENAMETOOLONG)  // the caller's name, not the disk: an argument error
+    fail(ErrorCode::InvalidArgument, path, "name too long (at most 255 bytes a component, 4095 in all)");
   const ErrorCode code = (err == ENOENT || err == ENOTDIR) ? ErrorCode::NotFound
                          : err == ENOMEM                   ? ErrorCode::OutOfMemory
                                                            : ErrorCode::Io;
@@ -88,6 +90,19 @@ std::string read_input(const std::string& path, std::size_t max_bytes, const std
   text.resize(have);
   if (have > max_bytes) too_large();
   return text;
+}
+
+std::string read_head(const std::string& path, std::size_t max_bytes) {
+  const Fd f = open_input(path);
+  std::string head(max_bytes, '\0');
+  std::size_t have = 0;
+  while (have < max_bytes) {
+    const std::size_t r = read_some(f.get(), &head[have], max_bytes - have, path);
+    if (r == 0) break;
+    have += r;
+  }
+  head.resize(have);
+  return head;
 }
 
 LineReader::LineReader(const std::string& path, std::size_t max_line, const std::string& noun)

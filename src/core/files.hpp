@@ -39,7 +39,7 @@ class Fd {
 };
 
 // Throws the gen::Error for a failed system call on `path`: NotFound (ENOENT, ENOTDIR),
-// OutOfMemory (ENOMEM) or Io, with "<what>: <strerror>" ("no such <noun>" for ENOENT).
+// OutOfMemory (ENOMEM), InvalidArgument (ENAMETOOLONG: "name too long") or Io, with "<what>: <strerror>" ("no such <noun>" for ENOENT).
 [[noreturn]] void fail_errno(const std::string& path, const std::string& what, int err, const std::string& noun = "file");
 
 // Opens `path` for reading (links followed: the user named it). Refuses, without blocking,
@@ -53,6 +53,10 @@ Fd open_input(const std::string& path, std::size_t* size = nullptr, const std::s
 // counted while reading; a larger file is refused naming `what` and the cap
 // (InvalidArgument "is larger than N MiB, the most a <what> may be").
 std::string read_input(const std::string& path, std::size_t max_bytes, const std::string& what);
+
+// The first `max_bytes` bytes of an input file (fewer when it is shorter), opened as
+// open_input opens it: to tell formats apart by their first bytes.
+std::string read_head(const std::string& path, std::size_t max_bytes);
 
 // Reads a text file line by line (LF or CRLF), never holding more than one line (and one
 // 64 KiB read) in memory.

@@ -15,6 +15,9 @@ namespace gen::core {
 
 // Deeper than any request or model config (those nest 4 levels or so).
 inline constexpr int kMaxJsonDepth = 64;
+// The most a model or scheduler config file may hold: real ones are a few KiB
+// (model_index.json, config.json, scheduler_config.json).
+inline constexpr std::size_t kMaxConfigFile = std::size_t{4} << 20;
 
 // `text` parsed, or `code` (InvalidFormat unless given) with "<subject>: not valid JSON: ..."
 // or "nested deeper than 64 levels".

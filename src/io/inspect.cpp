@@ -4,13 +4,13 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
 
 #include "core/fail.hpp"
+#include "core/files.hpp"
+#include "core/json.hpp"
 #include "io/torch_checkpoint.hpp"
 
 namespace gen::io {
@@ -41,18 +41,11 @@ std::string group_of(const std::string& name) {
   return name.substr(0, pos - 1);
 }
 
-constexpr std::uintmax_t kMaxJsonFile = 64ull << 20;
+constexpr std::size_t kMaxJsonFile = std::size_t{64} << 20;
 
 nlohmann::json read_json(const fs::path& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) fail(ErrorCode::Io, path.string(), "cannot read its size: " + ec.message());
-  if (size > kMaxJsonFile) fail(ErrorCode::InvalidFormat, path.string(), "JSON file larger than 64 MiB");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, path.string(), "cannot open for reading");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) fail(ErrorCode::InvalidFormat, path.string(), "not a JSON object");
+  nlohmann::json j = core::read_json_file(path.string(), kMaxJsonFile, "JSON file");
+  if (!j.is_object()) fail(ErrorCode::InvalidFormat, path.string(), "not a JSON object");
   return j;
 }
 
@@ -89,11 +82,9 @@ InspectReport open_pickle(const std::string& path) {
 
 // Tells a torch.save / pickle / GGUF file from a safetensors one by its first bytes.
 bool is_pickle_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, path, "cannot open for reading");
-  unsigned char head[4] = {0, 0, 0, 0};
-  in.read(reinterpret_cast<char*>(head), 4);
-  const std::streamsize got = in.gcount();
+  const std::string bytes = core::read_head(path, 4);
+  const auto* head = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::size_t got = bytes.size();
   if (got >= 4 && std::memcmp(head, "GGUF", 4) == 0)
     fail(ErrorCode::Unsupported, path, "GGUF file: gen reads safetensors and torch.save weights only");
   if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return true;  // torch.save zip

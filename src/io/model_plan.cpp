@@ -1,6 +1,7 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
 #include "core/fail.hpp"
 #include "core/fs.hpp"
+#include "core/json.hpp"
 #include "io/model_plan.hpp"
 
 #include <dirent.h>
@@ -10,7 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 
 namespace gen::io {
 namespace {
@@ -65,13 +66,7 @@ ModelReport classify_checkpoint(const SafetensorsCheckpoint& ckpt) {
 }
 
 nlohmann::json read_json_file(const std::string& p) {
-  std::ifstream in(p);
-  if (!in) fail(ErrorCode::NotFound, p, "cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::InvalidFormat, p, std::string("not valid JSON: ") + e.what());
-  }
+  return core::read_json_file(p, core::kMaxConfigFile, "model config");
 }
 
 // The weights file of a diffusers component folder: plain or fp16 variant, whole or sharded.
@@ -203,7 +198,7 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
   m.clip_skip = 0;
   if (index.contains("tokenizer") && is_dir(join(root, "tokenizer"))) m.tokenizer_dir = join(root, "tokenizer");
   const auto sched = join(root, "scheduler/scheduler_config.json");
-  if (is_file(sched)) {
+  if (path_exists(sched)) {  // a FIFO or folder there is refused by the reader, not skipped
     m.scheduler_config = read_json_file(sched);
     if (m.scheduler_config.is_object() && m.scheduler_config.contains("prediction_type") &&
         m.scheduler_config["prediction_type"].is_string())
@@ -262,7 +257,7 @@ ModelPlan plan_model(const std::string& path, const ModelPlanOptions& options) {
   if (!path_exists(path)) fail(ErrorCode::NotFound, path, "no such file or folder");
   ModelPlan m;
   if (is_dir(path)) {
-    if (!is_file(join(path, "model_index.json")))
+    if (!path_exists(join(path, "model_index.json")))
       fail(ErrorCode::NotFound, path,
            "no model_index.json: not a diffusers pipeline folder (give an LDM .safetensors file or a folder "
            "with model_index.json)");
@@ -314,14 +309,10 @@ VaePlan plan_vae(const std::string& path, const std::string& variant) {
 ControlNetPlan plan_controlnet(const std::string& path) {
   ControlNetPlan p;
   if (is_dir(path)) {  // a diffusers ControlNetModel folder
-    std::ifstream in(path + "/config.json");
-    if (!in) fail(ErrorCode::NotFound, path, "not a ControlNet folder: no config.json");
-    nlohmann::json cfg;
-    try {
-      cfg = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      fail(ErrorCode::InvalidFormat, path + "/config.json", e.what());
-    }
+    std::error_code ec;
+    if (!std::filesystem::exists(path + "/config.json", ec))
+      fail(ErrorCode::NotFound, path, "not a ControlNet folder: no config.json");
+    const nlohmann::json cfg = read_json_file(path + "/config.json");
     p.checkpoint = std::make_shared<SafetensorsCheckpoint>(SafetensorsCheckpoint::open(path));
     p.layout = "diffusers";
     p.config = control::ControlNetConfig::from_diffusers(cfg, path + "/config.json");

@@ -6,14 +6,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/fail.hpp"
+#include "core/files.hpp"
 #include "core/fs.hpp"
 #include "gen/safetensors.hpp"
 #include "io/mapped_file.hpp"
@@ -84,21 +83,7 @@ std::string folder_prefix(const std::string& path) {
 
 
 std::string read_small_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) fail(ErrorCode::NotFound, path, "no such file");
-    fail(ErrorCode::Io, path, std::string("cannot stat: ") + std::strerror(err));
-  }
-  if (S_ISDIR(st.st_mode)) fail(ErrorCode::InvalidArgument, path, "is a folder, not a file");
-  if (!S_ISREG(st.st_mode)) fail(ErrorCode::InvalidArgument, path, "is not a regular file");
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxIndexSize)
-    fail(ErrorCode::InvalidFormat, path, "index file is larger than 256 MiB");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, path, std::string("cannot open for reading: ") + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(ErrorCode::Io, path, "read failed");
-  return text;
+  return core::read_input(path, static_cast<std::size_t>(kMaxIndexSize), "safetensors index");
 }
 
 // A shard name from an index must stay inside the index's folder.

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/fail.hpp"
+#include "core/files.hpp"
 
 namespace gen::io {
 namespace {
@@ -68,30 +69,16 @@ struct Mapping {
   }
 };
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 }  // namespace
 
 ZipReader ZipReader::open(const std::string& path) {
-  Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) {
-    int err = errno;
-    fail(err == ENOENT || err == ENOTDIR ? ErrorCode::NotFound : ErrorCode::Io, path,
-         std::string("cannot open: ") + std::strerror(err));
-  }
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) fail(ErrorCode::Io, path, std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) fail(ErrorCode::InvalidArgument, path, "not a regular file");
-  if (st.st_size <= 0) fail(ErrorCode::InvalidFormat, path, "empty file, not a ZIP archive");
+  std::size_t size = 0;
+  const core::Fd f = core::open_input(path, &size);  // never blocks; regular files only
+  if (size == 0) fail(ErrorCode::InvalidFormat, path, "empty file, not a ZIP archive");
   auto map = std::make_shared<Mapping>();
-  map->size = static_cast<std::size_t>(st.st_size);
-  void* addr = ::mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, f.fd, 0);
+  map->size = size;
+  void* addr = ::mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, f.get(), 0);
   if (addr == MAP_FAILED) fail(ErrorCode::Io, path, std::string("cannot map: ") + std::strerror(errno));
   map->addr = addr;
   ZipReader z;

@@ -1,7 +1,6 @@
 // gen — scheduler config, the shared noise-schedule arithmetic, the base class and the factory.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fail.hpp"
+#include "core/json.hpp"
 #include "schedulers/scheduler.hpp"
 
 namespace gen {
@@ -129,15 +129,7 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
 }
 
 SchedulerConfig SchedulerConfig::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(ErrorCode::NotFound, path, "cannot open the scheduler config");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::InvalidFormat, path, std::string("not valid JSON: ") + e.what());
-  }
-  return from_json(j, path);
+  return from_json(core::read_json_file(path, core::kMaxConfigFile, "scheduler config"), path);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@
 #include <algorithm>
 #include <climits>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/fail.hpp"
+#include "core/files.hpp"
+#include "core/json.hpp"
 #include "text/text_clean.hpp"
 
 namespace gen::text {
@@ -25,15 +25,10 @@ constexpr const char* kEos = "<|endoftext|>";
 constexpr size_t kClipMerges = 49152 - 256 - 2;  // merges the original vocabulary file provides
 constexpr size_t kCacheLimit = 1 << 16;
 
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail(ErrorCode::NotFound, path, "no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, path, "cannot open for reading");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(ErrorCode::Io, path, "read error");
-  return data;
-}
+// Tokenizer files are a few MiB (tokenizer.json ~4 MiB); 64 MiB is far above any real one.
+constexpr std::size_t kMaxTokenizerFile = std::size_t{64} << 20;
+
+std::string read_file(const std::string& path) { return core::read_input(path, kMaxTokenizerFile, "tokenizer file"); }
 
 std::string gunzip(const std::string& data, const std::string& path) {
   if (data.size() < 18 || static_cast<unsigned char>(data[0]) != 0x1F || static_cast<unsigned char>(data[1]) != 0x8B)
@@ -168,11 +163,7 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, Cleanup cleanup
   const bool classic = fs::exists(vocab_path, ec) || !fs::exists(tokenizer_json, ec);
   nlohmann::json vocab, merges;
   if (!classic) vocab_path = tokenizer_json;
-  try {
-    vocab = nlohmann::json::parse(read_file(vocab_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::InvalidFormat, vocab_path, std::string("not valid JSON: ") + e.what());
-  }
+  vocab = core::parse_json(read_file(vocab_path), vocab_path);
   if (!classic) {
     if (!vocab.is_object() || !vocab.contains("model") || !vocab["model"].is_object() ||
         vocab["model"].value("type", "") != "BPE" || !vocab["model"].contains("vocab") ||
@@ -217,12 +208,7 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, Cleanup cleanup
   std::string special_path = (fs::path(dir) / "special_tokens_map.json").string();
   if (!fs::exists(special_path, ec)) special_path = (fs::path(dir) / "tokenizer_config.json").string();
   if (fs::exists(special_path, ec)) {
-    nlohmann::json special;
-    try {
-      special = nlohmann::json::parse(read_file(special_path));
-    } catch (const nlohmann::json::exception& e) {
-      fail(ErrorCode::InvalidFormat, special_path, std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json special = core::parse_json(read_file(special_path), special_path);
     if (special.is_object() && special.contains("pad_token")) {
       const nlohmann::json& p = special["pad_token"];
       std::string pad = p.is_string() ? p.get<std::string>()

@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "gen/engine.hpp"
 #include "core/fail.hpp"
+#include "core/files.hpp"
 #include "gen/image.hpp"
 #include "gen/request.hpp"
 #include "request_options.hpp"
@@ -51,11 +52,8 @@ Workload make_workload(const Options& o) {
   Workload w;
   Request& r = w.request;
   if (!o.request_file.empty()) {
-    std::ifstream in(o.request_file);
-    if (!in) fail(ErrorCode::NotFound, o.request_file, "cannot read the request file");
-    std::stringstream text;
-    text << in.rdbuf();
-    r = Request::from_json(text.str(), o.request_file);
+    // A request is one JSON object; 1 MiB is the job-line limit of gen batch too.
+    r = Request::from_json(core::read_input(o.request_file, std::size_t{1} << 20, "request file"), o.request_file);
     w.name = "request";
     w.what = o.request_file;
   } else {

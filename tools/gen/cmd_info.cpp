@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "core/fail.hpp"
+#include "core/json.hpp"
 #include "gen/image.hpp"
 
 namespace gen::cli {
@@ -20,13 +21,19 @@ Command register_info(CLI::App& app) {
             auto req = text.find("gen");
             if (params == text.end() && req == text.end())
               fail(ErrorCode::NotFound, *path, "no generation parameters in this image");
+            // The stored request (the 'gen' text chunk) comes from the image: parsed depth-limited, shown with any
+            // invalid UTF-8 replaced (never an exception from dump()).
+            auto show = [&](const std::string& chunk) {
+              return core::parse_json(chunk, *path)
+                  .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+            };
             if (*json) {
               if (req == text.end()) fail(ErrorCode::NotFound, *path, "no gen request in this image (only A1111 parameters)");
-              std::printf("%s\n", nlohmann::json::parse(req->second).dump(2).c_str());
+              std::printf("%s\n", show(req->second).c_str());
               return 0;
             }
             if (params != text.end()) std::printf("%s\n", params->second.c_str());
-            if (req != text.end()) std::printf("\ngen request:\n%s\n", nlohmann::json::parse(req->second).dump(2).c_str());
+            if (req != text.end()) std::printf("\ngen request:\n%s\n", show(req->second).c_str());
             return 0;
           }};
 }
