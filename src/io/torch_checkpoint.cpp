@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/fail.hpp"
+#include "core/files.hpp"
 #include "io/pickle_reader.hpp"
 #include "io/torch_pickle_hooks.hpp"
 
@@ -48,6 +48,9 @@ constexpr std::uint64_t kVisitsPerByte = 16, kNameBytesPerByte = 64;
 // Non-contiguous tensors are copied out (torch_tensor_bytes): together at most the
 // archive's size plus this (expanded or repeated views of one storage are bombs).
 constexpr std::uint64_t kMaxGatherExtra = 64ull << 20;
+// All tensors together (what `gen convert` writes): at most twice the archive's size plus
+// 64 MiB. Tied weights (two names, one storage) fit; ten thousand names for one storage do not.
+constexpr std::uint64_t kMaxTotalFactor = 2;
 
 class Flattener {
  public:
@@ -145,6 +148,11 @@ class Flattener {
                  std::to_string(limit) + " (the file's size plus 64 MiB): its views expand or "
                  "repeat their storages");
     }
+    const std::uint64_t total_limit = kMaxTotalFactor * out_.zip->file_size() + kMaxGatherExtra;
+    if (__builtin_add_overflow(total_, t.nbytes(), &total_) || total_ > total_limit)
+      fail(ErrorCode::Unsupported, subject_,
+           "tensor '" + name + "' would bring the checkpoint's tensors past " + std::to_string(total_limit) +
+               " bytes (twice the file's size plus 64 MiB): its tensors repeat the storages the file holds");
     out_.tensors.push_back(std::move(t));
   }
 
@@ -154,7 +162,7 @@ class Flattener {
   std::unordered_map<const Value*, bool> memo_;
   std::unordered_set<std::string> names_;
   const std::uint64_t max_visits_, max_name_bytes_;
-  std::uint64_t visits_ = 0, name_bytes_ = 0, gathered_ = 0;
+  std::uint64_t visits_ = 0, name_bytes_ = 0, gathered_ = 0, total_ = 0;
 };
 
 // The 14 bytes a legacy torch.save stream starts with: PROTO 2, then LONG1 of the
@@ -164,26 +172,22 @@ const std::uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0
 
 // Not a ZIP archive: explain what it is. Pickle streams are scanned (never run) so
 // that a hostile one is reported as such before the format is refused.
+std::vector<std::uint8_t> read_prefix(const std::string& path, std::size_t max_bytes) {
+  const std::string head = core::read_head(path, max_bytes);
+  return {head.begin(), head.end()};
+}
+
 [[noreturn]] void refuse_non_zip(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::uint8_t> head(16);
-  in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
+  pickle::PickleLimits limits;
+  // At most what the pickle scan may look at.
+  const std::vector<std::uint8_t> bytes = read_prefix(path, limits.max_bytes);
+  const std::vector<std::uint8_t> head(bytes.begin(), bytes.begin() + std::min<std::size_t>(16, bytes.size()));
   const bool legacy = head.size() >= sizeof kLegacyMagic &&
                       std::memcmp(head.data(), kLegacyMagic, sizeof kLegacyMagic) == 0;
   const bool pickle_like = !head.empty() && head[0] == 0x80;
   if (!legacy && !pickle_like)
     fail(ErrorCode::InvalidFormat, path, "not a torch.save checkpoint (no ZIP signature, not a pickle)");
   // Scan the pickles: up to 4 for the legacy layout (magic, protocol, system info, object).
-  in.clear();
-  in.seekg(0, std::ios::end);
-  const std::streamoff file_size = in.tellg();
-  pickle::PickleLimits limits;
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(
-      std::min<std::streamoff>(file_size, static_cast<std::streamoff>(limits.max_bytes))));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
   torchpk::TorchHooks hooks(path, nullptr, "");
   std::size_t pos = 0;
   for (int k = 0; k < (legacy ? 4 : 1) && pos < bytes.size(); ++k) {
@@ -211,12 +215,8 @@ const std::uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0
 
 TorchCheckpoint read_torch_checkpoint(const std::string& path) {
   {
-    std::ifstream in(path, std::ios::binary);
-    char sig[4] = {0, 0, 0, 0};
-    if (in) in.read(sig, 4);
-    if (in && in.gcount() == 4 &&
-        !ZipReader::has_signature(reinterpret_cast<const std::uint8_t*>(sig), 4))
-      refuse_non_zip(path);
+    const std::vector<std::uint8_t> sig = read_prefix(path, 4);  // NotFound, not a regular file, ...
+    if (sig.size() == 4 && !ZipReader::has_signature(sig.data(), 4)) refuse_non_zip(path);
   }
   auto zip = std::make_shared<ZipReader>(ZipReader::open(path));  // NotFound / Io / InvalidFormat
   return read_torch_checkpoint(std::move(zip));

@@ -37,7 +37,8 @@
 //   * Containers held more than once (DUP, the memo) are walked once per path, so the
 //     walk is bounded by the pickle's size: at most 16 visits and 64 bytes of names a
 //     byte (InvalidFormat past that), and the non-contiguous tensors, which are copied
-//     out, together at most the file's size plus 64 MiB (Unsupported past that).
+//     out, together at most the file's size plus 64 MiB, and all tensors together at most
+//     twice the file's size plus 64 MiB (Unsupported past either).
 #pragma once
 
 #include <cstddef>
