@@ -35,8 +35,9 @@ void check_replaceable(int dir, const std::string& name, const std::string& show
   if (S_ISREG(st.st_mode)) return;
   if (S_ISDIR(st.st_mode)) fail(ErrorCode::InvalidArgument, shown, "is a folder, not a file");
   fail(ErrorCode::InvalidArgument, shown,
-       std::string("exists and is ") + (S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file") +
-           " (a device, pipe, socket or link): gen only replaces regular files; remove it or choose another name");
+       std::string("exists and is ") +
+           (S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file (a device, pipe or socket)") +
+           ": gen only replaces regular files; remove it or choose another name");
 }
 
 // The components of a path below a folder; InvalidArgument when it could leave it.

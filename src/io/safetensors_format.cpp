@@ -398,6 +398,11 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_
     fail(ErrorCode::InvalidFormat, subject,
          "header is not valid UTF-8 (bad byte at offset " + std::to_string(bad) + " of the header)");
 
+  // A byte-order mark is not JSON (RFC 8259 §8.1: parsers may ignore it, the reference
+  // serde_json does not; nlohmann would skip it silently).
+  if (n >= 3 && text[0] == 0xEF && text[1] == 0xBB && text[2] == 0xBF)
+    fail(ErrorCode::InvalidFormat, subject, "header starts with a UTF-8 byte-order mark (not valid safetensors)");
+
   // JSON text never holds a raw NUL; nlohmann would take one as the end of input.
   if (const void* nul = std::memchr(text, 0, static_cast<std::size_t>(n)))
     fail(ErrorCode::InvalidFormat, subject,

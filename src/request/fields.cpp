@@ -142,7 +142,9 @@ struct Codec<Seed> {
   static nlohmann::json to_json(const Seed& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
   static Seed from_json(const nlohmann::json& v, const std::string&, const std::string& subject) {
     if (v.is_null()) return std::nullopt;
-    if (!v.is_number_unsigned()) bad(subject, "field 'seed' must be a non-negative integer");
+    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() == -1) return std::nullopt;  // random
+    if (!v.is_number_unsigned())
+      bad(subject, "field 'seed' must be an integer from 0 to 18446744073709551615, or -1 or null for a random one");
     return v.get<std::uint64_t>();
   }
   // -1 means random, as in A1111 and stable-diffusion.cpp; other negatives are refused.

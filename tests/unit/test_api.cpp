@@ -262,7 +262,21 @@ TEST(Api, RequestJsonRoundTripAndStrictness) {
   EXPECT_EQ(code_of(R"({"prompt": "x", "colour": 1})"), gen::ErrorCode::InvalidArgument);
   EXPECT_EQ(code_of(R"({"width": 4294967808})"), gen::ErrorCode::InvalidArgument);  // would wrap to 512
   EXPECT_EQ(code_of(R"({"steps": 1.5})"), gen::ErrorCode::InvalidArgument);
-  EXPECT_EQ(code_of(R"({"seed": -1})"), gen::ErrorCode::InvalidArgument);
+  // -1 (as on the command line) or null: a random seed; other negatives and values past
+  // 2^64-1 (which JSON readers turn into floats) are refused, never wrapped or saturated.
+  EXPECT_EQ(code_of(R"({"seed": -1})"), gen::ErrorCode::Ok);
+  EXPECT_FALSE(gen::Request::from_json(R"({"seed": -1})", "job").seed.has_value());
+  EXPECT_EQ(code_of(R"({"seed": -2})"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of(R"({"seed": 18446744073709551616})"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of(R"({"seed": 1e30})"), gen::ErrorCode::InvalidArgument);
+  EXPECT_EQ(*gen::Request::from_json(R"({"seed": 18446744073709551615})", "job").seed, 18446744073709551615ull);
+  try {  // nested deeper than any request: refused before a document is built
+    gen::Request::from_json(std::string(100000, '[') + std::string(100000, ']'), "job");
+    ADD_FAILURE() << "a request nested 100000 deep was accepted";
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("nested deeper than 64"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(code_of(R"({"schema": "gen.request/9"})"), gen::ErrorCode::Unsupported);
   EXPECT_EQ(code_of(R"({"controls": [{"model": "a", "image": "b", "start": 0.6, "end": 0.4}]})"),
             gen::ErrorCode::InvalidArgument);
