@@ -39,7 +39,10 @@ struct EngineOptions {
   std::string vocab;
   Device device = Device::Auto;        // auto (CUDA when present) | cpu | cuda
   Precision dtype = Precision::Auto;   // auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
-  int threads = 0;              // CPU threads for tensor work; 0 keeps libtorch's default
+  int threads = 0;              // CPU threads for tensor work (process-wide), at most the CPUs this
+                                // process may use; 0: one per CPU, one for tiny work. Programs that
+                                // embed gen on shared machines should set OMP_WAIT_POLICY=PASSIVE
+                                // (docs/performance.md#threads)
   // Models kept loaded between requests, least recently used dropped first.
   int max_models = 1;           // base models (UNet + VAE + text encoder)
   int max_controlnets = 4;      // ControlNets (for the current base model)

@@ -14,9 +14,9 @@
 
 #include "core/fail.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/threads.hpp"
 
 namespace gen {
-
 struct Engine::Impl {
   EngineOptions options;
   pipeline::Engine engine;
@@ -68,7 +68,14 @@ Engine::Engine(EngineOptions options) {
   probe.device = options.device;
   probe.dtype = options.dtype;
   probe.validate();
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  if (options.threads > 0) {
+    // More threads than CPUs only adds waiting (and 100000 of them exhaust the process).
+    const int cpus = pipeline::available_cpus();
+    if (options.threads > cpus)
+      fail(ErrorCode::InvalidArgument, "threads",
+           std::to_string(options.threads) + " is more than the " + std::to_string(cpus) +
+               " CPUs this process may use (0: gen's default, docs/performance.md#threads)");
+  }
   impl_ = std::make_unique<Impl>(std::move(options));
 }
 

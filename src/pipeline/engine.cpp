@@ -16,6 +16,7 @@
 #include "pipeline/conditioning.hpp"
 #include "pipeline/diagnose.hpp"
 #include "pipeline/model_cache.hpp"
+#include "pipeline/threads.hpp"
 
 namespace gen::pipeline {
 namespace {
@@ -180,6 +181,10 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
       callbacks.on_load(p);
     };
   BaseModel& base = s.models.base(req, settings, timings.models_loaded, report);
+  use_threads(device.is_cuda() ? s.options.threads
+                               : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
+                                                          req.batch_size),
+                                             s.options.threads, available_cpus()));
   const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir);
   const TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
 

@@ -1,6 +1,7 @@
 // gen — command-line entry point. Every failure ends in one line on stderr,
 // "gen: error [<code>]: <subject>: <problem>", and the exit code of docs/errors.md.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <sstream>
@@ -11,6 +12,18 @@
 #include "gen/engine.hpp"
 #include "gen/error.hpp"
 #include "gen/version.hpp"
+
+// OpenMP threads that finish a parallel region wait for the next one; libgomp (the OpenMP
+// runtime of PyPI's torch) spins a long while before it sleeps. On a machine shared with
+// other work (CI, a render farm, two gen processes) the spinning thread takes the CPU from the
+// thread it waits for, and a batch of tiny jobs went from 1.5 s to over 60 s with 2 threads
+// on 2 busy cores (docs/performance.md#threads). libgomp reads its wait policy once, when it
+// is loaded, before main(): so gen sets OMP_WAIT_POLICY=PASSIVE (sleep at once) from the
+// executable's preinit array, which runs before any shared library's initialiser. A policy
+// the user set is kept.
+extern "C" void gen_preinit(int, char**, char**) { ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0); }
+__attribute__((section(".preinit_array"), used)) static void (*const gen_preinit_entry)(int, char**, char**) =
+    gen_preinit;
 
 namespace {
 
