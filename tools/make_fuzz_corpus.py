@@ -351,10 +351,36 @@ def jpeg_files():
     return files
 
 
+def request_files():
+    # Requests as gen writes them into PNGs and job files read them: every field kind (text,
+    # integers, reals, seeds, enumerations, controls), a few near-misses, and nesting.
+    full = {"schema": "gen.request/1", "prompt": "a (lighthouse:1.2) at [dusk|dawn]", "negative_prompt": "blurry",
+            "width": 512, "height": 512, "steps": 25, "cfg_scale": 7.5, "seed": 18446744073709551615,
+            "sampler": "dpmpp_2m", "scheduler": "karras", "batch_size": 2, "batch_count": 3,
+            "controls": [{"model": "c.safetensors", "image": "pose.png", "scale": 0.8, "start": 0.0, "end": 0.7,
+                          "preprocess": "canny:100:200", "resize": "crop"}]}
+    files = {
+        "full.json": json.dumps(full).encode(),
+        "minimal.json": b'{"prompt": "x"}',
+        "seed_null.json": b'{"prompt": "x", "seed": null}',
+        "seed_minus_one.json": b'{"seed": -1}',
+        "bad_seed_float.json": b'{"seed": 1e30}',
+        "bad_type.json": b'{"steps": "many"}',
+        "bad_unknown.json": b'{"colour": "red"}',
+        "bad_nul.json": b'{"prompt": "a\\u0000b"}',
+        "bad_utf8.json": b'{"prompt": "\xff\xfe"}',
+        "nested_63.json": b"[" * 63 + b"]" * 63,
+        "nested_65.json": b"{\"a\":" * 65 + b"1" + b"}" * 65,
+        "bad_truncated.json": json.dumps(full).encode()[:100],
+    }
+    return files
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fuzz", "corpus")
     for target, files in [("safetensors", safetensors_files()), ("zip", zip_files()),
-                          ("pickle", pickle_files()), ("png", png_files()), ("jpeg", jpeg_files())]:
+                          ("pickle", pickle_files()), ("png", png_files()), ("jpeg", jpeg_files()),
+                          ("request", request_files())]:
         folder = os.path.join(out, target)
         os.makedirs(folder, exist_ok=True)
         for old in os.listdir(folder):

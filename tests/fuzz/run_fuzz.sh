@@ -3,7 +3,7 @@
 # (default 60; GEN_FUZZ_SECONDS overrides both) from its committed seed corpus
 # tests/fuzz/corpus/TARGET/, with tests/fuzz/TARGET.dict as its dictionary.
 # Usage: tests/fuzz/run_fuzz.sh TARGET WORKDIR [SECONDS]
-#   TARGET: safetensors | pickle | zip | png | jpeg (tests/fuzz/fuzz_TARGET.cpp)
+#   TARGET: safetensors | pickle | zip | png | jpeg | request (tests/fuzz/fuzz_TARGET.cpp)
 # Exits non-zero if the build fails or libFuzzer reports a finding (crash, leak,
 # timeout, out of memory); reproducers are left in WORKDIR/findings. Extra
 # libFuzzer flags can be given in GEN_FUZZ_FLAGS (e.g. -jobs=1 -workers=1).
@@ -17,12 +17,16 @@ seconds=${GEN_FUZZ_SECONDS:-${3:-60}}
 libs=()
 case $target in
   safetensors) units=(core/error.cpp io/dtype.cpp io/safetensors_format.cpp) ;;
-  zip) units=(core/error.cpp io/zip_reader.cpp) libs=(-lz) ;;
-  pickle) units=(core/error.cpp io/dtype.cpp io/zip_reader.cpp io/pickle_reader.cpp io/pickle_text.cpp
-                 io/torch_pickle_hooks.cpp io/torch_checkpoint.cpp) libs=(-lz) ;;
-  png|jpeg) units=(core/error.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
+  zip) units=(core/error.cpp core/files.cpp io/zip_reader.cpp) libs=(-lz) ;;
+  pickle) units=(core/error.cpp core/files.cpp io/dtype.cpp io/zip_reader.cpp io/pickle_reader.cpp
+                 io/pickle_text.cpp io/torch_pickle_hooks.cpp io/torch_checkpoint.cpp) libs=(-lz) ;;
+  png|jpeg) units=(core/error.cpp core/files.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
                    image/image.cpp image/png.cpp image/jpeg.cpp)
             libs=(-lpng -ljpeg -lz) ;;
+  request) units=(core/error.cpp core/files.cpp core/json.cpp request/fields.cpp request/request.cpp
+                  request/infotext.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
+                  image/image.cpp image/png.cpp image/jpeg.cpp)  # Request::validate checks control pixels
+           libs=(-lpng -ljpeg -lz) ;;
   *) echo "run_fuzz.sh: unknown target '$target'" >&2; exit 2 ;;
 esac
 
