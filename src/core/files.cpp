@@ -124,19 +124,26 @@ bool LineReader::fill() {
 
 bool LineReader::next(std::string& line, bool* too_long) {
   if (too_long) *too_long = false;
+  const auto refuse = [&] {  // the line being read is longer than max_line_
+    if (!too_long)
+      fail(ErrorCode::InvalidFormat, path_ + ":" + std::to_string(number_ + 1),
+           "the line is longer than " + mib(max_line_));
+  };
   std::size_t scanned = pos_;
   bool skipping = false;  // past max_line_: the rest of this line is read and dropped
   for (;;) {
     const auto nl = buf_.find('\n', scanned);
     if (nl != std::string::npos) {
+      if (!skipping && nl - pos_ > max_line_ + 1) {  // + 1: a CR before the LF is not counted
+        refuse();
+        skipping = true;
+      }
       if (!skipping) line.assign(buf_, pos_, nl - pos_);
       pos_ = nl + 1;
       break;
     }
-    if (!skipping && buf_.size() - pos_ > max_line_) {
-      if (!too_long)
-        fail(ErrorCode::InvalidFormat, path_ + ":" + std::to_string(number_ + 1),
-             "the line is longer than " + mib(max_line_));
+    if (!skipping && buf_.size() - pos_ > max_line_ + 1) {
+      refuse();
       skipping = true;
     }
     if (skipping) {
@@ -151,13 +158,17 @@ bool LineReader::next(std::string& line, bool* too_long) {
       break;
     }
   }
+  if (!skipping && !line.empty() && line.back() == '\r') line.pop_back();
+  if (!skipping && line.size() > max_line_) {
+    refuse();
+    skipping = true;
+  }
   ++number_;
   if (skipping) {
     line.clear();
     *too_long = true;
     return true;
   }
-  if (!line.empty() && line.back() == '\r') line.pop_back();
   return true;
 }
 
