@@ -1,6 +1,7 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
 #include "core/fail.hpp"
 #include "core/fs.hpp"
+#include "core/json.hpp"
 #include "io/model_plan.hpp"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 namespace gen::io {
 namespace {
@@ -64,14 +66,14 @@ ModelReport classify_checkpoint(const SafetensorsCheckpoint& ckpt) {
   return classify(shapes);
 }
 
+// A config.json / scheduler_config.json as diffusers writes it: Python's json module writes
+// non-finite floats as bare -Infinity / NaN, read here as the strings "-Infinity" / "NaN".
 nlohmann::json read_json_file(const std::string& p) {
   std::ifstream in(p);
   if (!in) fail(ErrorCode::NotFound, p, "cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::InvalidFormat, p, std::string("not valid JSON: ") + e.what());
-  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return core::parse_json(core::python_constants_as_strings(text.str()), p);
 }
 
 // The weights file of a diffusers component folder: plain or fp16 variant, whole or sharded.
