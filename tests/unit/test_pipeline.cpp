@@ -107,7 +107,8 @@ void run_case(const std::string& name) {
   req.cfg_scale = (*c)["cfg"];
   req.steps = (*c)["steps"];
   req.sampler = (*c)["sampler"];
-  req.scheduler = SchedulerConfig::from_json(sd2 ? sd2_fixture().configs["scheduler"] : f.configs["scheduler"]);
+  req.scheduler =
+      SchedulerConfig::from_json(sd2 ? sd2_fixture().configs["scheduler"] : f.configs["scheduler"], req.sampler);
   req.guess_mode = c->value("guess", false);
   for (const auto& u : c->value("controls", nlohmann::json::array())) {
     pipeline::ControlUnit unit;
@@ -232,7 +233,7 @@ GraphCase graph_case(const std::string& sampler, const std::string& prompt) {
   c.req.steps = 5;
   c.req.seed = 11;
   c.req.sampler = sampler;
-  c.req.scheduler = SchedulerConfig::from_json(f.configs["scheduler"]);
+  c.req.scheduler = SchedulerConfig::from_json(f.configs["scheduler"], sampler);
   for (int i = 0; i < 2; ++i) {
     auto image = load_tensor(io, "control_image." + std::to_string(i), at::kFloat, at::kCPU);
     image = at::upsample_bilinear2d(image, {48, 64}, false);
