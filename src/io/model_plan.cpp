@@ -303,8 +303,8 @@ VaePlan plan_vae(const std::string& path, const std::string& variant) {
     v.names = VaePlan::Names::Diffusers;
     // The levels and resnets per level the names show.
     auto& shape = v.names_config;
-    shape.channel_mult.clear();
-    for (std::int64_t l = 0; has_prefix(ck, "encoder.down_blocks." + num(l) + "."); ++l) shape.channel_mult.push_back(1);
+    shape.block_channels.clear();
+    for (std::int64_t l = 0; has_prefix(ck, "encoder.down_blocks." + num(l) + "."); ++l) shape.block_channels.push_back(1);
     shape.num_res_blocks = 0;
     while (has_prefix(ck, "encoder.down_blocks.0.resnets." + num(shape.num_res_blocks) + ".")) ++shape.num_res_blocks;
   } else {

@@ -117,7 +117,7 @@ std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tenso
 }  // namespace
 
 std::int64_t vae_factor(const models::Vae& vae) {
-  return std::int64_t{1} << (vae.config().channel_mult.size() - 1);
+  return std::int64_t{1} << (vae.config().levels() - 1);
 }
 
 
