@@ -207,9 +207,15 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     u.scale = c.scale;
     u.start = c.start;
     u.end = c.end;
+    u.pooled_by_request = c.global_pool;
     job.denoise.controls.push_back(u);
     job.controlnets.emplace_back(&net, c.model);
   }
+  // diffusers' ControlNet pipeline: guess_mode = guess_mode or the first ControlNet's
+  // global_pool_conditions (its config, not --control-pool).
+  const auto& units = job.denoise.controls;
+  if (!units.empty() && units[0].net->config().global_average_pooling && !units[0].pooled_by_request)
+    job.denoise.guess_mode = true;
   timings.load = since(t0);
 
   std::ostringstream sum;

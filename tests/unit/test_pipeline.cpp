@@ -180,6 +180,9 @@ TEST(Pipeline, ControlResidualScales) {
   EXPECT_NEAR(guess[0], 0.2, 1e-12);
   EXPECT_NEAR(guess[6], 2.0 * std::pow(10.0, -0.5), 1e-12);
   EXPECT_NEAR(guess[12], 2.0, 1e-12);
+  // A pooled ControlNet (global_pool_conditions) in guess mode: diffusers skips the ramp.
+  req.control_mode = pipeline::ControlMode::Balanced;
+  for (double v : pipeline::residual_scales(req, 2.0, 13, /*pooled=*/true)) EXPECT_DOUBLE_EQ(v, 2.0);
 }
 
 // The A1111 modes on the tiny pipeline: deterministic, different from balanced and from
