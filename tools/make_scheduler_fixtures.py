@@ -26,10 +26,17 @@ and under "schedules" the timesteps/sigmas/init_noise_sigma of every scheduler, 
 Karras setting at 20, 30 and 50 steps (no trajectory).
 
     python tools/make_scheduler_fixtures.py [--out tests/data/schedulers]
+    python tools/make_scheduler_fixtures.py --class-defaults [--out tests/data/schedulers]
+
+--class-defaults writes only class_defaults.json: for each gen scheduler name, its diffusers
+class and the defaults of every config key that class's __init__ reads (what
+`Class.from_config(config)` takes for a key the config lacks). A non-finite float default is
+written as the string "inf" or "-inf" (JSON has no infinities).
 """
 import argparse
 import inspect
 import json
+import math
 import os
 
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
@@ -188,12 +195,40 @@ def schedules():
     return out
 
 
+def class_defaults():
+    """{gen name: {"class": diffusers class, "defaults": {config key: __init__ default}}}."""
+    def plain(v):
+        if isinstance(v, float) and math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if isinstance(v, tuple):
+            return list(v)
+        return v
+    out = {}
+    for name, (cls_name, _) in CLASSES.items():
+        params = inspect.signature(getattr(diffusers, cls_name).__init__).parameters
+        out[name] = {"class": cls_name,
+                     "defaults": {k: plain(p.default) for k, p in params.items()
+                                  if k != "self" and p.kind == p.POSITIONAL_OR_KEYWORD}}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "schedulers"))
+    ap.add_argument("--class-defaults", action="store_true",
+                    help="write only class_defaults.json (each class's config keys and defaults)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.class_defaults:
+        doc = {"about": "The config keys each diffusers scheduler class reads, with its __init__ defaults; "
+                        "written by tools/make_scheduler_fixtures.py --class-defaults.",
+               "diffusers": diffusers.__version__, "classes": class_defaults()}
+        with open(os.path.join(args.out, "class_defaults.json"), "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True, allow_nan=False)
+            f.write("\n")
+        print(f"wrote {os.path.join(args.out, 'class_defaults.json')}")
+        return
     for f in os.listdir(args.out):
         if f.endswith(".safetensors"):
             os.remove(os.path.join(args.out, f))

@@ -28,7 +28,10 @@ namespace gen {
 // ---------------------------------------------------------------- enumerations
 
 enum class Sampler { Ddim, Euler, EulerA, Heun, Lms, Pndm, DpmPP2M, DpmPP2MSde, UniPC, Lcm };
-enum class Schedule { Normal, Karras };                      // the sigma/timestep spacing
+// The sigma/timestep spacing: auto = what the model folder's scheduler config says
+// (use_karras_sigmas: true → karras; normal for a single file or a sampler that does not read
+// the key); normal and karras override the folder.
+enum class Schedule { Auto, Normal, Karras };
 enum class PromptSyntax { A1111, Plain };                    // a1111: (word:1.2), [word], BREAK; plain: as diffusers
 // Tokenizer text clean-up: auto (a diffusers tokenizer folder: NFC as transformers 5 does;
 // the bare CLIP vocabulary: ftfy + whitespace, as A1111 / original CLIP), ftfy, nfc.
@@ -61,7 +64,7 @@ struct Names;
 GEN_NAMES(Sampler, "sampler", {Sampler::Ddim, "ddim"}, {Sampler::Euler, "euler"}, {Sampler::EulerA, "euler_a"},
           {Sampler::Heun, "heun"}, {Sampler::Lms, "lms"}, {Sampler::Pndm, "pndm"}, {Sampler::DpmPP2M, "dpmpp_2m"},
           {Sampler::DpmPP2MSde, "dpmpp_2m_sde"}, {Sampler::UniPC, "unipc"}, {Sampler::Lcm, "lcm"})
-GEN_NAMES(Schedule, "scheduler", {Schedule::Normal, "normal"}, {Schedule::Karras, "karras"})
+GEN_NAMES(Schedule, "scheduler", {Schedule::Auto, "auto"}, {Schedule::Normal, "normal"}, {Schedule::Karras, "karras"})
 GEN_NAMES(PromptSyntax, "prompt syntax", {PromptSyntax::A1111, "a1111"}, {PromptSyntax::Plain, "plain"})
 GEN_NAMES(TextCleanup, "text clean-up", {TextCleanup::Auto, "auto"}, {TextCleanup::Ftfy, "ftfy"},
           {TextCleanup::Nfc, "nfc"})
@@ -124,7 +127,8 @@ std::string names_text() {
     "auto (diffusers folder: NFC as transformers 5; CLIP vocabulary: ftfy as A1111), ftfy or nfc", "", GEN_ANY) \
   X(int, steps, 20, "--steps", "Sampling steps", "Steps", GEN_RANGE(1, 1000, 0))                                \
   X(Sampler, sampler, Sampler::Euler, "--sampler", "The sampler", "Sampler", GEN_ANY)                           \
-  X(Schedule, scheduler, Schedule::Normal, "--scheduler", "Noise schedule", "", GEN_ANY)                        \
+  X(Schedule, scheduler, Schedule::Auto, "--scheduler",                                                       \
+    "Noise schedule: auto (the model folder's scheduler config), normal or karras", "", GEN_ANY)               \
   X(double, cfg_scale, 7.5, "--cfg-scale", "Classifier-free guidance scale (1 turns guidance off)", "CFG scale", \
     GEN_RANGE(0, 100, 0))                                                                                       \
   X(std::optional<std::uint64_t>, seed, std::nullopt, "--seed",                                                 \

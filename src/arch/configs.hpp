@@ -22,14 +22,26 @@ struct AttentionOptions {
 struct UNetConfig {
   std::int64_t in_channels = 4;
   std::int64_t out_channels = 4;
-  std::int64_t model_channels = 320;
-  std::vector<std::int64_t> channel_mult = {1, 2, 4, 4};
+  std::int64_t model_channels = 320;  // conv_in's output; the timestep embedding is 4× this
+  // Each level's channels (LDM: model_channels × channel_mult; diffusers: block_out_channels,
+  // any list).
+  std::vector<std::int64_t> block_channels = {320, 640, 1280, 1280};
   std::int64_t num_res_blocks = 2;
   // Downsampling factors (1, 2, 4, …) at which levels carry a SpatialTransformer.
   std::vector<std::int64_t> attention_resolutions = {4, 2, 1};
+  // Heads, LDM style (one rule for every level): num_heads, or channels / num_head_channels.
   std::int64_t num_heads = 8;           // used when num_head_channels <= 0
   std::int64_t num_head_channels = -1;  // SD 2.x: 64
+  // Heads, diffusers style: one count per level (the middle block takes the last), each head
+  // channels / count wide (rounded down, as diffusers). Empty: the LDM rule above.
+  std::vector<std::int64_t> level_heads;
+  // Transformer depth: `transformer_depth` everywhere unless the per-level lists say otherwise:
+  // level_depth per down level (the middle block takes the last, unless mid_depth > 0),
+  // up_level_depth per up block in up order (deepest level first; empty: level_depth's).
   std::int64_t transformer_depth = 1;
+  std::vector<std::int64_t> level_depth;
+  std::vector<std::int64_t> up_level_depth;
+  std::int64_t mid_depth = 0;
   std::int64_t context_dim = 768;
   bool use_linear_in_transformer = false;  // SD 2.x
   bool upcast_attention = false;           // SD 2.1 in half precision
@@ -37,9 +49,17 @@ struct UNetConfig {
 
   static UNetConfig sd15();
   static UNetConfig sd21();
-  // From a diffusers UNet2DConditionModel / ControlNetModel config.json.
+  // From a diffusers UNet2DConditionModel config.json (absent keys take that class's defaults;
+  // keys gen cannot honour are refused by name: arch/config_keys.hpp).
   static UNetConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
-  AttentionOptions attention_at(std::int64_t channels) const;
+  std::size_t levels() const { return block_channels.size(); }
+  bool has_attention(std::size_t level) const;
+  // The attention of a transformer at `level` (channels = that level's) and of the middle block.
+  AttentionOptions attention_at(std::size_t level) const;
+  AttentionOptions attention_mid() const;
+  std::int64_t depth_down(std::size_t level) const;
+  std::int64_t depth_up(std::size_t level) const;
+  std::int64_t depth_mid() const;
   void validate(const std::string& subject) const;  // InvalidArgument when inconsistent
 };
 
@@ -47,15 +67,16 @@ struct VaeConfig {
   std::int64_t in_channels = 3;
   std::int64_t out_channels = 3;
   std::int64_t latent_channels = 4;
-  std::int64_t channels = 128;
-  std::vector<std::int64_t> channel_mult = {1, 2, 4, 4};
+  std::int64_t channels = 128;  // the encoder's conv_in output (LDM `ch`; diffusers block_out_channels[0])
+  std::vector<std::int64_t> block_channels = {128, 256, 512, 512};  // each level's channels
   std::int64_t num_res_blocks = 2;
   std::int64_t norm_groups = 32;
   double scaling_factor = 0.18215;
 
   static VaeConfig sd();
-  // From a diffusers AutoencoderKL config.json.
+  // From a diffusers AutoencoderKL config.json (class defaults, refusals: arch/config_keys.hpp).
   static VaeConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
+  std::size_t levels() const { return block_channels.size(); }
 };
 
 struct ClipTextConfig {
@@ -72,7 +93,8 @@ struct ClipTextConfig {
 
   static ClipTextConfig sd15();
   static ClipTextConfig sd21();  // OpenCLIP ViT-H/14 text tower (24 layers, width 1024)
-  // From a transformers CLIPTextConfig (text_encoder/config.json).
+  // From a transformers CLIPTextConfig (text_encoder/config.json; absent keys take
+  // CLIPTextConfig's defaults, as transformers does).
   static ClipTextConfig from_transformers(const nlohmann::json& config, const std::string& subject);
 };
 
@@ -84,10 +106,14 @@ struct ControlNetConfig {
   models::UNetConfig unet;  // the encoder half's shape (in_channels = latent channels)
   std::int64_t hint_channels = 3;
   std::vector<std::int64_t> hint_block_channels = {16, 32, 96, 256};
-  bool global_average_pooling = false;  // shuffle-style models: residuals averaged over H×W
+  // Shuffle-style models (diffusers global_pool_conditions, LDM global_average_pooling):
+  // residuals averaged over H×W, and (as diffusers, the original code and the A1111
+  // extension do) given to the conditional half of the CFG batch only, at the plain scale.
+  bool global_average_pooling = false;
+  bool bgr = false;  // controlnet_conditioning_channel_order "bgr": the hint's channels reversed
 
   static ControlNetConfig sd15();
-  // From a diffusers ControlNetModel config.json.
+  // From a diffusers ControlNetModel config.json (class defaults, refusals: arch/config_keys.hpp).
   static ControlNetConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
 };
 

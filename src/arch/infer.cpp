@@ -3,6 +3,8 @@
 
 #include "core/fail.hpp"
 
+#include <algorithm>
+
 namespace gen::arch {
 
 using control::ControlNetConfig;
@@ -29,9 +31,11 @@ struct Need {
   }
 };
 
-std::int64_t mult_of(std::int64_t ch, std::int64_t base, const std::string& subject) {
-  if (base <= 0 || ch % base) fail(ErrorCode::ModelMismatch, subject, "block channels are not multiples of the first");
-  return ch / base;
+// The transformer blocks under `prefix` ("….transformer_blocks.N.norm1.weight"); 0 if none.
+std::int64_t depth_at(const Lookup& get, const std::string& prefix) {
+  std::int64_t d = 0;
+  while (get(prefix + "transformer_blocks." + num(d) + ".norm1.weight")) ++d;
+  return d;
 }
 
 
@@ -78,15 +82,20 @@ UNetConfig infer_unet(const Lookup& get, Family family, const InferenceHints& hi
   c.in_channels = in[1];
   c.out_channels = need("out.2.weight", 4)[0];
   // Walk input_blocks: per level, res blocks (optionally with a transformer), then a downsampler.
-  c.channel_mult.clear();
+  c.block_channels.clear();
   c.attention_resolutions.clear();
+  c.level_depth.clear();
   std::int64_t n = 1, per_level = -1;
   for (std::int64_t level = 0;; ++level) {
-    std::int64_t r = 0, out = 0;
+    std::int64_t r = 0, out = 0, depth = 0;
     int with_attention = 0;
     for (; get("input_blocks." + num(n) + ".0.in_layers.0.weight"); ++r, ++n) {
       out = need("input_blocks." + num(n) + ".0.out_layers.3.weight", 4)[0];
       with_attention += get("input_blocks." + num(n) + ".1.norm.weight") != nullptr;
+      const auto d = depth_at(get, "input_blocks." + num(n) + ".1.");
+      if (r > 0 && d != depth)
+        fail(ErrorCode::Unsupported, subject, "transformer depths differing within a level are not supported");
+      depth = d;
     }
     if (r == 0) fail(ErrorCode::ModelMismatch, subject, "input_blocks." + num(n) + " is not a res block");
     if (per_level >= 0 && r != per_level)
@@ -94,15 +103,20 @@ UNetConfig infer_unet(const Lookup& get, Family family, const InferenceHints& hi
     if (with_attention != 0 && with_attention != r)
       fail(ErrorCode::Unsupported, subject, "a level where only some res blocks have attention");
     per_level = r;
-    c.channel_mult.push_back(mult_of(out, c.model_channels, subject));
+    c.block_channels.push_back(out);
+    c.level_depth.push_back(std::max<std::int64_t>(depth, 1));
     if (with_attention) c.attention_resolutions.push_back(std::int64_t{1} << level);
     if (!get("input_blocks." + num(n) + ".0.op.weight")) break;
     ++n;
   }
   c.num_res_blocks = per_level;
+  // The up levels' depths (output_blocks, deepest level first).
+  c.up_level_depth.clear();
+  for (std::size_t i = 0; i < c.block_channels.size(); ++i)
+    c.up_level_depth.push_back(
+        std::max<std::int64_t>(depth_at(get, "output_blocks." + num(static_cast<std::int64_t>(i) * (per_level + 1)) + ".1."), 1));
   const std::string mid = "middle_block.1.";
-  c.transformer_depth = 0;
-  while (get(mid + "transformer_blocks." + num(c.transformer_depth) + ".norm1.weight")) ++c.transformer_depth;
+  c.mid_depth = c.transformer_depth = depth_at(get, mid);
   if (c.transformer_depth == 0) fail(ErrorCode::ModelMismatch, subject, "no transformer in middle_block.1");
   c.context_dim = need(mid + "transformer_blocks.0.attn2.to_k.weight", 2)[1];
   const Shape* proj = get(mid + "proj_in.weight");
@@ -119,10 +133,10 @@ VaeConfig infer_vae(const Lookup& get, const InferenceHints& hints, const std::s
   const auto& in = need("encoder.conv_in.weight", 4);
   c.channels = in[0];
   c.in_channels = in[1];
-  c.channel_mult.clear();
+  c.block_channels.clear();
   for (std::int64_t l = 0; get("encoder.down." + num(l) + ".block.0.conv1.weight"); ++l)
-    c.channel_mult.push_back(mult_of(need("encoder.down." + num(l) + ".block.0.conv1.weight", 4)[0], c.channels, subject));
-  if (c.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no tensor 'encoder.down.0.block.0.conv1.weight'");
+    c.block_channels.push_back(need("encoder.down." + num(l) + ".block.0.conv1.weight", 4)[0]);
+  if (c.block_channels.empty()) fail(ErrorCode::ModelMismatch, subject, "no tensor 'encoder.down.0.block.0.conv1.weight'");
   c.num_res_blocks = 0;
   while (get("encoder.down.0.block." + num(c.num_res_blocks) + ".conv1.weight")) ++c.num_res_blocks;
   c.latent_channels = need("decoder.conv_in.weight", 4)[1];
@@ -168,8 +182,9 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
   u.model_channels = conv_in[0];
   u.in_channels = conv_in[1];
   u.out_channels = conv_in[1];
-  u.channel_mult.clear();
+  u.block_channels.clear();
   u.attention_resolutions.clear();
+  u.level_depth.clear();
   std::int64_t ds = 1, res_in_level = 0, res_first_level = -1;
   bool level_attn = false;
   for (int n = 1;; ++n) {
@@ -187,7 +202,10 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
       if (res_first_level < 0) res_first_level = res_in_level;
       break;
     }
-    if (res_in_level == 0) u.channel_mult.push_back(need(s, b + "0.out_layers.3.weight", subject)[0] / u.model_channels);
+    if (res_in_level == 0) {
+      u.block_channels.push_back(need(s, b + "0.out_layers.3.weight", subject)[0]);
+      u.level_depth.push_back(1);
+    }
     ++res_in_level;
     if (s.count(b + "1.norm.weight")) {
       level_attn = true;
@@ -196,10 +214,13 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
       u.context_dim = need(s, b + "1.transformer_blocks.0.attn2.to_k.weight", subject)[1];
       std::int64_t depth = 0;
       while (s.count(b + "1.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
-      u.transformer_depth = depth;
+      u.level_depth.back() = depth;
     }
   }
-  if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no encoder blocks found");
+  if (u.block_channels.empty()) fail(ErrorCode::ModelMismatch, subject, "no encoder blocks found");
+  u.mid_depth = 0;
+  while (s.count("middle_block.1.transformer_blocks." + std::to_string(u.mid_depth) + ".norm1.weight")) ++u.mid_depth;
+  u.transformer_depth = std::max<std::int64_t>(u.mid_depth, 1);
   u.num_res_blocks = res_first_level;
   family_rules(u, family, {});
   // Hint encoder: convolutions at 0, 2, 4, …; stride-2 ones change the width.
@@ -220,11 +241,13 @@ ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, co
   const auto& conv_in = need(s, "conv_in.weight", subject);
   u.model_channels = conv_in[0];
   u.in_channels = u.out_channels = conv_in[1];
-  u.channel_mult.clear();
+  u.block_channels.clear();
   u.attention_resolutions.clear();
+  u.level_depth.clear();
   for (int b = 0; s.count("down_blocks." + std::to_string(b) + ".resnets.0.conv1.weight"); ++b) {
     const std::string blk = "down_blocks." + std::to_string(b) + ".";
-    u.channel_mult.push_back(need(s, blk + "resnets.0.conv1.weight", subject)[0] / u.model_channels);
+    u.block_channels.push_back(need(s, blk + "resnets.0.conv1.weight", subject)[0]);
+    u.level_depth.push_back(1);
     if (b == 0) {
       u.num_res_blocks = 0;
       while (s.count(blk + "resnets." + std::to_string(u.num_res_blocks) + ".conv1.weight")) ++u.num_res_blocks;
@@ -235,10 +258,14 @@ ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, co
       u.context_dim = need(s, blk + "attentions.0.transformer_blocks.0.attn2.to_k.weight", subject)[1];
       std::int64_t depth = 0;
       while (s.count(blk + "attentions.0.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
-      u.transformer_depth = depth;
+      u.level_depth.back() = depth;
     }
   }
-  if (u.channel_mult.empty()) fail(ErrorCode::ModelMismatch, subject, "no down_blocks found");
+  if (u.block_channels.empty()) fail(ErrorCode::ModelMismatch, subject, "no down_blocks found");
+  u.mid_depth = 0;
+  while (s.count("mid_block.attentions.0.transformer_blocks." + std::to_string(u.mid_depth) + ".norm1.weight"))
+    ++u.mid_depth;
+  u.transformer_depth = std::max<std::int64_t>(u.mid_depth, 1);
   family_rules(u, family, {});
   const auto& hin = need(s, "controlnet_cond_embedding.conv_in.weight", subject);
   c.hint_channels = hin[1];

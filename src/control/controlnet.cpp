@@ -33,7 +33,8 @@ ControlNet::ControlNet(const ControlNetConfig& config)
 }
 
 at::Tensor ControlNet::embed_hint(const at::Tensor& hint) const {
-  auto h = hint;
+  // diffusers: controlnet_conditioning_channel_order "bgr" flips the channel axis.
+  auto h = cfg_.bgr ? hint.flip({1}) : hint;
   for (std::size_t i = 0; i < hint_.size(); ++i) {
     h = (*hint_[i])(h);
     if (i + 1 < hint_.size()) h = at::silu(h);

@@ -29,6 +29,34 @@ int nesting(const std::string& text, int limit) {
 
 }  // namespace
 
+std::string python_constants_as_strings(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const char* word : {"-Infinity", "Infinity", "NaN"}) {
+      const std::string w(word);
+      if (text.compare(i, w.size(), w) == 0) {
+        out += '"' + w + '"';
+        i += w.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
 nlohmann::json parse_json(const std::string& text, const std::string& subject, ErrorCode code) {
   if (nesting(text, kMaxJsonDepth) > kMaxJsonDepth)
     fail(code, subject, "not valid JSON for gen: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");

@@ -24,6 +24,11 @@ inline constexpr std::size_t kMaxConfigFile = std::size_t{4} << 20;
 nlohmann::json parse_json(const std::string& text, const std::string& subject,
                           ErrorCode code = ErrorCode::InvalidFormat);
 
+// `text` with the bare constants Python's json module writes for non-finite floats
+// (NaN, Infinity, -Infinity: diffusers saves DPMSolverMultistepScheduler's lambda_min_clipped
+// as -Infinity) turned into the strings "NaN", "Infinity", "-Infinity"; strings untouched.
+std::string python_constants_as_strings(const std::string& text);
+
 // A JSON file of at most `max_bytes` (core::read_input) parsed with parse_json; `what` names
 // the kind of file in the size message ("model config", "scheduler config", ...).
 nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, const std::string& what);

@@ -1,5 +1,6 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
 #include "core/fail.hpp"
+#include "core/files.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
 #include "io/model_plan.hpp"
@@ -65,8 +66,11 @@ ModelReport classify_checkpoint(const SafetensorsCheckpoint& ckpt) {
   return classify(shapes);
 }
 
+// A config.json / scheduler_config.json as diffusers writes it: Python's json module writes
+// non-finite floats as bare -Infinity / NaN, read here as the strings "-Infinity" / "NaN".
 nlohmann::json read_json_file(const std::string& p) {
-  return core::read_json_file(p, core::kMaxConfigFile, "model config");
+  const std::string text = core::read_input(p, core::kMaxConfigFile, "model config");
+  return core::parse_json(core::python_constants_as_strings(text), p);
 }
 
 // The weights file of a diffusers component folder: plain or fp16 variant, whole or sharded.
@@ -296,8 +300,8 @@ VaePlan plan_vae(const std::string& path, const std::string& variant) {
     v.names = VaePlan::Names::Diffusers;
     // The levels and resnets per level the names show.
     auto& shape = v.names_config;
-    shape.channel_mult.clear();
-    for (std::int64_t l = 0; has_prefix(ck, "encoder.down_blocks." + num(l) + "."); ++l) shape.channel_mult.push_back(1);
+    shape.block_channels.clear();
+    for (std::int64_t l = 0; has_prefix(ck, "encoder.down_blocks." + num(l) + "."); ++l) shape.block_channels.push_back(1);
     shape.num_res_blocks = 0;
     while (has_prefix(ck, "encoder.down_blocks.0.resnets." + num(shape.num_res_blocks) + ".")) ++shape.num_res_blocks;
   } else {

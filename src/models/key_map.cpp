@@ -227,12 +227,9 @@ std::function<std::string(const std::string&)> KeyMap::renamer(const Safetensors
 
 KeyMap unet_key_map(const UNetConfig& c, std::int64_t hint_blocks) {
   Shape s;
-  s.levels = static_cast<std::int64_t>(c.channel_mult.size());
+  s.levels = static_cast<std::int64_t>(c.levels());
   s.res = c.num_res_blocks;
-  for (std::int64_t l = 0; l < s.levels; ++l) {
-    const auto& a = c.attention_resolutions;
-    s.attention.push_back(std::find(a.begin(), a.end(), std::int64_t{1} << l) != a.end());
-  }
+  for (std::int64_t l = 0; l < s.levels; ++l) s.attention.push_back(c.has_attention(static_cast<std::size_t>(l)));
   s.hint_blocks = hint_blocks;
   KeyMap map;
   expand(map, std::begin(kUNetRows), std::end(kUNetRows), s);
@@ -242,7 +239,7 @@ KeyMap unet_key_map(const UNetConfig& c, std::int64_t hint_blocks) {
 
 KeyMap vae_key_map(const VaeConfig& c) {
   Shape s;
-  s.levels = static_cast<std::int64_t>(c.channel_mult.size());
+  s.levels = static_cast<std::int64_t>(c.levels());
   s.res = c.num_res_blocks;
   s.attention.assign(s.levels, false);
   KeyMap map;

@@ -20,31 +20,29 @@ UNetEncoder::UNetEncoder(Module& owner, const UNetConfig& c) : cfg_(c) {
   };
   next_block().push(std::make_unique<ConvLayer>(c.in_channels, mc));
   skip_channels_.push_back(mc);
-  std::int64_t ch = mc, ds = 1;
-  const auto& att = c.attention_resolutions;
-  for (std::size_t level = 0; level < c.channel_mult.size(); ++level) {
-    const auto out = c.channel_mult[level] * mc;
+  std::int64_t ch = mc;
+  for (std::size_t level = 0; level < c.levels(); ++level) {
+    const auto out = c.block_channels[level];
     for (std::int64_t r = 0; r < c.num_res_blocks; ++r) {
       auto& b = next_block();
       b.push(std::make_unique<ResBlock>(ch, emb, out, c.norm_groups));
       ch = out;
-      if (std::find(att.begin(), att.end(), ds) != att.end())
-        b.push(std::make_unique<SpatialTransformer>(ch, c.context_dim, c.transformer_depth,
+      if (c.has_attention(level))
+        b.push(std::make_unique<SpatialTransformer>(ch, c.context_dim, c.depth_down(level),
                                                     c.use_linear_in_transformer, c.norm_groups,
-                                                    c.attention_at(ch)));
+                                                    c.attention_at(level)));
       skip_channels_.push_back(ch);
     }
-    if (level + 1 < c.channel_mult.size()) {
+    if (level + 1 < c.levels()) {
       next_block().push(std::make_unique<Downsample>(ch));
       skip_channels_.push_back(ch);
-      ds *= 2;
     }
   }
   middle_ = &owner.add("middle_block", std::make_unique<UNetBlock>());
   middle_->push(std::make_unique<ResBlock>(ch, emb, ch, c.norm_groups));
-  middle_->push(std::make_unique<SpatialTransformer>(ch, c.context_dim, c.transformer_depth,
+  middle_->push(std::make_unique<SpatialTransformer>(ch, c.context_dim, c.depth_mid(),
                                                      c.use_linear_in_transformer, c.norm_groups,
-                                                     c.attention_at(ch)));
+                                                     c.attention_mid()));
   middle_->push(std::make_unique<ResBlock>(ch, emb, ch, c.norm_groups));
   middle_channels_ = ch;
 }
@@ -76,10 +74,8 @@ UNet::UNet(const UNetConfig& config) : cfg_(config), encoder_((config.validate("
   auto skips = encoder_.skip_channels();
   auto& blocks = add("output_blocks", std::make_unique<Container>());
   std::int64_t ch = encoder_.middle_channels();
-  std::int64_t ds = std::int64_t{1} << (cfg_.channel_mult.size() - 1);
-  const auto& att = cfg_.attention_resolutions;
-  for (std::size_t level = cfg_.channel_mult.size(); level-- > 0;) {
-    const auto out = cfg_.channel_mult[level] * mc;
+  for (std::size_t level = cfg_.levels(); level-- > 0;) {
+    const auto out = cfg_.block_channels[level];
     for (std::int64_t r = 0; r <= cfg_.num_res_blocks; ++r) {
       auto& b = blocks.add(std::to_string(output_blocks_.size()), std::make_unique<UNetBlock>());
       output_blocks_.push_back(&b);
@@ -87,14 +83,11 @@ UNet::UNet(const UNetConfig& config) : cfg_(config), encoder_((config.validate("
       skips.pop_back();
       b.push(std::make_unique<ResBlock>(ch + skip, emb, out, cfg_.norm_groups));
       ch = out;
-      if (std::find(att.begin(), att.end(), ds) != att.end())
-        b.push(std::make_unique<SpatialTransformer>(ch, cfg_.context_dim, cfg_.transformer_depth,
+      if (cfg_.has_attention(level))
+        b.push(std::make_unique<SpatialTransformer>(ch, cfg_.context_dim, cfg_.depth_up(level),
                                                     cfg_.use_linear_in_transformer, cfg_.norm_groups,
-                                                    cfg_.attention_at(ch)));
-      if (level > 0 && r == cfg_.num_res_blocks) {
-        b.push(std::make_unique<Upsample>(ch));
-        ds /= 2;
-      }
+                                                    cfg_.attention_at(level)));
+      if (level > 0 && r == cfg_.num_res_blocks) b.push(std::make_unique<Upsample>(ch));
     }
   }
   auto& out = add("out", std::make_unique<Container>());

@@ -10,7 +10,7 @@
 namespace gen::models {
 
 Vae::Vae(const VaeConfig& c) : cfg_(c) {
-  const auto levels = static_cast<std::int64_t>(c.channel_mult.size());
+  const auto levels = static_cast<std::int64_t>(c.levels());
   const auto g = c.norm_groups;
   // Encoder.
   auto& enc = add("encoder", std::make_unique<Container>());
@@ -21,7 +21,7 @@ Vae::Vae(const VaeConfig& c) : cfg_(c) {
     auto& lvl = down.add(std::to_string(l), std::make_unique<Container>());
     auto& blocks = lvl.add("block", std::make_unique<Container>());
     Level L;
-    const auto out = c.channels * c.channel_mult[l];
+    const auto out = c.block_channels[l];
     for (std::int64_t r = 0; r < c.num_res_blocks; ++r) {
       L.blocks.push_back(&blocks.add(std::to_string(r), std::make_unique<ResnetBlock>(ch, out, g)));
       ch = out;
@@ -41,7 +41,7 @@ Vae::Vae(const VaeConfig& c) : cfg_(c) {
   // Decoder.
   post_quant_ = &add("post_quant_conv", std::make_unique<Conv2d>(c.latent_channels, c.latent_channels, 1));
   auto& dec = add("decoder", std::make_unique<Container>());
-  ch = c.channels * c.channel_mult.back();
+  ch = c.block_channels.back();
   dec_in_ = &dec.add("conv_in", std::make_unique<Conv2d>(c.latent_channels, ch, 3, 1, 1));
   auto& dmid = dec.add("mid", std::make_unique<Container>());
   dec_mid1_ = &dmid.add("block_1", std::make_unique<ResnetBlock>(ch, ch, g));
@@ -52,7 +52,7 @@ Vae::Vae(const VaeConfig& c) : cfg_(c) {
   for (std::int64_t l = levels - 1; l >= 0; --l) {
     auto& lvl = up.add(std::to_string(l), std::make_unique<Container>());
     auto& blocks = lvl.add("block", std::make_unique<Container>());
-    const auto out = c.channels * c.channel_mult[l];
+    const auto out = c.block_channels[l];
     for (std::int64_t r = 0; r <= c.num_res_blocks; ++r) {
       up_[l].blocks.push_back(&blocks.add(std::to_string(r), std::make_unique<ResnetBlock>(ch, out, g)));
       ch = out;

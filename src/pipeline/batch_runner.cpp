@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "core/fail.hpp"
 #include "gen/metadata.hpp"
@@ -37,6 +38,13 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
   const Request& req = *job.request;
   auto& d = job.denoise;
   const int preview_every = std::max(1, callbacks.preview_every);
+  // The A1111 infotext names the schedule that --scheduler auto chose ("DPM++ 2M Karras"); the
+  // request JSON beside it keeps "auto", as asked.
+  std::optional<Request> shown;
+  if (req.scheduler == Schedule::Auto) {
+    shown = req;
+    shown->scheduler = d.scheduler.use_karras_sigmas ? Schedule::Karras : Schedule::Normal;
+  }
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
     const auto t_batch = std::chrono::steady_clock::now();
@@ -92,6 +100,7 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       auto hwc = images[k].contiguous();
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), req.width, req.height);
       out.metadata = image_metadata(req, out.seed, k);
+      if (shown) out.metadata["parameters"] = a1111_parameters(*shown, out.seed, k);
       ++timings.images;
       if (callbacks.on_image) callbacks.on_image(out);
     }

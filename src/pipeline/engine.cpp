@@ -68,13 +68,21 @@ DenoiseRequest denoise_settings(const Request& req, const BaseModel& base) {
   d.cfg_scale = req.cfg_scale;
   d.sampler = name_of(req.sampler);
   d.steps = req.steps;
-  if (!base.scheduler_config.is_null()) d.scheduler = SchedulerConfig::from_json(base.scheduler_config, req.model);
+  // The folder's config as diffusers' `<sampler's class>.from_config` reads it (that class's
+  // defaults for absent keys); a single file has none and gets Stable Diffusion's.
+  if (!base.scheduler_config.is_null())
+    d.scheduler = SchedulerConfig::from_json(base.scheduler_config, d.sampler,
+                                             req.model + "/scheduler/scheduler_config.json");
   // An old scheduler config with steps_offset != 1 or clip_sample on is corrected (SD never
   // used either).
   d.scheduler.steps_offset = 1;
   d.scheduler.clip_sample = false;
   d.scheduler.prediction_type = base.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
-  d.scheduler.use_karras_sigmas = req.scheduler == Schedule::Karras;
+  // --scheduler auto keeps the folder's sigma choice; normal and karras replace it.
+  if (req.scheduler != Schedule::Auto) {
+    d.scheduler.use_karras_sigmas = req.scheduler == Schedule::Karras;
+    d.scheduler.use_exponential_sigmas = d.scheduler.use_beta_sigmas = false;
+  }
   d.scheduler.eta = req.eta;
   d.guess_mode = req.guess_mode;
   d.control_mode = req.control_mode;
@@ -204,9 +212,15 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
     u.scale = c.scale;
     u.start = c.start;
     u.end = c.end;
+    u.pooled_by_request = c.global_pool;
     job.denoise.controls.push_back(u);
     job.controlnets.emplace_back(&net, c.model);
   }
+  // diffusers' ControlNet pipeline: guess_mode = guess_mode or the first ControlNet's
+  // global_pool_conditions (its config, not --control-pool).
+  const auto& units = job.denoise.controls;
+  if (!units.empty() && units[0].net->config().global_average_pooling && !units[0].pooled_by_request)
+    job.denoise.guess_mode = true;
   timings.load = since(t0);
 
   std::ostringstream sum;

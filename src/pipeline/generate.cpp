@@ -14,9 +14,9 @@
 
 namespace gen::pipeline {
 
-std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count) {
+std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count, bool pooled) {
   std::vector<double> s(count, scale);
-  if (req.guess_mode) {  // diffusers: logspace(-1, 0, n) × scale
+  if (req.guess_mode && !pooled) {  // diffusers: logspace(-1, 0, n) × scale
     for (std::size_t i = 0; i < count; ++i)
       s[i] = scale * std::pow(10.0, -1.0 + (count > 1 ? static_cast<double>(i) / (count - 1) : 1.0));
   } else if (req.control_mode != ControlMode::Balanced) {
@@ -57,11 +57,12 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
   for (std::size_t c = 0; c < req.controls.size(); ++c) {
     if (!active[c]) continue;
     const auto& u = req.controls[c];
-    const bool cond_only = cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant);
+    const bool cond_only =
+        cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant || u.pooled_by_request);
     auto cx = cond_only ? x : model_in;
     auto cctx = cond_only ? pos : context;
     auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c]);
-    auto scales = residual_scales(req, u.scale, r.down.size() + 1);
+    auto scales = residual_scales(req, u.scale, r.down.size() + 1, u.net->config().global_average_pooling);
     for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
     r.middle = r.middle * scales.back();
     if (cond_only) {  // the unconditional half gets no residuals
@@ -117,7 +118,7 @@ std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tenso
 }  // namespace
 
 std::int64_t vae_factor(const models::Vae& vae) {
-  return std::int64_t{1} << (vae.config().channel_mult.size() - 1);
+  return std::int64_t{1} << (vae.config().levels() - 1);
 }
 
 

@@ -31,6 +31,9 @@ struct ControlUnit {
   double scale = 1.0;
   double start = 0.0;  // fraction of the steps where it starts acting
   double end = 1.0;    // … and stops
+  // --control-pool on an LDM file (the original code and the A1111 extension): the pooled
+  // residuals go to the conditional half only, at the plain scale, for this unit alone.
+  bool pooled_by_request = false;
 };
 
 // Per-step and per-model times, measured with the device synchronised around each model
@@ -51,7 +54,10 @@ struct DenoiseRequest {
   int steps = 20;
   SchedulerConfig scheduler;
   std::vector<ControlUnit> controls;
-  bool guess_mode = false;  // diffusers' guess mode (conditional half only, 0.1 → 1 scales)
+  // diffusers' guess mode (conditional half only, 0.1 → 1 scales but for pooled ControlNets);
+  // also on when the first ControlNet's diffusers config sets global_pool_conditions, as the
+  // diffusers pipeline decides (Engine sets it).
+  bool guess_mode = false;
   ControlMode control_mode = ControlMode::Balanced;
   DenoiseProfile* profile = nullptr;  // when set, filled (and the device synchronised)
   // When set, the seconds of each step (model calls and scheduler) are appended, measured
@@ -105,9 +111,10 @@ at::Tensor denoise(const Models& models, const DenoiseRequest& req, const at::Te
                    const std::atomic<bool>* cancel = nullptr);
 
 // The weights of one ControlNet's residuals (skips first, the middle block last): the
-// scale, × logspace(−1, 0, count) in guess mode, × 0.825^(count−1−i) in the A1111 prompt /
-// control modes.
-std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count);
+// scale, × logspace(−1, 0, count) in guess mode unless the ControlNet pools its residuals
+// (diffusers skips the ramp for global_pool_conditions), × 0.825^(count−1−i) in the A1111
+// prompt / control modes.
+std::vector<double> residual_scales(const DenoiseRequest& req, double scale, std::size_t count, bool pooled = false);
 
 // Latents → images [B, 3, H, W] in [0, 1] (float). `tiling`: Off decodes in one piece;
 // On decodes in overlapping tiles (pipeline/tiled_vae.hpp) when the latents are larger

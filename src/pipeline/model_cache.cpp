@@ -112,7 +112,7 @@ control::ControlNet& ModelCache::controlnet(BaseModel& base, const ControlReques
 void check_controlnet_fits(const control::ControlNet& net, const models::UNet& base, const std::string& path) {
   const auto& cu = net.config().unet;
   const auto& bu = base.config();
-  if (cu.context_dim != bu.context_dim || cu.model_channels != bu.model_channels || cu.channel_mult != bu.channel_mult ||
+  if (cu.context_dim != bu.context_dim || cu.model_channels != bu.model_channels || cu.block_channels != bu.block_channels ||
       cu.num_res_blocks != bu.num_res_blocks)
     fail(ErrorCode::ModelMismatch, path,
          "this ControlNet does not fit the base model (text context " + std::to_string(cu.context_dim) + " vs " +

@@ -26,7 +26,7 @@ namespace gen::pipeline {
 namespace {
 
 std::int64_t factor_of(const models::Vae& vae) {
-  return std::int64_t{1} << (vae.config().channel_mult.size() - 1);
+  return std::int64_t{1} << (vae.config().levels() - 1);
 }
 
 void check_tiling(const VaeTiling& t) {
@@ -157,12 +157,12 @@ std::int64_t estimate_decode_bytes(const models::Vae& vae, std::int64_t height, 
   // Walk the decoder as Vae builds it: (channels, resolution divisor) of every convolution
   // input, keeping the largest channels / divisor².
   const auto& c = vae.config();
-  const auto levels = static_cast<std::int64_t>(c.channel_mult.size());
-  std::int64_t ch = c.channels * c.channel_mult.back(), div = std::int64_t{1} << (levels - 1);
+  const auto levels = static_cast<std::int64_t>(c.levels());
+  std::int64_t ch = c.block_channels.back(), div = std::int64_t{1} << (levels - 1);
   double widest = static_cast<double>(ch) / static_cast<double>(div * div);
   for (auto l = levels - 1; l >= 0; --l) {
     widest = std::max(widest, static_cast<double>(ch) / static_cast<double>(div * div));  // block 0 input
-    ch = c.channels * c.channel_mult[l];
+    ch = c.block_channels[l];
     if (l > 0) div /= 2;  // the upsample convolution runs on ch channels at the next size
     widest = std::max(widest, static_cast<double>(ch) / static_cast<double>(div * div));
   }

@@ -67,7 +67,7 @@ std::vector<std::int64_t> tile_positions(std::int64_t size, std::int64_t tile, s
 //   batch × C × height × width × dtype size × 4,
 // where C × height × width is the decoder's largest activation: the widest channel count
 // that runs at full resolution (the last upsample convolution's and the first full-size
-// resnet block's input: channels × channel_mult[1] for SD, 256) — and 4 live tensors of that
+// resnet block's input: block_channels[1] for SD, 256) — and 4 live tensors of that
 // size (a resnet block's input, its GroupNorm+SiLU output, the convolution output and the
 // residual sum) bound what is alive at once. The middle block's self-attention is not in
 // the estimate: ATen's SDPA kernels (flash / memory-efficient, and the CPU flash kernel)

@@ -1,6 +1,7 @@
 // gen — scheduler config, the shared noise-schedule arithmetic, the base class and the factory.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -8,129 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fail.hpp"
-#include "core/json.hpp"
 #include "schedulers/scheduler.hpp"
 
 namespace gen {
-
-// ---------------------------------------------------------------------------------------------
-// Config
-
-namespace {
-
-using nlohmann::json;
-
-const json* field(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-double get_number(const json& j, const char* key, double fallback, const std::string& subject) {
-  const json* v = field(j, key);
-  if (!v) return fallback;
-  if (!v->is_number()) fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be a number");
-  return v->get<double>();
-}
-
-int get_int(const json& j, const char* key, int fallback, const std::string& subject) {
-  const json* v = field(j, key);
-  if (!v) return fallback;
-  if (!v->is_number_integer() && !(v->is_number_float() && std::floor(v->get<double>()) == v->get<double>()))
-    fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be an integer");
-  double d = v->get<double>();
-  if (d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max())
-    fail(ErrorCode::InvalidFormat, subject, std::string(key) + " is out of range");
-  return static_cast<int>(d);
-}
-
-bool get_bool(const json& j, const char* key, bool fallback, const std::string& subject) {
-  const json* v = field(j, key);
-  if (!v) return fallback;
-  if (!v->is_boolean()) fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be true or false");
-  return v->get<bool>();
-}
-
-std::optional<std::string> get_string(const json& j, const char* key, const std::string& subject) {
-  const json* v = field(j, key);
-  if (!v) return std::nullopt;
-  if (!v->is_string()) fail(ErrorCode::InvalidFormat, subject, std::string(key) + " must be a string");
-  return v->get<std::string>();
-}
-
-[[noreturn]] void unsupported(const std::string& subject, const std::string& what) {
-  fail(ErrorCode::Unsupported, subject, what + " is not supported by gen's schedulers");
-}
-
-}  // namespace
-
-SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::string& subject) {
-  if (!j.is_object()) fail(ErrorCode::InvalidFormat, subject, "a scheduler config must be a JSON object");
-  SchedulerConfig c;
-  c.num_train_timesteps = get_int(j, "num_train_timesteps", c.num_train_timesteps, subject);
-  c.beta_start = get_number(j, "beta_start", c.beta_start, subject);
-  c.beta_end = get_number(j, "beta_end", c.beta_end, subject);
-  if (auto s = get_string(j, "beta_schedule", subject)) {
-    if (*s == "linear") c.beta_schedule = BetaSchedule::Linear;
-    else if (*s == "scaled_linear") c.beta_schedule = BetaSchedule::ScaledLinear;
-    else unsupported(subject, "beta_schedule \"" + *s + "\"");
-  }
-  if (field(j, "trained_betas")) unsupported(subject, "trained_betas");
-  if (auto s = get_string(j, "prediction_type", subject)) {
-    if (*s == "epsilon") c.prediction_type = Prediction::Epsilon;
-    else if (*s == "v_prediction") c.prediction_type = Prediction::VPrediction;
-    else unsupported(subject, "prediction_type \"" + *s + "\"");
-  }
-  if (auto s = get_string(j, "timestep_spacing", subject)) {
-    if (*s == "leading") c.timestep_spacing = TimestepSpacing::Leading;
-    else if (*s == "trailing") c.timestep_spacing = TimestepSpacing::Trailing;
-    else if (*s == "linspace") c.timestep_spacing = TimestepSpacing::Linspace;
-    else fail(ErrorCode::InvalidFormat, subject, "timestep_spacing must be leading, trailing or linspace");
-  }
-  c.steps_offset = get_int(j, "steps_offset", c.steps_offset, subject);
-  c.set_alpha_to_one = get_bool(j, "set_alpha_to_one", c.set_alpha_to_one, subject);
-  c.clip_sample = get_bool(j, "clip_sample", c.clip_sample, subject);
-  c.clip_sample_range = get_number(j, "clip_sample_range", c.clip_sample_range, subject);
-  c.use_karras_sigmas = get_bool(j, "use_karras_sigmas", c.use_karras_sigmas, subject);
-  c.solver_order = get_int(j, "solver_order", c.solver_order, subject);
-  c.lower_order_final = get_bool(j, "lower_order_final", c.lower_order_final, subject);
-  if (auto s = get_string(j, "solver_type", subject)) c.unipc_bh1 = (*s == "bh1");
-  c.original_inference_steps = get_int(j, "original_inference_steps", c.original_inference_steps, subject);
-  c.timestep_scaling = get_number(j, "timestep_scaling", c.timestep_scaling, subject);
-
-  // Options that would change the algorithm in ways not implemented: refuse, never ignore.
-  for (const char* key : {"thresholding", "rescale_betas_zero_snr", "use_exponential_sigmas",
-                          "use_beta_sigmas", "use_lu_lambdas", "use_flow_sigmas", "euler_at_final",
-                          "use_dynamic_shifting"}) {
-    if (get_bool(j, key, false, subject)) unsupported(subject, key);
-  }
-  // Only PNDM reads it (SD's configs set true); "pndm" refuses false.
-  // diffusers' PNDMScheduler defaults to the Runge-Kutta warm-up when the key is absent (a
-  // config written for another scheduler); SD's own PNDM config sets it to true.
-  c.skip_prk_steps = get_bool(j, "skip_prk_steps", false, subject);
-  if (auto s = get_string(j, "final_sigmas_type", subject); s && *s != "zero")
-    unsupported(subject, "final_sigmas_type \"" + *s + "\"");
-  if (auto s = get_string(j, "interpolation_type", subject); s && *s != "linear")
-    unsupported(subject, "interpolation_type \"" + *s + "\"");
-  if (auto s = get_string(j, "timestep_type", subject); s && *s != "discrete")
-    unsupported(subject, "timestep_type \"" + *s + "\"");
-  if (auto s = get_string(j, "variance_type", subject); s && *s != "fixed_small")
-    unsupported(subject, "variance_type \"" + *s + "\"");
-  if (field(j, "sigma_min") || field(j, "sigma_max")) unsupported(subject, "sigma_min/sigma_max");
-  if (!get_bool(j, "predict_x0", true, subject)) unsupported(subject, "predict_x0 false");
-  if (const json* d = field(j, "disable_corrector"); d && !(d->is_array() && d->empty()))
-    unsupported(subject, "disable_corrector");
-  if (auto s = get_string(j, "algorithm_type", subject);
-      s && *s != "dpmsolver++" && *s != "sde-dpmsolver++" && *s != "deis")
-    unsupported(subject, "algorithm_type \"" + *s + "\"");
-  if (auto s = get_string(j, "solver_type", subject); s && *s == "heun")
-    unsupported(subject, "solver_type \"heun\"");
-  return c;
-}
-
-SchedulerConfig SchedulerConfig::from_file(const std::string& path) {
-  return from_json(core::read_json_file(path, core::kMaxConfigFile, "scheduler config"), path);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Schedule arithmetic. The float32 parts are computed with ATen exactly as diffusers computes
@@ -369,6 +250,10 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& requested, const Sc
     fail(ErrorCode::InvalidArgument, subject,
          "the number of steps (" + std::to_string(steps) + ") exceeds num_train_timesteps (" +
              std::to_string(config.num_train_timesteps) + ")");
+  if (config.use_exponential_sigmas || config.use_beta_sigmas)
+    fail(ErrorCode::Unsupported, subject,
+         std::string(config.use_exponential_sigmas ? "use_exponential_sigmas" : "use_beta_sigmas") +
+             " true is not supported by gen's schedulers (--scheduler normal or karras overrides the model's)");
   if (config.use_karras_sigmas && !scheduler_supports_karras(name))
     fail(ErrorCode::InvalidArgument, subject,
          "Karras sigmas are not available for " + name +

@@ -36,8 +36,9 @@ enum class BetaSchedule { Linear, ScaledLinear };
 enum class Prediction { Epsilon, VPrediction };
 enum class TimestepSpacing { Leading, Trailing, Linspace };
 
-// The fields of a diffusers scheduler_config.json that matter, with Stable Diffusion 1.x/2.x
-// defaults (scaled_linear 0.00085 → 0.012 over 1000 steps, steps_offset 1, set_alpha_to_one false).
+// The fields of a diffusers scheduler_config.json that matter. The defaults here are Stable
+// Diffusion 1.x/2.x's (scaled_linear 0.00085 → 0.012 over 1000 steps, steps_offset 1,
+// set_alpha_to_one false): what a model without a scheduler config (a single file) gets.
 struct SchedulerConfig {
   int num_train_timesteps = 1000;
   double beta_start = 0.00085;
@@ -52,6 +53,9 @@ struct SchedulerConfig {
   bool clip_sample = false;  // DDIM, Heun, LCM
   double clip_sample_range = 1.0;
   bool use_karras_sigmas = false;  // Euler, Heun, LMS, DPM++ 2M (SDE), UniPC
+  // Read so that a model's choice is known; make_scheduler refuses them (not implemented).
+  bool use_exponential_sigmas = false;
+  bool use_beta_sigmas = false;
   int solver_order = 2;            // UniPC: 1..3 (DPM++ 2M is order 2 by definition)
   bool lower_order_final = true;   // DPM++ 2M, UniPC
   bool unipc_bh1 = false;          // UniPC solver_type: bh1 (true) or bh2 (false, default)
@@ -60,14 +64,27 @@ struct SchedulerConfig {
   double timestep_scaling = 10.0;     // LCM
   double eta = 0.0;  // DDIM's eta: a sampling option, not part of scheduler_config.json
 
-  // Reads a diffusers scheduler/scheduler_config.json. Keys absent keep the defaults above;
-  // unknown keys are ignored; values that would change the algorithm in ways gen does not
-  // implement (thresholding, trained_betas, rescale_betas_zero_snr, exponential/beta sigmas,
-  // "sample" prediction, ...) throw Unsupported; wrong JSON types throw InvalidFormat.
-  static SchedulerConfig from_json(const nlohmann::json& json,
+  // Reads a diffusers scheduler/scheduler_config.json for the scheduler `scheduler` (a gen
+  // name, as make_scheduler takes it), as diffusers' `Class.from_config` does for that name's
+  // class (also through a loaded pipeline's config, whose filled-in defaults diffusers drops):
+  // only the keys the class reads, each absent one taking the class's own default (DDIM:
+  // set_alpha_to_one true, linear betas 0.0001 → 0.02, ...), not the defaults above.
+  // Values that would change the algorithm in ways gen does not implement (thresholding,
+  // trained_betas, rescale_betas_zero_snr, "sample" prediction, ...) throw Unsupported, naming
+  // the key; wrong JSON types throw InvalidFormat.
+  static SchedulerConfig from_json(const nlohmann::json& json, const std::string& scheduler,
                                    const std::string& subject = "scheduler_config.json");
-  static SchedulerConfig from_file(const std::string& path);
+  static SchedulerConfig from_file(const std::string& path, const std::string& scheduler);
 };
+
+// The diffusers class behind a gen scheduler name ("ddim" → "DDIMScheduler"; a _karras suffix
+// is allowed) and the defaults of every config key that class's __init__ reads, as JSON.
+// InvalidArgument for an unknown name.
+std::string scheduler_class_of(const std::string& name);
+nlohmann::json scheduler_class_defaults(const std::string& name);
+// Every config key SchedulerConfig::from_json knows (honours, or refuses when set to what gen
+// does not implement): each key of each class's defaults is one of them.
+const std::vector<std::string>& scheduler_config_keys();
 
 class Scheduler {
  public:

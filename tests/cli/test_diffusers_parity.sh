@@ -4,6 +4,9 @@
 # (tools/diffusers_cli_reference.py); gen renders the same requests from those folders.
 # Tolerance: at most 1 level of 8 bits per pixel (both compute in fp32 on the CPU; a value
 # within rounding distance of a .5 boundary can land on either side).
+# The variant_* / shuffle* / bgr* cases (issue 16) cover configurations as real checkpoints vary
+# them: scheduler configs (Karras sigmas chosen by the folder, keys absent, other classes),
+# per-level heads / depths / channels, global_pool_conditions, the bgr channel order.
 source "$(dirname "$0")/lib.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
 M=$GEN_TMP/models R=$GEN_TMP/ref O=$GEN_TMP/out
@@ -29,6 +32,16 @@ for ref in refs:
     worst = max(worst, int(np.abs(a - b).max()))
 print(worst, len(refs)); sys.exit(0 if worst <= 1 and refs else 1)' "$R" "$O" "$name"); then
     pass "$name: max difference $diff"
+    # The A1111 infotext names the schedule --scheduler auto chose (e.g. "DPM++ 2M Karras").
+    want=$("$GEN_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["infotext"])' "$R/cases.json" "$k")
+    if [ -n "$want" ]; then
+      if "$GEN_PYTHON" -c 'import sys; from PIL import Image
+sys.exit(0 if sys.argv[2] in Image.open(sys.argv[1]).text.get("parameters", "") else 1)' "$O/$name-0.png" "$want"; then
+        pass "$name: infotext has '$want'"
+      else
+        bad "$name: infotext lacks '$want'"
+      fi
+    fi
   else
     bad "$name: max difference (levels, images) $diff"
   fi

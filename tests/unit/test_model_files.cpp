@@ -75,13 +75,19 @@ void expect_same(const UNetConfig& a, const UNetConfig& b) {
   EXPECT_EQ(a.in_channels, b.in_channels);
   EXPECT_EQ(a.out_channels, b.out_channels);
   EXPECT_EQ(a.model_channels, b.model_channels);
-  EXPECT_EQ(a.channel_mult, b.channel_mult);
+  EXPECT_EQ(a.block_channels, b.block_channels);
   EXPECT_EQ(a.num_res_blocks, b.num_res_blocks);
   auto sorted = [](std::vector<std::int64_t> v) { return std::sort(v.begin(), v.end()), v; };
   EXPECT_EQ(sorted(a.attention_resolutions), sorted(b.attention_resolutions));
-  EXPECT_EQ(a.num_head_channels, b.num_head_channels);
-  if (a.num_head_channels <= 0) EXPECT_EQ(a.num_heads, b.num_heads);
-  EXPECT_EQ(a.transformer_depth, b.transformer_depth);
+  // The same attention and depth everywhere, however each config spells it.
+  for (std::size_t l = 0; l < a.levels() && l < b.levels(); ++l) {
+    EXPECT_EQ(a.attention_at(l).heads, b.attention_at(l).heads) << "level " << l;
+    EXPECT_EQ(a.attention_at(l).head_dim, b.attention_at(l).head_dim) << "level " << l;
+    if (a.has_attention(l)) EXPECT_EQ(a.depth_down(l), b.depth_down(l)) << "level " << l;
+    if (a.has_attention(l)) EXPECT_EQ(a.depth_up(l), b.depth_up(l)) << "level " << l;
+  }
+  EXPECT_EQ(a.attention_mid().heads, b.attention_mid().heads);
+  EXPECT_EQ(a.depth_mid(), b.depth_mid());
   EXPECT_EQ(a.context_dim, b.context_dim);
   EXPECT_EQ(a.use_linear_in_transformer, b.use_linear_in_transformer);
   EXPECT_EQ(a.upcast_attention, b.upcast_attention);
@@ -93,7 +99,7 @@ void expect_same(const VaeConfig& a, const VaeConfig& b) {
   EXPECT_EQ(a.out_channels, b.out_channels);
   EXPECT_EQ(a.latent_channels, b.latent_channels);
   EXPECT_EQ(a.channels, b.channels);
-  EXPECT_EQ(a.channel_mult, b.channel_mult);
+  EXPECT_EQ(a.block_channels, b.block_channels);
   EXPECT_EQ(a.num_res_blocks, b.num_res_blocks);
   EXPECT_EQ(a.norm_groups, b.norm_groups);
   EXPECT_DOUBLE_EQ(a.scaling_factor, b.scaling_factor);

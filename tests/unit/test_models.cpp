@@ -49,9 +49,9 @@ TEST(Models, UNetSd2MatchesDiffusers) { check_unet("unet_sd2"); }
 TEST(Models, UNetConfigFromDiffusers) {
   auto c = models::UNetConfig::from_diffusers(read_json(model_fixture("unet_sd2.json")), "unet_sd2");
   EXPECT_EQ(c.model_channels, 8);
-  EXPECT_EQ(c.channel_mult, (std::vector<std::int64_t>{1, 2, 2}));
+  EXPECT_EQ(c.block_channels, (std::vector<std::int64_t>{8, 16, 16}));
   EXPECT_EQ(c.attention_resolutions, (std::vector<std::int64_t>{1, 2}));
-  EXPECT_EQ(c.num_head_channels, 4);
+  for (std::size_t l = 0; l < c.levels(); ++l) EXPECT_EQ(c.attention_at(l).head_dim, 4);
   EXPECT_TRUE(c.use_linear_in_transformer);
 }
 

@@ -107,7 +107,8 @@ void run_case(const std::string& name) {
   req.cfg_scale = (*c)["cfg"];
   req.steps = (*c)["steps"];
   req.sampler = (*c)["sampler"];
-  req.scheduler = SchedulerConfig::from_json(sd2 ? sd2_fixture().configs["scheduler"] : f.configs["scheduler"]);
+  req.scheduler =
+      SchedulerConfig::from_json(sd2 ? sd2_fixture().configs["scheduler"] : f.configs["scheduler"], req.sampler);
   req.guess_mode = c->value("guess", false);
   for (const auto& u : c->value("controls", nlohmann::json::array())) {
     pipeline::ControlUnit unit;
@@ -179,6 +180,9 @@ TEST(Pipeline, ControlResidualScales) {
   EXPECT_NEAR(guess[0], 0.2, 1e-12);
   EXPECT_NEAR(guess[6], 2.0 * std::pow(10.0, -0.5), 1e-12);
   EXPECT_NEAR(guess[12], 2.0, 1e-12);
+  // A pooled ControlNet (global_pool_conditions) in guess mode: diffusers skips the ramp.
+  req.control_mode = pipeline::ControlMode::Balanced;
+  for (double v : pipeline::residual_scales(req, 2.0, 13, /*pooled=*/true)) EXPECT_DOUBLE_EQ(v, 2.0);
 }
 
 // The A1111 modes on the tiny pipeline: deterministic, different from balanced and from
@@ -232,7 +236,7 @@ GraphCase graph_case(const std::string& sampler, const std::string& prompt) {
   c.req.steps = 5;
   c.req.seed = 11;
   c.req.sampler = sampler;
-  c.req.scheduler = SchedulerConfig::from_json(f.configs["scheduler"]);
+  c.req.scheduler = SchedulerConfig::from_json(f.configs["scheduler"], sampler);
   for (int i = 0; i < 2; ++i) {
     auto image = load_tensor(io, "control_image." + std::to_string(i), at::kFloat, at::kCPU);
     image = at::upsample_bilinear2d(image, {48, 64}, false);

@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -21,6 +22,7 @@
 
 #include "gen/error.hpp"
 #include "gen/safetensors.hpp"
+#include "safetensors_test_util.hpp"
 #include "schedulers/scheduler.hpp"
 
 using gen::ErrorCode;
@@ -89,9 +91,9 @@ TEST_P(SchedulerTrajectory, MatchesDiffusers) {
   const nlohmann::json index = load_index();
   nlohmann::json cfg = index["base_config"];
   for (const auto& [k, v] : e["overrides"].items()) cfg[k] = v;
-  SchedulerConfig config = SchedulerConfig::from_json(cfg, "fixture config");
-  config.eta = e["eta"].get<double>();
   const std::string name = e["scheduler"].get<std::string>();
+  SchedulerConfig config = SchedulerConfig::from_json(cfg, name, "fixture config");
+  config.eta = e["eta"].get<double>();
   auto s = gen::make_scheduler(name, config, e["steps"].get<int>());
 
   const auto f = gen::SafetensorsFile::open(fixture_dir() + "/" + e["file"].get<std::string>());
@@ -168,7 +170,7 @@ TEST(SchedulerSchedules, MatchDiffusersAt20To50Steps) {
     for (const auto& [k, v] : e["overrides"].items()) cfg[k] = v;
     const std::string name = e["scheduler"].get<std::string>();
     const std::string what = name + " " + e["overrides"].dump() + " steps " + std::to_string(e["steps"].get<int>());
-    auto s = gen::make_scheduler(name, SchedulerConfig::from_json(cfg), e["steps"].get<int>());
+    auto s = gen::make_scheduler(name, SchedulerConfig::from_json(cfg, name), e["steps"].get<int>());
     const auto want_t = e["timesteps"].get<std::vector<double>>();
     ASSERT_EQ(s->timesteps().size(), want_t.size()) << what;
     for (size_t i = 0; i < want_t.size(); ++i)
@@ -301,37 +303,119 @@ TEST(SchedulerConfigJson, ReadsSd15AndRefusesWhatItCannotDo) {
     "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
     "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1, "trained_betas": null,
     "clip_sample": false})");
-  SchedulerConfig c = SchedulerConfig::from_json(sd15);
+  SchedulerConfig c = SchedulerConfig::from_json(sd15, "ddim");
   EXPECT_EQ(c.num_train_timesteps, 1000);
   EXPECT_EQ(c.beta_schedule, gen::BetaSchedule::ScaledLinear);
   EXPECT_EQ(c.steps_offset, 1);
   EXPECT_FALSE(c.set_alpha_to_one);
-  EXPECT_FALSE(c.timestep_spacing.has_value());
+  EXPECT_EQ(c.timestep_spacing, gen::TimestepSpacing::Leading);  // DDIMScheduler's default
   EXPECT_EQ(c.prediction_type, gen::Prediction::Epsilon);
+  // SD 1.5's folder (a PNDMScheduler config without timestep_spacing): Euler takes its own
+  // linspace, as EulerDiscreteScheduler.from_config(pipe.scheduler.config) does (diffusers drops
+  // the defaults PNDM filled in, `_use_default_values`).
+  EXPECT_EQ(SchedulerConfig::from_json(sd15, "euler").timestep_spacing, gen::TimestepSpacing::Linspace);
 
   nlohmann::json v = sd15;
   v["prediction_type"] = "v_prediction";
   v["timestep_spacing"] = "trailing";
-  c = SchedulerConfig::from_json(v);
+  c = SchedulerConfig::from_json(v, "ddim");
   EXPECT_EQ(c.prediction_type, gen::Prediction::VPrediction);
   EXPECT_EQ(c.timestep_spacing, gen::TimestepSpacing::Trailing);
 
-  auto code_for = [&](const char* key, nlohmann::json value) {
+  auto code_for = [&](const char* scheduler, const char* key, nlohmann::json value) {
     nlohmann::json j = sd15;
     j[key] = value;
-    return code_of([&] { SchedulerConfig::from_json(j); });
+    return code_of([&] { SchedulerConfig::from_json(j, scheduler); });
   };
-  EXPECT_EQ(code_for("thresholding", true), ErrorCode::Unsupported);
-  EXPECT_EQ(code_for("rescale_betas_zero_snr", true), ErrorCode::Unsupported);
-  EXPECT_EQ(code_for("trained_betas", nlohmann::json::array({0.1, 0.2})), ErrorCode::Unsupported);
-  EXPECT_EQ(code_for("prediction_type", "sample"), ErrorCode::Unsupported);
-  EXPECT_EQ(code_for("beta_schedule", "squaredcos_cap_v2"), ErrorCode::Unsupported);
-  EXPECT_EQ(code_for("final_sigmas_type", "sigma_min"), ErrorCode::Unsupported);
-  EXPECT_EQ(code_for("steps_offset", "one"), ErrorCode::InvalidFormat);
-  EXPECT_EQ(code_for("timestep_spacing", "evenly"), ErrorCode::InvalidFormat);
-  EXPECT_EQ(code_of([] { SchedulerConfig::from_json(nlohmann::json::array()); }), ErrorCode::InvalidFormat);
-  EXPECT_EQ(code_of([] { SchedulerConfig::from_file("/nonexistent/scheduler_config.json"); }),
+  EXPECT_EQ(code_for("ddim", "thresholding", true), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("ddim", "rescale_betas_zero_snr", true), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("ddim", "trained_betas", nlohmann::json::array({0.1, 0.2})), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("ddim", "prediction_type", "sample"), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("ddim", "beta_schedule", "squaredcos_cap_v2"), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("euler", "final_sigmas_type", "sigma_min"), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("euler", "interpolation_type", "log_linear"), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("dpmpp_2m", "use_lu_lambdas", true), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("dpmpp_2m", "solver_type", "heun"), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("dpmpp_2m", "lambda_min_clipped", -5.1), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("unipc", "solver_p", "DDIMScheduler"), ErrorCode::Unsupported);
+  EXPECT_EQ(code_for("ddim", "steps_offset", "one"), ErrorCode::InvalidFormat);
+  EXPECT_EQ(code_for("ddim", "timestep_spacing", "evenly"), ErrorCode::InvalidFormat);
+  // A key the class does not read is ignored, as diffusers' from_config ignores it.
+  EXPECT_EQ(code_for("ddim", "final_sigmas_type", "sigma_min"), ErrorCode::Ok);
+  EXPECT_EQ(code_for("euler", "thresholding", true), ErrorCode::Ok);
+  // Each class maps the other's solver names onto its own.
+  EXPECT_EQ(code_for("unipc", "solver_type", "heun"), ErrorCode::Ok);
+  EXPECT_EQ(code_for("dpmpp_2m", "solver_type", "bh2"), ErrorCode::Ok);
+  EXPECT_EQ(code_of([] { SchedulerConfig::from_json(nlohmann::json::array(), "ddim"); }), ErrorCode::InvalidFormat);
+  EXPECT_EQ(code_of([] { SchedulerConfig::from_file("/nonexistent/scheduler_config.json", "ddim"); }),
             ErrorCode::NotFound);
+}
+
+// gen's table of each scheduler class's config keys and defaults is diffusers' (written from
+// the classes' __init__ signatures by tools/make_scheduler_fixtures.py --class-defaults), and
+// every key of every class is one gen reads (honours, or refuses by name).
+TEST(SchedulerConfigJson, ClassDefaultsAreDiffusers) {
+  std::ifstream in(fixture_dir() + "/class_defaults.json");
+  ASSERT_TRUE(in) << "tests/data/schedulers/class_defaults.json";
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  ASSERT_EQ(doc["classes"].size(), gen::scheduler_names().size());
+  const auto& known = gen::scheduler_config_keys();
+  for (const auto& name : gen::scheduler_names()) {
+    ASSERT_TRUE(doc["classes"].contains(name)) << name;
+    const auto& want = doc["classes"][name];
+    EXPECT_EQ(gen::scheduler_class_of(name), want["class"].get<std::string>()) << name;
+    EXPECT_EQ(gen::scheduler_class_defaults(name), want["defaults"]) << name;
+    for (const auto& [key, value] : want["defaults"].items())
+      EXPECT_NE(std::find(known.begin(), known.end(), key), known.end()) << name << ": " << key;
+    // The class's own defaults parse (nothing refused), and absent keys take them.
+    const SchedulerConfig c = SchedulerConfig::from_json(nlohmann::json::object(), name);
+    const auto& d = want["defaults"];
+    EXPECT_EQ(c.num_train_timesteps, d["num_train_timesteps"].get<int>()) << name;
+    EXPECT_EQ(c.beta_start, d["beta_start"].get<double>()) << name;
+    EXPECT_EQ(c.beta_end, d["beta_end"].get<double>()) << name;
+    EXPECT_EQ(c.beta_schedule == gen::BetaSchedule::Linear, d["beta_schedule"] == "linear") << name;
+    EXPECT_EQ(c.steps_offset, d["steps_offset"].get<int>()) << name;
+    if (d.contains("set_alpha_to_one")) EXPECT_EQ(c.set_alpha_to_one, d["set_alpha_to_one"].get<bool>()) << name;
+    if (d.contains("clip_sample")) EXPECT_EQ(c.clip_sample, d["clip_sample"].get<bool>()) << name;
+    if (d.contains("solver_order")) EXPECT_EQ(c.solver_order, d["solver_order"].get<int>()) << name;
+    if (d.contains("original_inference_steps"))
+      EXPECT_EQ(c.original_inference_steps, d["original_inference_steps"].get<int>()) << name;
+    const auto spacing = d["timestep_spacing"].get<std::string>();
+    EXPECT_EQ(c.timestep_spacing, spacing == "leading"    ? gen::TimestepSpacing::Leading
+                                  : spacing == "trailing" ? gen::TimestepSpacing::Trailing
+                                                          : gen::TimestepSpacing::Linspace)
+        << name;
+  }
+  // The case of issue 16: DDIM from a config without set_alpha_to_one takes DDIM's true.
+  EXPECT_TRUE(SchedulerConfig::from_json(nlohmann::json{{"beta_schedule", "scaled_linear"}}, "ddim").set_alpha_to_one);
+  EXPECT_FALSE(SchedulerConfig::from_json(nlohmann::json{{"beta_schedule", "scaled_linear"}}, "pndm").set_alpha_to_one);
+  // The class the config names does not matter (diffusers drops the defaults it filled in).
+  const auto from_pndm = SchedulerConfig::from_json(nlohmann::json{{"_class_name", "PNDMScheduler"}}, "ddim");
+  EXPECT_TRUE(from_pndm.set_alpha_to_one);
+  EXPECT_TRUE(from_pndm.clip_sample);
+  const auto heun = SchedulerConfig::from_json(nlohmann::json{{"_class_name", "EulerDiscreteScheduler"}}, "heun");
+  EXPECT_EQ(heun.beta_start, 0.00085);
+  EXPECT_EQ(heun.beta_schedule, gen::BetaSchedule::Linear);
+}
+
+// A folder's sigma choice is read only by the classes that have the key; exponential and beta
+// sigmas are read (so --scheduler auto knows the folder asked for them) and refused on use.
+TEST(SchedulerConfigJson, SigmaOptionsFollowTheClass) {
+  const nlohmann::json karras = {{"use_karras_sigmas", true}};
+  EXPECT_TRUE(SchedulerConfig::from_json(karras, "dpmpp_2m").use_karras_sigmas);
+  EXPECT_FALSE(SchedulerConfig::from_json(karras, "ddim").use_karras_sigmas);
+  const auto expo = SchedulerConfig::from_json(nlohmann::json{{"use_exponential_sigmas", true}}, "euler");
+  EXPECT_TRUE(expo.use_exponential_sigmas);
+  EXPECT_EQ(code_of([&] { gen::make_scheduler("euler", expo, 10); }), ErrorCode::Unsupported);
+}
+
+// diffusers writes DPMSolverMultistepScheduler's lambda_min_clipped as a bare -Infinity.
+TEST(SchedulerConfigJson, ReadsPythonInfinity) {
+  const std::string path = gen_test::test_dir() + "/scheduler_config.json";
+  std::ofstream(path) << R"({"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity,
+    "use_karras_sigmas": true, "beta_schedule": "scaled_linear", "note": "NaN in a string"})";
+  const auto c = SchedulerConfig::from_file(path, "dpmpp_2m");
+  EXPECT_TRUE(c.use_karras_sigmas);
 }
 
 }  // namespace

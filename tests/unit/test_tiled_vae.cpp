@@ -47,7 +47,7 @@ void randomise(models::Module& m, std::uint64_t seed) {
 models::VaeConfig small_config() {
   models::VaeConfig c;
   c.channels = 16;
-  c.channel_mult = {1, 2, 2};  // factor 4
+  c.block_channels = {16, 32, 32};  // factor 4
   c.num_res_blocks = 1;
   c.norm_groups = 4;
   return c;
