@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arch/config_bounds.hpp"
 #include "arch/config_keys.hpp"
 #include "core/fail.hpp"
 #include "core/json.hpp"
@@ -140,6 +141,7 @@ UNetConfig read_unet(const json& e, bool controlnet, const std::string& subject)
   const bool named = !e["num_attention_heads"].is_null();
   c.level_heads = per_level(named ? e["num_attention_heads"] : e["attention_head_dim"],
                             named ? "num_attention_heads" : "attention_head_dim", n, subject);
+  arch::check_bounds(c, subject);  // sizes no real model has, named by key, before validate()
   c.validate(subject);
   return c;
 }
@@ -233,6 +235,7 @@ VaeConfig VaeConfig::from_diffusers(const nlohmann::json& j, const std::string& 
   for (const auto& t : string_list(e["up_block_types"], "up_block_types", c.levels(), subject))
     if (t != "UpDecoderBlock2D")
       fail(ErrorCode::Unsupported, subject, "VAE up block type '" + t + "' is not supported (gen implements UpDecoderBlock2D)");
+  arch::check_bounds(c, subject);  // sizes no real model has, named by key
   if (c.num_res_blocks <= 0 || c.norm_groups <= 0 || c.latent_channels <= 0)
     fail(ErrorCode::InvalidFormat, subject, "VAE counts must be positive");
   for (auto ch : c.block_channels)
@@ -277,7 +280,7 @@ ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const 
     if (!e["layer_norm_eps"].is_number()) fail(ErrorCode::InvalidFormat, subject, "'layer_norm_eps' must be a number");
     c.eps = e["layer_norm_eps"].get<double>();
   }
-  if (c.width % c.heads) fail(ErrorCode::InvalidFormat, subject, "hidden_size is not a multiple of the heads");
+  arch::check_bounds(c, subject);  // sizes no real model has (and 0 heads), named by key
   return c;
 }
 

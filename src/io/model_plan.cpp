@@ -1,4 +1,5 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
+#include "arch/config_bounds.hpp"
 #include "core/fail.hpp"
 #include "core/files.hpp"
 #include "core/fs.hpp"
@@ -68,6 +69,13 @@ ModelReport classify_checkpoint(const SafetensorsCheckpoint& ckpt) {
 
 // A config.json / scheduler_config.json as diffusers writes it: Python's json module writes
 // non-finite floats as bare -Infinity / NaN, read here as the strings "-Infinity" / "NaN".
+// The elements of every tensor a weight file holds (to compare with what a config needs).
+std::uint64_t held_weights(const SafetensorsCheckpoint& ckpt) {
+  std::uint64_t n = 0;
+  for (const auto& name : ckpt.names()) n += ckpt.info(name).numel();
+  return n;
+}
+
 nlohmann::json read_json_file(const std::string& p) {
   const std::string text = core::read_input(p, core::kMaxConfigFile, "model config");
   return core::parse_json(core::python_constants_as_strings(text), p);
@@ -154,13 +162,20 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
   m.diffusers = true;
   const auto index = read_json_file(join(root, "model_index.json"));
   if (!index.is_object()) fail(ErrorCode::InvalidFormat, join(root, "model_index.json"), "not a JSON object");
+  const std::string index_path = join(root, "model_index.json");
+  if (index.contains("_class_name") && !index["_class_name"].is_string())
+    fail(ErrorCode::InvalidFormat, index_path, "_class_name must be a string, not " + core::json_excerpt(index["_class_name"]));
   const auto cls = index.value("_class_name", std::string());
   if (cls.find("XL") != std::string::npos || index.contains("text_encoder_2"))
     fail(ErrorCode::Unsupported, root, "an SDXL pipeline (" + cls + "); gen supports SD 1.x and 2.x");
   auto component = [&](const char* name) -> std::optional<std::string> {
     if (!index.contains(name)) return std::nullopt;
     const auto& v = index[name];
-    if (!v.is_array() || v.size() != 2 || v[1].is_null()) return std::nullopt;
+    // [library, class]; [null, null] (or null) for a component the pipeline leaves out.
+    if (v.is_null() || (v.is_array() && v.size() == 2 && v[1].is_null())) return std::nullopt;
+    if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string())
+      fail(ErrorCode::InvalidFormat, index_path,
+           std::string(name) + " must be [library, class] (two strings), not " + core::json_excerpt(v));
     const auto dir = join(root, name);
     if (!is_dir(dir)) fail(ErrorCode::NotFound, dir, "model_index.json lists it, but the folder is missing");
     return dir;
@@ -179,11 +194,14 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
       fail(ErrorCode::Unsupported, cfg_path, "a UNet with added embeddings (SDXL-style)");
     m.unet_config = models::UNetConfig::from_diffusers(cfg, cfg_path);
     source(m.unet, *dir);
+    arch::check_weights_fit(arch::min_weights(m.unet_config), held_weights(*m.unet.checkpoint), cfg_path,
+                            m.unet.subject);
   }
   if (auto dir = component("vae")) {
     const auto cfg_path = join(*dir, "config.json");
     m.vae_config = models::VaeConfig::from_diffusers(read_json_file(join(*dir, "config.json")), cfg_path);
     source(m.vae, *dir);
+    arch::check_weights_fit(arch::min_weights(m.vae_config), held_weights(*m.vae.checkpoint), cfg_path, m.vae.subject);
   }
   bool gelu = false;
   if (auto dir = component("text_encoder")) {
@@ -193,6 +211,8 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
     m.text_config.layout = models::ClipTextConfig::Layout::HuggingFace;
     gelu = !m.text_config.quick_gelu;
     source(m.text, *dir);
+    arch::check_weights_fit(arch::min_weights(m.text_config), held_weights(*m.text.checkpoint), cfg_path,
+                            m.text.subject);
     // transformers 4 writes the names under `text_model.`, transformers 5 without it.
     const bool wrapped = m.text.checkpoint->contains(std::string(arch::kTransformersTextPrefix) +
                                                      "embeddings.token_embedding.weight");
@@ -320,6 +340,8 @@ ControlNetPlan plan_controlnet(const std::string& path) {
     p.checkpoint = std::make_shared<SafetensorsCheckpoint>(SafetensorsCheckpoint::open(path));
     p.layout = "diffusers";
     p.config = control::ControlNetConfig::from_diffusers(cfg, path + "/config.json");
+    arch::check_weights_fit(arch::min_weights(p.config.unet, true), held_weights(*p.checkpoint), path + "/config.json",
+                            path);
     return p;
   }
   p.checkpoint = open_weights_file(path);

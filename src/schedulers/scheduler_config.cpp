@@ -133,6 +133,11 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
   const auto has = [&](const char* key) { return e.contains(key); };
   SchedulerConfig c;
   c.num_train_timesteps = get_int(e, "num_train_timesteps", subject);
+  // Real schedules have 1000; the tables gen builds are this long (2e9 would take GBs).
+  if (c.num_train_timesteps < 1 || c.num_train_timesteps > 100000)
+    fail(ErrorCode::InvalidFormat, subject,
+         "num_train_timesteps = " + std::to_string(c.num_train_timesteps) +
+             " is out of range (1 to 100000; no real model goes beyond)");
   c.beta_start = get_number(e, "beta_start", subject);
   c.beta_end = get_number(e, "beta_end", subject);
   if (auto s = get_string(e, "beta_schedule", subject)) {

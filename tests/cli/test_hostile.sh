@@ -183,6 +183,66 @@ nesting() {
   done
 }
 
+# ---------------------------------------------------------------- 3 and 7. configs
+# config NAME PART PYTHON: a copy of the tiny pipeline whose PART (a JSON file) is changed by
+# PYTHON acting on `j`; prints the copy's folder.
+config() {
+  local d
+  d=$(pipeline "cfg-$1" "$2")
+  "$GEN_PYTHON" - "$P/$2" "$d/$2" "$3" <<'PY'
+import json, sys
+src, dst, change = sys.argv[1:4]
+j = json.load(open(src))
+exec(change)
+json.dump(j, open(dst, "w"))
+PY
+  echo "$d"
+}
+configs() {
+  local d U=unet/config.json V=vae/config.json T=text_encoder/config.json S=scheduler/scheduler_config.json
+  # Sizes no real model has: refused naming the file and the key, before anything is allocated.
+  for c in "layers $U j['layers_per_block']=10**9 layers_per_block" \
+           "layers-neg $U j['layers_per_block']=-3 layers_per_block" \
+           "channels $U j['block_out_channels']=[10**9,10**9] block_out_channels" \
+           "levels $U j['block_out_channels']=[32]*50;j['down_block_types']=['DownBlock2D']*50;j['up_block_types']=['UpBlock2D']*50 block_out_channels" \
+           "heads $U j['attention_head_dim']=0 attention_head_dim" \
+           "depth $U j['transformer_layers_per_block']=10**6 transformer_layers_per_block" \
+           "cross $U j['cross_attention_dim']=-1 cross_attention_dim" \
+           "te-layers $T j['num_hidden_layers']=10**9 num_hidden_layers" \
+           "te-width $T j['hidden_size']=10**9 hidden_size" \
+           "te-vocab $T j['vocab_size']=10**12 vocab_size" \
+           "vae-layers $V j['layers_per_block']=10**9 layers_per_block" \
+           "vae-groups $V j['norm_num_groups']=0 norm_num_groups" \
+           "vae-groups-odd $V j['norm_num_groups']=7 norm_num_groups" \
+           "timesteps $S j['num_train_timesteps']=2*10**9 num_train_timesteps"; do
+    set -- $c
+    d=$(config "$1" "$2" "$3")
+    fails "config: $1 ($3)" 5 invalid-format "$(re "$d/$2")" "$4" -- arg -m "$d"
+  done
+  # Within the bounds but far more than the weights hold: refused before allocation.
+  d=$(config wide-layers $U "j['layers_per_block']=16")
+  fails "config: 16 layers per block for weights of 2" 5 invalid-format "$(re "$d/$U")" "does not belong" -- arg -m "$d"
+  d=$(config wide-te $T "j['num_hidden_layers']=128;j['hidden_size']=4096;j['intermediate_size']=16384;j['num_attention_heads']=32")
+  fails "config: a 128-layer text encoder for tiny weights" 5 invalid-format "$(re "$d/$T")" "does not belong" \
+    -- arg -m "$d"
+  # Wrong JSON types and missing keys: a gen error naming the file and key, never a raw one.
+  for c in "idx-number model_index.json j['unet']=5 unet" \
+           "idx-list model_index.json j['unet']=['diffusers'] unet" \
+           "idx-class model_index.json j['_class_name']=7 _class_name" \
+           "unet-string $U j['block_out_channels']='abc' block_out_channels" \
+           "unet-float $U j['layers_per_block']=2.5 layers_per_block" \
+           "te-string $T j['hidden_size']='big' hidden_size" \
+           "vae-null $V j['latent_channels']=None latent_channels" \
+           "sched-string $S j['beta_start']='x' beta_start" \
+           "sched-list $S j['num_train_timesteps']=[1000] num_train_timesteps"; do
+    set -- $c
+    d=$(config "$1" "$2" "$3")
+    fails "config: $1 ($3)" 5 invalid-format "$(re "$d/$2")" "$4" -- arg -m "$d"
+  done
+  d=$(config not-object $U "j=[1,2]")
+  fails "config: a component config that is an array" 5 invalid-format "$(re "$d/$U")" "object" -- arg -m "$d"
+}
+
 # ---------------------------------------------------------------- 4. inputs that block or never end
 blocking() {
   for part in model_index.json unet/config.json vae/config.json scheduler/scheduler_config.json \
@@ -292,7 +352,7 @@ stream() {
     echo "$failures" >"$GEN_TMP/$name.failures" ) >"$GEN_TMP/$name.log" 2>&1 &
 }
 stream a writes nesting views
-stream b blocking unasked values odd
+stream b blocking unasked values odd configs
 wait
 for s in a b; do
   cat "$GEN_TMP/$s.log"
