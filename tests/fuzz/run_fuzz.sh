@@ -20,7 +20,7 @@ case $target in
   zip) units=(core/error.cpp io/zip_reader.cpp) libs=(-lz) ;;
   pickle) units=(core/error.cpp io/dtype.cpp io/zip_reader.cpp io/pickle_reader.cpp io/pickle_text.cpp
                  io/torch_pickle_hooks.cpp io/torch_checkpoint.cpp) libs=(-lz) ;;
-  png|jpeg) units=(core/error.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
+  png|jpeg) units=(core/error.cpp core/atomic_file.cpp core/files.cpp core/fs.cpp io/mapped_file.cpp io/zip_reader.cpp
                    image/image.cpp image/png.cpp image/jpeg.cpp)
             libs=(-lpng -ljpeg -lz) ;;
   *) echo "run_fuzz.sh: unknown target '$target'" >&2; exit 2 ;;
