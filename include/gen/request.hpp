@@ -172,7 +172,8 @@ std::string names_text() {
     "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T", "Module", GEN_ANY)                   \
   X(ResizeMode, resize, ResizeMode::Just, "--control-resize",                                                  \
     "just, crop or fill (before any --control: every group's)", "Resize Mode", GEN_ANY)                         \
-  X(bool, global_pool, false, "--control-pool", "The group's residuals averaged over the image (shuffle models)", \
+  X(bool, global_pool, false, "--control-pool",                                                                \
+    "Shuffle model as an LDM file: residuals averaged over the image, conditional half only", \
     "", GEN_ANY)
 
 #define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
