@@ -72,7 +72,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& subject, E
 }
 
 nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, const std::string& what) {
-  return parse_json(read_input(path, max_bytes, what), path);
+  return parse_json(python_constants_as_strings(read_input(path, max_bytes, what)), path);
 }
 
 std::string json_excerpt(const nlohmann::json& value, std::size_t max_chars) {

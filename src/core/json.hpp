@@ -29,8 +29,10 @@ nlohmann::json parse_json(const std::string& text, const std::string& subject,
 // as -Infinity) turned into the strings "NaN", "Infinity", "-Infinity"; strings untouched.
 std::string python_constants_as_strings(const std::string& text);
 
-// A JSON file of at most `max_bytes` (core::read_input) parsed with parse_json; `what` names
-// the kind of file in the size message ("model config", "scheduler config", ...).
+// A JSON file of at most `max_bytes` (core::read_input) parsed with parse_json, Python's
+// constants read as strings (python_constants_as_strings: the files are diffusers' and
+// transformers' configs); `what` names the kind of file in the size message ("model config",
+// "scheduler config", ...).
 nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, const std::string& what);
 
 // A JSON value shown in a message: its compact text, cut to `max_chars` with "…" when longer

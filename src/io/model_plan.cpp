@@ -1,7 +1,6 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
 #include "arch/config_bounds.hpp"
 #include "core/fail.hpp"
-#include "core/files.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
 #include "io/model_plan.hpp"
@@ -67,8 +66,6 @@ ModelReport classify_checkpoint(const SafetensorsCheckpoint& ckpt) {
   return classify(shapes);
 }
 
-// A config.json / scheduler_config.json as diffusers writes it: Python's json module writes
-// non-finite floats as bare -Infinity / NaN, read here as the strings "-Infinity" / "NaN".
 // The elements of every tensor a weight file holds (to compare with what a config needs).
 std::uint64_t held_weights(const SafetensorsCheckpoint& ckpt) {
   std::uint64_t n = 0;
@@ -76,9 +73,10 @@ std::uint64_t held_weights(const SafetensorsCheckpoint& ckpt) {
   return n;
 }
 
+// A config.json / scheduler_config.json as diffusers writes it: Python's json module writes
+// non-finite floats as bare -Infinity / NaN, read here as the strings "-Infinity" / "NaN".
 nlohmann::json read_json_file(const std::string& p) {
-  const std::string text = core::read_input(p, core::kMaxConfigFile, "model config");
-  return core::parse_json(core::python_constants_as_strings(text), p);
+  return core::read_json_file(p, core::kMaxConfigFile, "model config");
 }
 
 // The weights file of a diffusers component folder: plain or fp16 variant, whole or sharded.

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fail.hpp"
-#include "core/files.hpp"
 #include "core/json.hpp"
 #include "schedulers/scheduler.hpp"
 
@@ -224,8 +223,7 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
 }
 
 SchedulerConfig SchedulerConfig::from_file(const std::string& path, const std::string& scheduler) {
-  const std::string text = core::read_input(path, core::kMaxConfigFile, "scheduler config");
-  return from_json(core::parse_json(core::python_constants_as_strings(text), path), scheduler, path);
+  return from_json(core::read_json_file(path, core::kMaxConfigFile, "scheduler config"), scheduler, path);
 }
 
 }  // namespace gen

@@ -200,7 +200,8 @@ PY
 }
 configs() {
   local d U=unet/config.json V=vae/config.json T=text_encoder/config.json S=scheduler/scheduler_config.json
-  # Sizes no real model has: refused naming the file and the key, before anything is allocated.
+  # Sizes no real model has, then wrong JSON types (model_index.json too): refused naming the
+  # file and the key, never a raw error, before anything is allocated.
   for c in "layers $U j['layers_per_block']=10**9 layers_per_block" \
            "layers-neg $U j['layers_per_block']=-3 layers_per_block" \
            "channels $U j['block_out_channels']=[10**9,10**9] block_out_channels" \
@@ -214,19 +215,8 @@ configs() {
            "vae-layers $V j['layers_per_block']=10**9 layers_per_block" \
            "vae-groups $V j['norm_num_groups']=0 norm_num_groups" \
            "vae-groups-odd $V j['norm_num_groups']=7 norm_num_groups" \
-           "timesteps $S j['num_train_timesteps']=2*10**9 num_train_timesteps"; do
-    set -- $c
-    d=$(config "$1" "$2" "$3")
-    fails "config: $1 ($3)" 5 invalid-format "$(re "$d/$2")" "$4" -- arg -m "$d"
-  done
-  # Within the bounds but far more than the weights hold: refused before allocation.
-  d=$(config wide-layers $U "j['layers_per_block']=16")
-  fails "config: 16 layers per block for weights of 2" 5 invalid-format "$(re "$d/$U")" "does not belong" -- arg -m "$d"
-  d=$(config wide-te $T "j['num_hidden_layers']=128;j['hidden_size']=4096;j['intermediate_size']=16384;j['num_attention_heads']=32")
-  fails "config: a 128-layer text encoder for tiny weights" 5 invalid-format "$(re "$d/$T")" "does not belong" \
-    -- arg -m "$d"
-  # Wrong JSON types and missing keys: a gen error naming the file and key, never a raw one.
-  for c in "idx-number model_index.json j['unet']=5 unet" \
+           "timesteps $S j['num_train_timesteps']=2*10**9 num_train_timesteps" \
+           "idx-number model_index.json j['unet']=5 unet" \
            "idx-list model_index.json j['unet']=['diffusers'] unet" \
            "idx-class model_index.json j['_class_name']=7 _class_name" \
            "unet-string $U j['block_out_channels']='abc' block_out_channels" \
@@ -239,6 +229,12 @@ configs() {
     d=$(config "$1" "$2" "$3")
     fails "config: $1 ($3)" 5 invalid-format "$(re "$d/$2")" "$4" -- arg -m "$d"
   done
+  # Within the bounds but far more than the weights hold: refused before allocation.
+  d=$(config wide-layers $U "j['layers_per_block']=16")
+  fails "config: 16 layers per block for weights of 2" 5 invalid-format "$(re "$d/$U")" "does not belong" -- arg -m "$d"
+  d=$(config wide-te $T "j['num_hidden_layers']=128;j['hidden_size']=4096;j['intermediate_size']=16384;j['num_attention_heads']=32")
+  fails "config: a 128-layer text encoder for tiny weights" 5 invalid-format "$(re "$d/$T")" "does not belong" \
+    -- arg -m "$d"
   d=$(config not-object $U "j=[1,2]")
   fails "config: a component config that is an array" 5 invalid-format "$(re "$d/$U")" "object" -- arg -m "$d"
 }
