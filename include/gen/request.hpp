@@ -50,6 +50,11 @@ enum class ControlMode { Balanced, Prompt, Control, PromptImportant = Prompt, Co
 enum class TilingMode { Auto, On, Off, Exact, Blended };
 enum class ResizeMode { Just, Crop, Fill };                  // how a control image meets the size
 enum class WeightsMode { Auto, Wide, Offload };              // EngineOptions::weights
+// How many steps an image-to-image run takes for a strength S of N steps (docs/editing.md):
+// diffusers (the last min(int(N·S), N) steps of the N-step schedule), a1111 (A1111's
+// k-diffusion path: t_enc = int(min(S, 0.999)·N), the last t_enc + 1 steps) or a1111_fixed
+// (A1111's img2img_fix_steps: a schedule of int(N / min(S, 0.999)) steps, its last N run).
+enum class StrengthSteps { Diffusers, A1111, A1111Fixed };
 
 // The one name table of each enumeration: {value, name}, the names as JSON, the CLI and
 // the docs spell them. `noun` names the kind in errors ("unknown sampler 'x'").
@@ -80,6 +85,8 @@ GEN_NAMES(TilingMode, "VAE tiling", {TilingMode::Auto, "auto"}, {TilingMode::On,
           {TilingMode::Exact, "exact"}, {TilingMode::Blended, "blended"})
 GEN_NAMES(ResizeMode, "resize mode", {ResizeMode::Just, "just"}, {ResizeMode::Crop, "crop"},
           {ResizeMode::Fill, "fill"})
+GEN_NAMES(StrengthSteps, "strength step convention", {StrengthSteps::Diffusers, "diffusers"},
+          {StrengthSteps::A1111, "a1111"}, {StrengthSteps::A1111Fixed, "a1111_fixed"})
 GEN_NAMES(WeightsMode, "weights mode", {WeightsMode::Auto, "auto"}, {WeightsMode::Wide, "wide"},
           {WeightsMode::Offload, "offload"})
 #undef GEN_NAMES
@@ -155,7 +162,21 @@ std::string names_text() {
   X(ControlMode, control_mode, ControlMode::Balanced, "--control-mode", "balanced, prompt or control (A1111)",  \
     "", GEN_ANY)                                                                                                \
   X(TilingMode, vae_tiling, TilingMode::Auto, "--vae-tiling",                                                  \
-    "VAE decode in tiles: auto (when it would not fit), on, off, exact, blended", "", GEN_ANY)
+    "VAE decode in tiles: auto (when it would not fit), on, off, exact, blended", "", GEN_ANY)                   \
+  X(std::string, init_image, "", "-i,--init-image",                                                             \
+    "Start from this image: image-to-image, or inpainting with --mask (docs/editing.md)", "", GEN_ANY)            \
+  X(double, strength, 0.75, "--strength",                                                                        \
+    "How much of the init image is repainted, 0 < S <= 1 (1: from noise)", "Denoising strength",                 \
+    GEN_RANGE(0, 1, 0))                                                                                         \
+  X(StrengthSteps, strength_steps, StrengthSteps::Diffusers, "--strength-steps",                               \
+    "Steps run for a strength: diffusers (int(N*S) of N), a1111 (int(N*S)+1 of N) or a1111_fixed (N)", "",      \
+    GEN_ANY)                                                                                                    \
+  X(ResizeMode, init_resize, ResizeMode::Just, "--init-resize",                                                \
+    "How the init image and mask meet the size: just, crop or fill", "", GEN_ANY)                               \
+  X(std::string, mask, "", "--mask", "Inpainting mask: white = repaint (grey is binarised at 50%)", "", GEN_ANY) \
+  X(bool, mask_from_alpha, false, "--mask-from-alpha",                                                         \
+    "The mask is the init image's transparency (transparent = repaint)", "", GEN_ANY)                           \
+  X(bool, invert_mask, false, "--invert-mask", "Repaint the black part of the mask instead", "", GEN_ANY)
 
 // One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
 // after it set that group's fields.
@@ -186,9 +207,19 @@ struct ControlRequest {
 };
 
 struct Request {
-  static constexpr const char* kSchema = "gen.request/1";
+  // 1.1 added the editing fields (init_image, strength, mask, ...); "gen.request/1" files
+  // are still read.
+  static constexpr const char* kSchema = "gen.request/1.1";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
+  // The init image and the mask in memory, used instead of the `init_image` / `mask` files
+  // when not empty (any channels and depth). Not part of the JSON form.
+  Image init_pixels;
+  Image mask_pixels;
+
+  // An editing request: it starts from an init image (in memory or a file).
+  bool has_init_image() const noexcept { return !init_image.empty() || !init_pixels.empty(); }
+  bool has_mask() const noexcept { return !mask.empty() || !mask_pixels.empty() || mask_from_alpha; }
 
   // Throws gen::Error (InvalidArgument) naming the field for an impossible value.
   GEN_API void validate() const;

@@ -15,6 +15,7 @@
 #include "pipeline/batch_runner.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/diagnose.hpp"
+#include "pipeline/edit.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/threads.hpp"
 
@@ -240,9 +241,31 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
   }
   timings.encode = since(t0);
 
-  // Stages 3-5, per batch: latents → denoise with controls → decode → images.
   job.models = Models{base.unet.get(), base.vae.get(), dtype, device, /*vae_channels_last=*/true,
                       /*unet_channels_last=*/settings.channels_last, base.graphs.get()};
+
+  // Stage 3 (editing requests): the init image and mask, encoded once for every batch.
+  EditInputs edit;
+  const auto unet_in = static_cast<int>(base.unet->config().in_channels);
+  if (req.has_init_image()) {
+    t0 = std::chrono::steady_clock::now();
+    s.stage = "reading the init image";
+    const auto images = load_edit_images(req, callbacks.on_warning);
+    s.stage = "VAE encoding the init image";
+    c10::InferenceMode inference;
+    const double f0 = models::flops::total();
+    edit = encode_edit(job.models, images, req, unet_in);
+    timings.flops_encode += models::flops::total() - f0;
+    if (!all_finite(edit.mean) || !all_finite(edit.std)) diagnose_nonfinite("VAE encoder", base, job.controlnets);
+    job.denoise.edit = &edit;
+    timings.encode += since(t0);
+  } else if (unet_in != base.vae->config().latent_channels) {
+    fail(ErrorCode::InvalidArgument, req.model,
+         "is an inpainting model (its UNet takes " + std::to_string(unet_in) +
+             " channels: latents, mask, masked image): give --init-image and --mask");
+  }
+
+  // Stages 4-6, per batch: latents → denoise with controls → decode → images.
   DenoiseProfile profile;
   std::vector<double> step_times;
   if (s.options.profile)

@@ -47,7 +47,7 @@ bool unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
 // for the doubled batch. Profiling waits for the device around the model calls.
 at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& tt,
                          const at::Tensor& context, const at::Tensor& pos, const std::vector<at::Tensor>& hints,
-                         const std::vector<bool>& active, DenoiseProfile* prof) {
+                         const at::Tensor& unet_extra, const std::vector<bool>& active, DenoiseProfile* prof) {
   const bool cfg = req.cfg_scale != 1.0;
   auto model_in = cfg ? at::cat({x, x}, 0) : x;
   if (prof) wait_for(model_in);
@@ -82,7 +82,9 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
     prof->controlnet += seconds_since(t_control);
   }
   const auto t_unet = std::chrono::steady_clock::now();
-  auto eps = m.unet->forward(model_in, tt, context, any ? &total : nullptr);
+  // An inpainting UNet also sees the mask and the masked image's latents (ControlNets do not).
+  const auto unet_in = unet_extra.defined() ? at::cat({model_in, unet_extra}, 1) : model_in;
+  auto eps = m.unet->forward(unet_in, tt, context, any ? &total : nullptr);
   if (prof) {
     wait_for(eps);
     prof->unet += seconds_since(t_unet);
@@ -98,7 +100,7 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
 // layout of the inputs, the guidance, and per ControlNet which one, whether it acts, its
 // residual scales and hint shape.
 std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& context,
-                     const std::vector<at::Tensor>& hints, const std::vector<bool>& active) {
+                     const std::vector<at::Tensor>& hints, const at::Tensor& extra, const std::vector<bool>& active) {
   std::ostringstream k;
   k.precision(17);
   auto shape = [&](const at::Tensor& t) {
@@ -107,6 +109,7 @@ std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tenso
   k << m.unet << ';';
   shape(x);
   shape(context);
+  if (extra.defined()) shape(extra);
   k << "cfg " << req.cfg_scale << "; guess " << req.guess_mode << "; mode " << static_cast<int>(req.control_mode) << ';';
   for (std::size_t c = 0; c < req.controls.size(); ++c) {
     k << "\ncontrol " << req.controls[c].net << ' ' << active[c] << ' ' << req.controls[c].scale << ' ';
@@ -132,6 +135,17 @@ LatentState prepare_latents(const Models& m, const DenoiseRequest& req) {
   // the same arithmetic as one batched scheduler, and each image keeps its own noise stream
   // exactly as diffusers does with a list of generators.
   LatentState s;
+  if (req.edit) {  // image-to-image / inpainting: the strength picks the schedule and its start
+    const auto plan = strength_schedule(req.steps, req.edit->strength, req.edit->convention);
+    for (int i = 0; i < req.batch_size; ++i) {
+      s.schedulers.push_back(make_scheduler(req.sampler, req.scheduler, plan.schedule_steps));
+      s.schedulers.back()->set_begin_index(static_cast<std::int64_t>(plan.begin_step) * s.schedulers.back()->order());
+      s.generators.push_back(at::make_generator<at::CPUGeneratorImpl>(req.seed + static_cast<std::uint64_t>(i)));
+    }
+    s.edit = edit_latents(*req.edit, s.schedulers, s.generators, m.dtype, m.device);
+    s.latents = s.edit.latents;
+    return s;
+  }
   std::vector<at::Tensor> noise;
   for (int i = 0; i < req.batch_size; ++i) {
     s.schedulers.push_back(make_scheduler(req.sampler, req.scheduler, req.steps));
@@ -176,47 +190,60 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
   }
 
   const auto n = scheds[0]->size();
+  const auto begin = scheds[0]->begin_index();  // image-to-image starts later
   const std::int64_t calls_batch = cfg ? 2 * b : b;
+  at::Tensor extra = state.edit.unet_extra;
+  if (extra.defined()) {
+    extra = extra.to(m.device, m.dtype);
+    if (cfg) extra = at::cat({extra, extra}, 0);
+  }
   // The per-request inputs of the model half of a step, in a fixed order: context,
-  // positive, then the hints.
+  // positive, the hints, then the inpainting UNet's extra input if any.
   std::vector<at::Tensor> fixed{context, pos};
   fixed.insert(fixed.end(), hints.begin(), hints.end());
+  if (extra.defined()) fixed.push_back(extra);
+  const auto hint_count = static_cast<std::ptrdiff_t>(hints.size());
   const bool graphs = m.graphs && !req.profile;
   kernels::Timeline timeline(m.device.is_cuda());
   if (req.step_times) timeline.mark();
   std::optional<kernels::SyncCheck> no_sync;
   if (req.forbid_sync) no_sync.emplace(m.device.is_cuda());
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled at step " + std::to_string(i));
+  for (std::int64_t i = begin; i < n; ++i) {
+    if (cancel && cancel->load())
+      fail(ErrorCode::Cancelled, "generation", "cancelled at step " + std::to_string(i - begin));
     std::vector<at::Tensor> scaled;
     for (int k = 0; k < b; ++k) scaled.push_back(scheds[k]->scale_model_input(latents.slice(0, k, k + 1), i));
     auto x = at::cat(scaled, 0).to(m.dtype);
     if (m.unet_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     const double t = scheds[0]->timesteps()[static_cast<std::size_t>(i)];
     std::vector<bool> active(req.controls.size());
-    for (std::size_t c = 0; c < req.controls.size(); ++c) active[c] = unit_active(req.controls[c], i, n);
+    // (diffusers counts the start and end fractions over the calls that run)
+    for (std::size_t c = 0; c < req.controls.size(); ++c) active[c] = unit_active(req.controls[c], i - begin, n - begin);
 
     at::Tensor eps;
     const auto t_step = std::chrono::steady_clock::now();
     if (graphs) {
       auto body = [&](const at::Tensor& sx, const at::Tensor& stt, const std::vector<at::Tensor>& f) {
-        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, f.end()}, active, nullptr);
+        const at::Tensor e = extra.defined() ? f.back() : at::Tensor();
+        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, f.begin() + 2 + hint_count}, e, active,
+                             nullptr);
       };
-      eps = m.graphs->run(step_key(m, req, x, context, hints, active), x, t, calls_batch, fixed, body);
+      eps = m.graphs->run(step_key(m, req, x, context, hints, extra, active), x, t, calls_batch, fixed, body);
     } else {
       auto tt = at::full({calls_batch}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
-      eps = guided_output(m, req, x, tt, context, pos, hints, active, req.profile);
+      eps = guided_output(m, req, x, tt, context, pos, hints, extra, active, req.profile);
     }
     std::vector<at::Tensor> next;
     for (int k = 0; k < b; ++k)
       next.push_back(scheds[k]->step(eps.slice(0, k, k + 1), i, latents.slice(0, k, k + 1), gens[k]));
     latents = at::cat(next, 0);
+    if (state.edit.image_latents.defined()) latents = blend_unmasked(*req.edit, state.edit, *scheds[0], i, latents);
     if (req.profile) {
       wait_for(latents);
       req.profile->steps.push_back(seconds_since(t_step));
     }
     if (req.step_times) timeline.mark();
-    if (on_step) on_step(StepInfo{static_cast<int>(i + 1), static_cast<int>(n)}, latents);
+    if (on_step) on_step(StepInfo{static_cast<int>(i - begin + 1), static_cast<int>(n - begin)}, latents);
   }
   no_sync.reset();
   if (m.graphs) m.graphs->release_inputs();

@@ -16,6 +16,7 @@
 #include "gen/request.hpp"
 #include "models/unet.hpp"
 #include "models/vae.hpp"
+#include "pipeline/edit.hpp"
 #include "pipeline/step_graph.hpp"
 #include "pipeline/tiled_vae.hpp"
 #include "schedulers/scheduler.hpp"
@@ -59,6 +60,9 @@ struct DenoiseRequest {
   // diffusers pipeline decides (Engine sets it).
   bool guess_mode = false;
   ControlMode control_mode = ControlMode::Balanced;
+  // Image-to-image / inpainting (pipeline/edit.hpp): the strength's schedule, the starting
+  // latents from the init image, the UNet's extra inputs or the blend after each call.
+  const EditInputs* edit = nullptr;
   DenoiseProfile* profile = nullptr;  // when set, filled (and the device synchronised)
   // When set, the seconds of each step (model calls and scheduler) are appended, measured
   // without synchronising inside the loop (CUDA events; host clocks on the CPU).
@@ -97,6 +101,7 @@ struct LatentState {
   at::Tensor latents;  // [B, C, h, w] on the model's device, scaled by the initial sigma
   std::vector<std::unique_ptr<Scheduler>> schedulers;
   std::vector<at::Generator> generators;
+  EditLatents edit;    // editing requests: what the loop needs besides the latents
 };
 LatentState prepare_latents(const Models& models, const DenoiseRequest& req);
 

@@ -64,6 +64,13 @@ std::vector<FieldInfo> infos(const std::vector<request::Field<S>>& table) {
 
 void Request::validate() const {
   check_rows(request::request_table(), *this, "");
+  if (!(strength > 0)) bad("strength", "must be above 0 (0 would keep the init image unchanged), got " + field_text(*this, "strength"));
+  if (!init_pixels.empty()) check_image(init_pixels, "init_pixels");
+  if (!mask_pixels.empty()) check_image(mask_pixels, "mask_pixels");
+  if (has_mask() && !has_init_image())
+    bad(mask_from_alpha ? "mask_from_alpha" : "mask", "inpainting needs an init image (--init-image)");
+  if (mask_from_alpha && (!mask.empty() || !mask_pixels.empty()))
+    bad("mask_from_alpha", "give either a mask or --mask-from-alpha, not both");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";
@@ -123,8 +130,10 @@ nlohmann::json to_json(const Request& r) {
 
 Request from_json(const nlohmann::json& j, const std::string& subject) {
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
-  if (j.contains("schema") && j["schema"] != Request::kSchema)
-    fail(ErrorCode::Unsupported, subject, "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads " + Request::kSchema + ")");
+  if (j.contains("schema") && j["schema"] != Request::kSchema && j["schema"] != "gen.request/1")
+    fail(ErrorCode::Unsupported, subject,
+         "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1 and " +
+             Request::kSchema + ")");
   Request r;
   rows_from_json(request_table(), r, j, {"schema", "controls", "output"}, subject);
   if (j.contains("controls")) {

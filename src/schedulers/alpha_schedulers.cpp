@@ -39,6 +39,19 @@ class AlphaScheduler : public Scheduler {
 
   std::vector<float> ac_;
   double final_ac_ = 1.0;
+
+ public:
+  // diffusers: sqrt(ᾱ_t)·x + sqrt(1 − ᾱ_t)·noise at the call's timestep t, float32 (the end of
+  // the schedule: the clean sample).
+  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t index) const override {
+    check_noise_index(index);
+    if (index == size()) return original;
+    const auto t = static_cast<int64_t>(timesteps_[static_cast<size_t>(index)]);
+    if (t < 0 || t >= static_cast<int64_t>(ac_.size()))
+      fail(ErrorCode::InvalidArgument, name_, "timestep " + std::to_string(t) + " has no training alpha");
+    const float a = ac_[static_cast<size_t>(t)];
+    return original * static_cast<double>(std::sqrt(a)) + noise * static_cast<double>(std::sqrt(1.0f - a));
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -102,7 +115,7 @@ class Pndm final : public AlphaScheduler {
   }
 
   at::Tensor do_step(const at::Tensor& out, int64_t i, const at::Tensor& sample_in, at::Generator*) override {
-    const int64_t counter = i;
+    const int64_t counter = i - begin_;  // diffusers' self.counter: calls of this run
     const int ratio = config_.num_train_timesteps / steps_;
     double t = timesteps_[i];
     double prev_t = t - ratio;

@@ -68,6 +68,15 @@ class MultistepScheduler : public Scheduler {
 
   std::vector<at::Tensor> history_;
   int lower_order_nums_ = 0;
+
+ public:
+  // diffusers: alpha_t·x + sigma_t·noise at sigmas[index] (alpha_t = 1/sqrt(sigma²+1)).
+  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t index) const override {
+    check_noise_index(index);
+    const float s = sigmas_[static_cast<size_t>(index)];
+    const float alpha = 1.0f / std::sqrt(s * s + 1.0f);
+    return original * static_cast<double>(alpha) + noise * static_cast<double>(s * alpha);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -175,8 +175,23 @@ at::Tensor Scheduler::scale_model_input(const at::Tensor& sample, int64_t i) con
 }
 
 void Scheduler::reset() {
-  next_ = 0;
+  next_ = begin_ = 0;
   do_reset();
+}
+
+void Scheduler::set_begin_index(int64_t index) {
+  if (next_ != begin_)
+    fail(ErrorCode::InvalidArgument, name_, "set_begin_index after steps were taken; create a new scheduler");
+  if (index < 0 || index >= size())
+    fail(ErrorCode::InvalidArgument, name_,
+         "begin index " + std::to_string(index) + " is outside 0.." + std::to_string(size() - 1));
+  begin_ = next_ = index;
+}
+
+void Scheduler::check_noise_index(int64_t index) const {
+  if (index < 0 || index > size())
+    fail(ErrorCode::InvalidArgument, name_,
+         "noise level index " + std::to_string(index) + " is outside 0.." + std::to_string(size()));
 }
 
 at::Tensor Scheduler::draw_noise(const at::Tensor& like, c10::ScalarType dtype, at::Generator* generator) {

@@ -106,6 +106,19 @@ class Scheduler {
   const std::vector<float>& sigmas() const noexcept { return sigmas_; }
   // True when step() draws noise and so needs a generator.
   virtual bool stochastic() const noexcept { return false; }
+  // Model calls per step (Heun: 2), as diffusers' `scheduler.order`.
+  virtual int order() const noexcept { return 1; }
+
+  // Image-to-image: the run starts at model call `index` (0 ≤ index < size()) instead of 0,
+  // as diffusers' `set_begin_index(t_start * order)` after slicing the timesteps; the solver
+  // history starts empty there (PNDM counts its calls from there too). Only on a fresh run.
+  void set_begin_index(int64_t index);
+  int64_t begin_index() const noexcept { return begin_; }
+  // The clean sample `original` noised to the level of model call `index` (index == size():
+  // the end of the schedule, noise level 0), exactly as the diffusers class's add_noise does
+  // at that index: x + sigma·noise for the sigma-scaled schedulers, sqrt(ᾱ)·x + sqrt(1−ᾱ)·noise
+  // (ᾱ of the call's timestep) for DDIM, PNDM and LCM, α_t·x + σ_t·noise for DPM-Solver/UniPC.
+  virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t index) const = 0;
 
   // The model input for call i (identity except for the sigma-scaled schedulers).
   virtual at::Tensor scale_model_input(const at::Tensor& sample, int64_t i) const;
@@ -132,7 +145,10 @@ class Scheduler {
   std::vector<double> timesteps_;
   std::vector<float> sigmas_;
   double init_noise_sigma_ = 1.0;
+  int64_t begin_ = 0;
   int64_t next_ = 0;
+  // add_noise's index check (0..size()).
+  void check_noise_index(int64_t index) const;
 };
 
 // The scheduler names gen knows, as users know them: ddim, euler, euler_a, heun, lms, pndm,

@@ -55,6 +55,13 @@ class SigmaScheduler : public Scheduler {
     return out * (-sigma / std::sqrt(sigma * sigma + 1)) + sample / (sigma * sigma + 1);
   }
   double sigma(int64_t i) const { return sigmas_[static_cast<size_t>(i)]; }
+
+ public:
+  // diffusers (Euler, Heun, LMS): original + noise · sigmas[index] (float32 sigma).
+  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t index) const override {
+    check_noise_index(index);
+    return original + noise * static_cast<double>(sigmas_[static_cast<size_t>(index)]);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -86,6 +93,7 @@ class Euler final : public SigmaScheduler {
 // timesteps and sigmas repeat every inner level: [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0].
 class Heun final : public SigmaScheduler {
  public:
+  int order() const noexcept override { return 2; }
   Heun(const SchedulerConfig& c, int steps) : SigmaScheduler("heun", c, steps) {
     std::vector<float> s = {sigmas_.front()};
     for (size_t k = 1; k + 1 < sigmas_.size(); ++k) s.insert(s.end(), {sigmas_[k], sigmas_[k]});
@@ -148,10 +156,13 @@ class Lms final : public SigmaScheduler {
     at::Tensor x0 = predict_x0(out, sample, s);
     derivatives_.push_back((sample - x0) / s);
     if (derivatives_.size() > static_cast<size_t>(kOrder)) derivatives_.erase(derivatives_.begin());
+    // As diffusers: the order counts from the start of the schedule (an image-to-image run
+    // that begins later may have fewer derivatives; zip() then uses only those).
     const int order = static_cast<int>(std::min<int64_t>(i + 1, kOrder));
+    const int terms = std::min(order, static_cast<int>(derivatives_.size()));
     at::Tensor prev = sample;
     at::Tensor sum;
-    for (int j = 0; j < order; ++j) {
+    for (int j = 0; j < terms; ++j) {
       const double coeff = coefficient(order, i, j);
       at::Tensor term = coeff * derivatives_[derivatives_.size() - 1 - j];
       sum = sum.defined() ? sum + term : term;

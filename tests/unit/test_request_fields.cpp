@@ -61,9 +61,34 @@ TEST(RequestFields, EveryValueSetAsTextRoundTripsThroughJson) {
     }
     gen::set_field(r, f.name, v);
   }
+  r.mask_from_alpha = false;  // a mask file and the alpha mask exclude each other (below)
   r.validate();
   const auto back = gen::Request::from_json(r.to_json());
   for (const auto& f : gen::request_fields()) EXPECT_EQ(gen::field_text(back, f.name), gen::field_text(r, f.name)) << f.name;
+}
+
+TEST(RequestFields, EditingFieldsThatExcludeOrNeedEachOtherAreRefused) {
+  gen::Request r;
+  r.mask = "m.png";
+  EXPECT_NE(error_of([&] { r.validate(); }).find("mask: inpainting needs an init image"), std::string::npos);
+  r.init_image = "i.png";
+  r.validate();
+  r.mask_from_alpha = true;
+  EXPECT_NE(error_of([&] { r.validate(); }).find("not both"), std::string::npos);
+  r.mask.clear();
+  r.validate();
+  r.strength = 0;
+  EXPECT_NE(error_of([&] { r.validate(); }).find("strength: must be above 0"), std::string::npos);
+  r.strength = 1.01;
+  EXPECT_NE(error_of([&] { r.validate(); }).find("strength: must be between 0 and 1"), std::string::npos);
+  // A request of schema 1 (before editing) is still read.
+  EXPECT_EQ(gen::Request::from_json(R"({"schema": "gen.request/1", "prompt": "x"})").prompt, "x");
+  try {
+    gen::Request::from_json(R"({"schema": "gen.request/2"})");
+    ADD_FAILURE() << "schema 2 read";
+  } catch (const gen::Error& e) {
+    EXPECT_EQ(e.code(), gen::ErrorCode::Unsupported);
+  }
 }
 
 TEST(RequestFields, RangesMultiplesAndChoicesAreCheckedNamingTheField) {

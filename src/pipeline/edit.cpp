@@ -1,0 +1,199 @@
+#include "pipeline/edit.hpp"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "control/control_image.hpp"
+#include "core/fail.hpp"
+#include "models/vae.hpp"
+#include "pipeline/generate.hpp"
+
+namespace gen::pipeline {
+namespace {
+
+// 8-bit grey from any image: Pillow's convert("L") (ITU-R 601-2 luma, L = R·299/1000 +
+// G·587/1000 + B·114/1000 in Pillow's fixed point) after flattening alpha over white.
+Image grey_of(const Image& image) {
+  const Image rgb = to_rgb8(image);
+  Image out = Image::make(rgb.width, rgb.height, 1);
+  for (std::size_t p = 0, n = out.data8.size(); p < n; ++p) {
+    const unsigned r = rgb.data8[3 * p], g = rgb.data8[3 * p + 1], b = rgb.data8[3 * p + 2];
+    out.data8[p] = static_cast<std::uint8_t>((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
+  }
+  return out;
+}
+
+// The init image's alpha as a mask: transparent (alpha 0) = repaint (255).
+Image mask_of_alpha(const Image& image, const std::string& subject) {
+  if (!image.has_alpha())
+    fail(ErrorCode::InvalidArgument, subject, "--mask-from-alpha: the init image has no alpha channel");
+  const Image a8 = to_8bit(image);
+  Image out = Image::make(a8.width, a8.height, 1);
+  const int c = a8.channels;
+  for (std::size_t p = 0, n = out.data8.size(); p < n; ++p)
+    out.data8[p] = static_cast<std::uint8_t>(255 - a8.data8[p * static_cast<std::size_t>(c) + (c - 1)]);
+  return out;
+}
+
+at::Tensor to_tensor(const Image& img) {  // 8-bit, HWC → [1, C, H, W] float in [0, 1]
+  auto t = at::from_blob(const_cast<std::uint8_t*>(img.data8.data()), {img.height, img.width, img.channels}, at::kByte);
+  return t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).contiguous();
+}
+
+}  // namespace
+
+EditImages load_edit_images(const Request& r, const std::function<void(const std::string&)>& warn) {
+  EditImages out;
+  const std::string image_name = r.init_pixels.empty() ? r.init_image : "init_pixels";
+  const Image init = r.init_pixels.empty() ? read_image(r.init_image) : r.init_pixels;
+  if (warn && (init.width != r.width || init.height != r.height))
+    warn("init image " + image_name + " is " + std::to_string(init.width) + "x" + std::to_string(init.height) +
+         ": resized to " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (" + name_of(r.init_resize) +
+         ")");
+  if (warn && init.has_alpha() && !r.mask_from_alpha)
+    warn("init image " + image_name + " has transparency: composited over white (--mask-from-alpha uses it as the mask)");
+  // As diffusers' VaeImageProcessor: Lanczos to the size, / 255, × 2 − 1.
+  const Image rgb = control::resize_control(to_rgb8(init), name_of(r.init_resize), r.width, r.height);
+  out.image = to_tensor(rgb) * 2.0 - 1.0;
+  if (!r.has_mask()) return out;
+
+  Image mask;
+  std::string mask_name;
+  if (r.mask_from_alpha) {
+    mask = mask_of_alpha(init, image_name);
+    mask_name = image_name + " (alpha)";
+  } else {
+    mask_name = r.mask_pixels.empty() ? r.mask : "mask_pixels";
+    mask = grey_of(r.mask_pixels.empty() ? read_image(r.mask) : r.mask_pixels);
+  }
+  if (warn && !r.mask_from_alpha && (mask.width != r.width || mask.height != r.height))
+    warn("mask " + mask_name + " is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
+         ": resized to " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (" + name_of(r.init_resize) +
+         ")");
+  // The mask as diffusers' mask processor: grey, Lanczos to the size, / 255, binarised
+  // (< 0.5 → 0, else 1), i.e. 1 where the resized grey value is 128 or more.
+  const Image resized = control::resize_control(mask, name_of(r.init_resize), r.width, r.height);
+  auto m = to_tensor(resized);
+  if (r.invert_mask) m = 1.0 - m;
+  out.mask = (m >= 0.5).to(at::kFloat);
+  if (out.mask.max().item<float>() == 0.0f)
+    fail(ErrorCode::InvalidArgument, mask_name,
+         std::string("the mask is all black: nothing to repaint") +
+             (r.invert_mask ? " (after --invert-mask)" : "") + "; white marks what is repainted");
+  return out;
+}
+
+EditInputs encode_edit(const Models& m, const EditImages& images, const Request& r, int unet_in) {
+  EditInputs e;
+  e.strength = r.strength;
+  e.convention = r.strength_steps;
+  e.scaling = m.vae->config().scaling_factor;
+  e.inpaint = images.mask.defined();
+  e.concat = unet_in != m.vae->config().latent_channels;
+  const auto latent_c = m.vae->config().latent_channels;
+  if (e.concat && unet_in != 2 * latent_c + 1)
+    fail(ErrorCode::ModelMismatch, "UNet", "conv_in takes " + std::to_string(unet_in) + " channels: neither " +
+                                               std::to_string(latent_c) + " (a plain model) nor " +
+                                               std::to_string(2 * latent_c + 1) + " (an inpainting model)");
+  if (e.concat && !e.inpaint)
+    fail(ErrorCode::InvalidArgument, r.model.empty() ? "model" : r.model,
+         "is an inpainting model (its UNet takes " + std::to_string(unet_in) +
+             " channels: latents, mask, masked image): give --init-image and --mask");
+  auto encode = [&](const at::Tensor& x) {
+    auto in = x.to(m.device, m.dtype);
+    if (m.vae_channels_last) in = in.contiguous(at::MemoryFormat::ChannelsLast);
+    auto [mean, logvar] = m.vae->encode(in);
+    return std::make_pair(mean.contiguous(), at::exp(0.5 * logvar).contiguous());
+  };
+  std::tie(e.mean, e.std) = encode(images.image);
+  if (!e.inpaint) return e;
+  const auto f = vae_factor(*m.vae);
+  // diffusers: F.interpolate(mask, size=(H / f, W / f)) (nearest).
+  e.mask = at::upsample_nearest2d(images.mask, {images.mask.size(2) / f, images.mask.size(3) / f})
+               .to(m.device, m.dtype);
+  if (e.concat) std::tie(e.masked_mean, e.masked_std) = encode(images.image * (images.mask < 0.5));
+  return e;
+}
+
+StrengthSchedule strength_schedule(int steps, double strength, StrengthSteps convention) {
+  StrengthSchedule s;
+  if (convention == StrengthSteps::Diffusers) {
+    // StableDiffusionImg2ImgPipeline.get_timesteps.
+    const int init = std::min(static_cast<int>(steps * strength), steps);
+    if (init < 1)
+      fail(ErrorCode::InvalidArgument, "strength",
+           "strength " + std::to_string(strength) + " of " + std::to_string(steps) +
+               " steps runs no step (int(steps × strength) = 0): raise --strength or --steps");
+    s.schedule_steps = steps;
+    s.begin_step = steps - init;
+    return s;
+  }
+  // A1111 (sd_samplers_common.setup_img2img_steps; the k-diffusion samplers run
+  // sigmas[steps − t_enc − 1:], i.e. t_enc + 1 steps).
+  const double d = std::min(strength, 0.999);
+  if (convention == StrengthSteps::A1111Fixed) {
+    s.schedule_steps = static_cast<int>(steps / d);
+    s.begin_step = s.schedule_steps - steps;  // t_enc = steps − 1
+    return s;
+  }
+  const int t_enc = static_cast<int>(d * steps);
+  s.schedule_steps = steps;
+  s.begin_step = steps - t_enc - 1;
+  return s;
+}
+
+EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Scheduler>>& scheds,
+                         std::vector<at::Generator>& gens, at::ScalarType dtype, c10::Device device) {
+  EditLatents out;
+  const auto b = static_cast<std::int64_t>(gens.size());
+  const auto opts = at::TensorOptions().dtype(dtype);
+  const auto shape = e.mean.sizes();
+  // DiagonalGaussianDistribution.sample: mean + std · randn(generator) (in the VAE's dtype),
+  // then × scaling_factor.
+  auto sample = [&](const at::Tensor& mean, const at::Tensor& stdev, at::Generator& g) {
+    auto eps = at::randn(shape, g, opts).to(device);
+    return (mean + stdev * eps) * e.scaling;
+  };
+  const std::int64_t begin = scheds[0]->begin_index();
+  std::vector<at::Tensor> noise;
+  if (!e.inpaint) {
+    // StableDiffusionImg2ImgPipeline.prepare_latents: per image its own posterior sample, then
+    // the noise (each from that image's generator), noised to the first call's level.
+    std::vector<at::Tensor> x0, lat;
+    for (std::int64_t k = 0; k < b; ++k) x0.push_back(sample(e.mean, e.std, gens[k]));
+    for (std::int64_t k = 0; k < b; ++k) noise.push_back(at::randn(shape, gens[k], opts).to(device));
+    for (std::int64_t k = 0; k < b; ++k) lat.push_back(scheds[k]->add_noise(x0[k], noise[k], begin));
+    out.latents = at::cat(lat, 0);
+    return out;
+  }
+  // StableDiffusionInpaintPipeline: the init image is one image, so its posterior is sampled
+  // once, from the first generator (_encode_vae_image loops over the image batch), when the
+  // latents start from it (strength < 1) or the unmasked area is blended back (4 channels).
+  const bool full = e.strength == 1.0;
+  at::Tensor image_latents;
+  if (!e.concat || !full) image_latents = sample(e.mean, e.std, gens[0]).expand({b, -1, -1, -1});
+  for (std::int64_t k = 0; k < b; ++k) noise.push_back(at::randn(shape, gens[k], opts).to(device));
+  out.noise = at::cat(noise, 0);
+  out.latents = full ? out.noise * scheds[0]->init_noise_sigma() : scheds[0]->add_noise(image_latents, out.noise, begin);
+  // prepare_mask_latents encodes the masked image with the same generators: the first one
+  // draws again, also for a 4-channel UNet that does not use the result.
+  if (e.concat) {
+    auto masked = sample(e.masked_mean, e.masked_std, gens[0]);
+    out.unet_extra = at::cat({e.mask, masked}, 1).expand({b, -1, -1, -1}).contiguous();
+  } else {
+    (void)at::randn(shape, gens[0], opts);
+    out.image_latents = image_latents;
+  }
+  return out;
+}
+
+at::Tensor blend_unmasked(const EditInputs& e, const EditLatents& start, const Scheduler& sched, std::int64_t i,
+                          const at::Tensor& latents) {
+  auto proper = start.image_latents;
+  if (i + 1 < sched.size()) proper = sched.add_noise(proper, start.noise, i + 1);
+  return (1 - e.mask) * proper + e.mask * latents;
+}
+
+}  // namespace gen::pipeline

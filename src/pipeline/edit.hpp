@@ -1,0 +1,83 @@
+// gen — the editing stage: what image-to-image and inpainting add to the denoising, as
+// diffusers' StableDiffusion{,ControlNet}Img2ImgPipeline and StableDiffusion{,ControlNet}
+// InpaintPipeline do it (docs/editing.md):
+//
+//   encode   the init image (and for a 9-channel UNet the masked image) through the VAE
+//            encoder once per request: the posterior's mean and std;
+//   start    the first model call for the strength (diffusers' or A1111's convention);
+//   latents  per image, from its CPU generator, in diffusers' draw order: the posterior
+//            sample(s), then the noise, noised to the first call's level (add_noise);
+//   denoise  a 9-channel UNet sees [latents, mask, masked-image latents]; a 4-channel one
+//            gets the unmasked area put back after every call (the init latents noised to
+//            the next call's level).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gen/request.hpp"
+#include "schedulers/scheduler.hpp"
+
+namespace gen::models {
+class Vae;
+}
+
+namespace gen::pipeline {
+
+struct Models;
+
+// The request's init image and mask at the output size, as the reference pipelines prepare
+// them: `image` [1, 3, H, W] float in [-1, 1] (resized with Pillow's Lanczos, the init_resize
+// mode); `mask` [1, 1, H, W] float 0/1 (grey, resized, binarised at 0.5), undefined without
+// a mask. Throws gen::Error naming the input; `warn` gets a line when an input is resized.
+struct EditImages {
+  at::Tensor image;
+  at::Tensor mask;
+};
+EditImages load_edit_images(const Request& request, const std::function<void(const std::string&)>& warn);
+
+// What denoising needs from the editing stage (on the models' device and dtype).
+struct EditInputs {
+  double strength = 1.0;
+  StrengthSteps convention = StrengthSteps::Diffusers;
+  // The VAE posterior of the init image: [1, C, h, w].
+  at::Tensor mean, std;
+  bool inpaint = false;
+  bool concat = false;    // a 9-channel UNet: mask and masked-image latents join its input
+  at::Tensor mask;        // [1, 1, h, w] 0/1 (nearest-downsampled), inpainting only
+  at::Tensor masked_mean, masked_std;  // the posterior of the masked image (concat only)
+  double scaling = 1.0;   // the VAE's scaling factor
+};
+// Encodes what `images` hold for a UNet of `unet_in` input channels (4 or 9).
+EditInputs encode_edit(const Models& models, const EditImages& images, const Request& request, int unet_in);
+
+// The schedule of an N-step request for `strength` under `convention`: the number of steps the
+// scheduler is built with and the first of them that runs (× the scheduler's order is the
+// first model call). InvalidArgument when no step would run (diffusers: int(N·S) < 1).
+struct StrengthSchedule {
+  int schedule_steps = 0;
+  int begin_step = 0;
+};
+StrengthSchedule strength_schedule(int steps, double strength, StrengthSteps convention);
+
+// The starting latents of one batch (`latents` of `batch` images, one scheduler and generator
+// each, the schedulers already at their begin index), drawn in diffusers' order. Fills
+// `image_latents` and `noise` (4-channel inpainting) and `unet_extra` (9-channel: [B, 5, h, w]
+// mask + masked-image latents).
+struct EditLatents {
+  at::Tensor latents, image_latents, noise, unet_extra;
+};
+EditLatents edit_latents(const EditInputs& edit, std::vector<std::unique_ptr<Scheduler>>& schedulers,
+                         std::vector<at::Generator>& generators, at::ScalarType dtype, c10::Device device);
+
+// 4-channel inpainting after model call i (an absolute scheduler index): the unmasked area
+// becomes the init latents noised to call i + 1's level (clean after the last call).
+at::Tensor blend_unmasked(const EditInputs& edit, const EditLatents& start, const Scheduler& scheduler,
+                          std::int64_t i, const at::Tensor& latents);
+
+}  // namespace gen::pipeline

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Reference images from diffusers for the editing parity test (tests/cli/test_edit_parity.sh).
+
+From the tiny diffusers folders that make_tiny_models.py writes, it runs diffusers'
+StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline (a 4-channel UNet and a
+9-channel inpainting UNet made here from the tiny one's config), and the ControlNet img2img and
+inpaint pipelines on a list of requests, and writes, per case, the 8-bit PNGs diffusers makes
+and the `gen` arguments of the same request into OUT/cases.json (the format of
+diffusers_cli_reference.py, so the same comparison runs on both).
+
+    python tools/diffusers_edit_reference.py --models DIR --out OUT
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from diffusers_cli_reference import SCHEDULERS, perturbed  # noqa: E402
+
+W, H = 80, 64
+
+
+def inpainting_unet(unet, seed):
+    """A 9-channel UNet (latents, mask, masked-image latents) with the tiny UNet's architecture."""
+    from diffusers import UNet2DConditionModel
+    torch.manual_seed(seed)
+    net = UNet2DConditionModel.from_config({**dict(unet.config), "in_channels": 9})
+    return perturbed(net, seed).eval()
+
+
+def write_images(out):
+    """Init images (one at the size, one to be resized, one with alpha), masks (grey with a
+    ramp across the 50 % threshold; one of another size) and a control image."""
+    rng = np.random.default_rng(11)
+    files = {}
+
+    def save(name, array, mode=None):
+        files[name] = os.path.join(out, name + ".png")
+        Image.fromarray(array, mode).save(files[name])
+
+    # Smooth content (a ramp plus a little noise) so that the tiny VAE's latents carry it.
+    y, x = np.mgrid[0:H, 0:W]
+    base = np.stack([x * 255 / W, y * 255 / H, (x + y) * 127 / (W + H)], -1)
+    save("init", np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8))
+    y2, x2 = np.mgrid[0:75, 0:101]
+    other = np.stack([x2 * 2.5, y2 * 3.0, 255 - x2 * 2.0], -1)
+    save("init_other_size", np.clip(other + rng.normal(0, 10, other.shape), 0, 255).astype(np.uint8))
+    mask = np.zeros((H, W), np.uint8)
+    mask[16:48, 24:64] = 255
+    mask[0:8, :] = np.linspace(100, 160, W).astype(np.uint8)  # binarised: >= 128 repaints
+    save("mask", mask, "L")
+    big = np.zeros((90, 120), np.uint8)
+    big[30:70, 20:90] = 200
+    save("mask_other_size", big, "L")
+    save("control", (rng.random((H, W, 3)) * 255).astype(np.uint8))
+    return files
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    import diffusers
+    from diffusers import (ControlNetModel, StableDiffusionControlNetImg2ImgPipeline,
+                           StableDiffusionControlNetInpaintPipeline, StableDiffusionImg2ImgPipeline,
+                           StableDiffusionInpaintPipeline, StableDiffusionPipeline)
+    torch.set_grad_enabled(False)
+    os.makedirs(a.out, exist_ok=True)
+    d = os.path.join(a.models, "diffusers")
+    sd1 = StableDiffusionPipeline.from_pretrained(os.path.join(d, "tiny-sd15-pipeline"), safety_checker=None,
+                                                  requires_safety_checker=False)
+    cn = ControlNetModel.from_pretrained(os.path.join(d, "tiny-controlnet"))
+    cn_dir = os.path.join(a.out, "controlnet")
+    cn.save_pretrained(cn_dir)
+    # The two base folders gen reads: the tiny SD 1.x pipeline and its inpainting variant.
+    plain_dir = os.path.join(a.out, "sd-pipeline")
+    sd1.save_pretrained(plain_dir)
+    inpaint_dir = os.path.join(a.out, "sd-inpainting")
+    StableDiffusionPipeline(vae=sd1.vae, text_encoder=sd1.text_encoder, tokenizer=sd1.tokenizer,
+                            unet=inpainting_unet(sd1.unet, 41), scheduler=sd1.scheduler, safety_checker=None,
+                            feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(inpaint_dir)
+    # PLMS as SD uses it (skip_prk_steps; the tiny folder's PNDM config lacks the key).
+    plms_dir = os.path.join(a.out, "sd-pipeline-plms")
+    StableDiffusionPipeline(vae=sd1.vae, text_encoder=sd1.text_encoder, tokenizer=sd1.tokenizer, unet=sd1.unet,
+                            scheduler=diffusers.PNDMScheduler.from_config(sd1.scheduler.config, skip_prk_steps=True),
+                            safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(plms_dir)
+    inpaint_unet = StableDiffusionPipeline.from_pretrained(inpaint_dir, safety_checker=None,
+                                                           requires_safety_checker=False).unet
+    files = write_images(a.out)
+
+    cases = [
+        # Image-to-image: samplers × strengths (1.0; one that leaves a single step).
+        dict(name="i2i_euler_half", kind="img2img", sampler="euler", steps=10, strength=0.5, seed=1),
+        dict(name="i2i_dpmpp_full", kind="img2img", sampler="dpmpp_2m", steps=6, strength=1.0, seed=2),
+        dict(name="i2i_euler_a_one_step_batch2", kind="img2img", sampler="euler_a", steps=10, strength=0.15,
+             seed=3, batch=2),
+        dict(name="i2i_ddim", kind="img2img", sampler="ddim", steps=8, strength=0.7, seed=4),
+        dict(name="i2i_heun", kind="img2img", sampler="heun", steps=5, strength=0.6, seed=5),
+        dict(name="i2i_lms", kind="img2img", sampler="lms", steps=8, strength=0.8, seed=6),
+        dict(name="i2i_unipc", kind="img2img", sampler="unipc", steps=10, strength=0.35, seed=7),
+        dict(name="i2i_pndm", kind="img2img", model="plms", sampler="pndm", steps=8, strength=0.5, seed=8),
+        dict(name="i2i_resized_no_cfg", kind="img2img", sampler="euler", steps=6, strength=0.8, seed=9, cfg=1.0,
+             image="init_other_size"),
+        # Inpainting with the 4-channel UNet (the unmasked area blended back after each call).
+        dict(name="inpaint4_euler", kind="inpaint", sampler="euler", steps=6, strength=1.0, seed=11),
+        dict(name="inpaint4_euler_a_batch2", kind="inpaint", sampler="euler_a", steps=8, strength=0.6, seed=12,
+             batch=2),
+        dict(name="inpaint4_dpmpp_mask_resized", kind="inpaint", sampler="dpmpp_2m", steps=6, strength=0.8,
+             seed=13, mask="mask_other_size"),
+        # The 9-channel inpainting UNet.
+        dict(name="inpaint9_euler", kind="inpaint", model="inpaint", sampler="euler", steps=6, strength=1.0,
+             seed=21),
+        dict(name="inpaint9_ddim", kind="inpaint", model="inpaint", sampler="ddim", steps=8, strength=0.75,
+             seed=22),
+        dict(name="inpaint9_heun_batch2", kind="inpaint", model="inpaint", sampler="heun", steps=4, strength=1.0,
+             seed=23, batch=2),
+        # ControlNets.
+        dict(name="cn_i2i", kind="img2img", sampler="euler", steps=8, strength=0.6, seed=31,
+             control=dict(scale=0.8, start=0.0, end=0.7)),
+        dict(name="cn_inpaint4", kind="inpaint", sampler="unipc", steps=6, strength=1.0, seed=32,
+             control=dict(scale=1.0, start=0.2, end=1.0)),
+        dict(name="cn_inpaint9", kind="inpaint", model="inpaint", sampler="euler_a", steps=6, strength=0.9,
+             seed=33, control=dict(scale=0.7, start=0.0, end=1.0)),
+    ]
+    out_cases = []
+    for c in cases:
+        steps, cfg, batch = c["steps"], c.get("cfg", 7.5), c.get("batch", 1)
+        unet = inpaint_unet if c.get("model") == "inpaint" else sd1.unet
+        model_dir = {"inpaint": inpaint_dir, "plms": plms_dir}.get(c.get("model"), plain_dir)
+        config = dict(sd1.scheduler.config, skip_prk_steps=True) if c.get("model") == "plms" else sd1.scheduler.config
+        scheduler = getattr(diffusers, SCHEDULERS[c["sampler"]]).from_config(config)
+        parts = dict(vae=sd1.vae, text_encoder=sd1.text_encoder, tokenizer=sd1.tokenizer, unet=unet,
+                     scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        prompt, negative = "a garden", "fog"
+        init = files[c.get("image", "init")]
+        gens = [torch.Generator().manual_seed(c["seed"] + i) for i in range(batch)]
+        kw = dict(prompt=prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=cfg,
+                  num_images_per_prompt=batch, generator=gens, width=W, height=H, output_type="np",
+                  image=Image.open(init).convert("RGB"), strength=c["strength"])
+        args = ["-p", prompt, "-n", negative, "-m", model_dir, "-W", str(W), "-H", str(H), "--steps", str(steps),
+                "--cfg-scale", str(cfg), "--sampler", c["sampler"], "--seed", str(c["seed"]), "--batch-size",
+                str(batch), "--init-image", init, "--strength", str(c["strength"])]
+        if c["kind"] == "inpaint":
+            mask = files[c.get("mask", "mask")]
+            kw["mask_image"] = Image.open(mask)
+            args += ["--mask", mask]
+        if "control" in c:
+            u = c["control"]
+            kw.update(control_image=Image.open(files["control"]).convert("RGB"),
+                      controlnet_conditioning_scale=u["scale"], control_guidance_start=u["start"],
+                      control_guidance_end=u["end"])
+            cls = StableDiffusionControlNetInpaintPipeline if c["kind"] == "inpaint" else \
+                StableDiffusionControlNetImg2ImgPipeline
+            pipe = cls(controlnet=cn, **parts)
+            args += ["--control", cn_dir, "--control-image", files["control"], "--control-scale", str(u["scale"]),
+                     "--control-start", str(u["start"]), "--control-end", str(u["end"])]
+        else:
+            cls = StableDiffusionInpaintPipeline if c["kind"] == "inpaint" else StableDiffusionImg2ImgPipeline
+            if cls is StableDiffusionImg2ImgPipeline:
+                kw.pop("width"), kw.pop("height")
+                kw["image"] = kw["image"].resize((W, H), Image.LANCZOS) if kw["image"].size != (W, H) else kw["image"]
+            pipe = cls(**parts)
+        images = pipe(**kw).images
+        for i, im in enumerate(images):
+            Image.fromarray((im * 255).round().astype(np.uint8)).save(os.path.join(a.out, f"{c['name']}-{i}.png"))
+        out_cases.append(dict(name=c["name"], batch=batch, args=args, infotext=f"Denoising strength: {c['strength']:g}"))
+    with open(os.path.join(a.out, "cases.json"), "w") as f:
+        json.dump(out_cases, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
