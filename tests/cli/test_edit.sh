@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Editing through the `gen` CLI (docs/editing.md): the inputs gen must accept (an init image of
+# another size, 16-bit, with alpha; a mask of another size; the mask from the alpha channel; an
+# inpainting UNet in an LDM single file) and the bad ones, each failing with one line naming the
+# input, the exit code of docs/errors.md and nothing written. Parity with diffusers:
+# test_edit_parity.sh.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/cases.sh"
+: "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
+make_tiny_models
+O=$GEN_TMP/out I=$GEN_TMP/images
+SD=$M/tiny-sd15.safetensors
+mkdir -p "$I"
+"$GEN_PYTHON" - "$I" "$SD" "$P" <<'PY' || { bad "making the images failed"; finish; }
+import sys, numpy as np, torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+d = sys.argv[1]
+rng = np.random.default_rng(5)
+rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+Image.fromarray(rgb).save(f"{d}/init.png")
+Image.fromarray((rng.random((40, 90, 3)) * 255).astype(np.uint8)).save(f"{d}/init-90x40.png")
+Image.fromarray((rng.random((64, 64)) * 65535).astype(np.uint16)).save(f"{d}/init-16bit.png")
+rgba = np.dstack([rgb, np.full((64, 64), 255, np.uint8)])
+rgba[20:40, 20:40, 3] = 0  # a transparent hole: the alpha mask repaints it
+Image.fromarray(rgba, "RGBA").save(f"{d}/init-alpha.png")
+mask = np.zeros((64, 64), np.uint8)
+mask[16:48, 16:48] = 255
+Image.fromarray(mask).save(f"{d}/mask.png")
+Image.fromarray(np.zeros((64, 64), np.uint8)).save(f"{d}/black.png")
+Image.fromarray(np.full((30, 50), 255, np.uint8)).save(f"{d}/mask-50x30.png")
+open(f"{d}/not-an-image.png", "w").write("hello")
+# An inpainting UNet as an LDM single file: conv_in takes 9 channels.
+sd = load_file(sys.argv[2])
+k = "model.diffusion_model.input_blocks.0.0.weight"
+w = sd[k]
+sd[k] = torch.cat([w, 0.1 * torch.randn(w.shape[0], 5, *w.shape[2:], generator=torch.Generator().manual_seed(1))], 1)
+save_file(sd, f"{d}/inpainting.safetensors")
+# The same as a diffusers folder (a copy of the tiny pipeline with a 9-channel conv_in).
+import glob, json, os, shutil
+shutil.copytree(sys.argv[3], f"{d}/inpainting-folder")
+cfg_path = f"{d}/inpainting-folder/unet/config.json"
+cfg = json.load(open(cfg_path)); cfg["in_channels"] = 9; json.dump(cfg, open(cfg_path, "w"))
+wf = glob.glob(f"{d}/inpainting-folder/unet/*.safetensors")[0]
+u = load_file(wf)
+w = u["conv_in.weight"]
+u["conv_in.weight"] = torch.cat([w, 0.1 * torch.randn(w.shape[0], 5, *w.shape[2:], generator=torch.Generator().manual_seed(1))], 1)
+save_file(u, wf)
+PY
+init=(-i "$I/init.png")
+mkdir -p "$O"
+
+works "img2img" 64 64 -- arg "${init[@]}" --steps 4 --strength 0.5
+works "img2img from an init image of another size (resized, said)" 64 64 -- arg -i "$I/init-90x40.png" --steps 2
+works "img2img, crop resize" 64 64 -- arg -i "$I/init-90x40.png" --init-resize crop --steps 2
+works "img2img from a 16-bit init image" 64 64 -- arg -i "$I/init-16bit.png" --steps 2
+works "img2img, A1111 step count" 64 64 -- arg "${init[@]}" --steps 4 --strength 0.3 --strength-steps a1111
+works "img2img, A1111 fixed steps" 64 64 -- arg "${init[@]}" --steps 2 --strength 0.5 --strength-steps a1111_fixed
+works "inpainting (4-channel UNet)" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --steps 2 --strength 1
+works "inpainting, inverted mask" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --invert-mask --steps 2
+works "inpainting, a mask of another size (resized, said)" 64 64 -- \
+  arg "${init[@]}" --mask "$I/mask-50x30.png" --steps 2
+works "inpainting, the mask from the init image's alpha" 64 64 -- \
+  arg -i "$I/init-alpha.png" --mask-from-alpha --steps 2
+works "an inpainting UNet (9 channels)" 64 64 -- \
+  arg -m "$I/inpainting-folder" "${init[@]}" --mask "$I/mask.png" --steps 2 --strength 1
+
+# What gen says about inputs it adapts (one warning line each).
+loud=(-p x -m "$P" -W 64 -H 64 --steps 2 -o "$O/w.png")  # not -q: the warnings are the point
+err=$(gen_t "${loud[@]}" -i "$I/init-90x40.png" 2>&1 >/dev/null)
+grep -q "init image .*init-90x40.png is 90x40: resized to 64x64 (just)" <<<"$err" &&
+  pass "an init image of another size is resized, with a warning" || bad "resize warning: $err"
+err=$(gen_t "${loud[@]}" -i "$I/init-alpha.png" 2>&1 >/dev/null)
+grep -q "has transparency: composited over white" <<<"$err" && pass "an init image with alpha: said" || bad "alpha warning: $err"
+"$GEN" inspect "$I/inpainting.safetensors" | grep -q "inpainting UNet (9 input channels)" &&
+  pass "gen inspect names the inpainting UNet" || bad "gen inspect: inpainting"
+
+# The stored request re-runs pixel-identically (init image, mask, strength).
+rm -rf "$O"; mkdir -p "$O"
+arg "${init[@]}" --mask "$I/mask.png" --strength 0.7 --steps 3 --sampler euler_a -o "$O/a.png" &&
+  "$GEN" --from "$O/a.png" -q -o "$O/b.png" && pixels_equal "$O/a.png" "$O/b.png" &&
+  pass "gen --from re-runs an inpainting request pixel-identically" || bad "--from inpainting"
+"$GEN" info "$O/a.png" | grep -q "Denoising strength: 0.7" && pass "infotext: Denoising strength" ||
+  bad "infotext lacks Denoising strength"
+
+fails "strength 0" 2 invalid-argument strength "must be above 0" -- arg "${init[@]}" --strength 0
+fails "strength above 1" 2 invalid-argument strength "between 0 and 1" -- arg "${init[@]}" --strength 1.5
+fails "a strength that leaves no step" 2 invalid-argument strength "runs no step" -- \
+  arg "${init[@]}" --strength 0.1 --steps 5
+fails "a mask without an init image" 2 invalid-argument mask "needs an init image" -- arg --mask "$I/mask.png"
+fails "a mask and --mask-from-alpha" 2 invalid-argument mask_from_alpha "not both" -- \
+  arg -i "$I/init-alpha.png" --mask "$I/mask.png" --mask-from-alpha
+fails "--mask-from-alpha on an image without alpha" 2 invalid-argument "$(re "$I/init.png")" "no alpha channel" -- \
+  arg "${init[@]}" --mask-from-alpha
+fails "an all-black mask (nothing to repaint)" 2 invalid-argument "$(re "$I/black.png")" "all black" -- \
+  arg "${init[@]}" --mask "$I/black.png"
+fails "an all-white mask inverted" 2 invalid-argument "$(re "$I/mask-50x30.png")" "all black.*invert" -- \
+  arg "${init[@]}" --mask "$I/mask-50x30.png" --invert-mask
+fails "a missing init image" 3 not-found "$(re "$I/nope.png")" "" -- arg -i "$I/nope.png"
+fails "an init image that is not an image" 5 invalid-format "$(re "$I/not-an-image.png")" "" -- \
+  arg -i "$I/not-an-image.png"
+fails "a mask that is not an image" 5 invalid-format "$(re "$I/not-an-image.png")" "" -- \
+  arg "${init[@]}" --mask "$I/not-an-image.png"
+fails "an inpainting UNet without a mask" 2 invalid-argument "$(re "$I/inpainting-folder")" \
+  "inpainting model.*--mask" -- arg -m "$I/inpainting-folder" "${init[@]}" --steps 2
+fails "an inpainting UNet without an init image" 2 invalid-argument "$(re "$I/inpainting-folder")" \
+  "inpainting model" -- arg -m "$I/inpainting-folder"
+finish
