@@ -7,7 +7,7 @@ function, its arguments, the input and expected files, crop boxes). Every expect
 by the reference itself:
   - diffusers 0.42's VaeImageProcessor (get_crop_region, resize with resize_mode "default" /
     "fill" / "crop", preprocess with do_binarize, apply_overlay);
-  - Pillow for its own operations (convert, resize with a box, paste, alpha_composite,
+  - Pillow for its own operations (convert, paste, alpha_composite,
     GaussianBlur);
   - cv2.GaussianBlur with A1111's kernel size for A1111's mask blur, numpy.pad for the
     outpainting canvas.
@@ -193,11 +193,6 @@ def main():
     add("alpha_composite", dst=save("composite_dst", a), src=save("composite_src", b),
         expect=save("composite_out", Image.alpha_composite(a, b)))
     add("premultiply", input=save("premul_in", b), expect=save("premul_out", b.convert("RGBa").convert("RGBA")))
-    # a box resize with an empty box (the fill margins) on RGB and RGBA
-    for mode in ("RGB", "RGBA"):
-        src = random_image(11, 7, mode)
-        add("resize_box", input=save("boxresize_in_" + mode, src), width=11, height=3, box=[0, 7, 11, 7],
-            expect=save("boxresize_out_" + mode, src.resize((11, 3), Image.LANCZOS, box=(0, 7, 11, 7))))
 
     # 7. A1111: mask blur (cv2), masked-content fill and the overlay (its Pillow calls).
     for i, (bx, by) in enumerate([(4, 4), (3, 7), (0, 5), (1, 0), (12, 12)]):

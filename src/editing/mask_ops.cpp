@@ -89,20 +89,19 @@ Image resize_mode(const Image& image, int width, int height, ResizeMode mode, co
   if (src_w < 1 || src_h < 1)  // Pillow refuses a zero size ("height and width must be > 0")
     fail(ErrorCode::InvalidArgument, subject,
          "fitting " + size_text(image.width, image.height) + " to " + size_text(width, height) + " leaves no pixels");
-  const Image resized = pil_resize(image, src_w, src_h, subject);
-  Image res = Image::make(width, height, 3);  // Image.new("RGB"): black
-  paste_into_rgb(res, resized, width / 2 - src_w / 2, height / 2 - src_h / 2, subject);
-  if (!fill) return res;
-  // The margins: diffusers pastes resized.resize((width, margin), box=<an empty box on the
+  // Fill's margins: diffusers pastes resized.resize((width, margin), box=<an empty box on the
   // edge>) there, with no resample argument, so Pillow's default filter BICUBIC: a filter
   // image/resample.hpp does not have (it is Pillow's Lanczos only). Refused rather than
   // approximated.
   const int margin = ratio < src_ratio ? height / 2 - src_h / 2 : ratio > src_ratio ? width / 2 - src_w / 2 : 0;
-  if (margin > 0)
+  if (fill && margin > 0)
     fail(ErrorCode::Unsupported, subject,
          "fitting " + size_text(image.width, image.height) + " into " + size_text(width, height) +
              " with resize mode fill leaves margins of " + std::to_string(margin) +
              " pixels, which diffusers fills with Pillow's BICUBIC resampling; gen has only Pillow's Lanczos");
+  const Image resized = pil_resize(image, src_w, src_h, subject);
+  Image res = Image::make(width, height, 3);  // Image.new("RGB"): black
+  paste_into_rgb(res, resized, width / 2 - src_w / 2, height / 2 - src_h / 2, subject);
   return res;
 }
 

@@ -152,16 +152,12 @@ Image pil_unpremultiply(const Image& image, const std::string& subject) {
   return out;
 }
 
-Image pil_resize(const Image& image, int width, int height, const std::string& subject, Box box) {
+Image pil_resize(const Image& image, int width, int height, const std::string& subject) {
   need_8bit(image, subject);
-  if (box.x1 < 0) box = Box{0, 0, static_cast<float>(image.width), static_cast<float>(image.height)};
-  if (!image.has_alpha()) return resize_lanczos_box(image, width, height, box.x0, box.y0, box.x1, box.y1);
-  // Image.resize returns a copy, unconverted, for the whole image at its own size.
-  if (width == image.width && height == image.height && box.x0 == 0 && box.y0 == 0 &&
-      box.x1 == static_cast<float>(image.width) && box.y1 == static_cast<float>(image.height))
-    return image;
-  const Image pre = pil_premultiply(image, subject);
-  return pil_unpremultiply(resize_lanczos_box(pre, width, height, box.x0, box.y0, box.x1, box.y1), subject);
+  if (!image.has_alpha()) return resize_lanczos(image, width, height);
+  // Image.resize returns a copy, unconverted, for an image at its own size.
+  if (width == image.width && height == image.height) return image;
+  return pil_unpremultiply(resize_lanczos(pil_premultiply(image, subject), width, height), subject);
 }
 
 Image pil_crop(const Image& image, int x1, int y1, int x2, int y2, const std::string& subject) {

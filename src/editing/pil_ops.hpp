@@ -49,14 +49,11 @@ Image pil_premultiply(const Image& image, const std::string& subject);
 // kept as is where alpha is 0 or 255. La → LA alike.
 Image pil_unpremultiply(const Image& image, const std::string& subject);
 
-// Image.resize((width, height), LANCZOS, box) as Pillow does it for every mode gen has: an image
-// with alpha (LA, RGBA) is premultiplied, resampled and unpremultiplied (Image.resize converts
-// to La/RGBa and back); others are resampled as stored. box = (x0, y0, x1, y1), the whole image
-// when x1 < 0 (the default).
-struct Box {
-  float x0 = 0, y0 = 0, x1 = -1, y1 = -1;
-};
-Image pil_resize(const Image& image, int width, int height, const std::string& subject, Box box = {});
+// Image.resize((width, height), LANCZOS) as Pillow does it for every mode gen has: an image with
+// alpha (LA, RGBA) is premultiplied, resampled and unpremultiplied (Image.resize converts to
+// La/RGBa and back); others are resampled as stored (image/resample.hpp resize_lanczos).
+// (Pillow's `box` argument is not reproduced: see docs/masks.md, resize mode "fill".)
+Image pil_resize(const Image& image, int width, int height, const std::string& subject);
 
 // Image.crop((x1, y1, x2, y2)) for a box inside the image (InvalidArgument otherwise).
 Image pil_crop(const Image& image, int x1, int y1, int x2, int y2, const std::string& subject);

@@ -191,17 +191,6 @@ TEST(MaskPil, AlphaCompositeAndPremultiplyMatchPillow) {
   EXPECT_EQ(differences(pil_unpremultiply(pil_premultiply(load(p["input"]), "t"), "t"), load(p["expect"])), 0u);
 }
 
-TEST(MaskPil, EmptyBoxResizeMatchesPillow) {
-  for (const auto& c : cases_of("resize_box")) {
-    const auto& b = c["box"];
-    EXPECT_EQ(differences(pil_resize(load(c["input"]), c["width"], c["height"], "t",
-                                     Box{b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()}),
-                          load(c["expect"])),
-              0u)
-        << c["input"];
-  }
-}
-
 // ---------------------------------------------------------------- A1111
 
 TEST(MaskA1111, BlurMatchesOpenCv) {
