@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "control/control_image.hpp"
+#include "editing/mask_ops.hpp"
 #include "core/fail.hpp"
 #include "models/vae.hpp"
 #include "pipeline/generate.hpp"
@@ -13,28 +13,12 @@
 namespace gen::pipeline {
 namespace {
 
-// 8-bit grey from any image: Pillow's convert("L") (ITU-R 601-2 luma, L = R·299/1000 +
-// G·587/1000 + B·114/1000 in Pillow's fixed point) after flattening alpha over white.
-Image grey_of(const Image& image) {
-  const Image rgb = to_rgb8(image);
-  Image out = Image::make(rgb.width, rgb.height, 1);
-  for (std::size_t p = 0, n = out.data8.size(); p < n; ++p) {
-    const unsigned r = rgb.data8[3 * p], g = rgb.data8[3 * p + 1], b = rgb.data8[3 * p + 2];
-    out.data8[p] = static_cast<std::uint8_t>((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
-  }
-  return out;
-}
-
-// The init image's alpha as a mask: transparent (alpha 0) = repaint (255).
-Image mask_of_alpha(const Image& image, const std::string& subject) {
-  if (!image.has_alpha())
-    fail(ErrorCode::InvalidArgument, subject, "--mask-from-alpha: the init image has no alpha channel");
-  const Image a8 = to_8bit(image);
-  Image out = Image::make(a8.width, a8.height, 1);
-  const int c = a8.channels;
-  for (std::size_t p = 0, n = out.data8.size(); p < n; ++p)
-    out.data8[p] = static_cast<std::uint8_t>(255 - a8.data8[p * static_cast<std::size_t>(c) + (c - 1)]);
-  return out;
+// The request's resize mode as diffusers' VaeImageProcessor resize_mode (docs/editing.md):
+// just = "default" (Lanczos to the size), crop, fill (exact only without margins).
+editing::ResizeMode resize_of(ResizeMode m) {
+  return m == ResizeMode::Crop ? editing::ResizeMode::Crop
+         : m == ResizeMode::Fill ? editing::ResizeMode::Fill
+                                 : editing::ResizeMode::Default;
 }
 
 at::Tensor to_tensor(const Image& img) {  // 8-bit, HWC → [1, C, H, W] float in [0, 1]
@@ -54,30 +38,30 @@ EditImages load_edit_images(const Request& r, const std::function<void(const std
          ")");
   if (warn && init.has_alpha() && !r.mask_from_alpha)
     warn("init image " + image_name + " has transparency: composited over white (--mask-from-alpha uses it as the mask)");
-  // As diffusers' VaeImageProcessor: Lanczos to the size, / 255, × 2 − 1.
-  const Image rgb = control::resize_control(to_rgb8(init), name_of(r.init_resize), r.width, r.height);
+  // As diffusers' VaeImageProcessor: resized (Lanczos), / 255, × 2 − 1.
+  const auto mode = resize_of(r.init_resize);
+  const Image rgb = editing::preprocess_image(to_rgb8(init), r.width, r.height, mode, nullptr, 8, image_name);
   out.image = to_tensor(rgb) * 2.0 - 1.0;
   if (!r.has_mask()) return out;
 
+  // The mask as given (diffusers resizes it in its own mode, then takes its grey), or made
+  // from the init image's alpha or inverted first (docs/masks.md, mask_from_image).
   Image mask;
   std::string mask_name;
   if (r.mask_from_alpha) {
-    mask = mask_of_alpha(init, image_name);
-    mask_name = image_name + " (alpha)";
+    mask_name = image_name;
+    mask = editing::mask_from_image(init, true, r.invert_mask, image_name);
   } else {
     mask_name = r.mask_pixels.empty() ? r.mask : "mask_pixels";
-    mask = grey_of(r.mask_pixels.empty() ? read_image(r.mask) : r.mask_pixels);
+    mask = r.mask_pixels.empty() ? read_image(r.mask) : r.mask_pixels;
+    mask = r.invert_mask ? editing::mask_from_image(mask, false, true, mask_name) : to_8bit(mask);
   }
   if (warn && !r.mask_from_alpha && (mask.width != r.width || mask.height != r.height))
     warn("mask " + mask_name + " is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
          ": resized to " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (" + name_of(r.init_resize) +
          ")");
-  // The mask as diffusers' mask processor: grey, Lanczos to the size, / 255, binarised
-  // (< 0.5 → 0, else 1), i.e. 1 where the resized grey value is 128 or more.
-  const Image resized = control::resize_control(mask, name_of(r.init_resize), r.width, r.height);
-  auto m = to_tensor(resized);
-  if (r.invert_mask) m = 1.0 - m;
-  out.mask = (m >= 0.5).to(at::kFloat);
+  // diffusers' mask processor: resized, grey, binarised (/ 255 < 0.5 → 0, else 1).
+  out.mask = to_tensor(editing::preprocess_mask(mask, r.width, r.height, mode, nullptr, 8, mask_name)).gt(0.5).to(at::kFloat);
   if (out.mask.max().item<float>() == 0.0f)
     fail(ErrorCode::InvalidArgument, mask_name,
          std::string("the mask is all black: nothing to repaint") +
