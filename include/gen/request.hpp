@@ -55,6 +55,13 @@ enum class WeightsMode { Auto, Wide, Offload };              // EngineOptions::w
 // k-diffusion path: t_enc = int(min(S, 0.999)·N), the last t_enc + 1 steps) or a1111_fixed
 // (A1111's img2img_fix_steps: a schedule of int(N / min(S, 0.999)) steps, its last N run).
 enum class StrengthSteps { Diffusers, A1111, A1111Fixed };
+// Inpainting: what is denoised ("whole" picture at the request size, or only the "masked"
+// area's box plus mask_padding, rendered at the request size and pasted back) and how the
+// repainted area starts ("original": the init image as is; "fill": A1111's colours smeared in
+// from around the mask; "latent_noise" / "latent_nothing": the masked latents replaced by
+// noise / zeros). docs/editing.md.
+enum class InpaintArea { Whole, Masked };
+enum class InpaintFill { Original, Fill, LatentNoise, LatentNothing };
 
 // The one name table of each enumeration: {value, name}, the names as JSON, the CLI and
 // the docs spell them. `noun` names the kind in errors ("unknown sampler 'x'").
@@ -87,6 +94,9 @@ GEN_NAMES(ResizeMode, "resize mode", {ResizeMode::Just, "just"}, {ResizeMode::Cr
           {ResizeMode::Fill, "fill"})
 GEN_NAMES(StrengthSteps, "strength step convention", {StrengthSteps::Diffusers, "diffusers"},
           {StrengthSteps::A1111, "a1111"}, {StrengthSteps::A1111Fixed, "a1111_fixed"})
+GEN_NAMES(InpaintArea, "inpaint area", {InpaintArea::Whole, "whole"}, {InpaintArea::Masked, "masked"})
+GEN_NAMES(InpaintFill, "masked content", {InpaintFill::Original, "original"}, {InpaintFill::Fill, "fill"},
+          {InpaintFill::LatentNoise, "latent_noise"}, {InpaintFill::LatentNothing, "latent_nothing"})
 GEN_NAMES(WeightsMode, "weights mode", {WeightsMode::Auto, "auto"}, {WeightsMode::Wide, "wide"},
           {WeightsMode::Offload, "offload"})
 #undef GEN_NAMES
@@ -176,7 +186,21 @@ std::string names_text() {
   X(std::string, mask, "", "--mask", "Inpainting mask: white = repaint (grey is binarised at 50%)", "", GEN_ANY) \
   X(bool, mask_from_alpha, false, "--mask-from-alpha",                                                         \
     "The mask is the init image's transparency (transparent = repaint)", "", GEN_ANY)                           \
-  X(bool, invert_mask, false, "--invert-mask", "Repaint the black part of the mask instead", "", GEN_ANY)
+  X(bool, invert_mask, false, "--invert-mask", "Repaint the black part of the mask instead", "", GEN_ANY)        \
+  X(int, mask_blur, 0, "--mask-blur", "A1111 mask blur (pixels) of the final overlay", "Mask blur",               \
+    GEN_RANGE(0, 64, 0))                                                                                        \
+  X(bool, overlay, false, "--overlay",                                                                         \
+    "Paste the init image back over the result outside the (blurred) mask, as A1111 does", "", GEN_ANY)         \
+  X(InpaintArea, inpaint_area, InpaintArea::Whole, "--inpaint-area",                                           \
+    "whole (the picture) or masked (the mask's box + --mask-padding, pasted back)", "", GEN_ANY)                 \
+  X(int, mask_padding, 32, "--mask-padding", "Pixels around the mask's box with --inpaint-area masked", "",      \
+    GEN_RANGE(0, 4096, 0))                                                                                      \
+  X(InpaintFill, inpaint_fill, InpaintFill::Original, "--inpaint-fill",                                        \
+    "How the masked area starts: original, fill, latent_noise or latent_nothing", "", GEN_ANY)                   \
+  X(std::string, outpaint, "", "--outpaint",                                                                     \
+    "Extend the init image and paint the new area: left:L,right:R,top:T,bottom:B (pixels)", "", GEN_ANY)         \
+  X(std::string, outpaint_fill, "edge", "--outpaint-fill",                                                      \
+    "The new pixels before painting: edge, mirror or a colour #rrggbb", "", GEN_ANY)
 
 // One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
 // after it set that group's fields.
@@ -219,7 +243,9 @@ struct Request {
 
   // An editing request: it starts from an init image (in memory or a file).
   bool has_init_image() const noexcept { return !init_image.empty() || !init_pixels.empty(); }
-  bool has_mask() const noexcept { return !mask.empty() || !mask_pixels.empty() || mask_from_alpha; }
+  bool has_mask() const noexcept {
+    return !mask.empty() || !mask_pixels.empty() || mask_from_alpha || !outpaint.empty();
+  }
 
   // Throws gen::Error (InvalidArgument) naming the field for an impossible value.
   GEN_API void validate() const;

@@ -99,6 +99,7 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       out.index = batch * req.batch_size + k;
       auto hwc = images[k].contiguous();
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), req.width, req.height);
+      if (job.edit_images) out.image = finish_image(*job.edit_images, out.image);
       out.metadata = image_metadata(req, out.seed, k);
       if (shown) out.metadata["parameters"] = a1111_parameters(*shown, out.seed, k);
       ++timings.images;

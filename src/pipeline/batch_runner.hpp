@@ -23,6 +23,7 @@ struct BatchJob {
   Models models;
   DenoiseRequest denoise;            // everything but the seed, which each batch sets
   at::Tensor negative, positive;     // the prompts' conditioning
+  const EditImages* edit_images = nullptr;  // editing: how each image is finished (overlay)
 };
 
 // Runs every batch of `job`. `stage` is kept up to date for error messages ("denoising

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "editing/mask_ops.hpp"
 #include "core/fail.hpp"
 #include "models/vae.hpp"
 #include "pipeline/generate.hpp"
@@ -13,67 +12,15 @@
 namespace gen::pipeline {
 namespace {
 
-// The request's resize mode as diffusers' VaeImageProcessor resize_mode (docs/editing.md):
-// just = "default" (Lanczos to the size), crop, fill (exact only without margins).
-editing::ResizeMode resize_of(ResizeMode m) {
-  return m == ResizeMode::Crop ? editing::ResizeMode::Crop
-         : m == ResizeMode::Fill ? editing::ResizeMode::Fill
-                                 : editing::ResizeMode::Default;
-}
-
-at::Tensor to_tensor(const Image& img) {  // 8-bit, HWC → [1, C, H, W] float in [0, 1]
-  auto t = at::from_blob(const_cast<std::uint8_t*>(img.data8.data()), {img.height, img.width, img.channels}, at::kByte);
-  return t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).contiguous();
-}
 
 }  // namespace
-
-EditImages load_edit_images(const Request& r, const std::function<void(const std::string&)>& warn) {
-  EditImages out;
-  const std::string image_name = r.init_pixels.empty() ? r.init_image : "init_pixels";
-  const Image init = r.init_pixels.empty() ? read_image(r.init_image) : r.init_pixels;
-  if (warn && (init.width != r.width || init.height != r.height))
-    warn("init image " + image_name + " is " + std::to_string(init.width) + "x" + std::to_string(init.height) +
-         ": resized to " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (" + name_of(r.init_resize) +
-         ")");
-  if (warn && init.has_alpha() && !r.mask_from_alpha)
-    warn("init image " + image_name + " has transparency: composited over white (--mask-from-alpha uses it as the mask)");
-  // As diffusers' VaeImageProcessor: resized (Lanczos), / 255, × 2 − 1.
-  const auto mode = resize_of(r.init_resize);
-  const Image rgb = editing::preprocess_image(to_rgb8(init), r.width, r.height, mode, nullptr, 8, image_name);
-  out.image = to_tensor(rgb) * 2.0 - 1.0;
-  if (!r.has_mask()) return out;
-
-  // The mask as given (diffusers resizes it in its own mode, then takes its grey), or made
-  // from the init image's alpha or inverted first (docs/masks.md, mask_from_image).
-  Image mask;
-  std::string mask_name;
-  if (r.mask_from_alpha) {
-    mask_name = image_name;
-    mask = editing::mask_from_image(init, true, r.invert_mask, image_name);
-  } else {
-    mask_name = r.mask_pixels.empty() ? r.mask : "mask_pixels";
-    mask = r.mask_pixels.empty() ? read_image(r.mask) : r.mask_pixels;
-    mask = r.invert_mask ? editing::mask_from_image(mask, false, true, mask_name) : to_8bit(mask);
-  }
-  if (warn && !r.mask_from_alpha && (mask.width != r.width || mask.height != r.height))
-    warn("mask " + mask_name + " is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
-         ": resized to " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (" + name_of(r.init_resize) +
-         ")");
-  // diffusers' mask processor: resized, grey, binarised (/ 255 < 0.5 → 0, else 1).
-  out.mask = to_tensor(editing::preprocess_mask(mask, r.width, r.height, mode, nullptr, 8, mask_name)).gt(0.5).to(at::kFloat);
-  if (out.mask.max().item<float>() == 0.0f)
-    fail(ErrorCode::InvalidArgument, mask_name,
-         std::string("the mask is all black: nothing to repaint") +
-             (r.invert_mask ? " (after --invert-mask)" : "") + "; white marks what is repainted");
-  return out;
-}
 
 EditInputs encode_edit(const Models& m, const EditImages& images, const Request& r, int unet_in) {
   EditInputs e;
   e.strength = r.strength;
   e.convention = r.strength_steps;
   e.scaling = m.vae->config().scaling_factor;
+  e.fill = r.inpaint_fill;
   e.inpaint = images.mask.defined();
   e.concat = unet_in != m.vae->config().latent_channels;
   const auto latent_c = m.vae->config().latent_channels;
@@ -157,7 +104,15 @@ EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Schedu
   // latents start from it (strength < 1) or the unmasked area is blended back (4 channels).
   const bool full = e.strength == 1.0;
   at::Tensor image_latents;
-  if (!e.concat || !full) image_latents = sample(e.mean, e.std, gens[0]).expand({b, -1, -1, -1});
+  if (!e.concat || !full) {
+    image_latents = sample(e.mean, e.std, gens[0]);
+    // A1111's "latent nothing" / "latent noise" masked content (processing.py, img2img init):
+    // the masked latents zeroed, or replaced by noise (here the first generator's next draw).
+    if (e.fill == InpaintFill::LatentNothing) image_latents = image_latents * (1 - e.mask);
+    if (e.fill == InpaintFill::LatentNoise)
+      image_latents = image_latents * (1 - e.mask) + at::randn(shape, gens[0], opts).to(device) * e.mask;
+    image_latents = image_latents.expand({b, -1, -1, -1});
+  }
   for (std::int64_t k = 0; k < b; ++k) noise.push_back(at::randn(shape, gens[k], opts).to(device));
   out.noise = at::cat(noise, 0);
   out.latents = full ? out.noise * scheds[0]->init_noise_sigma() : scheds[0]->add_noise(image_latents, out.noise, begin);

@@ -2,6 +2,7 @@
 // diffusers' StableDiffusion{,ControlNet}Img2ImgPipeline and StableDiffusion{,ControlNet}
 // InpaintPipeline do it (docs/editing.md):
 //
+//   images   the init image and mask prepared in pixels (pipeline/edit_images.hpp);
 //   encode   the init image (and for a 9-channel UNet the masked image) through the VAE
 //            encoder once per request: the posterior's mean and std;
 //   start    the first model call for the strength (diffusers' or A1111's convention);
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "gen/request.hpp"
+#include "pipeline/edit_images.hpp"
 #include "schedulers/scheduler.hpp"
 
 namespace gen::models {
@@ -30,16 +32,6 @@ class Vae;
 namespace gen::pipeline {
 
 struct Models;
-
-// The request's init image and mask at the output size, as the reference pipelines prepare
-// them: `image` [1, 3, H, W] float in [-1, 1] (resized with Pillow's Lanczos, the init_resize
-// mode); `mask` [1, 1, H, W] float 0/1 (grey, resized, binarised at 0.5), undefined without
-// a mask. Throws gen::Error naming the input; `warn` gets a line when an input is resized.
-struct EditImages {
-  at::Tensor image;
-  at::Tensor mask;
-};
-EditImages load_edit_images(const Request& request, const std::function<void(const std::string&)>& warn);
 
 // What denoising needs from the editing stage (on the models' device and dtype).
 struct EditInputs {
@@ -52,6 +44,8 @@ struct EditInputs {
   at::Tensor mask;        // [1, 1, h, w] 0/1 (nearest-downsampled), inpainting only
   at::Tensor masked_mean, masked_std;  // the posterior of the masked image (concat only)
   double scaling = 1.0;   // the VAE's scaling factor
+  // latent_noise / latent_nothing: the masked part of the init latents replaced (A1111).
+  InpaintFill fill = InpaintFill::Original;
 };
 // Encodes what `images` hold for a UNet of `unet_in` input channels (4 or 9).
 EditInputs encode_edit(const Models& models, const EditImages& images, const Request& request, int unet_in);

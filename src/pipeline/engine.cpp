@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "control/control_image.hpp"
@@ -160,9 +161,19 @@ void Engine::generate(const Request& req, const Callbacks& callbacks, const std:
   }
 }
 
-void Engine::run(const Request& req, const Callbacks& callbacks, const std::atomic<bool>* cancel) {
+void Engine::run(const Request& asked, const Callbacks& callbacks, const std::atomic<bool>* cancel) {
   const auto t_start = std::chrono::steady_clock::now();
-  req.validate();
+  asked.validate();
+  // Outpainting renders the extended canvas: its size replaces width and height.
+  std::optional<Request> outpainted;
+  s_->stage = "reading the init image";
+  if (const auto canvas = outpaint_canvas(asked, callbacks.on_warning)) {
+    outpainted = asked;
+    outpainted->width = canvas->first;
+    outpainted->height = canvas->second;
+  }
+  const Request& req = outpainted ? *outpainted : asked;
+  s_->stage = "loading the models";
   if (!req.seed) fail(ErrorCode::Internal, "request", "seed not resolved");
   if (req.model.empty()) fail(ErrorCode::InvalidArgument, "model", "no model given (-m FILE|FOLDER)");
   auto& s = *s_;
@@ -246,11 +257,13 @@ void Engine::run(const Request& req, const Callbacks& callbacks, const std::atom
 
   // Stage 3 (editing requests): the init image and mask, encoded once for every batch.
   EditInputs edit;
+  EditImages images;
   const auto unet_in = static_cast<int>(base.unet->config().in_channels);
   if (req.has_init_image()) {
     t0 = std::chrono::steady_clock::now();
     s.stage = "reading the init image";
-    const auto images = load_edit_images(req, callbacks.on_warning);
+    images = load_edit_images(req, callbacks.on_warning);
+    job.edit_images = &images;
     s.stage = "VAE encoding the init image";
     c10::InferenceMode inference;
     const double f0 = models::flops::total();

@@ -61,6 +61,8 @@ std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_
       if (r.eta != 0.0) add(key, f.text(r));
     } else if (key == "Denoising strength") {  // A1111 writes it for img2img / inpainting only
       if (r.has_init_image()) add(key, f.text(r));
+    } else if (key == "Mask blur") {  // … and this for inpainting
+      if (r.has_mask()) add(key, f.text(r));
     } else {
       add(key, f.text(r));
     }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "control/control_image.hpp"
+#include "editing/outpaint.hpp"
 #include "core/fail.hpp"
 #include "core/json.hpp"
 #include "request/fields.hpp"
@@ -68,9 +69,20 @@ void Request::validate() const {
   if (!init_pixels.empty()) check_image(init_pixels, "init_pixels");
   if (!mask_pixels.empty()) check_image(mask_pixels, "mask_pixels");
   if (has_mask() && !has_init_image())
-    bad(mask_from_alpha ? "mask_from_alpha" : "mask", "inpainting needs an init image (--init-image)");
+    bad(mask_from_alpha ? "mask_from_alpha" : !outpaint.empty() ? "outpaint" : "mask",
+        "inpainting needs an init image (--init-image)");
   if (mask_from_alpha && (!mask.empty() || !mask_pixels.empty()))
     bad("mask_from_alpha", "give either a mask or --mask-from-alpha, not both");
+  if (!outpaint.empty()) {
+    editing::parse_outpaint(outpaint);
+    if (!mask.empty() || !mask_pixels.empty() || mask_from_alpha)
+      bad("outpaint", "paints the new border: give no mask with it");
+    if (inpaint_area == InpaintArea::Masked) bad("outpaint", "works on the whole picture (not --inpaint-area masked)");
+  }
+  editing::parse_outpaint_fill(outpaint_fill);
+  if (!has_mask() && (overlay || inpaint_area == InpaintArea::Masked || inpaint_fill != InpaintFill::Original))
+    bad(overlay ? "overlay" : inpaint_area == InpaintArea::Masked ? "inpaint_area" : "inpaint_fill",
+        "acts on inpainting: give a mask (--mask or --mask-from-alpha)");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";

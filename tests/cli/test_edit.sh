@@ -20,6 +20,7 @@ rng = np.random.default_rng(5)
 rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
 Image.fromarray(rgb).save(f"{d}/init.png")
 Image.fromarray((rng.random((40, 90, 3)) * 255).astype(np.uint8)).save(f"{d}/init-90x40.png")
+Image.fromarray(np.zeros((8, 8300, 3), np.uint8)).save(f"{d}/init-8300x8.png")
 Image.fromarray((rng.random((64, 64)) * 65535).astype(np.uint16)).save(f"{d}/init-16bit.png")
 rgba = np.dstack([rgb, np.full((64, 64), 255, np.uint8)])
 rgba[20:40, 20:40, 3] = 0  # a transparent hole: the alpha mask repaints it
@@ -65,6 +66,37 @@ works "inpainting, the mask from the init image's alpha" 64 64 -- \
 works "an inpainting UNet (9 channels)" 64 64 -- \
   arg -m "$I/inpainting-folder" "${init[@]}" --mask "$I/mask.png" --steps 2 --strength 1
 
+# Outpainting: the canvas grows (rounded up to multiples of 8, said), the border is painted and
+# the original pixels are put back unchanged (the overlay through the unblurred mask).
+works "outpainting 64x64 by left:10,right:20,top:5 → 96x72" 96 72 -- \
+  arg "${init[@]}" --outpaint left:10,right:20,top:5 --steps 2
+works "outpainting, mirror fill, blurred seam" 80 64 -- \
+  arg "${init[@]}" --outpaint right:16 --outpaint-fill mirror --mask-blur 4 --steps 2
+works "outpainting, colour fill" 64 72 -- arg "${init[@]}" --outpaint bottom:8 --outpaint-fill '#808080' --steps 2
+rm -rf "$O"; mkdir -p "$O"
+arg "${init[@]}" --outpaint left:16 --steps 2 -o "$O/wide.png" &&
+  "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a = np.asarray(Image.open(sys.argv[1])); b = np.asarray(Image.open(sys.argv[2]).convert("RGB"))
+sys.exit(0 if a.shape == (64, 80, 3) and (a[:, 16:] == b).all() and (a[:, :16] != b[:, :16]).any() else 1)' \
+    "$O/wide.png" "$I/init.png" && pass "outpainting keeps the original pixels and paints the border" ||
+  bad "outpainting changed the original or left the border"
+err=$(gen_t -p x -m "$P" --steps 2 -o "$O/w.png" "${init[@]}" --outpaint left:10 2>&1 >/dev/null)
+grep -q "outpaint: the canvas is 80x64 (sides left:16" <<<"$err" && pass "outpainting says how the sides were rounded" ||
+  bad "outpaint rounding not said: $err"
+# Inpainting options (A1111's): overlay, mask blur, masked content.
+works "inpainting, overlay through the blurred mask" 64 64 -- \
+  arg "${init[@]}" --mask "$I/mask.png" --overlay --mask-blur 4 --steps 2
+rm -rf "$O"; mkdir -p "$O"
+arg "${init[@]}" --mask "$I/mask.png" --overlay --steps 2 -o "$O/ov.png" &&
+  "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a = np.asarray(Image.open(sys.argv[1])); b = np.asarray(Image.open(sys.argv[2])); m = np.asarray(Image.open(sys.argv[3]))
+sys.exit(0 if (a[m == 0] == b[m == 0]).all() and (a[m == 255] != b[m == 255]).any() else 1)' \
+    "$O/ov.png" "$I/init.png" "$I/mask.png" && pass "--overlay keeps every unmasked pixel of the init image" ||
+  bad "--overlay changed unmasked pixels"
+for fill in fill latent_noise latent_nothing; do
+  works "inpainting, masked content $fill" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-fill $fill --strength 0.5 --steps 4
+done
+
 # What gen says about inputs it adapts (one warning line each).
 loud=(-p x -m "$P" -W 64 -H 64 --steps 2 -o "$O/w.png")  # not -q: the warnings are the point
 err=$(gen_t "${loud[@]}" -i "$I/init-90x40.png" 2>&1 >/dev/null)
@@ -101,6 +133,18 @@ fails "an init image that is not an image" 5 invalid-format "$(re "$I/not-an-ima
   arg -i "$I/not-an-image.png"
 fails "a mask that is not an image" 5 invalid-format "$(re "$I/not-an-image.png")" "" -- \
   arg "${init[@]}" --mask "$I/not-an-image.png"
+fails "outpainting with a mask" 2 invalid-argument outpaint "no mask" -- \
+  arg "${init[@]}" --outpaint left:8 --mask "$I/mask.png"
+fails "outpainting without an init image" 2 invalid-argument outpaint "needs an init image" -- arg --outpaint left:8
+fails "an outpainting side that is not a number" 2 invalid-argument outpaint "not a number" -- \
+  arg "${init[@]}" --outpaint left:many
+fails "an outpainting canvas over the size limit" 2 invalid-argument outpaint "over the 16384-pixel limit" -- \
+  arg -i "$I/init-8300x8.png" --outpaint left:4096,right:4096 --steps 2
+fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirror or a colour" -- \
+  arg "${init[@]}" --outpaint left:8 --outpaint-fill noise
+fails "--overlay without a mask" 2 invalid-argument overlay "give a mask" -- arg "${init[@]}" --overlay
+fails "--inpaint-area masked without a mask" 2 invalid-argument inpaint_area "give a mask" -- \
+  arg "${init[@]}" --inpaint-area masked
 fails "an inpainting UNet without a mask" 2 invalid-argument "$(re "$I/inpainting-folder")" \
   "inpainting model.*--mask" -- arg -m "$I/inpainting-folder" "${init[@]}" --steps 2
 fails "an inpainting UNet without an init image" 2 invalid-argument "$(re "$I/inpainting-folder")" \
