@@ -20,6 +20,9 @@ GEN_API std::string a1111_parameters(const Request& request, std::uint64_t seed,
 // The A1111 sampler label ("euler_a", karras → "Euler a Karras").
 GEN_API std::string a1111_sampler_name(Sampler sampler, Schedule schedule);
 
+// A1111's name of a hires-fix upscaler (latent_bicubic → "Latent (bicubic)").
+GEN_API std::string hires_upscaler_a1111_name(HiresUpscaler upscaler);
+
 // The PNG text chunks of one image: "parameters" (above) and "gen" (the request with that
 // image's seed, batch 1 × 1: re-running it alone gives that image).
 GEN_API std::map<std::string, std::string> image_metadata(const Request& request, std::uint64_t seed,

@@ -62,6 +62,12 @@ enum class StrengthSteps { Diffusers, A1111, A1111Fixed };
 // noise / zeros). docs/editing.md.
 enum class InpaintArea { Whole, Masked };
 enum class InpaintFill { Original, Fill, LatentNoise, LatentNothing };
+// Hires fix's upscaler (A1111's names in docs/editing.md): the latents interpolated as
+// torch.nn.functional.interpolate (bilinear, bicubic or nearest, antialiased or not), or the
+// decoded image resized with Lanczos and encoded again.
+enum class HiresUpscaler {
+  Latent, LatentAntialiased, LatentBicubic, LatentBicubicAntialiased, LatentNearest, LatentNearestExact, Lanczos
+};
 
 // The one name table of each enumeration: {value, name}, the names as JSON, the CLI and
 // the docs spell them. `noun` names the kind in errors ("unknown sampler 'x'").
@@ -97,6 +103,11 @@ GEN_NAMES(StrengthSteps, "strength step convention", {StrengthSteps::Diffusers, 
 GEN_NAMES(InpaintArea, "inpaint area", {InpaintArea::Whole, "whole"}, {InpaintArea::Masked, "masked"})
 GEN_NAMES(InpaintFill, "masked content", {InpaintFill::Original, "original"}, {InpaintFill::Fill, "fill"},
           {InpaintFill::LatentNoise, "latent_noise"}, {InpaintFill::LatentNothing, "latent_nothing"})
+GEN_NAMES(HiresUpscaler, "hires upscaler", {HiresUpscaler::Latent, "latent"},
+          {HiresUpscaler::LatentAntialiased, "latent_antialiased"}, {HiresUpscaler::LatentBicubic, "latent_bicubic"},
+          {HiresUpscaler::LatentBicubicAntialiased, "latent_bicubic_antialiased"},
+          {HiresUpscaler::LatentNearest, "latent_nearest"}, {HiresUpscaler::LatentNearestExact, "latent_nearest_exact"},
+          {HiresUpscaler::Lanczos, "lanczos"})
 GEN_NAMES(WeightsMode, "weights mode", {WeightsMode::Auto, "auto"}, {WeightsMode::Wide, "wide"},
           {WeightsMode::Offload, "offload"})
 #undef GEN_NAMES
@@ -200,7 +211,27 @@ std::string names_text() {
   X(std::string, outpaint, "", "--outpaint",                                                                     \
     "Extend the init image and paint the new area: left:L,right:R,top:T,bottom:B (pixels)", "", GEN_ANY)         \
   X(std::string, outpaint_fill, "edge", "--outpaint-fill",                                                      \
-    "The new pixels before painting: edge, mirror or a colour #rrggbb", "", GEN_ANY)
+    "The new pixels before painting: edge, mirror or a colour #rrggbb", "", GEN_ANY)                           \
+  X(double, hires_scale, 0.0, "--hires-scale",                                                                  \
+    "Hires fix: render, upscale by this factor, then denoise again (0: off)", "Hires upscale",                   \
+    GEN_RANGE(0, 8, 0))                                                                                         \
+  X(int, hires_width, 0, "--hires-width", "Hires fix: the target width instead of a scale (0: from the height)", \
+    "", GEN_RANGE(0, 16384, 0))                                                                                 \
+  X(int, hires_height, 0, "--hires-height", "Hires fix: the target height (0: from the width)", "",              \
+    GEN_RANGE(0, 16384, 0))                                                                                     \
+  X(HiresUpscaler, hires_upscaler, HiresUpscaler::Latent, "--hires-upscaler",                                  \
+    "latent, latent_antialiased, latent_bicubic(_antialiased), latent_nearest(_exact) or lanczos",               \
+    "Hires upscaler", GEN_ANY)                                                                                  \
+  X(int, hires_steps, 0, "--hires-steps", "Hires fix: steps of the second pass (0: --steps)", "Hires steps",    \
+    GEN_RANGE(0, 1000, 0))                                                                                      \
+  X(double, hires_strength, 0.7, "--hires-strength", "Hires fix: the second pass's denoising strength", "",    \
+    GEN_RANGE(0, 1, 0))                                                                                         \
+  X(std::string, hires_sampler, "", "--hires-sampler", "Hires fix: the second pass's sampler (default: --sampler)", \
+    "", GEN_ANY)                                                                                                \
+  X(std::string, hires_prompt, "", "--hires-prompt", "Hires fix: the second pass's prompt (default: --prompt)", \
+    "", GEN_ANY)                                                                                                \
+  X(std::string, hires_negative_prompt, "", "--hires-negative-prompt",                                         \
+    "Hires fix: the second pass's negative prompt (default: --negative-prompt)", "", GEN_ANY)
 
 // One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
 // after it set that group's fields.
@@ -243,6 +274,8 @@ struct Request {
 
   // An editing request: it starts from an init image (in memory or a file).
   bool has_init_image() const noexcept { return !init_image.empty() || !init_pixels.empty(); }
+  // A hires-fix request (a second pass at a larger size).
+  bool has_hires() const noexcept { return hires_scale > 0 || hires_width > 0 || hires_height > 0; }
   bool has_mask() const noexcept {
     return !mask.empty() || !mask_pixels.empty() || mask_from_alpha || !outpaint.empty();
   }

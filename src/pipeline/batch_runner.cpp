@@ -75,6 +75,10 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       };
       auto state = prepare_latents(job.models, d);
       auto latents = denoise(job.models, d, state, job.negative, job.positive, on_step, cancel);
+      if (job.hires) {
+        stage = "hires fix (batch " + std::to_string(batch + 1) + ")";
+        latents = hires_pass(job.models, *job.hires, latents, d.seed, on_step, cancel);
+      }
       if (!all_finite(latents)) diagnose_nonfinite("denoising", *job.base, job.controlnets);  // also waits for the GPU
       timings.denoise += since(t_batch);
       timings.flops_denoise += models::flops::total() - f_batch;
@@ -98,7 +102,7 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       out.index_in_batch = k;
       out.index = batch * req.batch_size + k;
       auto hwc = images[k].contiguous();
-      out.image = image_from_float_rgb(hwc.data_ptr<float>(), req.width, req.height);
+      out.image = image_from_float_rgb(hwc.data_ptr<float>(), static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)));
       if (job.edit_images) out.image = finish_image(*job.edit_images, out.image);
       out.metadata = image_metadata(req, out.seed, k);
       if (shown) out.metadata["parameters"] = a1111_parameters(*shown, out.seed, k);

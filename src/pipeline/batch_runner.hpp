@@ -12,6 +12,7 @@
 
 #include "gen/engine.hpp"
 #include "pipeline/generate.hpp"
+#include "pipeline/hires.hpp"
 #include "pipeline/model_cache.hpp"
 
 namespace gen::pipeline {
@@ -24,6 +25,7 @@ struct BatchJob {
   DenoiseRequest denoise;            // everything but the seed, which each batch sets
   at::Tensor negative, positive;     // the prompts' conditioning
   const EditImages* edit_images = nullptr;  // editing: how each image is finished (overlay)
+  const HiresJob* hires = nullptr;          // hires fix: the second pass
 };
 
 // Runs every batch of `job`. `stage` is kept up to date for error messages ("denoising

@@ -80,7 +80,9 @@ EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Schedu
   EditLatents out;
   const auto b = static_cast<std::int64_t>(gens.size());
   const auto opts = at::TensorOptions().dtype(dtype);
-  const auto shape = e.mean.sizes();
+  auto shape = (e.given.defined() ? e.given : e.mean).sizes().vec();  // one image's latents
+  shape[0] = 1;
+  auto one = [](const at::Tensor& t, std::int64_t k) { return t.size(0) > 1 ? t.slice(0, k, k + 1) : t; };
   // DiagonalGaussianDistribution.sample: mean + std · randn(generator) (in the VAE's dtype),
   // then × scaling_factor.
   auto sample = [&](const at::Tensor& mean, const at::Tensor& stdev, at::Generator& g) {
@@ -93,7 +95,8 @@ EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Schedu
     // StableDiffusionImg2ImgPipeline.prepare_latents: per image its own posterior sample, then
     // the noise (each from that image's generator), noised to the first call's level.
     std::vector<at::Tensor> x0, lat;
-    for (std::int64_t k = 0; k < b; ++k) x0.push_back(sample(e.mean, e.std, gens[k]));
+    for (std::int64_t k = 0; k < b; ++k)
+      x0.push_back(e.given.defined() ? one(e.given, k) : sample(one(e.mean, k), one(e.std, k), gens[k]));
     for (std::int64_t k = 0; k < b; ++k) noise.push_back(at::randn(shape, gens[k], opts).to(device));
     for (std::int64_t k = 0; k < b; ++k) lat.push_back(scheds[k]->add_noise(x0[k], noise[k], begin));
     out.latents = at::cat(lat, 0);

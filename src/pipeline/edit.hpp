@@ -37,8 +37,11 @@ struct Models;
 struct EditInputs {
   double strength = 1.0;
   StrengthSteps convention = StrengthSteps::Diffusers;
-  // The VAE posterior of the init image: [1, C, h, w].
+  // The VAE posterior of the init image: [1, C, h, w] (or [B, ...]: one per image).
   at::Tensor mean, std;
+  // Instead of a posterior: the clean latents themselves, [B, C, h, w], already scaled (hires
+  // fix's interpolated latents; nothing is sampled for them).
+  at::Tensor given;
   bool inpaint = false;
   bool concat = false;    // a 9-channel UNet: mask and masked-image latents join its input
   at::Tensor mask;        // [1, 1, h, w] 0/1 (nearest-downsampled), inpainting only

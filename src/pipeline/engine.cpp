@@ -17,6 +17,7 @@
 #include "pipeline/conditioning.hpp"
 #include "pipeline/diagnose.hpp"
 #include "pipeline/edit.hpp"
+#include "pipeline/hires.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/threads.hpp"
 
@@ -212,22 +213,28 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   job.request = &req;
   job.base = &base;
   job.denoise = denoise_settings(req, base);
-  for (std::size_t i = 0; i < req.controls.size(); ++i) {
-    const auto& c = req.controls[i];
-    auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
-    ControlUnit u;
-    u.net = &net;
-    u.image = c.pixels.empty()
-                  ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), req.width, req.height)
-                  : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), req.width, req.height,
-                                                   "controls[" + std::to_string(i) + "].pixels");
-    u.scale = c.scale;
-    u.start = c.start;
-    u.end = c.end;
-    u.pooled_by_request = c.global_pool;
-    job.denoise.controls.push_back(u);
-    job.controlnets.emplace_back(&net, c.model);
-  }
+  // The control units at a size (the request's; hires fix's second pass at its own).
+  auto control_units = [&](int width, int height, bool record) {
+    std::vector<ControlUnit> units;
+    for (std::size_t i = 0; i < req.controls.size(); ++i) {
+      const auto& c = req.controls[i];
+      auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
+      ControlUnit u;
+      u.net = &net;
+      u.image = c.pixels.empty()
+                    ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height)
+                    : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height,
+                                                     "controls[" + std::to_string(i) + "].pixels");
+      u.scale = c.scale;
+      u.start = c.start;
+      u.end = c.end;
+      u.pooled_by_request = c.global_pool;
+      units.push_back(u);
+      if (record) job.controlnets.emplace_back(&net, c.model);
+    }
+    return units;
+  };
+  job.denoise.controls = control_units(req.width, req.height, true);
   // diffusers' ControlNet pipeline: guess_mode = guess_mode or the first ControlNet's
   // global_pool_conditions (its config, not --control-pool).
   const auto& units = job.denoise.controls;
@@ -251,6 +258,31 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       diagnose_nonfinite("text encoder", base, job.controlnets);
   }
   timings.encode = since(t0);
+
+  // Hires fix: the second pass's settings, control images and (its own) prompts.
+  HiresJob hires;
+  if (req.has_hires()) {
+    Request second = req;
+    hires.plan = hires_plan(req, static_cast<int>(vae_factor(*base.vae)));
+    second.width = hires.plan.width;
+    second.height = hires.plan.height;
+    if (req.hires_steps > 0) second.steps = req.hires_steps;
+    if (!req.hires_sampler.empty()) second.sampler = *enum_from_name<Sampler>(req.hires_sampler);
+    hires.upscaler = req.hires_upscaler;
+    hires.strength = req.hires_strength;
+    hires.denoise = denoise_settings(second, base);
+    hires.denoise.guess_mode = job.denoise.guess_mode;
+    hires.denoise.controls = control_units(second.width, second.height, false);
+    hires.negative = job.negative;
+    hires.positive = job.positive;
+    if (!req.hires_prompt.empty() || !req.hires_negative_prompt.empty()) {
+      c10::InferenceMode inference;
+      std::tie(hires.negative, hires.positive) =
+          encode_prompts(encoder, req.hires_prompt.empty() ? req.prompt : req.hires_prompt,
+                         req.hires_negative_prompt.empty() ? req.negative_prompt : req.hires_negative_prompt);
+    }
+    job.hires = &hires;
+  }
 
   job.models = Models{base.unet.get(), base.vae.get(), dtype, device, /*vae_channels_last=*/true,
                       /*unet_channels_last=*/settings.channels_last, base.graphs.get()};

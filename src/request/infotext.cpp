@@ -33,6 +33,19 @@ std::string a1111_sampler_name(Sampler s, Schedule schedule) {
   return name;
 }
 
+std::string hires_upscaler_a1111_name(HiresUpscaler u) {
+  switch (u) {
+    case HiresUpscaler::Latent: return "Latent";
+    case HiresUpscaler::LatentAntialiased: return "Latent (antialiased)";
+    case HiresUpscaler::LatentBicubic: return "Latent (bicubic)";
+    case HiresUpscaler::LatentBicubicAntialiased: return "Latent (bicubic antialiased)";
+    case HiresUpscaler::LatentNearest: return "Latent (nearest)";
+    case HiresUpscaler::LatentNearestExact: return "Latent (nearest-exact)";
+    case HiresUpscaler::Lanczos: return "Lanczos";
+  }
+  return "?";
+}
+
 std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch) {
   std::string head = r.prompt + "\n";
   std::string line;
@@ -61,6 +74,15 @@ std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_
       if (r.eta != 0.0) add(key, f.text(r));
     } else if (key == "Denoising strength") {  // A1111 writes it for img2img / inpainting only
       if (r.has_init_image()) add(key, f.text(r));
+      else if (r.has_hires()) add(key, field_text(r, "hires_strength"));
+    } else if (key == "Hires upscale") {  // A1111: the scale, or "Hires resize: WxH"
+      if (r.hires_scale > 0) add(key, f.text(r));
+      else if (r.has_hires())
+        add("Hires resize", std::to_string(r.hires_width) + "x" + std::to_string(r.hires_height));
+    } else if (key == "Hires upscaler") {
+      if (r.has_hires()) add(key, hires_upscaler_a1111_name(r.hires_upscaler));
+    } else if (key == "Hires steps") {
+      if (r.has_hires() && r.hires_steps > 0) add(key, f.text(r));
     } else if (key == "Mask blur") {  // … and this for inpainting
       if (r.has_mask()) add(key, f.text(r));
     } else {

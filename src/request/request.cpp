@@ -80,6 +80,14 @@ void Request::validate() const {
     if (inpaint_area == InpaintArea::Masked) bad("outpaint", "works on the whole picture (not --inpaint-area masked)");
   }
   editing::parse_outpaint_fill(outpaint_fill);
+  if (has_hires()) {
+    if (has_init_image()) bad("hires_scale", "hires fix is a text-to-image pass: not with an init image");
+    if (hires_scale > 0 && (hires_width > 0 || hires_height > 0))
+      bad("hires_scale", "give a scale or a target size (hires_width / hires_height), not both");
+    if (!(hires_strength > 0)) bad("hires_strength", "must be above 0");
+    if (!hires_sampler.empty() && !enum_from_name<Sampler>(hires_sampler))
+      bad("hires_sampler", "unknown sampler '" + hires_sampler + "' (" + names_text<Sampler>() + ")");
+  }
   if (!has_mask() && (overlay || inpaint_area == InpaintArea::Masked || inpaint_fill != InpaintFill::Original))
     bad(overlay ? "overlay" : inpaint_area == InpaintArea::Masked ? "inpaint_area" : "inpaint_fill",
         "acts on inpainting: give a mask (--mask or --mask-from-alpha)");

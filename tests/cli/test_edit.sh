@@ -97,6 +97,21 @@ for fill in fill latent_noise latent_nothing; do
   works "inpainting, masked content $fill" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-fill $fill --strength 0.5 --steps 4
 done
 
+# Hires fix: a first pass, the latents (or the image) upscaled, a second img2img pass.
+for u in latent latent_antialiased latent_bicubic latent_bicubic_antialiased latent_nearest latent_nearest_exact lanczos; do
+  works "hires fix ×1.5 with the $u upscaler" 96 72 -- arg -H 48 --steps 2 --hires-scale 1.5 --hires-upscaler $u
+done
+works "hires fix to 128x64 from 64x48 (covered, latents cut), own steps, sampler and prompt" 128 64 -- \
+  arg -H 48 --steps 2 --hires-width 128 --hires-height 64 --hires-steps 2 --hires-sampler euler_a --hires-prompt "a big house"
+works "hires fix with a ControlNet (its image at each pass's size)" 96 96 -- \
+  arg --steps 2 --hires-scale 1.5 --control "$M/diffusers/tiny-controlnet" --control-image "$I/init.png"
+rm -rf "$O"; mkdir -p "$O"
+arg -H 48 --steps 2 --hires-scale 1.5 --hires-steps 3 --hires-upscaler latent_bicubic -o "$O/h.png" &&
+  "$GEN" --from "$O/h.png" -q -o "$O/h2.png" && pixels_equal "$O/h.png" "$O/h2.png" &&
+  pass "gen --from re-runs a hires-fix request pixel-identically" || bad "--from hires"
+"$GEN" info "$O/h.png" | grep -q "Denoising strength: 0.7, Hires upscale: 1.5, Hires upscaler: Latent (bicubic), Hires steps: 3" &&
+  pass "infotext: A1111's hires fields" || bad "hires infotext: $("$GEN" info "$O/h.png")"
+
 # What gen says about inputs it adapts (one warning line each).
 loud=(-p x -m "$P" -W 64 -H 64 --steps 2 -o "$O/w.png")  # not -q: the warnings are the point
 err=$(gen_t "${loud[@]}" -i "$I/init-90x40.png" 2>&1 >/dev/null)
@@ -145,6 +160,12 @@ fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirr
 fails "--overlay without a mask" 2 invalid-argument overlay "give a mask" -- arg "${init[@]}" --overlay
 fails "--inpaint-area masked without a mask" 2 invalid-argument inpaint_area "give a mask" -- \
   arg "${init[@]}" --inpaint-area masked
+fails "hires fix with an init image" 2 invalid-argument hires_scale "not with an init image" -- \
+  arg "${init[@]}" --hires-scale 2
+fails "hires fix with a scale and a size" 2 invalid-argument hires_scale "not both" -- \
+  arg --hires-scale 2 --hires-width 128
+fails "hires fix, unknown sampler" 2 invalid-argument hires_sampler "unknown sampler" -- arg --hires-scale 2 --hires-sampler fast
+fails "hires fix to less than one latent" 2 invalid-argument hires_scale "outside 8..16384" -- arg --hires-scale 0.1
 fails "an inpainting UNet without a mask" 2 invalid-argument "$(re "$I/inpainting-folder")" \
   "inpainting model.*--mask" -- arg -m "$I/inpainting-folder" "${init[@]}" --steps 2
 fails "an inpainting UNet without an init image" 2 invalid-argument "$(re "$I/inpainting-folder")" \

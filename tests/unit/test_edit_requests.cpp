@@ -7,6 +7,9 @@
 #include "editing/outpaint.hpp"
 #include "gen/error.hpp"
 #include "pipeline/edit.hpp"
+#include "pipeline/hires.hpp"
+
+#include <ATen/ATen.h>
 
 namespace {
 
@@ -91,6 +94,84 @@ TEST(Outpaint, FillModesAndColours) {
   EXPECT_EQ(c.colour.g, 0xa0);
   EXPECT_EQ(c.colour.b, 0xff);
   for (const char* bad : {"", "red", "#12345", "#12345g", "noise"}) EXPECT_THROW(gen::editing::parse_outpaint_fill(bad), gen::Error);
+}
+
+}  // namespace
+
+namespace {
+
+gen::Request hires_request(int w, int h, double scale, int tw, int th) {
+  gen::Request r;
+  r.width = w;
+  r.height = h;
+  r.hires_scale = scale;
+  r.hires_width = tw;
+  r.hires_height = th;
+  return r;
+}
+
+TEST(HiresPlan, ScaleOrOneSideKeepsTheAspectAsA1111Does) {
+  auto p = gen::pipeline::hires_plan(hires_request(64, 48, 1.5, 0, 0), 8);  // int(64 × 1.5) = 96, 72
+  EXPECT_EQ(p.width, 96);
+  EXPECT_EQ(p.height, 72);
+  EXPECT_EQ(p.latent_width, 12);
+  EXPECT_EQ(p.latent_height, 9);
+  p = gen::pipeline::hires_plan(hires_request(64, 48, 1.3, 0, 0), 8);  // int(83.2) = 83 → 10 latents → 80
+  EXPECT_EQ(p.to_width, 83);
+  EXPECT_EQ(p.width, 80);
+  EXPECT_EQ(p.to_height, 62);
+  EXPECT_EQ(p.height, 56);
+  p = gen::pipeline::hires_plan(hires_request(64, 48, 0, 100, 0), 8);  // height = 100 × 48 // 64 = 75
+  EXPECT_EQ(p.to_height, 75);
+  EXPECT_EQ(p.height, 72);
+  p = gen::pipeline::hires_plan(hires_request(64, 48, 0, 0, 96), 8);  // width = 96 × 64 // 48 = 128
+  EXPECT_EQ(p.width, 128);
+  EXPECT_EQ(p.height, 96);
+}
+
+TEST(HiresPlan, BothSidesCoverTheTargetAndCutTheLatents) {
+  // 64x48 → 128x64: the source is narrower (4:3 < 2:1), so width 128, height 128 × 48 // 64 = 96,
+  // and (96 − 64) / 8 = 4 latent rows are cut, 2 at the top and 2 at the bottom.
+  auto p = gen::pipeline::hires_plan(hires_request(64, 48, 0, 128, 64), 8);
+  EXPECT_EQ(p.to_width, 128);
+  EXPECT_EQ(p.to_height, 96);
+  EXPECT_EQ(p.trunc_x, 0);
+  EXPECT_EQ(p.trunc_y, 4);
+  EXPECT_EQ(p.width, 128);
+  EXPECT_EQ(p.height, 64);
+  // Rows 0..11 of a 16x12 latent grid numbered by row: rows 2..9 stay.
+  auto rows = at::arange(12, at::kFloat).view({1, 1, 12, 1}).expand({1, 1, 12, 16}).contiguous();
+  // nearest at the same size is the identity, so only the cut acts
+  auto cut = gen::pipeline::upscale_latents(rows, p, gen::HiresUpscaler::LatentNearest);
+  ASSERT_EQ(cut.sizes(), (std::vector<std::int64_t>{1, 1, 8, 16}));
+  EXPECT_EQ(cut[0][0][0][0].item<float>(), 2.0f);
+  EXPECT_EQ(cut[0][0][7][0].item<float>(), 9.0f);
+  // An odd cut: 3 rows → 1 at the top (3 // 2), 2 at the bottom ((3 + 1) // 2).
+  gen::pipeline::HiresPlan q = p;
+  q.trunc_y = 3;
+  cut = gen::pipeline::upscale_latents(rows, q, gen::HiresUpscaler::LatentNearest);
+  EXPECT_EQ(cut.size(2), 9);
+  EXPECT_EQ(cut[0][0][0][0].item<float>(), 1.0f);
+  EXPECT_EQ(cut[0][0][8][0].item<float>(), 9.0f);
+}
+
+TEST(HiresPlan, LatentUpscalersInterpolateAsTorchDoes) {
+  // 2x2 → 4x4 bilinear (align_corners False): the corners stay, edges are 3:1 mixes.
+  auto x = at::tensor({0.0f, 4.0f, 8.0f, 12.0f}).view({1, 1, 2, 2});
+  gen::pipeline::HiresPlan p;
+  p.latent_width = p.latent_height = 4;
+  auto y = gen::pipeline::upscale_latents(x, p, gen::HiresUpscaler::Latent);
+  EXPECT_FLOAT_EQ(y[0][0][0][0].item<float>(), 0.0f);
+  EXPECT_FLOAT_EQ(y[0][0][0][1].item<float>(), 1.0f);  // 0.75 · 0 + 0.25 · 4
+  EXPECT_FLOAT_EQ(y[0][0][3][3].item<float>(), 12.0f);
+  y = gen::pipeline::upscale_latents(x, p, gen::HiresUpscaler::LatentNearest);
+  EXPECT_FLOAT_EQ(y[0][0][1][1].item<float>(), 0.0f);
+  EXPECT_FLOAT_EQ(y[0][0][2][2].item<float>(), 12.0f);
+}
+
+TEST(HiresPlan, ImpossibleTargetsAreRefused) {
+  EXPECT_THROW(gen::pipeline::hires_plan(hires_request(64, 48, 0.05, 0, 0), 8), gen::Error);
+  EXPECT_THROW(gen::pipeline::hires_plan(hires_request(8192, 8192, 4, 0, 0), 8), gen::Error);
 }
 
 }  // namespace
