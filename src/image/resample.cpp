@@ -29,10 +29,11 @@ struct Coefficients {
 };
 
 // The coefficients of output samples out_first .. out_first + out_count - 1 of a resize
-// from in_size to out_size samples (stored from index 0): the numbers Pillow computes for
-// those samples, whether or not the others are computed.
-Coefficients coefficients(int in_size, int out_size, int out_first, int out_count) {
-  const double scale = static_cast<double>(in_size) / out_size;
+// of the input span in0 .. in1 (of in_size samples) to out_size samples (stored from index 0):
+// the numbers Pillow computes for those samples, whether or not the others are computed.
+// in0 and in1 are floats as in Pillow's C code (its `box`); the whole input is 0 .. in_size.
+Coefficients coefficients(int in_size, float in0, float in1, int out_size, int out_first, int out_count) {
+  const double scale = static_cast<double>(in1 - in0) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = 3.0 * filterscale;
   Coefficients c;
@@ -43,7 +44,7 @@ Coefficients coefficients(int in_size, int out_size, int out_first, int out_coun
   std::vector<double> k(c.ksize);
   for (int o = 0; o < out_count; ++o) {
     const int xx = out_first + o;
-    const double center = (xx + 0.5) * scale;
+    const double center = in0 + (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
     int xmin = static_cast<int>(center - support + 0.5);
     if (xmin < 0) xmin = 0;
@@ -71,13 +72,13 @@ std::uint8_t clip8(std::int64_t v) {
   return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-// One pass along x (rows) or y (columns), resizing that axis to `full` samples of which
-// samples first .. first + count - 1 are computed (the other axis is kept).
-Image pass(const Image& in, int full, int first, int count, bool horizontal) {
+// One pass along x (rows) or y (columns), resizing the span in0 .. in1 of that axis to `full`
+// samples of which samples first .. first + count - 1 are computed (the other axis is kept).
+Image pass(const Image& in, float in0, float in1, int full, int first, int count, bool horizontal) {
   const int ch = in.channels;
   const int width = horizontal ? count : in.width, height = horizontal ? in.height : count;
   Image out = Image::make(width, height, ch);
-  const auto c = coefficients(horizontal ? in.width : in.height, full, first, count);
+  const auto c = coefficients(horizontal ? in.width : in.height, in0, in1, full, first, count);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
       const int o = horizontal ? x : y;
@@ -127,11 +128,37 @@ Image resize_lanczos_window(const Image& image, int full_width, int full_height,
   // Each output column (row) depends only on its own coefficients, so computing only the
   // window gives exactly the pixels of the whole resize, cropped.
   const bool whole_x = x0 == 0 && width == full_width, whole_y = y0 == 0 && height == full_height;
-  Image tmp = full_width != image.width ? pass(image, full_width, x0, width, true)
+  const float in_w = static_cast<float>(image.width), in_h = static_cast<float>(image.height);
+  Image tmp = full_width != image.width ? pass(image, 0.0f, in_w, full_width, x0, width, true)
               : whole_x                ? image
                                        : cut(image, x0, width, true);
-  if (full_height != image.height) return pass(tmp, full_height, y0, height, false);
+  if (full_height != image.height) return pass(tmp, 0.0f, in_h, full_height, y0, height, false);
   return whole_y ? tmp : cut(tmp, y0, height, false);
+}
+
+Image resize_lanczos_box(const Image& image, int width, int height, float x0, float y0, float x1, float y1) {
+  if (image.bit_depth != 8) fail(ErrorCode::InvalidArgument, "resize", "needs an 8-bit image");
+  check_image(image, "resize");
+  if (width < 1 || height < 1 || static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height) > kMaxImagePixels)
+    fail(ErrorCode::InvalidArgument, "resize", "size " + std::to_string(width) + "x" + std::to_string(height) +
+                                                   " is outside 1 .. the image size caps");
+  // Pillow's checks on `box` (_imaging.c _resize), in its words.
+  if (!(x0 >= 0 && y0 >= 0)) fail(ErrorCode::InvalidArgument, "resize", "box offset can't be negative");
+  if (!(x1 <= image.width && y1 <= image.height))
+    fail(ErrorCode::InvalidArgument, "resize", "box can't exceed original image size");
+  if (!(x1 - x0 >= 0 && y1 - y0 >= 0)) fail(ErrorCode::InvalidArgument, "resize", "box can't be empty");
+  // Image.resize returns a copy for the whole image at its own size; _resize crops for an
+  // integer box of the output size.
+  if (x0 == static_cast<float>(static_cast<int>(x0)) && y0 == static_cast<float>(static_cast<int>(y0)) &&
+      x1 - x0 == static_cast<float>(width) && y1 - y0 == static_cast<float>(height)) {
+    Image out = cut(image, static_cast<int>(x0), width, true);
+    return cut(out, static_cast<int>(y0), height, false);
+  }
+  // ImagingResampleInner: a pass along an axis when its size or box differs from the output's.
+  const bool need_x = width != image.width || x0 != 0.0f || x1 != static_cast<float>(width);
+  const bool need_y = height != image.height || y0 != 0.0f || y1 != static_cast<float>(height);
+  Image tmp = need_x ? pass(image, x0, x1, width, 0, width, true) : image;
+  return need_y ? pass(tmp, y0, y1, height, 0, height, false) : tmp;
 }
 
 }  // namespace gen

@@ -18,4 +18,13 @@ Image resize_lanczos(const Image& image, int width, int height);
 Image resize_lanczos_window(const Image& image, int full_width, int full_height, int x0, int y0, int width,
                             int height);
 
+// Pillow's Image.resize((width, height), LANCZOS, box=(x0, y0, x1, y1)) on an 8-bit image of
+// any channel count (channels as stored: Pillow's own premultiplication of RGBA/LA is the
+// caller's): the source rectangle `box`, in float pixel coordinates as Pillow's C code takes
+// them, resampled to width x height. A box may be empty along an axis (x1 == x0): every output
+// sample along it is then the same Lanczos mix of the input samples nearest x0, which is how
+// diffusers' and A1111's resize-and-fill stretch an image's edge rows into the margins.
+// InvalidArgument, with Pillow's wording, for a box outside the image or reversed.
+Image resize_lanczos_box(const Image& image, int width, int height, float x0, float y0, float x1, float y1);
+
 }  // namespace gen
