@@ -89,19 +89,32 @@ Image resize_mode(const Image& image, int width, int height, ResizeMode mode, co
   if (src_w < 1 || src_h < 1)  // Pillow refuses a zero size ("height and width must be > 0")
     fail(ErrorCode::InvalidArgument, subject,
          "fitting " + size_text(image.width, image.height) + " to " + size_text(width, height) + " leaves no pixels");
-  // Fill's margins: diffusers pastes resized.resize((width, margin), box=<an empty box on the
-  // edge>) there, with no resample argument, so Pillow's default filter BICUBIC: a filter
-  // image/resample.hpp does not have (it is Pillow's Lanczos only). Refused rather than
-  // approximated.
-  const int margin = ratio < src_ratio ? height / 2 - src_h / 2 : ratio > src_ratio ? width / 2 - src_w / 2 : 0;
-  if (fill && margin > 0)
-    fail(ErrorCode::Unsupported, subject,
-         "fitting " + size_text(image.width, image.height) + " into " + size_text(width, height) +
-             " with resize mode fill leaves margins of " + std::to_string(margin) +
-             " pixels, which diffusers fills with Pillow's BICUBIC resampling; gen has only Pillow's Lanczos");
   const Image resized = pil_resize(image, src_w, src_h, subject);
   Image res = Image::make(width, height, 3);  // Image.new("RGB"): black
   paste_into_rgb(res, resized, width / 2 - src_w / 2, height / 2 - src_h / 2, subject);
+  if (!fill) return res;
+  // Fill's margins: the fitted image's edge row (column) pair stretched over each margin by
+  // resized.resize((width, margin), box=<an empty box on that edge>) with no resample argument,
+  // so Pillow's BICUBIC; both strips are `margin` wide, the far one pasted at margin + src_h
+  // (src_w), clipped by the canvas or leaving its last row (column) black as in diffusers.
+  const float fw = static_cast<float>(width), fh = static_cast<float>(height);
+  const float rw = static_cast<float>(resized.width), rh = static_cast<float>(resized.height);
+  auto strip = [&](int w, int h, PilBox box) {
+    return pil_resize(resized, w, h, subject, PillowFilter::Bicubic, &box);
+  };
+  if (ratio < src_ratio) {
+    const int fill_height = height / 2 - src_h / 2;
+    if (fill_height > 0) {
+      paste_into_rgb(res, strip(width, fill_height, {0.0f, 0.0f, fw, 0.0f}), 0, 0, subject);
+      paste_into_rgb(res, strip(width, fill_height, {0.0f, rh, fw, rh}), 0, fill_height + src_h, subject);
+    }
+  } else if (ratio > src_ratio) {
+    const int fill_width = width / 2 - src_w / 2;
+    if (fill_width > 0) {
+      paste_into_rgb(res, strip(fill_width, height, {0.0f, 0.0f, 0.0f, fh}), 0, 0, subject);
+      paste_into_rgb(res, strip(fill_width, height, {rw, 0.0f, rw, fh}), fill_width + src_w, 0, subject);
+    }
+  }
   return res;
 }
 

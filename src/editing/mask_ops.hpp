@@ -50,7 +50,7 @@ Image binarize_mask(const Image& mask, const std::string& subject = "mask");
 // How VaeImageProcessor.resize fits an image to width x height (diffusers' resize_mode).
 enum class ResizeMode {
   Default,  // "default": Image.resize((width, height), LANCZOS), aspect not kept
-  Fill,     // "fill": _resize_and_fill: fit inside, centre (margins Unsupported: see resize_mode)
+  Fill,     // "fill": _resize_and_fill: fit inside, centre, edges stretched into the margins
   Crop,     // "crop": _resize_and_crop: cover, centre, cut the overflow
 };
 
@@ -65,10 +65,11 @@ CropBox crop_region(const Image& mask, int width, int height, int pad, const std
 // VaeImageProcessor._resize_and_fill / _resize_and_crop / Image.resize as resize(image, height,
 // width, resize_mode) does them, on an 8-bit L, LA, RGB or RGBA image. Fill and Crop return RGB
 // (they paste into Image.new("RGB"): grey becomes (L, L, L), alpha is dropped); Default keeps the
-// channels. Fill: when the fitted image leaves margins (the aspect ratios differ), diffusers
-// stretches the fitted image's edge rows/columns into them with Image.resize and an empty box
-// but no resample argument, i.e. Pillow's BICUBIC filter, which gen's resampler does not have:
-// that case throws Unsupported (naming the margin), no approximation is made.
+// channels. The fitted image is Pillow's Lanczos resize. Fill: when the fitted image leaves
+// margins (the aspect ratios differ), diffusers stretches its two edge rows/columns into them
+// with Image.resize, an empty box on that edge and no resample argument, i.e. Pillow's BICUBIC;
+// gen does the same (pil_resize with PillowFilter::Bicubic and the box), so fill is exact
+// with and without margins. InvalidArgument when the fitted image would have no pixels.
 Image resize_mode(const Image& image, int width, int height, ResizeMode mode, const std::string& subject = "image");
 
 // The 8-bit pixels diffusers' inpaint pipelines make from the init image before normalising

@@ -152,12 +152,17 @@ Image pil_unpremultiply(const Image& image, const std::string& subject) {
   return out;
 }
 
-Image pil_resize(const Image& image, int width, int height, const std::string& subject) {
+Image pil_resize(const Image& image, int width, int height, const std::string& subject, PillowFilter filter,
+                 const PilBox* box) {
   need_8bit(image, subject);
-  if (!image.has_alpha()) return resize_lanczos(image, width, height);
-  // Image.resize returns a copy, unconverted, for an image at its own size.
-  if (width == image.width && height == image.height) return image;
-  return pil_unpremultiply(resize_lanczos(pil_premultiply(image, subject), width, height), subject);
+  const float w = static_cast<float>(image.width), h = static_cast<float>(image.height);
+  const PilBox b = box ? *box : PilBox{0.0f, 0.0f, w, h};
+  // Image.resize returns a copy, unconverted, for the whole image at its own size.
+  if (width == image.width && height == image.height && b.x0 == 0.0f && b.y0 == 0.0f && b.x1 == w && b.y1 == h)
+    return image;
+  if (!image.has_alpha()) return resize_pillow_box(image, width, height, b.x0, b.y0, b.x1, b.y1, filter);
+  return pil_unpremultiply(
+      resize_pillow_box(pil_premultiply(image, subject), width, height, b.x0, b.y0, b.x1, b.y1, filter), subject);
 }
 
 Image pil_crop(const Image& image, int x1, int y1, int x2, int y2, const std::string& subject) {

@@ -2,7 +2,7 @@
 // reproduced on 8-bit gen::Image pixels with Pillow's own integer arithmetic, so that a mask,
 // crop or overlay made by gen equals the reference's pixel for pixel. Each function names the
 // Pillow C function it follows (Pillow 13, src/libImaging/). Resampling itself is
-// image/resample.hpp (Pillow's Lanczos); nothing here uses libtorch.
+// image/resample.hpp (Pillow's Lanczos and bicubic); nothing here uses libtorch.
 //
 // Layouts: gen keeps an image's channels (1 L, 2 LA, 3 RGB, 4 RGBA, all 8-bit here); where Pillow
 // changes mode (convert, paste into another mode) the function says what it returns.
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "gen/image.hpp"
+#include "image/resample.hpp"
 
 namespace gen::editing {
 
@@ -49,11 +50,20 @@ Image pil_premultiply(const Image& image, const std::string& subject);
 // kept as is where alpha is 0 or 255. La → LA alike.
 Image pil_unpremultiply(const Image& image, const std::string& subject);
 
-// Image.resize((width, height), LANCZOS) as Pillow does it for every mode gen has: an image with
-// alpha (LA, RGBA) is premultiplied, resampled and unpremultiplied (Image.resize converts to
-// La/RGBa and back); others are resampled as stored (image/resample.hpp resize_lanczos).
-// (Pillow's `box` argument is not reproduced: see docs/masks.md, resize mode "fill".)
-Image pil_resize(const Image& image, int width, int height, const std::string& subject);
+// Image.resize's `box`: the source rectangle in float pixel coordinates (x0 <= x1, y0 <= y1,
+// inside the image; an empty side is allowed).
+struct PilBox {
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+
+// Image.resize((width, height), filter, box) as Pillow does it for every mode gen has: the whole
+// image at its own size (box absent or the whole image) is returned as is; otherwise an image
+// with alpha (LA, RGBA) is premultiplied, resampled and unpremultiplied (Image.resize converts to
+// La/RGBa and back), others are resampled as stored (image/resample.hpp resize_pillow_box, which
+// also crops for an integer box of the output size, as Pillow's _resize does). `box` nullptr:
+// the whole image. (Image.resize with no resample argument is filter BICUBIC.)
+Image pil_resize(const Image& image, int width, int height, const std::string& subject,
+                 PillowFilter filter = PillowFilter::Lanczos, const PilBox* box = nullptr);
 
 // Image.crop((x1, y1, x2, y2)) for a box inside the image (InvalidArgument otherwise).
 Image pil_crop(const Image& image, int x1, int y1, int x2, int y2, const std::string& subject);

@@ -10,10 +10,6 @@
 #include "pipeline/generate.hpp"
 
 namespace gen::pipeline {
-namespace {
-
-
-}  // namespace
 
 EditInputs encode_edit(const Models& m, const EditImages& images, const Request& r, int unet_in) {
   EditInputs e;

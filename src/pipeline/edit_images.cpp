@@ -11,7 +11,8 @@ namespace gen::pipeline {
 namespace {
 
 // The request's resize mode as diffusers' VaeImageProcessor resize_mode: just = "default"
-// (Lanczos to the size), crop, fill.
+// (Lanczos to the size), crop, fill (margins stretched with Pillow's bicubic, as diffusers does:
+// docs/masks.md).
 editing::ResizeMode resize_of(ResizeMode m) {
   return m == ResizeMode::Crop ? editing::ResizeMode::Crop
          : m == ResizeMode::Fill ? editing::ResizeMode::Fill
