@@ -63,6 +63,11 @@ def write_images(out):
     big[30:70, 20:90] = 200
     save("mask_other_size", big, "L")
     save("control", (rng.random((H, W, 3)) * 255).astype(np.uint8))
+    # A mask for the 101x75 init image: a small off-centre box (its crop leaves margins).
+    m = np.zeros((75, 101), np.uint8)
+    m[40:58, 60:90] = 255
+    save("mask_for_other", m, "L")
+    save("control_other_size", (rng.random((75, 101, 3)) * 255).astype(np.uint8))  # as the init image
     return files
 
 
@@ -127,6 +132,12 @@ def main():
              seed=22),
         dict(name="inpaint9_heun_batch2", kind="inpaint", model="inpaint", sampler="heun", steps=4, strength=1.0,
              seed=23, batch=2),
+        # padding_mask_crop (gen: --inpaint-area masked --mask-padding N): the mask's box plus
+        # padding rendered at the size and pasted back into the init image (another size).
+        dict(name="inpaint4_crop", kind="inpaint", sampler="euler", steps=6, strength=1.0, seed=14,
+             image="init_other_size", mask="mask_for_other", crop=6),
+        dict(name="inpaint9_crop", kind="inpaint", model="inpaint", sampler="dpmpp_2m", steps=6, strength=0.8,
+             seed=24, image="init_other_size", mask="mask_for_other", crop=0),
         # ControlNets.
         dict(name="cn_i2i", kind="img2img", sampler="euler", steps=8, strength=0.6, seed=31,
              control=dict(scale=0.8, start=0.0, end=0.7)),
@@ -134,6 +145,9 @@ def main():
              control=dict(scale=1.0, start=0.2, end=1.0)),
         dict(name="cn_inpaint9", kind="inpaint", model="inpaint", sampler="euler_a", steps=6, strength=0.9,
              seed=33, control=dict(scale=0.7, start=0.0, end=1.0)),
+        dict(name="cn_inpaint4_crop", kind="inpaint", sampler="euler", steps=6, strength=1.0, seed=34,
+             image="init_other_size", mask="mask_for_other", crop=10,
+             control=dict(scale=1.0, start=0.0, end=1.0, image="control_other_size")),
     ]
     out_cases = []
     for c in cases:
@@ -157,15 +171,20 @@ def main():
             mask = files[c.get("mask", "mask")]
             kw["mask_image"] = Image.open(mask)
             args += ["--mask", mask]
+            if "crop" in c:
+                kw["padding_mask_crop"] = c["crop"]
+                kw["output_type"] = "pil"  # (diffusers pastes the result back in PIL)
+                args += ["--inpaint-area", "masked", "--mask-padding", str(c["crop"])]
         if "control" in c:
             u = c["control"]
-            kw.update(control_image=Image.open(files["control"]).convert("RGB"),
+            control = files[u.get("image", "control")]
+            kw.update(control_image=Image.open(control).convert("RGB"),
                       controlnet_conditioning_scale=u["scale"], control_guidance_start=u["start"],
                       control_guidance_end=u["end"])
             cls = StableDiffusionControlNetInpaintPipeline if c["kind"] == "inpaint" else \
                 StableDiffusionControlNetImg2ImgPipeline
             pipe = cls(controlnet=cn, **parts)
-            args += ["--control", cn_dir, "--control-image", files["control"], "--control-scale", str(u["scale"]),
+            args += ["--control", cn_dir, "--control-image", control, "--control-scale", str(u["scale"]),
                      "--control-start", str(u["start"]), "--control-end", str(u["end"])]
         else:
             cls = StableDiffusionInpaintPipeline if c["kind"] == "inpaint" else StableDiffusionImg2ImgPipeline
@@ -175,7 +194,9 @@ def main():
             pipe = cls(**parts)
         images = pipe(**kw).images
         for i, im in enumerate(images):
-            Image.fromarray((im * 255).round().astype(np.uint8)).save(os.path.join(a.out, f"{c['name']}-{i}.png"))
+            if not isinstance(im, Image.Image):
+                im = Image.fromarray((im * 255).round().astype(np.uint8))
+            im.save(os.path.join(a.out, f"{c['name']}-{i}.png"))
         out_cases.append(dict(name=c["name"], batch=batch, args=args, infotext=f"Denoising strength: {c['strength']:g}"))
     with open(os.path.join(a.out, "cases.json"), "w") as f:
         json.dump(out_cases, f, indent=1)

@@ -16,6 +16,7 @@
 #include "pipeline/batch_runner.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/diagnose.hpp"
+#include "editing/mask_ops.hpp"
 #include "pipeline/edit.hpp"
 #include "pipeline/hires.hpp"
 #include "pipeline/model_cache.hpp"
@@ -213,7 +214,18 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   job.request = &req;
   job.base = &base;
   job.denoise = denoise_settings(req, base);
-  // The control units at a size (the request's; hires fix's second pass at its own).
+  // Editing: the init image and mask in pixels (before the control images, which follow
+  // --inpaint-area masked's crop).
+  EditImages images;
+  if (req.has_init_image()) {
+    s.stage = "reading the init image";
+    images = load_edit_images(req, callbacks.on_warning);
+    job.edit_images = &images;
+    s.stage = "loading the models";
+  }
+  // The control units at a size (the request's; hires fix's second pass at its own). With
+  // --inpaint-area masked each control image is cropped to the mask's box and fitted as the
+  // init image is (diffusers' ControlNet inpaint pipeline with padding_mask_crop).
   auto control_units = [&](int width, int height, bool record) {
     std::vector<ControlUnit> units;
     for (std::size_t i = 0; i < req.controls.size(); ++i) {
@@ -221,10 +233,22 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
       ControlUnit u;
       u.net = &net;
-      u.image = c.pixels.empty()
-                    ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height)
-                    : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height,
-                                                     "controls[" + std::to_string(i) + "].pixels");
+      const std::string subject = c.pixels.empty() ? c.image : "controls[" + std::to_string(i) + "].pixels";
+      if (images.crop) {
+        const Image full = c.pixels.empty() ? read_image(c.image) : c.pixels;
+        if (full.width != images.original.width || full.height != images.original.height)
+          fail(ErrorCode::InvalidArgument, subject,
+               "is " + std::to_string(full.width) + "x" + std::to_string(full.height) + " but the init image is " +
+                   std::to_string(images.original.width) + "x" + std::to_string(images.original.height) +
+                   ": with --inpaint-area masked a control image is cropped as the init image is, so it must be the same size");
+        const Image cropped = editing::preprocess_image(to_rgb8(full), width, height, editing::ResizeMode::Fill,
+                                                        &*images.crop, 8, subject);
+        u.image = control::prepare_control_image(cropped, c.preprocess, "just", width, height, subject);
+      } else {
+        u.image = c.pixels.empty()
+                      ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height)
+                      : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject);
+      }
       u.scale = c.scale;
       u.start = c.start;
       u.end = c.end;
@@ -289,13 +313,9 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
 
   // Stage 3 (editing requests): the init image and mask, encoded once for every batch.
   EditInputs edit;
-  EditImages images;
   const auto unet_in = static_cast<int>(base.unet->config().in_channels);
   if (req.has_init_image()) {
     t0 = std::chrono::steady_clock::now();
-    s.stage = "reading the init image";
-    images = load_edit_images(req, callbacks.on_warning);
-    job.edit_images = &images;
     s.stage = "VAE encoding the init image";
     c10::InferenceMode inference;
     const double f0 = models::flops::total();

@@ -166,6 +166,11 @@ fails "hires fix with a scale and a size" 2 invalid-argument hires_scale "not bo
   arg --hires-scale 2 --hires-width 128
 fails "hires fix, unknown sampler" 2 invalid-argument hires_sampler "unknown sampler" -- arg --hires-scale 2 --hires-sampler fast
 fails "hires fix to less than one latent" 2 invalid-argument hires_scale "outside 8..16384" -- arg --hires-scale 0.1
+fails "--inpaint-area masked with a control image of another size" 2 invalid-argument "$(re "$I/mask-50x30.png")" \
+  "must be the same size" -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-area masked \
+  --control "$M/diffusers/tiny-controlnet" --control-image "$I/mask-50x30.png"
+works "--inpaint-area masked, an init image of another size (pasted back at its size)" 90 40 -- \
+  arg -i "$I/init-90x40.png" --mask "$I/mask-50x30.png" --inpaint-area masked --mask-padding 4 --steps 2
 fails "an inpainting UNet without a mask" 2 invalid-argument "$(re "$I/inpainting-folder")" \
   "inpainting model.*--mask" -- arg -m "$I/inpainting-folder" "${init[@]}" --steps 2
 fails "an inpainting UNet without an init image" 2 invalid-argument "$(re "$I/inpainting-folder")" \
