@@ -62,6 +62,10 @@ enum class StrengthSteps { Diffusers, A1111, A1111Fixed };
 // noise / zeros). docs/editing.md.
 enum class InpaintArea { Whole, Masked };
 enum class InpaintFill { Original, Fill, LatentNoise, LatentNothing };
+// How the kept area is held during inpainting: diffusers (the init latents, noised to the next
+// call's level, put back after every call; a 9-channel UNet: nothing) or a1111 (the denoised
+// prediction blended with the clean init latents on every call, and the final latents too).
+enum class InpaintBlend { Diffusers, A1111 };
 // Hires fix's upscaler (A1111's names in docs/editing.md): the latents interpolated as
 // torch.nn.functional.interpolate (bilinear, bicubic or nearest, antialiased or not), or the
 // decoded image resized with Lanczos and encoded again.
@@ -108,6 +112,7 @@ GEN_NAMES(HiresUpscaler, "hires upscaler", {HiresUpscaler::Latent, "latent"},
           {HiresUpscaler::LatentBicubicAntialiased, "latent_bicubic_antialiased"},
           {HiresUpscaler::LatentNearest, "latent_nearest"}, {HiresUpscaler::LatentNearestExact, "latent_nearest_exact"},
           {HiresUpscaler::Lanczos, "lanczos"})
+GEN_NAMES(InpaintBlend, "inpaint blend", {InpaintBlend::Diffusers, "diffusers"}, {InpaintBlend::A1111, "a1111"})
 GEN_NAMES(WeightsMode, "weights mode", {WeightsMode::Auto, "auto"}, {WeightsMode::Wide, "wide"},
           {WeightsMode::Offload, "offload"})
 #undef GEN_NAMES
@@ -208,6 +213,9 @@ std::string names_text() {
     GEN_RANGE(0, 4096, 0))                                                                                      \
   X(InpaintFill, inpaint_fill, InpaintFill::Original, "--inpaint-fill",                                        \
     "How the masked area starts: original, fill, latent_noise or latent_nothing", "", GEN_ANY)                   \
+  X(InpaintBlend, inpaint_blend, InpaintBlend::Diffusers, "--inpaint-blend",                                  \
+    "How the kept area is held: diffusers (noised init latents after each step) or a1111 (denoised blend)", "",  \
+    GEN_ANY)                                                                                                    \
   X(std::string, outpaint, "", "--outpaint",                                                                     \
     "Extend the init image and paint the new area: left:L,right:R,top:T,bottom:B (pixels)", "", GEN_ANY)         \
   X(std::string, outpaint_fill, "edge", "--outpaint-fill",                                                      \

@@ -17,6 +17,7 @@ EditInputs encode_edit(const Models& m, const EditImages& images, const Request&
   e.convention = r.strength_steps;
   e.scaling = m.vae->config().scaling_factor;
   e.fill = r.inpaint_fill;
+  e.blend = r.inpaint_blend;
   e.inpaint = images.mask.defined();
   e.concat = unet_in != m.vae->config().latent_channels;
   const auto latent_c = m.vae->config().latent_channels;
@@ -103,7 +104,7 @@ EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Schedu
   // latents start from it (strength < 1) or the unmasked area is blended back (4 channels).
   const bool full = e.strength == 1.0;
   at::Tensor image_latents;
-  if (!e.concat || !full) {
+  if (!e.concat || !full || e.blend == InpaintBlend::A1111) {
     image_latents = sample(e.mean, e.std, gens[0]);
     // A1111's "latent nothing" / "latent noise" masked content (processing.py, img2img init):
     // the masked latents zeroed, or replaced by noise (here the first generator's next draw).
@@ -122,9 +123,22 @@ EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Schedu
     out.unet_extra = at::cat({e.mask, masked}, 1).expand({b, -1, -1, -1}).contiguous();
   } else {
     (void)at::randn(shape, gens[0], opts);
-    out.image_latents = image_latents;
   }
+  out.image_latents = image_latents;
   return out;
+}
+
+at::Tensor blend_denoised(const EditInputs& e, const EditLatents& start, const Scheduler& sched, std::int64_t i,
+                          const at::Tensor& out, const at::Tensor& latents) {
+  // A1111 (sd_samplers_cfg_denoiser.py, CFGDenoiser.forward): denoised = init · mask + nmask ·
+  // denoised, with mask = 1 − the repaint mask.
+  const auto x0 = sched.denoised(out, latents, i);
+  const auto held = start.image_latents * (1 - e.mask) + x0 * e.mask;
+  return sched.output_for(held, latents, i).to(out.scalar_type());
+}
+
+at::Tensor blend_final(const EditInputs& e, const EditLatents& start, const at::Tensor& latents) {
+  return latents * e.mask + start.image_latents * (1 - e.mask);  // processing.py: samples · nmask + init · mask
 }
 
 at::Tensor blend_unmasked(const EditInputs& e, const EditLatents& start, const Scheduler& sched, std::int64_t i,

@@ -49,6 +49,7 @@ struct EditInputs {
   double scaling = 1.0;   // the VAE's scaling factor
   // latent_noise / latent_nothing: the masked part of the init latents replaced (A1111).
   InpaintFill fill = InpaintFill::Original;
+  InpaintBlend blend = InpaintBlend::Diffusers;
 };
 // Encodes what `images` hold for a UNet of `unet_in` input channels (4 or 9).
 EditInputs encode_edit(const Models& models, const EditImages& images, const Request& request, int unet_in);
@@ -71,6 +72,13 @@ struct EditLatents {
 };
 EditLatents edit_latents(const EditInputs& edit, std::vector<std::unique_ptr<Scheduler>>& schedulers,
                          std::vector<at::Generator>& generators, at::ScalarType dtype, c10::Device device);
+
+// A1111's inpainting blend at model call i: the denoised prediction of `model_output` held to
+// the clean init latents outside the mask, returned as a model output again.
+at::Tensor blend_denoised(const EditInputs& edit, const EditLatents& start, const Scheduler& scheduler, std::int64_t i,
+                          const at::Tensor& model_output, const at::Tensor& latents);
+// … and after the last call: the final latents take the init latents outside the mask.
+at::Tensor blend_final(const EditInputs& edit, const EditLatents& start, const at::Tensor& latents);
 
 // 4-channel inpainting after model call i (an absolute scheduler index): the unmasked area
 // becomes the init latents noised to call i + 1's level (clean after the last call).

@@ -233,11 +233,14 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
       auto tt = at::full({calls_batch}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
       eps = guided_output(m, req, x, tt, context, pos, hints, extra, active, req.profile);
     }
+    const bool a1111_blend = req.edit && req.edit->inpaint && req.edit->blend == InpaintBlend::A1111;
+    if (a1111_blend) eps = blend_denoised(*req.edit, state.edit, *scheds[0], i, eps, latents);
     std::vector<at::Tensor> next;
     for (int k = 0; k < b; ++k)
       next.push_back(scheds[k]->step(eps.slice(0, k, k + 1), i, latents.slice(0, k, k + 1), gens[k]));
     latents = at::cat(next, 0);
-    if (state.edit.image_latents.defined()) latents = blend_unmasked(*req.edit, state.edit, *scheds[0], i, latents);
+    if (req.edit && req.edit->inpaint && !req.edit->concat && !a1111_blend)
+      latents = blend_unmasked(*req.edit, state.edit, *scheds[0], i, latents);
     if (req.profile) {
       wait_for(latents);
       req.profile->steps.push_back(seconds_since(t_step));
@@ -247,6 +250,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
   }
   no_sync.reset();
   if (m.graphs) m.graphs->release_inputs();
+  if (req.edit && req.edit->inpaint && req.edit->blend == InpaintBlend::A1111) latents = blend_final(*req.edit, state.edit, latents);
   if (req.step_times) {
     auto v = timeline.intervals();
     req.step_times->insert(req.step_times->end(), v.begin(), v.end());

@@ -88,8 +88,12 @@ void Request::validate() const {
     if (!hires_sampler.empty() && !enum_from_name<Sampler>(hires_sampler))
       bad("hires_sampler", "unknown sampler '" + hires_sampler + "' (" + names_text<Sampler>() + ")");
   }
-  if (!has_mask() && (overlay || inpaint_area == InpaintArea::Masked || inpaint_fill != InpaintFill::Original))
-    bad(overlay ? "overlay" : inpaint_area == InpaintArea::Masked ? "inpaint_area" : "inpaint_fill",
+  if (!has_mask() && (overlay || inpaint_area == InpaintArea::Masked || inpaint_fill != InpaintFill::Original ||
+                      inpaint_blend != InpaintBlend::Diffusers))
+    bad(overlay                                  ? "overlay"
+        : inpaint_area == InpaintArea::Masked    ? "inpaint_area"
+        : inpaint_fill != InpaintFill::Original ? "inpaint_fill"
+                                                 : "inpaint_blend",
         "acts on inpainting: give a mask (--mask or --mask-from-alpha)");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];

@@ -52,6 +52,10 @@ class AlphaScheduler : public Scheduler {
     const float a = ac_[static_cast<size_t>(t)];
     return original * static_cast<double>(std::sqrt(a)) + noise * static_cast<double>(std::sqrt(1.0f - a));
   }
+  NoiseLevel noise_level(int64_t i) const override {
+    const double a = ac_at(timesteps_[static_cast<size_t>(i)]);
+    return {1.0, std::sqrt(a), std::sqrt(1 - a)};
+  }
 };
 
 // ---------------------------------------------------------------------------------------------

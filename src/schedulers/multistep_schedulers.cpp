@@ -77,6 +77,10 @@ class MultistepScheduler : public Scheduler {
     const float alpha = 1.0f / std::sqrt(s * s + 1.0f);
     return original * static_cast<double>(alpha) + noise * static_cast<double>(s * alpha);
   }
+  NoiseLevel noise_level(int64_t i) const override {
+    const Level l = level(i);
+    return {1.0, l.alpha, l.sigma};
+  }
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -188,6 +188,20 @@ void Scheduler::set_begin_index(int64_t index) {
   begin_ = next_ = index;
 }
 
+at::Tensor Scheduler::denoised(const at::Tensor& out, const at::Tensor& sample, int64_t i) const {
+  const auto l = noise_level(i);
+  const auto x = sample * l.c_in;
+  if (config_.prediction_type == Prediction::Epsilon) return (x - out * l.sigma) / l.alpha;
+  return x * l.alpha - out * l.sigma;
+}
+
+at::Tensor Scheduler::output_for(const at::Tensor& x0, const at::Tensor& sample, int64_t i) const {
+  const auto l = noise_level(i);
+  const auto x = sample * l.c_in;
+  if (config_.prediction_type == Prediction::Epsilon) return (x - x0 * l.alpha) / l.sigma;
+  return (x * l.alpha - x0) / l.sigma;
+}
+
 void Scheduler::check_noise_index(int64_t index) const {
   if (index < 0 || index > size())
     fail(ErrorCode::InvalidArgument, name_,

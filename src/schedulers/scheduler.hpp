@@ -120,6 +120,18 @@ class Scheduler {
   // (ᾱ of the call's timestep) for DDIM, PNDM and LCM, α_t·x + σ_t·noise for DPM-Solver/UniPC.
   virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t index) const = 0;
 
+  // The noise level of model call i in variance-preserving form: the model input scaled by
+  // c_in is alpha·x0 + sigma·eps (sigma-scaled schedulers: c_in = alpha = 1/sqrt(s²+1),
+  // sigma = s/sqrt(s²+1); the others: c_in = 1, alpha² + sigma² = 1).
+  struct NoiseLevel {
+    double c_in = 1, alpha = 1, sigma = 0;
+  };
+  virtual NoiseLevel noise_level(int64_t i) const = 0;
+  // The model output of call i (epsilon or v, as the config predicts) as the denoised sample
+  // x0, and back: A1111's inpainting blends the denoised prediction on every call.
+  at::Tensor denoised(const at::Tensor& model_output, const at::Tensor& sample, int64_t i) const;
+  at::Tensor output_for(const at::Tensor& denoised, const at::Tensor& sample, int64_t i) const;
+
   // The model input for call i (identity except for the sigma-scaled schedulers).
   virtual at::Tensor scale_model_input(const at::Tensor& sample, int64_t i) const;
   // One update: calls must come in order i = 0, 1, ..., size()-1 (InvalidArgument otherwise).

@@ -62,6 +62,10 @@ class SigmaScheduler : public Scheduler {
     check_noise_index(index);
     return original + noise * static_cast<double>(sigmas_[static_cast<size_t>(index)]);
   }
+  NoiseLevel noise_level(int64_t i) const override {
+    const double s = sigma(i), k = 1 / std::sqrt(s * s + 1);
+    return {k, k, s * k};
+  }
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -93,6 +93,11 @@ a = np.asarray(Image.open(sys.argv[1])); b = np.asarray(Image.open(sys.argv[2]))
 sys.exit(0 if (a[m == 0] == b[m == 0]).all() and (a[m == 255] != b[m == 255]).any() else 1)' \
     "$O/ov.png" "$I/init.png" "$I/mask.png" && pass "--overlay keeps every unmasked pixel of the init image" ||
   bad "--overlay changed unmasked pixels"
+for sampler in euler dpmpp_2m ddim heun; do
+  works "inpainting, A1111's blend ($sampler)" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-blend a1111 --sampler $sampler --steps 3
+done
+works "inpainting UNet, A1111's blend" 64 64 -- \
+  arg -m "$I/inpainting-folder" "${init[@]}" --mask "$I/mask.png" --inpaint-blend a1111 --steps 2 --strength 1
 for fill in fill latent_noise latent_nothing; do
   works "inpainting, masked content $fill" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-fill $fill --strength 0.5 --steps 4
 done
@@ -158,6 +163,8 @@ fails "an outpainting canvas over the size limit" 2 invalid-argument outpaint "o
 fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirror or a colour" -- \
   arg "${init[@]}" --outpaint left:8 --outpaint-fill noise
 fails "--overlay without a mask" 2 invalid-argument overlay "give a mask" -- arg "${init[@]}" --overlay
+fails "--inpaint-blend a1111 without a mask" 2 invalid-argument inpaint_blend "give a mask" -- \
+  arg "${init[@]}" --inpaint-blend a1111
 fails "--inpaint-area masked without a mask" 2 invalid-argument inpaint_area "give a mask" -- \
   arg "${init[@]}" --inpaint-area masked
 fails "hires fix with an init image" 2 invalid-argument hires_scale "not with an init image" -- \

@@ -11,6 +11,10 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
+#include "schedulers/scheduler.hpp"
+
 namespace {
 
 using gen::StrengthSteps;
@@ -172,6 +176,57 @@ TEST(HiresPlan, LatentUpscalersInterpolateAsTorchDoes) {
 TEST(HiresPlan, ImpossibleTargetsAreRefused) {
   EXPECT_THROW(gen::pipeline::hires_plan(hires_request(64, 48, 0.05, 0, 0), 8), gen::Error);
   EXPECT_THROW(gen::pipeline::hires_plan(hires_request(8192, 8192, 4, 0, 0), 8), gen::Error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(InpaintBlend, DenoisedAndBackRoundTripForEveryScheduler) {
+  at::manual_seed(3);
+  const auto x = at::randn({1, 4, 3, 3}, at::kDouble), out = at::randn({1, 4, 3, 3}, at::kDouble);
+  for (const auto& name : gen::scheduler_names()) {
+    for (auto pred : {gen::Prediction::Epsilon, gen::Prediction::VPrediction}) {
+      gen::SchedulerConfig c;
+      c.prediction_type = pred;
+      auto s = gen::make_scheduler(name, c, name == "lcm" ? 4 : 6);
+      for (std::int64_t i = 0; i + 1 < s->size(); ++i) {
+        const auto x0 = s->denoised(out, x, i);
+        EXPECT_TRUE(at::allclose(s->output_for(x0, x, i), out, 1e-9, 1e-9)) << name << " call " << i;
+      }
+    }
+  }
+}
+
+TEST(InpaintBlend, DenoisedIsTheSchedulersOwnX0) {
+  // Euler (epsilon): x0 = x − σ·ε; DDIM: x0 = (x − sqrt(1 − ᾱ)·ε) / sqrt(ᾱ).
+  const auto x = at::full({1, 1, 1, 1}, 2.0, at::kDouble), eps = at::full({1, 1, 1, 1}, 0.5, at::kDouble);
+  gen::SchedulerConfig c;
+  auto euler = gen::make_scheduler("euler", c, 5);
+  const double s = euler->sigmas()[1];
+  EXPECT_NEAR(euler->denoised(eps, x, 1).item<double>(), 2.0 - s * 0.5, 1e-6);
+  auto ddim = gen::make_scheduler("ddim", c, 5);
+  const auto ac = gen::sched::alphas_cumprod(c);
+  const double a = ac[static_cast<std::size_t>(ddim->timesteps()[2])];
+  EXPECT_NEAR(ddim->denoised(eps, x, 2).item<double>(), (2.0 - std::sqrt(1 - a) * 0.5) / std::sqrt(a), 1e-6);
+}
+
+TEST(InpaintBlend, A1111HoldsTheDenoisedPredictionToTheInitOutsideTheMask) {
+  gen::SchedulerConfig c;
+  auto euler = gen::make_scheduler("euler", c, 5);
+  gen::pipeline::EditInputs e;
+  e.mask = at::tensor({0.0, 1.0}, at::kDouble).view({1, 1, 1, 2});  // left kept, right repainted
+  gen::pipeline::EditLatents start;
+  start.image_latents = at::tensor({7.0, 7.0}, at::kDouble).view({1, 1, 1, 2});
+  const auto x = at::tensor({1.0, 1.0}, at::kDouble).view({1, 1, 1, 2});
+  const auto eps = at::tensor({0.25, 0.25}, at::kDouble).view({1, 1, 1, 2});
+  const auto held = gen::pipeline::blend_denoised(e, start, *euler, 0, eps, x);
+  const auto x0 = euler->denoised(held, x, 0);
+  EXPECT_NEAR(x0[0][0][0][0].item<double>(), 7.0, 1e-9);                                  // the init
+  EXPECT_NEAR(x0[0][0][0][1].item<double>(), euler->denoised(eps, x, 0)[0][0][0][1].item<double>(), 1e-9);
+  const auto fin = gen::pipeline::blend_final(e, start, x);
+  EXPECT_EQ(fin[0][0][0][0].item<double>(), 7.0);
+  EXPECT_EQ(fin[0][0][0][1].item<double>(), 1.0);
 }
 
 }  // namespace
