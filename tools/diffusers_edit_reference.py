@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from diffusers_cli_reference import SCHEDULERS, perturbed  # noqa: E402
+from diffusers_cli_reference import SCHEDULERS, controlnet_variant, perturbed  # noqa: E402
 
 W, H = 80, 64
 
@@ -36,6 +36,14 @@ def inpainting_unet(unet, seed):
     torch.manual_seed(seed)
     net = UNet2DConditionModel.from_config({**dict(unet.config), "in_channels": 9})
     return perturbed(net, seed).eval()
+
+
+def make_inpaint_condition(image, mask):
+    """The control image of ControlNet 1.1 inpaint, as diffusers' documentation makes it."""
+    image = np.array(image.convert("RGB")).astype(np.float32) / 255.0
+    mask = np.array(mask.convert("L")).astype(np.float32) / 255.0
+    image[mask > 0.5] = -1.0
+    return torch.from_numpy(np.expand_dims(image, 0).transpose(0, 3, 1, 2))
 
 
 def write_images(out):
@@ -88,6 +96,11 @@ def main():
     cn = ControlNetModel.from_pretrained(os.path.join(d, "tiny-controlnet"))
     cn_dir = os.path.join(a.out, "controlnet")
     cn.save_pretrained(cn_dir)
+    # One whose hint encoder is strong enough that the control image's content shows through the
+    # tiny random model (for inpaint_only's −1 pixels).
+    strong = controlnet_variant(cn, 64, strong_hint=True)
+    strong_dir = os.path.join(a.out, "controlnet-strong")
+    strong.save_pretrained(strong_dir)
     # The two base folders gen reads: the tiny SD 1.x pipeline and its inpainting variant.
     plain_dir = os.path.join(a.out, "sd-pipeline")
     sd1.save_pretrained(plain_dir)
@@ -145,6 +158,10 @@ def main():
              control=dict(scale=1.0, start=0.2, end=1.0)),
         dict(name="cn_inpaint9", kind="inpaint", model="inpaint", sampler="euler_a", steps=6, strength=0.9,
              seed=33, control=dict(scale=0.7, start=0.0, end=1.0)),
+        # ControlNet 1.1 inpaint's control image: the init image with the masked pixels at −1
+        # (diffusers' make_inpaint_condition); gen makes it with --preprocess inpaint_only.
+        dict(name="cn_inpaint_only", kind="inpaint", sampler="dpmpp_2m", steps=6, strength=1.0, seed=35,
+             control=dict(scale=1.0, start=0.0, end=1.0, inpaint_only=True)),
         dict(name="cn_inpaint4_crop", kind="inpaint", sampler="euler", steps=6, strength=1.0, seed=34,
              image="init_other_size", mask="mask_for_other", crop=10,
              control=dict(scale=1.0, start=0.0, end=1.0, image="control_other_size")),
@@ -178,13 +195,19 @@ def main():
         if "control" in c:
             u = c["control"]
             control = files[u.get("image", "control")]
-            kw.update(control_image=Image.open(control).convert("RGB"),
+            control_image = Image.open(control).convert("RGB")
+            if u.get("inpaint_only"):
+                control_image = make_inpaint_condition(Image.open(init), Image.open(files["mask"]))
+            kw.update(control_image=control_image,
                       controlnet_conditioning_scale=u["scale"], control_guidance_start=u["start"],
                       control_guidance_end=u["end"])
             cls = StableDiffusionControlNetInpaintPipeline if c["kind"] == "inpaint" else \
                 StableDiffusionControlNetImg2ImgPipeline
-            pipe = cls(controlnet=cn, **parts)
-            args += ["--control", cn_dir, "--control-image", control, "--control-scale", str(u["scale"]),
+            net, net_dir = (strong, strong_dir) if u.get("inpaint_only") else (cn, cn_dir)
+            pipe = cls(controlnet=net, **parts)
+            args += ["--control", net_dir] + (["--preprocess", "inpaint_only"] if u.get("inpaint_only") else
+                                             ["--control-image", control])
+            args += ["--control-scale", str(u["scale"]),
                      "--control-start", str(u["start"]), "--control-end", str(u["end"])]
         else:
             cls = StableDiffusionInpaintPipeline if c["kind"] == "inpaint" else StableDiffusionImg2ImgPipeline

@@ -63,6 +63,15 @@ def main():
     add("fill_64x64", "none", "fill", 64, 64, filled)
     add("canny_after_resize", "canny:100:200", "just", 64, 48,
         cv2.Canny(resize(rgb, 64, 48), 100, 200))
+    # ControlNet tile's tile_resample (the A1111 extension): INTER_AREA down by R, back up cubic.
+    # (A rate of 3.5 differs by one level in a few pixels between Debian's OpenCV 4.6, which gen
+    # links, and opencv-python 4.10: only whole rates are compared exactly.)
+    for r in (2.0, 4.0):
+        h, w = rgb.shape[:2]
+        down = cv2.resize(rgb, (int(w / r), int(h / r)), interpolation=cv2.INTER_AREA)
+        add(f"tile_resample_{r:g}".replace(".", "_"), f"tile_resample:{r:g}", "just", 96, 80,
+            cv2.resize(down, (w, h), interpolation=cv2.INTER_CUBIC))
+    add("tile_resample_1", "tile_resample:1", "just", 96, 80, rgb)  # below 1.1: unchanged
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump({"opencv": cv2.__version__, "cases": cases}, f, indent=1)
 

@@ -63,17 +63,21 @@ Image scaled(const Image& src, int w, int h) { return resize_lanczos(src, w, h);
 
 void check_preprocess(const std::string& spec) {
   const auto p = parse(spec);
-  if (p.name == "none" || p.name == "invert") {
+  if (p.name == "none" || p.name == "invert" || p.name == "inpaint_only") {
     if (!p.args.empty()) fail(ErrorCode::InvalidArgument, "preprocess", "'" + p.name + "' takes no arguments");
   } else if (p.name == "canny") {
     if (p.args.size() != 2 || p.args[0] < 0 || p.args[1] < 0 || p.args[0] > p.args[1])
       fail(ErrorCode::InvalidArgument, "preprocess", "canny needs canny:LOW:HIGH with 0 <= LOW <= HIGH, got '" + spec + "'");
+  } else if (p.name == "tile_resample") {
+    if (p.args.size() > 1 || (!p.args.empty() && (p.args[0] < 1 || p.args[0] > 8)))
+      fail(ErrorCode::InvalidArgument, "preprocess", "tile_resample takes one down-sampling rate 1-8, got '" + spec + "'");
   } else if (p.name == "threshold") {
     if (p.args.size() > 1 || (!p.args.empty() && (p.args[0] < 0 || p.args[0] > 255)))
       fail(ErrorCode::InvalidArgument, "preprocess", "threshold takes one value 0-255, got '" + spec + "'");
   } else {
     fail(ErrorCode::InvalidArgument, "preprocess",
-         "unknown preprocessor '" + p.name + "' (known: none, canny:LOW:HIGH, invert, threshold:T)");
+         "unknown preprocessor '" + p.name +
+             "' (known: none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, inpaint_only)");
   }
 }
 
@@ -104,12 +108,23 @@ Image preprocess_control(const Image& rgb, const std::string& spec) {
   check_preprocess(spec);
   const auto p = parse(spec);
   const cv::Mat src = as_mat(rgb);
-  if (p.name == "none") return rgb;
+  // inpaint_only's masking needs the request's mask: pipeline/engine.cpp applies it.
+  if (p.name == "none" || p.name == "inpaint_only") return rgb;
   cv::Mat out;
   if (p.name == "invert") {
     cv::bitwise_not(src, out);
   } else if (p.name == "canny") {
     cv::Canny(src, out, p.args[0], p.args[1]);
+  } else if (p.name == "tile_resample") {
+    // The ControlNet extension's tile_resample (annotator "tile", "Down Sampling Rate" R):
+    // below 1.1 the image as is; else cv2.resize INTER_AREA to (int(W / R), int(H / R)), which
+    // the extension then brings back to the size (here cv2 INTER_CUBIC).
+    const double r = p.args.empty() ? 1.0 : p.args[0];
+    if (r < 1.1) return rgb;
+    cv::Mat small;
+    cv::resize(src, small, cv::Size(std::max(1, static_cast<int>(src.cols / r)), std::max(1, static_cast<int>(src.rows / r))),
+               0, 0, cv::INTER_AREA);
+    cv::resize(small, out, src.size(), 0, 0, cv::INTER_CUBIC);
   } else {  // threshold
     cv::Mat grey;
     cv::cvtColor(src, grey, cv::COLOR_RGB2GRAY);

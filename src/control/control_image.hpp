@@ -9,6 +9,11 @@
 //   canny:LOW:HIGH    OpenCV Canny edges (on the RGB image, as cv2.Canny(img, LOW, HIGH) does)
 //   invert            255 − value (white-background scribbles and line art)
 //   threshold:T       grey > T → white, else black (scribble binarisation; T in 0–255)
+//   tile_resample:R   ControlNet tile: down-sampled by R (INTER_AREA; R < 1.1: unchanged) and
+//                     back up (INTER_CUBIC), as the A1111 ControlNet extension's tile_resample
+//   inpaint_only      ControlNet 1.1 inpaint: the request's init image (or this image) with the
+//                     masked pixels set to −1 (diffusers' make_inpaint_condition); the masking is
+//                     done by the pipeline, which has the mask
 #pragma once
 
 #include <string>

@@ -76,7 +76,8 @@ EditImages load_edit_images(const Request& r, const std::function<void(const std
     mask = r.invert_mask ? editing::mask_from_image(mask, false, true, mask_name) : to_8bit(mask);
   }
   if (mask.empty()) {
-    out.image = to_tensor(editing::preprocess_image(rgb, r.width, r.height, mode, nullptr, 8, image_name)) * 2.0 - 1.0;
+    out.pixels = editing::preprocess_image(rgb, r.width, r.height, mode, nullptr, 8, image_name);
+    out.image = to_tensor(out.pixels) * 2.0 - 1.0;
     return out;
   }
   if (warn && r.outpaint.empty() && !r.mask_from_alpha && (mask.width != init.width || mask.height != init.height))
@@ -104,6 +105,7 @@ EditImages load_edit_images(const Request& r, const std::function<void(const std
              "; white marks what is repainted");
   if (r.inpaint_fill == InpaintFill::Fill) pixels = editing::a1111_fill(pixels, binary);
   out.image = to_tensor(pixels) * 2.0 - 1.0;
+  out.pixels = pixels;
   out.mask = to_tensor(binary).gt(0.5).to(at::kFloat);
 
   // What finish_image needs.

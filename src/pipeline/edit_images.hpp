@@ -26,6 +26,7 @@ namespace gen::pipeline {
 struct EditImages {
   at::Tensor image;  // [1, 3, H, W] float in [-1, 1] at the request size
   at::Tensor mask;   // [1, 1, H, W] float 0/1 (1 = repaint); undefined without a mask
+  Image pixels;      // the 8-bit RGB `image` was made from (a control image for inpaint_only)
   // For finish_image (set when the result is put back under the init image).
   bool finish = false;
   Image original;                         // 8-bit RGB: the canvas the result goes back into

@@ -234,7 +234,9 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       ControlUnit u;
       u.net = &net;
       const std::string subject = c.pixels.empty() ? c.image : "controls[" + std::to_string(i) + "].pixels";
-      if (images.crop) {
+      if (c.image.empty() && c.pixels.empty()) {  // inpaint_only without an image: the init image
+        u.image = control::prepare_control_image(images.pixels, "none", "just", width, height, "init image");
+      } else if (images.crop) {
         const Image full = c.pixels.empty() ? read_image(c.image) : c.pixels;
         if (full.width != images.original.width || full.height != images.original.height)
           fail(ErrorCode::InvalidArgument, subject,
@@ -248,6 +250,11 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
         u.image = c.pixels.empty()
                       ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height)
                       : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject);
+      }
+      if (c.preprocess == "inpaint_only") {  // masked pixels = −1 (make_inpaint_condition)
+        auto m = images.mask;
+        if (m.size(2) != height || m.size(3) != width) m = at::upsample_nearest2d(m, {height, width});
+        u.image = at::where(m > 0.5, at::full_like(u.image, -1.0), u.image);
       }
       u.scale = c.scale;
       u.start = c.start;

@@ -99,7 +99,10 @@ void Request::validate() const {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";
     if (c.model.empty()) bad(f + ".model", "is empty");
-    if (c.image.empty() && c.pixels.empty()) bad(f + ".image", "is empty");
+    const bool inpaint_only = c.preprocess == "inpaint_only";
+    if (c.image.empty() && c.pixels.empty() && !inpaint_only) bad(f + ".image", "is empty");
+    if (inpaint_only && (!has_mask() || !has_init_image()))
+      bad(f + ".preprocess", "inpaint_only masks the init image: give --init-image and a mask");
     if (!c.pixels.empty()) check_image(c.pixels, f + ".pixels");
     check_rows(request::control_table(), c, f + ".");
     if (c.start > c.end) bad(f, "start is after end");

@@ -66,6 +66,13 @@ works "inpainting, the mask from the init image's alpha" 64 64 -- \
 works "an inpainting UNet (9 channels)" 64 64 -- \
   arg -m "$I/inpainting-folder" "${init[@]}" --mask "$I/mask.png" --steps 2 --strength 1
 
+# ControlNet 1.1 inpaint and tile preprocessors.
+works "ControlNet inpaint_only (the init image masked, no control image)" 64 64 -- \
+  arg "${init[@]}" --mask "$I/mask.png" --steps 2 --strength 1 --control "$M/diffusers/tiny-controlnet" --preprocess inpaint_only
+works "ControlNet tile_resample with img2img" 64 64 -- \
+  arg "${init[@]}" --steps 4 --strength 0.5 --control "$M/diffusers/tiny-controlnet" --control-image "$I/init.png" \
+  --preprocess tile_resample:2
+
 # Outpainting: the canvas grows (rounded up to multiples of 8, said), the border is painted and
 # the original pixels are put back unchanged (the overlay through the unblurred mask).
 works "outpainting 64x64 by left:10,right:20,top:5 → 96x72" 96 72 -- \
@@ -163,6 +170,8 @@ fails "an outpainting canvas over the size limit" 2 invalid-argument outpaint "o
 fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirror or a colour" -- \
   arg "${init[@]}" --outpaint left:8 --outpaint-fill noise
 fails "--overlay without a mask" 2 invalid-argument overlay "give a mask" -- arg "${init[@]}" --overlay
+fails "inpaint_only without a mask" 2 invalid-argument "controls\\[0\\]\\.preprocess" "give --init-image and a mask" -- \
+  arg "${init[@]}" --control "$M/diffusers/tiny-controlnet" --preprocess inpaint_only
 fails "--inpaint-blend a1111 without a mask" 2 invalid-argument inpaint_blend "give a mask" -- \
   arg "${init[@]}" --inpaint-blend a1111
 fails "--inpaint-area masked without a mask" 2 invalid-argument inpaint_area "give a mask" -- \
