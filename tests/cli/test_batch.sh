@@ -141,6 +141,23 @@ JOBS
   [ "$(grep -c '"status":"ok"' oom/oom.results.jsonl)" = 2 ] && pass "out of memory: that job fails (stage and advice named), the others run" ||
   bad "out-of-memory job: rc=$rc $(cat oom/oom.results.jsonl)"
 
+# 6. Editing jobs: img2img, inpainting, outpainting and hires fix lines, and a bad one -------
+"$GEN_PYTHON" -c 'import numpy as np; from PIL import Image
+Image.fromarray((np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)).save("edit-init.png")
+m = np.zeros((64, 64), np.uint8); m[16:48, 16:48] = 255; Image.fromarray(m).save("edit-mask.png")'
+cat > edit.jsonl <<JOBS
+{"id": "i2i", "prompt": "x", "steps": 4, "init_image": "$PWD/edit-init.png", "strength": 0.5, "width": 64, "height": 64}
+{"id": "inpaint", "prompt": "x", "steps": 2, "init_image": "$PWD/edit-init.png", "mask": "$PWD/edit-mask.png", "width": 64, "height": 64, "overlay": true, "mask_blur": 4}
+{"id": "outpaint", "prompt": "x", "steps": 2, "init_image": "$PWD/edit-init.png", "outpaint": "right:16"}
+{"id": "hires", "prompt": "x", "steps": 2, "width": 32, "height": 32, "hires_scale": 2}
+{"id": "no-step", "prompt": "x", "steps": 2, "init_image": "$PWD/edit-init.png", "strength": 0.2, "width": 64, "height": 64}
+JOBS
+"$GEN" batch edit.jsonl -m "$P" -O edit -q; rc=$?
+[ "$rc" = 11 ] && [ "$(grep -c '"status":"ok"' edit/edit.results.jsonl)" = 4 ] &&
+  grep -q '"code":"invalid-argument".*runs no step.*"id":"no-step"' edit/edit.results.jsonl &&
+  pass "editing jobs run from a job file (the one leaving no step fails alone)" ||
+  bad "editing jobs: rc=$rc $(cat edit/edit.results.jsonl)"
+
 expect_exit 2 "--shard: '3/3': need 0 <= I < N" -- "$GEN" batch kill.jsonl -m "$P" -O s2 --shard 3/3
 expect_exit 2 "--shard: 'x' is not I/N" -- "$GEN" batch kill.jsonl -m "$P" -O s2 --shard x
 expect_exit 3 "no-such.jsonl: no such job file" -- "$GEN" batch no-such.jsonl -m "$P" -O s3
