@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side by side on the CPU: gen against diffusers on the same random SD 1.5 weights, the same
 request, the same machine and run (workload W-cpu: SD 1.5 + one ControlNet, 256x256, 4 Euler
-steps, CFG 7.5, fp32, batch 1). Each side runs as its own process, end to end (start,
+steps, CFG 7.5, fp32, batch 1; --workload i2i-cpu: the same as ControlNet img2img, 5 steps at
+strength 0.8 (4 run); inpaint-cpu: ControlNet inpainting of a centred square, 4 steps). Each side runs as its own process, end to end (start,
 loading, text encoding, sampling, VAE decode, writing the PNG), with the same thread count;
 wall time and peak resident memory come from the process (wait4's rusage).
 
@@ -30,6 +31,7 @@ torch.set_num_threads(int(sys.argv[5]))
 sys.path.insert(0, sys.argv[4])
 from make_tokenizer_fixtures import write_vocab_folder
 from diffusers import (AutoencoderKL, ControlNetModel, EulerDiscreteScheduler, StableDiffusionControlNetPipeline,
+                       StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetInpaintPipeline,
                        UNet2DConditionModel)
 from transformers import CLIPTextModel, CLIPTokenizer
 from PIL import Image
@@ -39,7 +41,9 @@ tok = sys.argv[6]
 tokenizer = CLIPTokenizer(os.path.join(tok, "vocab.json"), os.path.join(tok, "merges.txt"), model_max_length=77,
                           pad_token="<|endoftext|>")
 load = dict(torch_dtype=torch.float32)
-pipe = StableDiffusionControlNetPipeline(
+cls = {"w-cpu": StableDiffusionControlNetPipeline, "i2i-cpu": StableDiffusionControlNetImg2ImgPipeline,
+       "inpaint-cpu": StableDiffusionControlNetInpaintPipeline}[req["workload"]]
+pipe = cls(
     vae=AutoencoderKL.from_pretrained(os.path.join(m, "vae"), **load),
     text_encoder=CLIPTextModel.from_pretrained(os.path.join(m, "text_encoder"), **load),
     tokenizer=tokenizer, unet=UNet2DConditionModel.from_pretrained(os.path.join(m, "unet"), **load),
@@ -48,10 +52,15 @@ pipe = StableDiffusionControlNetPipeline(
     safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 pipe.set_progress_bar_config(disable=True)
 control = Image.open(req["control_image"]).convert("RGB")
+kw = dict(image=control)
+if req["workload"] != "w-cpu":  # the init image is the control image, as gen bench's editing workloads
+    kw = dict(image=control, control_image=control, strength=req["strength"])
+if req["workload"] == "inpaint-cpu":
+    kw["mask_image"] = Image.open(req["mask"])
 with torch.inference_mode():
-    image = pipe(req["prompt"], negative_prompt="", image=control, width=req["width"], height=req["height"],
+    image = pipe(req["prompt"], negative_prompt="", width=req["width"], height=req["height"],
                  num_inference_steps=req["steps"], guidance_scale=req["cfg"],
-                 generator=torch.Generator().manual_seed(req["seed"])).images[0]
+                 generator=torch.Generator().manual_seed(req["seed"]), **kw).images[0]
 image.save(out)
 '''
 
@@ -75,6 +84,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--gen-args", default="", help="more options for gen, e.g. '--weights wide'")
+    ap.add_argument("--workload", default="w-cpu", choices=("w-cpu", "i2i-cpu", "inpaint-cpu"))
     a = ap.parse_args()
     sys.path.insert(0, HERE)
     from make_tokenizer_fixtures import write_vocab_folder
@@ -86,13 +96,22 @@ def main():
     import numpy as np
     control = os.path.join(work, "control.png")
     Image.fromarray((np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)).save(control)
-    req = dict(prompt="a photograph of an astronaut riding a horse", width=256, height=256, steps=4, cfg=7.5,
-               seed=1, control_image=control)
+    mask = os.path.join(work, "mask.png")
+    m = np.zeros((256, 256), np.uint8)
+    m[64:192, 64:192] = 255
+    Image.fromarray(m).save(mask)
+    steps, strength = {"w-cpu": (4, 1.0), "i2i-cpu": (5, 0.8), "inpaint-cpu": (4, 1.0)}[a.workload]
+    req = dict(prompt="a photograph of an astronaut riding a horse", width=256, height=256, steps=steps, cfg=7.5,
+               seed=1, control_image=control, workload=a.workload, strength=strength, mask=mask)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     gen_cmd = [a.gen, "-p", req["prompt"], "-m", os.path.join(a.models, "sd15-random.safetensors"),
-               "--vocab", VOCAB, "-W", "256", "-H", "256", "--steps", "4", "--cfg-scale", "7.5", "--seed", "1",
+               "--vocab", VOCAB, "-W", "256", "-H", "256", "--steps", str(steps), "--cfg-scale", "7.5", "--seed", "1",
                "--sampler", "euler", "--device", "cpu", "--dtype", "fp32", "-q", "-o", os.path.join(work, "gen.png"),
                "--control", os.path.join(a.models, "control-sd15-random.safetensors"), "--control-image", control]
+    if a.workload != "w-cpu":
+        gen_cmd += ["--init-image", control, "--strength", str(strength)]
+    if a.workload == "inpaint-cpu":
+        gen_cmd += ["--mask", mask]
     gen_cmd += a.gen_args.split()
     diff_cmd = [sys.executable, "-c", DIFFUSERS_RUN, os.path.join(a.models, "diffusers"),
                 os.path.join(work, "diffusers.png"), json.dumps(req), HERE, str(a.threads), tok]
@@ -106,12 +125,13 @@ def main():
                            min(w for w, _ in runs), peak_rss_gib=statistics.median(r for _, r in runs))
     table["ratio"] = dict(wall=table["gen"]["wall_s"] / table["diffusers"]["wall_s"],
                           peak_rss=table["gen"]["peak_rss_gib"] / table["diffusers"]["peak_rss_gib"])
-    table["setup"] = dict(workload="W-cpu", repeats=a.repeats, threads=a.threads, gen_args=a.gen_args, **{k: v for k, v in req.items()
-                                                                                    if k != "control_image"})
+    table["setup"] = dict(repeats=a.repeats, threads=a.threads, gen_args=a.gen_args, **{k: v for k, v in req.items()
+                                                                                    if k not in ("control_image", "mask")})
     if a.json:
         print(json.dumps(table, indent=1))
         return
-    print(f"W-cpu (SD 1.5 + ControlNet, 256x256, 4 Euler steps, CFG 7.5, fp32, {a.threads} threads), "
+    print(f"{a.workload} (SD 1.5 + ControlNet, 256x256, {steps} Euler steps at strength {strength}, CFG 7.5, fp32, "
+          f"{a.threads} threads), "
           f"medians of {a.repeats} interleaved runs, end to end per process:")
     for side in ("gen", "diffusers"):
         t = table[side]

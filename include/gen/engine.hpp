@@ -99,6 +99,7 @@ struct Preview {
 struct Timings {
   double load = 0;              // reading model files (0 when all were cached)
   double encode = 0;            // tokenizing and text encoding
+  double vae_encode = 0;        // editing: reading the init image and mask, VAE encoding (once)
   double denoise = 0;           // the sampling loop (UNet, ControlNets, scheduler)
   double decode = 0;            // VAE decode and conversion to 8-bit
   double total = 0;             // the whole call
@@ -115,6 +116,7 @@ struct Timings {
   // Floating-point operations done (convolutions, matrix products, attention; counted as
   // torch.utils.flop_counter does), per stage.
   double flops_encode = 0;
+  double flops_vae_encode = 0;
   double flops_denoise = 0;
   double flops_decode = 0;
   std::int64_t peak_device_bytes = -1;  // peak GPU memory held by tensors during the call; -1 on the CPU

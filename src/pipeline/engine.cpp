@@ -327,10 +327,10 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     c10::InferenceMode inference;
     const double f0 = models::flops::total();
     edit = encode_edit(job.models, images, req, unet_in);
-    timings.flops_encode += models::flops::total() - f0;
+    timings.flops_vae_encode += models::flops::total() - f0;
     if (!all_finite(edit.mean) || !all_finite(edit.std)) diagnose_nonfinite("VAE encoder", base, job.controlnets);
     job.denoise.edit = &edit;
-    timings.encode += since(t0);
+    timings.vae_encode += since(t0);
   } else if (unet_in != base.vae->config().latent_channels) {
     fail(ErrorCode::InvalidArgument, req.model,
          "is an inpainting model (its UNet takes " + std::to_string(unet_in) +

@@ -38,6 +38,14 @@ done
 "$GEN" bench -w w-cpu -m "$P" --control "$C" --warmup 0 --repeats 1 > bench.txt 2>/dev/null &&
   grep -q "per model call" bench.txt && grep -q "TFLOP/s" bench.txt &&
   grep -q "CUDA graphs: off (not on CUDA)" bench.txt && pass "bench prints a table" || bad "bench table"
+for w in i2i-cpu inpaint-cpu; do  # the editing workloads: steps as the strength says, one encode
+  "$GEN" bench -w $w -m "$P" --control "$C" --warmup 0 --repeats 1 --json > $w.json 2> bench.err &&
+    "$GEN_PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1])); r = j["runs"][0] if "runs" in j else j
+t = j["tflop"]  # 4 model calls ran, and the init image was encoded once (its FLOPs counted apart)
+sys.exit(0 if j["workload"] == sys.argv[2] and round(t["denoise"] / t["per_step"]) == 4 and t["vae_encode"] > 0
+         and j["seconds"]["vae_encode"]["median"] > 0 else 1)' $w.json $w &&
+    pass "bench -w $w" || bad "bench -w $w: $(cat bench.err $w.json)"
+done
 expect_exit 2 "--workload: 'w9'" -- "$GEN" bench -w w9 -m "$P" --control "$C"
 expect_exit 2 "--control: workload w1 needs a ControlNet" -- "$GEN" bench -w w1 -m "$P"
 finish

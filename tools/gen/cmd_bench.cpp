@@ -88,8 +88,36 @@ Workload make_workload(const Options& o) {
       r.dtype = Precision::Fp32;
       w.what = "SD 1.5 + 1 ControlNet, 256x256, 4 steps, CFG 7.5, batch 1, Euler, fp32 CPU";
       w.repeats = 3;
+    } else if (n == "i2i" || n == "i2i-cpu") {
+      // Image-to-image with the ControlNet: 25 steps at strength 0.8 run 20 (the init image is
+      // VAE-encoded once per request).
+      r.steps = 25;
+      r.strength = 0.8;
+      r.init_image = "*";
+      w.what = "SD 1.5 + 1 ControlNet img2img, 512x512, 25 steps at strength 0.8 (20 run), CFG 7.5, Euler";
+      w.repeats = 3;
+      if (n == "i2i-cpu") {
+        r.width = r.height = 256;
+        r.steps = 5;
+        r.device = Device::Cpu;
+        r.dtype = Precision::Fp32;
+        w.what = "SD 1.5 + 1 ControlNet img2img, 256x256, 5 steps at strength 0.8 (4 run), CFG 7.5, Euler, fp32 CPU";
+      }
+    } else if (n == "inpaint" || n == "inpaint-cpu") {
+      r.strength = 1.0;
+      r.init_image = r.mask = "*";
+      w.what = "SD 1.5 + 1 ControlNet inpainting (4-channel UNet), 512x512, 20 steps, CFG 7.5, Euler";
+      w.repeats = 3;
+      if (n == "inpaint-cpu") {
+        r.width = r.height = 256;
+        r.steps = 4;
+        r.device = Device::Cpu;
+        r.dtype = Precision::Fp32;
+        w.what = "SD 1.5 + 1 ControlNet inpainting, 256x256, 4 steps, CFG 7.5, Euler, fp32 CPU";
+      }
     } else {
-      fail(ErrorCode::InvalidArgument, "--workload", "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu");
+      fail(ErrorCode::InvalidArgument, "--workload",
+           "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu, i2i, i2i-cpu, inpaint, inpaint-cpu");
     }
     w.name = n;
     if (n != "w3-decode") {
@@ -151,6 +179,18 @@ int run(const Options& o) {
       if (scratch.empty()) scratch = write_control_image(r.width, r.height);
       c.image = scratch;
     }
+  // The editing workloads start from the control image, repainting a centred square.
+  if (r.init_image == "*") {
+    if (scratch.empty()) scratch = write_control_image(r.width, r.height);
+    r.init_image = scratch;
+  }
+  if (r.mask == "*") {
+    Image m = Image::make(r.width, r.height, 1);
+    for (int y = r.height / 4; y < 3 * r.height / 4; ++y)
+      for (int x = r.width / 4; x < 3 * r.width / 4; ++x) m.data8[static_cast<std::size_t>(y) * r.width + x] = 255;
+    r.mask = scratch.substr(0, scratch.rfind('/')) + "/mask.png";
+    write_png(r.mask, m);
+  }
   EngineOptions eo = default_engine_options();
   eo.threads = o.threads;
   eo.weights = o.weights;
@@ -200,6 +240,7 @@ int run(const Options& o) {
   const auto e2e = series([](const Timings& t) { return t.total - t.load; });
   const auto enc = series([](const Timings& t) { return t.encode; });
   const auto den = series([](const Timings& t) { return t.denoise; });
+  const auto venc = series([](const Timings& t) { return t.vae_encode; });
   const auto dec = series([](const Timings& t) { return t.decode; });
   std::vector<double> steps;
   for (const auto& t : runs) steps.insert(steps.end(), t.step_seconds.begin(), t.step_seconds.end());
@@ -239,6 +280,7 @@ int run(const Options& o) {
   j["seconds"]["load_first"] = load;
   put("end_to_end", e2e);
   put("text_encoding", enc);
+  if (r.has_init_image()) put("vae_encode", venc);
   put("denoise", den);
   put("step", step);
   if (gpu) put("step_profiled_eager", step_eager);
@@ -246,7 +288,8 @@ int run(const Options& o) {
   put("controlnet_per_step", cn);
   put("vae_decode", dec);
   j["images_per_second"] = images_per_s;
-  j["tflop"] = {{"text_encoding", any.flops_encode / 1e12}, {"denoise", any.flops_denoise / 1e12},
+  j["tflop"] = {{"text_encoding", any.flops_encode / 1e12}, {"vae_encode", any.flops_vae_encode / 1e12},
+                {"denoise", any.flops_denoise / 1e12},
                 {"per_step", tflop_step}, {"vae_decode", any.flops_decode / 1e12}};
   j["tflops_per_second"] = {{"denoise", den.median > 0 ? any.flops_denoise / 1e12 / den.median : 0},
                             {"step", step.median > 0 ? tflop_step / step.median : 0},
@@ -274,6 +317,7 @@ int run(const Options& o) {
   };
   std::printf("%-26s %10.3f\n", "load (first run)", load);
   row("text encoding", enc);
+  if (r.has_init_image()) row("init image (VAE encode)", venc);
   row("denoise", den);
   row("  per model call", step);
   if (gpu) row("  per call, profiled eager", step_eager);
@@ -299,7 +343,8 @@ int run(const Options& o) {
 Command register_bench(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* sub = app.add_subcommand("bench", "Time a workload: stages, steps, images/s, peak memory, TFLOP/s (docs/performance.md)");
-  sub->add_option("-w,--workload", o->workload, "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu")
+  sub->add_option("-w,--workload", o->workload,
+                  "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu, i2i(-cpu), inpaint(-cpu)")
       ->capture_default_str();
   sub->add_option("--request", o->request_file, "Time this gen.request/1 JSON file instead of a workload");
   sub->add_option("-m,--model", o->model, "The model (e.g. tools/make_sd15_random.py's random SD 1.5)");
