@@ -202,17 +202,18 @@ std::string names_text() {
   X(std::string, mask, "", "--mask", "Inpainting mask: white = repaint (grey is binarised at 50%)", "", GEN_ANY) \
   X(bool, mask_from_alpha, false, "--mask-from-alpha",                                                         \
     "The mask is the init image's transparency (transparent = repaint)", "", GEN_ANY)                           \
-  X(bool, invert_mask, false, "--invert-mask", "Repaint the black part of the mask instead", "", GEN_ANY)        \
+  X(bool, invert_mask, false, "--invert-mask", "Repaint the black part of the mask instead", "Mask mode", GEN_ANY)        \
   X(int, mask_blur, 0, "--mask-blur", "A1111 mask blur (pixels) of the final overlay", "Mask blur",               \
     GEN_RANGE(0, 64, 0))                                                                                        \
   X(bool, overlay, false, "--overlay",                                                                         \
     "Paste the init image back over the result outside the (blurred) mask, as A1111 does", "", GEN_ANY)         \
   X(InpaintArea, inpaint_area, InpaintArea::Whole, "--inpaint-area",                                           \
-    "whole (the picture) or masked (the mask's box + --mask-padding, pasted back)", "", GEN_ANY)                 \
-  X(int, mask_padding, 32, "--mask-padding", "Pixels around the mask's box with --inpaint-area masked", "",      \
+    "whole (the picture) or masked (the mask's box + --mask-padding, pasted back)", "Inpaint area", GEN_ANY)                 \
+  X(int, mask_padding, 32, "--mask-padding", "Pixels around the mask's box with --inpaint-area masked",         \
+    "Masked area padding",                                                                                      \
     GEN_RANGE(0, 4096, 0))                                                                                      \
   X(InpaintFill, inpaint_fill, InpaintFill::Original, "--inpaint-fill",                                        \
-    "How the masked area starts: original, fill, latent_noise or latent_nothing", "", GEN_ANY)                   \
+    "How the masked area starts: original, fill, latent_noise or latent_nothing", "Masked content", GEN_ANY)                   \
   X(InpaintBlend, inpaint_blend, InpaintBlend::Diffusers, "--inpaint-blend",                                  \
     "How the kept area is held: diffusers (noised init latents after each step) or a1111 (denoised blend)", "",  \
     GEN_ANY)                                                                                                    \

@@ -83,8 +83,20 @@ std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_
       if (r.has_hires()) add(key, hires_upscaler_a1111_name(r.hires_upscaler));
     } else if (key == "Hires steps") {
       if (r.has_hires() && r.hires_steps > 0) add(key, f.text(r));
-    } else if (key == "Mask blur") {  // … and this for inpainting
+    } else if (key == "Mask blur") {  // … and these for inpainting, A1111's non-default values only
       if (r.has_mask()) add(key, f.text(r));
+    } else if (key == "Mask mode") {
+      if (r.has_mask() && r.invert_mask) add(key, "Inpaint not masked");
+    } else if (key == "Inpaint area") {
+      if (r.has_mask() && r.inpaint_area == InpaintArea::Masked) add(key, "Only masked");
+    } else if (key == "Masked area padding") {
+      if (r.has_mask() && r.inpaint_area == InpaintArea::Masked) add(key, f.text(r));
+    } else if (key == "Masked content") {  // A1111's names: fill, original, latent noise, latent nothing
+      if (r.has_mask() && r.inpaint_fill != InpaintFill::Original) {
+        std::string v = name_of(r.inpaint_fill);
+        std::replace(v.begin(), v.end(), '_', ' ');
+        add(key, v);
+      }
     } else {
       add(key, f.text(r));
     }

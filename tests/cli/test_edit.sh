@@ -105,6 +105,11 @@ for sampler in euler dpmpp_2m ddim heun; do
 done
 works "inpainting UNet, A1111's blend" 64 64 -- \
   arg -m "$I/inpainting-folder" "${init[@]}" --mask "$I/mask.png" --inpaint-blend a1111 --steps 2 --strength 1
+rm -rf "$O"; mkdir -p "$O"
+arg "${init[@]}" --mask "$I/mask.png" --inpaint-area masked --mask-padding 4 --invert-mask \
+  --inpaint-fill latent_noise --mask-blur 2 --steps 2 -o "$O/a.png" &&
+  "$GEN" info "$O/a.png" | grep -q "Denoising strength: 0.75, Mask mode: Inpaint not masked, Mask blur: 2, Inpaint area: Only masked, Masked area padding: 4, Masked content: latent noise" &&
+  pass "infotext: A1111's inpainting fields" || bad "inpainting infotext: $("$GEN" info "$O/a.png")"
 for fill in fill latent_noise latent_nothing; do
   works "inpainting, masked content $fill" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-fill $fill --strength 0.5 --steps 4
 done
