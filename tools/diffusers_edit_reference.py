@@ -118,6 +118,9 @@ def main():
     inpaint_unet = StableDiffusionPipeline.from_pretrained(inpaint_dir, safety_checker=None,
                                                            requires_safety_checker=False).unet
     files = write_images(a.out)
+    # The SD 2.x-style tiny pipeline (v-prediction, OpenCLIP-style text encoder).
+    sd2_dir = os.path.join(d, "tiny-sd21-pipeline")
+    sd2 = StableDiffusionPipeline.from_pretrained(sd2_dir, safety_checker=None, requires_safety_checker=False)
 
     cases = [
         # Image-to-image: samplers × strengths (1.0; one that leaves a single step).
@@ -151,6 +154,9 @@ def main():
              image="init_other_size", mask="mask_for_other", crop=6),
         dict(name="inpaint9_crop", kind="inpaint", model="inpaint", sampler="dpmpp_2m", steps=6, strength=0.8,
              seed=24, image="init_other_size", mask="mask_for_other", crop=0),
+        # SD 2.x (v-prediction): the noise levels and the blend in v form.
+        dict(name="sd2_i2i", kind="img2img", model="sd2", sampler="euler", steps=6, strength=0.6, seed=41),
+        dict(name="sd2_inpaint4", kind="inpaint", model="sd2", sampler="dpmpp_2m", steps=6, strength=0.9, seed=42),
         # ControlNets.
         dict(name="cn_i2i", kind="img2img", sampler="euler", steps=8, strength=0.6, seed=31,
              control=dict(scale=0.8, start=0.0, end=0.7)),
@@ -169,11 +175,12 @@ def main():
     out_cases = []
     for c in cases:
         steps, cfg, batch = c["steps"], c.get("cfg", 7.5), c.get("batch", 1)
-        unet = inpaint_unet if c.get("model") == "inpaint" else sd1.unet
-        model_dir = {"inpaint": inpaint_dir, "plms": plms_dir}.get(c.get("model"), plain_dir)
-        config = dict(sd1.scheduler.config, skip_prk_steps=True) if c.get("model") == "plms" else sd1.scheduler.config
+        base = sd2 if c.get("model") == "sd2" else sd1
+        unet = inpaint_unet if c.get("model") == "inpaint" else base.unet
+        model_dir = {"inpaint": inpaint_dir, "plms": plms_dir, "sd2": sd2_dir}.get(c.get("model"), plain_dir)
+        config = dict(sd1.scheduler.config, skip_prk_steps=True) if c.get("model") == "plms" else base.scheduler.config
         scheduler = getattr(diffusers, SCHEDULERS[c["sampler"]]).from_config(config)
-        parts = dict(vae=sd1.vae, text_encoder=sd1.text_encoder, tokenizer=sd1.tokenizer, unet=unet,
+        parts = dict(vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer, unet=unet,
                      scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         prompt, negative = "a garden", "fog"
         init = files[c.get("image", "init")]

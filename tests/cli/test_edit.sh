@@ -55,6 +55,9 @@ works "img2img" 64 64 -- arg "${init[@]}" --steps 4 --strength 0.5
 works "img2img from an init image of another size (resized, said)" 64 64 -- arg -i "$I/init-90x40.png" --steps 2
 works "img2img, crop resize" 64 64 -- arg -i "$I/init-90x40.png" --init-resize crop --steps 2
 works "img2img from a 16-bit init image" 64 64 -- arg -i "$I/init-16bit.png" --steps 2
+for sampler in ddim euler euler_a heun lms dpmpp_2m dpmpp_2m_sde unipc lcm; do  # (pndm: test_edit_parity.sh)
+  works "img2img and inpainting with $sampler" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --steps 4 --strength 0.5 --sampler $sampler
+done
 works "img2img, A1111 step count" 64 64 -- arg "${init[@]}" --steps 4 --strength 0.3 --strength-steps a1111
 works "img2img, A1111 fixed steps" 64 64 -- arg "${init[@]}" --steps 2 --strength 0.5 --strength-steps a1111_fixed
 works "inpainting (4-channel UNet)" 64 64 -- arg "${init[@]}" --mask "$I/mask.png" --steps 2 --strength 1

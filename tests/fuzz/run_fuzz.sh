@@ -23,7 +23,7 @@ case $target in
   png|jpeg) units=(core/error.cpp core/files.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
                    image/image.cpp image/png.cpp image/jpeg.cpp)
             libs=(-lpng -ljpeg -lz) ;;
-  request) units=(core/error.cpp core/files.cpp core/json.cpp request/fields.cpp request/request.cpp
+  request) units=(core/error.cpp core/files.cpp core/json.cpp request/fields.cpp request/request.cpp editing/outpaint.cpp
                   request/infotext.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
                   image/image.cpp image/png.cpp image/jpeg.cpp)  # Request::validate checks control pixels
            libs=(-lpng -ljpeg -lz) ;;

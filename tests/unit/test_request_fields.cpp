@@ -61,10 +61,42 @@ TEST(RequestFields, EveryValueSetAsTextRoundTripsThroughJson) {
     }
     gen::set_field(r, f.name, v);
   }
-  r.mask_from_alpha = false;  // a mask file and the alpha mask exclude each other (below)
+  // Fields that exclude each other (below) are left at their defaults here and round-tripped
+  // on their own in EditingValuesRoundTripOnTheirOwn.
+  r.mask_from_alpha = false;
+  r.outpaint.clear();
+  r.outpaint_fill = "edge";
+  r.hires_scale = 0;
+  r.hires_width = r.hires_height = 0;
+  r.hires_sampler.clear();
   r.validate();
   const auto back = gen::Request::from_json(r.to_json());
   for (const auto& f : gen::request_fields()) EXPECT_EQ(gen::field_text(back, f.name), gen::field_text(r, f.name)) << f.name;
+}
+
+TEST(RequestFields, EditingValuesRoundTripOnTheirOwn) {
+  auto round_trip = [](const gen::Request& r) {
+    r.validate();
+    const auto back = gen::Request::from_json(r.to_json());
+    for (const auto& f : gen::request_fields()) EXPECT_EQ(gen::field_text(back, f.name), gen::field_text(r, f.name)) << f.name;
+  };
+  gen::Request out;
+  out.init_image = "i.png";
+  out.outpaint = "left:8,bottom:16";
+  out.outpaint_fill = "#102030";
+  round_trip(out);
+  gen::Request alpha;
+  alpha.init_image = "i.png";
+  alpha.mask_from_alpha = true;
+  round_trip(alpha);
+  gen::Request hires;
+  hires.hires_scale = 1.5;
+  hires.hires_sampler = "euler_a";
+  round_trip(hires);
+  hires.hires_scale = 0;
+  hires.hires_width = 1024;
+  hires.hires_height = 768;
+  round_trip(hires);
 }
 
 TEST(RequestFields, EditingFieldsThatExcludeOrNeedEachOtherAreRefused) {
