@@ -83,7 +83,10 @@ struct GeneratedImage {
 
 struct Progress {
   int batch = 0, batches = 1;   // 0-based batch, number of batches
-  int step = 0, steps = 0;      // model calls done within the batch, and in all
+  // Sampling steps done within the batch, and in all (Heun's two model calls are one step;
+  // image-to-image counts the steps its strength runs; hires fix's second pass counts again
+  // from 1 with its own total).
+  int step = 0, steps = 0;
   double seconds = 0;           // since the batch started
 };
 
@@ -104,7 +107,7 @@ struct Timings {
   double decode = 0;            // VAE decode and conversion to 8-bit
   double total = 0;             // the whole call
   int images = 0;
-  int steps = 0;                // model calls per batch
+  int steps = 0;                // sampling steps run per batch (Heun: 2 model calls each, 1 for the last)
   int models_loaded = 0;        // model files read by this call (0: everything was cached)
   // Seconds of each denoising step (all batches): model calls and scheduler. Measured with
   // CUDA events on a GPU (no synchronisation in the loop); with EngineOptions::profile,

@@ -189,7 +189,7 @@ std::string names_text() {
     "", GEN_ANY)                                                                                                \
   X(TilingMode, vae_tiling, TilingMode::Auto, "--vae-tiling",                                                  \
     "VAE decode in tiles: auto (when it would not fit), on, off, exact, blended", "", GEN_ANY)                   \
-  X(std::string, init_image, "", "-i,--init-image",                                                             \
+  X(std::string, init_image, "", "-i,--init-image,--init-img",                                                 \
     "Start from this image: image-to-image, or inpainting with --mask (docs/editing.md)", "", GEN_ANY)            \
   X(double, strength, 0.75, "--strength",                                                                        \
     "How much of the init image is repainted, 0 < S <= 1 (1: from noise)", "Denoising strength",                 \

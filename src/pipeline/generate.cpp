@@ -246,7 +246,10 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
       req.profile->steps.push_back(seconds_since(t_step));
     }
     if (req.step_times) timeline.mark();
-    if (on_step) on_step(StepInfo{static_cast<int>(i - begin + 1), static_cast<int>(n - begin)}, latents);
+    // Progress in sampling steps: a step of Heun's is two model calls (reported when both ran).
+    const std::int64_t call = i - begin, order = scheds[0]->order();
+    if (on_step && (call % order == order - 1 || i == n - 1))
+      on_step(StepInfo{static_cast<int>(call / order + 1), static_cast<int>((n - begin + order - 1) / order)}, latents);
   }
   no_sync.reset();
   if (m.graphs) m.graphs->release_inputs();

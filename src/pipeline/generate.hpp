@@ -73,8 +73,8 @@ struct DenoiseRequest {
 };
 
 struct StepInfo {
-  int step = 0;   // 1-based model call
-  int total = 0;
+  int step = 0;   // 1-based sampling step that just ended (Heun's steps are two model calls)
+  int total = 0;  // the steps this run takes (image-to-image: those its strength runs)
 };
 using StepCallback = std::function<void(const StepInfo&, const at::Tensor& latents)>;
 

@@ -52,6 +52,8 @@ init=(-i "$I/init.png")
 mkdir -p "$O"
 
 works "img2img" 64 64 -- arg "${init[@]}" --steps 4 --strength 0.5
+works "img2img with --init-img (A1111's and stable-diffusion.cpp's spelling)" 64 64 -- \
+  arg --init-img "$I/init.png" --steps 4 --strength 0.5
 works "img2img from an init image of another size (resized, said)" 64 64 -- arg -i "$I/init-90x40.png" --steps 2
 works "img2img, crop resize" 64 64 -- arg -i "$I/init-90x40.png" --init-resize crop --steps 2
 works "img2img from a 16-bit init image" 64 64 -- arg -i "$I/init-16bit.png" --steps 2

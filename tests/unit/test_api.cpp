@@ -147,6 +147,29 @@ TEST(Api, ProgressAndPreviewCallbacks) {
   EXPECT_EQ(previews, (std::vector<int>{2, 4, 12, 14}));
 }
 
+TEST(Api, ProgressCountsSamplingStepsNotModelCalls) {
+  // Heun: 3 steps are 5 model calls, reported as steps 1, 2, 3 of 3; image-to-image at
+  // strength 0.5 of 6 steps runs (and reports) 3.
+  gen::Engine engine(on(kModel));
+  auto r = small();
+  r.steps = 3;
+  r.sampler = gen::Sampler::Heun;
+  std::vector<std::pair<int, int>> seen;
+  gen::Callbacks cb;
+  cb.on_progress = [&](const gen::Progress& p) { seen.emplace_back(p.step, p.steps); };
+  engine.generate(r, cb);
+  EXPECT_EQ(seen, (std::vector<std::pair<int, int>>{{1, 3}, {2, 3}, {3, 3}}));
+  EXPECT_EQ(engine.last_timings().steps, 3);
+  EXPECT_EQ(engine.last_timings().step_seconds.size(), 5u);  // per model call
+  seen.clear();
+  r.sampler = gen::Sampler::Euler;
+  r.steps = 6;
+  r.strength = 0.5;
+  r.init_pixels = gen::Image::make(32, 48, 3);
+  engine.generate(r, cb);
+  EXPECT_EQ(seen, (std::vector<std::pair<int, int>>{{1, 3}, {2, 3}, {3, 3}}));
+}
+
 TEST(Api, CancelFromAnotherThread) {
   gen::Engine engine(on(kModel));
   EXPECT_FALSE(engine.cancel());  // nothing running: no effect
