@@ -180,6 +180,11 @@ fails "an outpainting canvas over the size limit" 2 invalid-argument outpaint "o
 fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirror or a colour" -- \
   arg "${init[@]}" --outpaint left:8 --outpaint-fill noise
 fails "--overlay without a mask" 2 invalid-argument overlay "give a mask" -- arg "${init[@]}" --overlay
+fails "gen preprocess inpaint_only (needs a request's mask)" 2 invalid-argument "--preprocess" "use it in a --control group" -- \
+  gen_t preprocess "$I/init.png" --preprocess inpaint_only -W 64 -H 64 -o "$O/map.png"
+rm -rf "$O"; mkdir -p "$O"
+gen_t preprocess "$I/init.png" --preprocess tile_resample:2 -W 64 -H 64 -o "$O/tile.png" >/dev/null &&
+  [ "$(png_size "$O/tile.png")" = "64 64" ] && pass "gen preprocess tile_resample:2" || bad "gen preprocess tile_resample"
 fails "inpaint_only without a mask" 2 invalid-argument "controls\\[0\\]\\.preprocess" "give --init-image and a mask" -- \
   arg "${init[@]}" --control "$M/diffusers/tiny-controlnet" --preprocess inpaint_only
 fails "--inpaint-blend a1111 without a mask" 2 invalid-argument inpaint_blend "give a mask" -- \

@@ -19,7 +19,8 @@ Command register_preprocess(CLI::App& app) {
   auto* sub = app.add_subcommand("preprocess", "Write the control map gen would use for an image");
   sub->add_option("IMAGE", o->image, "The control image (PNG/JPEG)")->required();
   sub->add_option("-o,--output", o->output, "The map to write (PNG)")->required();
-  sub->add_option("--preprocess", o->preprocess, "none, canny:LOW:HIGH, invert, threshold:T")->capture_default_str();
+  sub->add_option("--preprocess", o->preprocess, "none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R")
+      ->capture_default_str();
   add_choice(*sub, "--control-resize", o->resize, "just, crop or fill");
   sub->add_option("-W,--width", o->width, "Output width (the generation's)")->capture_default_str();
   sub->add_option("-H,--height", o->height, "Output height (the generation's)")->capture_default_str();
@@ -27,6 +28,10 @@ Command register_preprocess(CLI::App& app) {
             for (auto [name, v] : {std::pair{"--width", o->width}, std::pair{"--height", o->height}})
               if (v < 8 || v > 16384 || v % 8)
                 fail(ErrorCode::InvalidArgument, name, std::to_string(v) + ": must be a multiple of 8 between 8 and 16384");
+            if (o->preprocess == "inpaint_only")
+              fail(ErrorCode::InvalidArgument, "--preprocess",
+                   "inpaint_only masks the init image with the request's mask: use it in a --control group beside "
+                   "--init-image and --mask (docs/editing.md)");
             auto map = control_map(o->image, o->preprocess, o->resize, o->width, o->height);
             write_png(o->output, map, {{"gen-preprocess", o->preprocess + " " + name_of(o->resize)}});
             std::printf("%s\n", o->output.c_str());
