@@ -359,8 +359,21 @@ def request_files():
             "sampler": "dpmpp_2m", "scheduler": "karras", "batch_size": 2, "batch_count": 3,
             "controls": [{"model": "c.safetensors", "image": "pose.png", "scale": 0.8, "start": 0.0, "end": 0.7,
                           "preprocess": "canny:100:200", "resize": "crop"}]}
+    # Editing (schema 1.1): img2img + inpainting options, outpainting and hires fix.
+    edit = {"schema": "gen.request/1.1", "prompt": "x", "init_image": "i.png", "strength": 0.6,
+            "strength_steps": "a1111_fixed", "init_resize": "crop", "mask": "m.png", "invert_mask": True,
+            "mask_blur": 4, "overlay": True, "inpaint_area": "masked", "mask_padding": 16, "inpaint_fill": "latent_noise",
+            "inpaint_blend": "a1111", "controls": [{"model": "c.safetensors", "preprocess": "inpaint_only"}]}
+    outpaint = {"schema": "gen.request/1.1", "init_image": "i.png", "outpaint": "left:8,bottom:16",
+                "outpaint_fill": "#102030"}
+    hires = {"schema": "gen.request/1.1", "hires_width": 1024, "hires_height": 768, "hires_upscaler": "latent_bicubic",
+             "hires_steps": 10, "hires_strength": 0.5, "hires_sampler": "euler_a", "hires_prompt": "y"}
     files = {
         "full.json": json.dumps(full).encode(),
+        "edit.json": json.dumps(edit).encode(),
+        "outpaint.json": json.dumps(outpaint).encode(),
+        "hires.json": json.dumps(hires).encode(),
+        "bad_outpaint.json": b'{"init_image": "i.png", "outpaint": "left:-5,,middle"}',
         "minimal.json": b'{"prompt": "x"}',
         "seed_null.json": b'{"prompt": "x", "seed": null}',
         "seed_minus_one.json": b'{"seed": -1}',
