@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from diffusers_cli_reference import SCHEDULERS, controlnet_variant, perturbed  # noqa: E402
+from diffusers_cli_reference import SCHEDULERS, controlnet_variant, perturbed, write_variant_folders  # noqa: E402
 
 W, H = 80, 64
 
@@ -118,6 +118,10 @@ def main():
     inpaint_unet = StableDiffusionPipeline.from_pretrained(inpaint_dir, safety_checker=None,
                                                            requires_safety_checker=False).unet
     files = write_images(a.out)
+    # Configurations as real checkpoints vary them (diffusers_cli_reference.py's variants): a
+    # folder choosing Karras sigmas, a short trailing schedule, per-level heads/depths/channels.
+    variants = {k: v for k, v in write_variant_folders(a.out, sd1, cn).items() if isinstance(v, str)}
+    loaded = {}
     # The SD 2.x-style tiny pipeline (v-prediction, OpenCLIP-style text encoder).
     sd2_dir = os.path.join(d, "tiny-sd21-pipeline")
     sd2 = StableDiffusionPipeline.from_pretrained(sd2_dir, safety_checker=None, requires_safety_checker=False)
@@ -154,6 +158,15 @@ def main():
              image="init_other_size", mask="mask_for_other", crop=6),
         dict(name="inpaint9_crop", kind="inpaint", model="inpaint", sampler="dpmpp_2m", steps=6, strength=0.8,
              seed=24, image="init_other_size", mask="mask_for_other", crop=0),
+        # Scheduler and model configurations (issue 16's variants) under img2img and inpainting.
+        dict(name="variant_karras_i2i", kind="img2img", model="karras-dpm", sampler="dpmpp_2m", steps=8,
+             strength=0.55, seed=51),
+        dict(name="variant_karras_inpaint", kind="inpaint", model="karras-euler", sampler="euler", steps=6,
+             strength=0.7, seed=52),
+        dict(name="variant_trailing_i2i", kind="img2img", model="trailing-euler", sampler="ddim", steps=3,
+             strength=0.7, seed=53),
+        dict(name="variant_levels_inpaint", kind="inpaint", model="levels", sampler="euler_a", steps=6,
+             strength=0.8, seed=54),
         # SD 2.x (v-prediction): the noise levels and the blend in v form.
         dict(name="sd2_i2i", kind="img2img", model="sd2", sampler="euler", steps=6, strength=0.6, seed=41),
         dict(name="sd2_inpaint4", kind="inpaint", model="sd2", sampler="dpmpp_2m", steps=6, strength=0.9, seed=42),
@@ -176,8 +189,15 @@ def main():
     for c in cases:
         steps, cfg, batch = c["steps"], c.get("cfg", 7.5), c.get("batch", 1)
         base = sd2 if c.get("model") == "sd2" else sd1
+        if c.get("model") in variants:
+            folder = variants[c["model"]]
+            if folder not in loaded:
+                loaded[folder] = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None,
+                                                                         requires_safety_checker=False)
+            base = loaded[folder]
         unet = inpaint_unet if c.get("model") == "inpaint" else base.unet
-        model_dir = {"inpaint": inpaint_dir, "plms": plms_dir, "sd2": sd2_dir}.get(c.get("model"), plain_dir)
+        model_dir = {"inpaint": inpaint_dir, "plms": plms_dir, "sd2": sd2_dir, **variants}.get(c.get("model"),
+                                                                                                plain_dir)
         config = dict(sd1.scheduler.config, skip_prk_steps=True) if c.get("model") == "plms" else base.scheduler.config
         scheduler = getattr(diffusers, SCHEDULERS[c["sampler"]]).from_config(config)
         parts = dict(vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer, unet=unet,
