@@ -122,6 +122,14 @@ def main():
     # folder choosing Karras sigmas, a short trailing schedule, per-level heads/depths/channels.
     variants = {k: v for k, v in write_variant_folders(a.out, sd1, cn).items() if isinstance(v, str)}
     loaded = {}
+    # … and a 9-channel inpainting UNet of the per-level architecture, with that folder's VAE.
+    levels = StableDiffusionPipeline.from_pretrained(variants["levels"], safety_checker=None,
+                                                     requires_safety_checker=False)
+    variants["levels-inpaint"] = os.path.join(a.out, "variant-levels-inpainting")
+    StableDiffusionPipeline(vae=levels.vae, text_encoder=levels.text_encoder, tokenizer=levels.tokenizer,
+                            unet=inpainting_unet(levels.unet, 55), scheduler=levels.scheduler, safety_checker=None,
+                            feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(variants["levels-inpaint"])
     # The SD 2.x-style tiny pipeline (v-prediction, OpenCLIP-style text encoder).
     sd2_dir = os.path.join(d, "tiny-sd21-pipeline")
     sd2 = StableDiffusionPipeline.from_pretrained(sd2_dir, safety_checker=None, requires_safety_checker=False)
@@ -167,6 +175,8 @@ def main():
              strength=0.7, seed=53),
         dict(name="variant_levels_inpaint", kind="inpaint", model="levels", sampler="euler_a", steps=6,
              strength=0.8, seed=54),
+        dict(name="variant_levels_inpaint9", kind="inpaint", model="levels-inpaint", sampler="dpmpp_2m", steps=6,
+             strength=1.0, seed=55),
         # SD 2.x (v-prediction): the noise levels and the blend in v form.
         dict(name="sd2_i2i", kind="img2img", model="sd2", sampler="euler", steps=6, strength=0.6, seed=41),
         dict(name="sd2_inpaint4", kind="inpaint", model="sd2", sampler="dpmpp_2m", steps=6, strength=0.9, seed=42),
