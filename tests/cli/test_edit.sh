@@ -55,6 +55,8 @@ works "img2img" 64 64 -- arg "${init[@]}" --steps 4 --strength 0.5
 works "img2img with --init-img (A1111's and stable-diffusion.cpp's spelling)" 64 64 -- \
   arg --init-img "$I/init.png" --steps 4 --strength 0.5
 works "img2img from an init image of another size (resized, said)" 64 64 -- arg -i "$I/init-90x40.png" --steps 2
+works "img2img without -W/-H: the init image's size rounded down to 8 (90x40 → 88x40)" 88 40 -- \
+  gen_t -p x -m "$P" --steps 2 --seed 1 -q -i "$I/init-90x40.png" -o "$O/out.png"
 works "img2img, crop resize" 64 64 -- arg -i "$I/init-90x40.png" --init-resize crop --steps 2
 works "img2img from a 16-bit init image" 64 64 -- arg -i "$I/init-16bit.png" --steps 2
 for sampler in ddim euler euler_a heun lms dpmpp_2m dpmpp_2m_sde unipc lcm; do  # (pndm: test_edit_parity.sh)

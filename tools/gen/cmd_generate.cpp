@@ -49,6 +49,18 @@ int run(Options& o) {
   }
   // Options given on the command line override the request read with --from.
   gen::Request out = o.request.apply(base);
+  // Image-to-image and inpainting without -W/-H render at the init image's size, rounded
+  // down to a multiple of 8, as diffusers' img2img pipeline does (docs/editing.md).
+  if (o.from.empty() && out.has_init_image() && out.outpaint.empty() && !o.request.given("width") &&
+      !o.request.given("height")) {
+    const Image init = read_image(out.init_image);
+    if (init.width >= 8 && init.height >= 8 && init.width <= 16384 && init.height <= 16384) {
+      out.width = init.width / 8 * 8;
+      out.height = init.height / 8 * 8;
+      if (!o.quiet && o.progress != "json")
+        std::fprintf(stderr, "gen: size %dx%d from the init image (-W/-H choose another)\n", out.width, out.height);
+    }
+  }
   out.validate();
   if (!out.seed) out.seed = gen::random_seed();
   if (o.output.empty()) fail(ErrorCode::InvalidArgument, "--output", "is empty");
