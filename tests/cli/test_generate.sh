@@ -21,6 +21,20 @@ common=(-m "$P" -W 64 -H 64 --steps 3 -q)
 "$GEN" -p "a red house" "${common[@]}" --seed 8 -o "$O/d.png" && ! pixels_equal "$O/a-0-7.png" "$O/d.png" &&
   pass "another seed → another image" || bad "seed changes nothing"
 
+# No existing file is replaced unless asked: the next free name (out-1.png, ...), said.
+mkdir -p "$O/keep" && cp "$O/b.png" "$O/keep/out.png"
+err=$("$GEN" -p "a red house" -m "$P" -W 64 -H 64 --steps 3 --seed 9 -o "$O/keep/out.png" 2>&1 >/dev/null)
+pixels_equal "$O/a-0-7.png" "$O/keep/out.png" && [ -f "$O/keep/out-1.png" ] && grep -q "out.png exists, --overwrite replaces it" <<<"$err" &&
+  pass "an existing output is kept: the image goes to out-1.png, said" || bad "overwrote an existing output: $err"
+"$GEN" -p "a red house" "${common[@]}" --seed 9 -o "$O/keep/out.png" && [ -f "$O/keep/out-2.png" ] &&
+  pass "… and then out-2.png" || bad "second free name"
+"$GEN" -p "a red house" "${common[@]}" --seed 9 -o "$O/keep/out.png" --overwrite && pixels_equal "$O/keep/out.png" "$O/keep/out-1.png" &&
+  [ ! -f "$O/keep/out-3.png" ] && pass "--overwrite replaces it" || bad "--overwrite"
+"$GEN" preprocess "$O/b.png" -W 64 -H 64 -o "$O/keep/map.png" >/dev/null &&
+  expect_exit 2 "exists: pass --overwrite" -- "$GEN" preprocess "$O/b.png" -W 64 -H 64 -o "$O/keep/map.png"
+"$GEN" preprocess "$O/b.png" -W 64 -H 64 -o "$O/keep/map.png" --overwrite >/dev/null && pass "preprocess --overwrite" ||
+  bad "preprocess --overwrite"
+
 # Batches: image i uses seed + i; a batch of 2 gives the same images as two single runs.
 "$GEN" -p "a cat" "${common[@]}" --seed 100 --batch-size 2 --batch-count 2 -o "$O/batch-{index}-{seed}.png" &&
   [ -f "$O/batch-0-100.png" ] && [ -f "$O/batch-1-101.png" ] && [ -f "$O/batch-2-102.png" ] && [ -f "$O/batch-3-103.png" ] &&

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -29,6 +30,7 @@ struct Options {
   std::string from;
   std::string progress = "auto";
   bool quiet = false;
+  bool overwrite = false;
   int threads = 0;
   WeightsMode weights = WeightsMode::Auto;
 };
@@ -36,6 +38,20 @@ struct Options {
 // SIGINT/SIGTERM stop the generation at the next model call (exit code 10, no partial file).
 std::atomic<bool> g_cancel{false};
 void on_signal(int) { g_cancel.store(true); }
+
+// `path` if nothing is there, else the first free "stem-K.ext" (K = 1, 2, ...).
+std::string free_name(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return path;
+  const auto slash = path.rfind('/');
+  auto dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == slash + 1) dot = path.size();
+  for (int k = 1; k < 1000000; ++k) {
+    const std::string candidate = path.substr(0, dot) + "-" + std::to_string(k) + path.substr(dot);
+    if (::lstat(candidate.c_str(), &st) != 0 && errno == ENOENT) return candidate;
+  }
+  fail(ErrorCode::Io, path, "exists, and so do a million numbered variants: pass --overwrite or another -o");
+}
 
 int run(Options& o) {
   gen::Request base;
@@ -93,7 +109,9 @@ int run(Options& o) {
   };
   cb.on_image = [&](const gen::GeneratedImage& img) {
     announce();
-    const auto path = gen::output_path(o.output, img.index, img.seed, img.batch, img.index_in_batch);
+    const auto wanted = gen::output_path(o.output, img.index, img.seed, img.batch, img.index_in_batch);
+    // Never over an existing file unless asked: the next free name, as A1111 numbers its files.
+    const auto path = o.overwrite ? wanted : free_name(wanted);
     write_png(path, img.image, img.metadata);
     if (json) {
       std::printf("%s\n", nlohmann::json{{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}}
@@ -102,7 +120,8 @@ int run(Options& o) {
       std::fflush(stdout);
     } else if (!o.quiet) {
       if (bar) std::fputs("\r\033[K", stderr);
-      std::fprintf(stderr, "gen: wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
+      std::fprintf(stderr, "gen: wrote %s (seed %llu)%s\n", path.c_str(), static_cast<unsigned long long>(img.seed),
+                   path == wanted ? "" : ("; " + wanted + " exists, --overwrite replaces it").c_str());
     }
   };
   cb.on_progress = [&](const gen::Progress& p) {
@@ -141,6 +160,8 @@ Command register_generate(CLI::App& app) {
   add_choice(app, "--weights", o->weights, kWeightsHelp);
   app.add_option("--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
   app.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  app.add_flag("--overwrite", o->overwrite,
+               "Replace an existing output file (by default the next free name is taken: out-1.png, out-2.png, ...)");
   return {&app, [o] { return run(*o); }};
 }
 

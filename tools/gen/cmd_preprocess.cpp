@@ -1,4 +1,5 @@
 // gen preprocess: write the control map gen would feed a ControlNet, for inspection.
+#include <sys/stat.h>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -14,6 +15,7 @@ Command register_preprocess(CLI::App& app) {
     std::string image, output, preprocess = "none";
     ResizeMode resize = ResizeMode::Just;
     int width = 512, height = 512;
+    bool overwrite = false;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("preprocess", "Write the control map gen would use for an image");
@@ -24,6 +26,7 @@ Command register_preprocess(CLI::App& app) {
   add_choice(*sub, "--control-resize", o->resize, "just, crop or fill");
   sub->add_option("-W,--width", o->width, "Output width (the generation's)")->capture_default_str();
   sub->add_option("-H,--height", o->height, "Output height (the generation's)")->capture_default_str();
+  sub->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
   return {sub, [o] {
             for (auto [name, v] : {std::pair{"--width", o->width}, std::pair{"--height", o->height}})
               if (v < 8 || v > 16384 || v % 8)
@@ -32,6 +35,9 @@ Command register_preprocess(CLI::App& app) {
               fail(ErrorCode::InvalidArgument, "--preprocess",
                    "inpaint_only masks the init image with the request's mask: use it in a --control group beside "
                    "--init-image and --mask (docs/editing.md)");
+            struct stat st {};
+            if (!o->overwrite && ::lstat(o->output.c_str(), &st) == 0 && S_ISREG(st.st_mode))  // (others: refused below)
+              fail(ErrorCode::InvalidArgument, o->output, "exists: pass --overwrite to replace it");
             auto map = control_map(o->image, o->preprocess, o->resize, o->width, o->height);
             write_png(o->output, map, {{"gen-preprocess", o->preprocess + " " + name_of(o->resize)}});
             std::printf("%s\n", o->output.c_str());
