@@ -126,6 +126,17 @@ set -e
 [ "$rc" = 2 ] || fail "non-.safetensors output: exit $rc"
 [ ! -e "$T/out.bin" ] || fail "non-.safetensors output written"
 
+# An existing output is replaced only with --overwrite.
+cp "$T/plain_bf16.safetensors" "$T/kept.safetensors"
+set +e
+"$GEN" convert "$T/plain.safetensors" "$T/kept.safetensors" >/dev/null 2>"$T/stderr"
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "kept.safetensors: exists: pass --overwrite" "$T/stderr" &&
+  cmp -s "$T/plain_bf16.safetensors" "$T/kept.safetensors" || fail "convert replaced an existing output: exit $rc $(cat "$T/stderr")"
+"$GEN" convert "$T/plain.safetensors" "$T/kept.safetensors" --overwrite >/dev/null 2>"$T/stderr" &&
+  ! cmp -s "$T/plain_bf16.safetensors" "$T/kept.safetensors" || fail "convert --overwrite: $(cat "$T/stderr")"
+
 if [ "$fails" -ne 0 ]; then
   echo "$fails failure(s)" >&2
   exit 1

@@ -1,5 +1,8 @@
 // gen convert IN OUT.safetensors [--prefix P] [--strip-prefix] [--dtype fp16|bf16|keep]
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +18,7 @@ namespace {
 struct ConvertArgs {
   std::string in, out, prefix, dtype = "keep";
   bool strip = false;
+  bool overwrite = false;
 };
 
 
@@ -27,6 +31,13 @@ int run_convert(const ConvertArgs& a) {
   else if (a.dtype == "keep") opt.dtype = io::TargetDType::Keep;
   else fail(ErrorCode::InvalidArgument, "--dtype", "expected fp16, bf16 or keep, got '" + a.dtype + "'");
 
+  // An existing output is replaced only when asked (the output being the input itself is
+  // refused by convert_checkpoint, whatever --overwrite says; links and others by the writer).
+  struct stat st {};
+  std::error_code ec;
+  if (!a.overwrite && ::lstat(a.out.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      !std::filesystem::equivalent(a.in, a.out, ec))
+    fail(ErrorCode::InvalidArgument, a.out, "exists: pass --overwrite to replace it");
   const io::ConvertSummary s = io::convert_checkpoint(a.in, a.out, opt);
   std::printf("%s -> %s (%s input%s)\n", a.in.c_str(), a.out.c_str(), s.input_format.c_str(),
               s.root.empty() ? "" : (", tensors under '" + s.root + "'").c_str());
@@ -64,6 +75,7 @@ Command register_convert(CLI::App& app) {
   sub->add_option("output", args->out, "the .safetensors file to write")->required();
   sub->add_option("--prefix", args->prefix, "keep only tensors whose name starts with this");
   sub->add_flag("--strip-prefix", args->strip, "remove the --prefix from the names kept");
+  sub->add_flag("--overwrite", args->overwrite, "replace an existing output file");
   sub->add_option("--dtype", args->dtype, "cast floating tensors: fp16, bf16 or keep (default)")
       ->check(CLI::IsMember({"fp16", "bf16", "keep"}));
   return {sub, [args] { return run_convert(*args); }};
