@@ -11,6 +11,12 @@
 
 namespace gen::pipeline {
 
+void inpainting_model_needs_a_mask(const std::string& model, int unet_in) {
+  fail(ErrorCode::InvalidArgument, model.empty() ? "model" : model,
+       "is an inpainting model (its UNet takes " + std::to_string(unet_in) +
+           " channels: latents, mask, masked image): give --init-image and --mask");
+}
+
 EditInputs encode_edit(const Models& m, const EditImages& images, const Request& r, int unet_in) {
   EditInputs e;
   e.strength = r.strength;
@@ -25,10 +31,7 @@ EditInputs encode_edit(const Models& m, const EditImages& images, const Request&
     fail(ErrorCode::ModelMismatch, "UNet", "conv_in takes " + std::to_string(unet_in) + " channels: neither " +
                                                std::to_string(latent_c) + " (a plain model) nor " +
                                                std::to_string(2 * latent_c + 1) + " (an inpainting model)");
-  if (e.concat && !e.inpaint)
-    fail(ErrorCode::InvalidArgument, r.model.empty() ? "model" : r.model,
-         "is an inpainting model (its UNet takes " + std::to_string(unet_in) +
-             " channels: latents, mask, masked image): give --init-image and --mask");
+  if (e.concat && !e.inpaint) inpainting_model_needs_a_mask(r.model, unet_in);
   auto encode = [&](const at::Tensor& x) {
     auto in = x.to(m.device, m.dtype);
     if (m.vae_channels_last) in = in.contiguous(at::MemoryFormat::ChannelsLast);

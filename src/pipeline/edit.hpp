@@ -51,6 +51,10 @@ struct EditInputs {
   InpaintFill fill = InpaintFill::Original;
   InpaintBlend blend = InpaintBlend::Diffusers;
 };
+// InvalidArgument naming `model`: a UNet of `unet_in` input channels (an inpainting model)
+// was given no init image and mask.
+[[noreturn]] void inpainting_model_needs_a_mask(const std::string& model, int unet_in);
+
 // Encodes what `images` hold for a UNet of `unet_in` input channels (4 or 9).
 EditInputs encode_edit(const Models& models, const EditImages& images, const Request& request, int unet_in);
 

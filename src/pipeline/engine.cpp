@@ -332,9 +332,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     job.denoise.edit = &edit;
     timings.vae_encode += since(t0);
   } else if (unet_in != base.vae->config().latent_channels) {
-    fail(ErrorCode::InvalidArgument, req.model,
-         "is an inpainting model (its UNet takes " + std::to_string(unet_in) +
-             " channels: latents, mask, masked image): give --init-image and --mask");
+    inpainting_model_needs_a_mask(req.model, unet_in);
   }
 
   // Stages 4-6, per batch: latents → denoise with controls → decode → images.

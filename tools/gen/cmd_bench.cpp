@@ -88,33 +88,25 @@ Workload make_workload(const Options& o) {
       r.dtype = Precision::Fp32;
       w.what = "SD 1.5 + 1 ControlNet, 256x256, 4 steps, CFG 7.5, batch 1, Euler, fp32 CPU";
       w.repeats = 3;
-    } else if (n == "i2i" || n == "i2i-cpu") {
-      // Image-to-image with the ControlNet: 25 steps at strength 0.8 run 20 (the init image is
-      // VAE-encoded once per request).
-      r.steps = 25;
-      r.strength = 0.8;
+    } else if (n == "i2i" || n == "i2i-cpu" || n == "inpaint" || n == "inpaint-cpu") {
+      // The editing workloads: ControlNet img2img, 25 steps at strength 0.8 (20 run; the init
+      // image is VAE-encoded once per request), or ControlNet inpainting (4-channel UNet) of a
+      // centred square, 20 steps. The -cpu variants: 256x256, 4 steps run, fp32 on the CPU.
+      const bool inpaint = n.rfind("inpaint", 0) == 0, cpu = n.size() > 4 && n.substr(n.size() - 4) == "-cpu";
+      r.strength = inpaint ? 1.0 : 0.8;
+      r.steps = inpaint ? (cpu ? 4 : 20) : (cpu ? 5 : 25);
       r.init_image = "*";
-      w.what = "SD 1.5 + 1 ControlNet img2img, 512x512, 25 steps at strength 0.8 (20 run), CFG 7.5, Euler";
-      w.repeats = 3;
-      if (n == "i2i-cpu") {
+      if (inpaint) r.mask = "*";
+      if (cpu) {
         r.width = r.height = 256;
-        r.steps = 5;
         r.device = Device::Cpu;
         r.dtype = Precision::Fp32;
-        w.what = "SD 1.5 + 1 ControlNet img2img, 256x256, 5 steps at strength 0.8 (4 run), CFG 7.5, Euler, fp32 CPU";
       }
-    } else if (n == "inpaint" || n == "inpaint-cpu") {
-      r.strength = 1.0;
-      r.init_image = r.mask = "*";
-      w.what = "SD 1.5 + 1 ControlNet inpainting (4-channel UNet), 512x512, 20 steps, CFG 7.5, Euler";
+      w.what = std::string("SD 1.5 + 1 ControlNet ") + (inpaint ? "inpainting" : "img2img") + ", " +
+               (cpu ? "256x256" : "512x512") + ", " + std::to_string(r.steps) + " steps" +
+               (inpaint ? "" : " at strength 0.8 (" + std::to_string(cpu ? 4 : 20) + " run)") + ", CFG 7.5, Euler" +
+               (cpu ? ", fp32 CPU" : "");
       w.repeats = 3;
-      if (n == "inpaint-cpu") {
-        r.width = r.height = 256;
-        r.steps = 4;
-        r.device = Device::Cpu;
-        r.dtype = Precision::Fp32;
-        w.what = "SD 1.5 + 1 ControlNet inpainting, 256x256, 4 steps, CFG 7.5, Euler, fp32 CPU";
-      }
     } else {
       fail(ErrorCode::InvalidArgument, "--workload",
            "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu, i2i, i2i-cpu, inpaint, inpaint-cpu");
