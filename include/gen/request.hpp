@@ -69,6 +69,9 @@ enum class InpaintBlend { Diffusers, A1111 };
 // Hires fix's upscaler (A1111's names in docs/editing.md): the latents interpolated as
 // torch.nn.functional.interpolate (bilinear, bicubic or nearest, antialiased or not), or the
 // decoded image resized with Lanczos and encoded again.
+// How LoRA / LyCORIS files are applied (docs/adapters.md): merged into the weights (restored
+// bit for bit when the set changes) or on the fly beside each layer; auto picks per device.
+enum class LoraMode { Auto, Merge, OnTheFly };
 enum class HiresUpscaler {
   Latent, LatentAntialiased, LatentBicubic, LatentBicubicAntialiased, LatentNearest, LatentNearestExact, Lanczos
 };
@@ -113,6 +116,8 @@ GEN_NAMES(HiresUpscaler, "hires upscaler", {HiresUpscaler::Latent, "latent"},
           {HiresUpscaler::LatentNearest, "latent_nearest"}, {HiresUpscaler::LatentNearestExact, "latent_nearest_exact"},
           {HiresUpscaler::Lanczos, "lanczos"})
 GEN_NAMES(InpaintBlend, "inpaint blend", {InpaintBlend::Diffusers, "diffusers"}, {InpaintBlend::A1111, "a1111"})
+GEN_NAMES(LoraMode, "LoRA mode", {LoraMode::Auto, "auto"}, {LoraMode::Merge, "merge"},
+          {LoraMode::OnTheFly, "on_the_fly"})
 GEN_NAMES(WeightsMode, "weights mode", {WeightsMode::Auto, "auto"}, {WeightsMode::Wide, "wide"},
           {WeightsMode::Offload, "offload"})
 #undef GEN_NAMES
@@ -177,6 +182,12 @@ std::string names_text() {
   X(std::string, vae, "", "--vae", "A VAE replacing the model's", "", GEN_ANY)                                  \
   X(std::string, vocab, "", "--vocab", "CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz or a tokenizer/ folder", \
     "", GEN_ANY)                                                                                                \
+  X(std::string, lora_dir, "", "--lora-dir",                                                                   \
+    "Where <lora:NAME:...> prompt tags and --lora NAME find files (default: $GEN_LORA_DIR)", "", GEN_ANY)        \
+  X(LoraMode, lora_mode, LoraMode::Auto, "--lora-mode",                                                        \
+    "How LoRAs are applied: auto, merge (into the weights) or on_the_fly (beside each layer)", "", GEN_ANY)     \
+  X(bool, lora_lenient, false, "--lora-lenient",                                                               \
+    "Skip LoRA modules that match no layer (one warning line) instead of refusing the file", "", GEN_ANY)       \
   X(PredictionType, prediction, PredictionType::FromModel, "--prediction",                                     \
     "epsilon or v_prediction (default: from the model)", "", GEN_ANY)                                           \
   X(Device, device, Device::Auto, "--device", "auto, cpu or cuda", "", GEN_ANY)                                 \
@@ -263,6 +274,14 @@ std::string names_text() {
 
 #define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
 
+// One LoRA / LyCORIS file applied to the request's models (docs/adapters.md). The CLI's
+// --lora FILE[:WEIGHT[:TE_WEIGHT]]; prompt tags <lora:NAME:TE[:UNET]> add more.
+struct LoraRequest {
+  std::string file;                 // a path, or a name (file stem) looked up in lora_dir
+  double weight = 1.0;              // the UNet's (and ControlNets') multiplier
+  std::optional<double> te_weight;  // the text encoder's (default: weight)
+};
+
 struct ControlRequest {
   GEN_CONTROL_FIELDS(GEN_FIELD_MEMBER)
   // The control image in memory, used instead of the `image` file when not empty (any
@@ -271,11 +290,12 @@ struct ControlRequest {
 };
 
 struct Request {
-  // 1.1 added the editing fields (init_image, strength, mask, ...); "gen.request/1" files
-  // are still read.
-  static constexpr const char* kSchema = "gen.request/1.1";
+  // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
+  // lora_dir, ...); "gen.request/1" and "/1.1" files are still read.
+  static constexpr const char* kSchema = "gen.request/1.2";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
+  std::vector<LoraRequest> loras;
   // The init image and the mask in memory, used instead of the `init_image` / `mask` files
   // when not empty (any channels and depth). Not part of the JSON form.
   Image init_pixels;

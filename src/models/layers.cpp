@@ -14,7 +14,14 @@ Linear::Linear(std::int64_t in, std::int64_t out, bool bias)
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   flops::linear(x, w_);
-  return b_ ? at::linear(x, as_operand(w_, x), as_operand(*b_, x)) : at::linear(x, as_operand(w_, x));
+  auto y = b_ ? at::linear(x, as_operand(w_, x), as_operand(*b_, x)) : at::linear(x, as_operand(w_, x));
+  for (const auto& b : bypass) {
+    const auto d = b.delta.defined()
+                       ? at::linear(x, as_operand(b.delta, x))
+                       : at::linear(at::linear(x, as_operand(b.down, x)), as_operand(b.up, x));
+    y = y + d * b.scale;
+  }
+  return y;
 }
 
 Conv2d::Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
@@ -31,6 +38,20 @@ at::Tensor Conv2d::operator()(const at::Tensor& x) const {
   auto y = at::conv2d(x, as_operand(w_, x), b_ ? as_operand(*b_, x) : at::Tensor(), {stride_, stride_},
                       {padding_, padding_});
   flops::conv(w_, y);
+  for (const auto& b : bypass) {
+    at::Tensor d;
+    if (b.delta.defined()) {
+      d = at::conv2d(x, as_operand(b.delta, x), {}, {stride_, stride_}, {padding_, padding_});
+    } else if (b.mid.defined()) {  // Tucker: 1×1 down, the kernel in mid, 1×1 up
+      d = at::conv2d(at::conv2d(x, as_operand(b.down, x)), as_operand(b.mid, x), {}, {stride_, stride_},
+                     {padding_, padding_});
+      d = at::conv2d(d, as_operand(b.up, x));
+    } else {
+      d = at::conv2d(at::conv2d(x, as_operand(b.down, x), {}, {stride_, stride_}, {padding_, padding_}),
+                     as_operand(b.up, x));
+    }
+    y = y + d * b.scale;
+  }
   return y;
 }
 

@@ -4,16 +4,27 @@
 #include <ATen/core/Tensor.h>
 
 #include <utility>
+#include <vector>
 
 #include "models/module.hpp"
 
 namespace gen::models {
 
+// A weight change applied on the fly (adapters, src/adapters/), added to a layer's output:
+// scale · up(mid(down(x))) for a low-rank pair (down carries the layer's kernel, stride and
+// padding unless a Tucker `mid` does), else scale · layer(x) with `delta` as its weight.
+struct Bypass {
+  at::Tensor down, mid, up, delta;
+  double scale = 1.0;
+};
+
 class Linear : public Module {
  public:
   Linear(std::int64_t in, std::int64_t out, bool bias = true);
   at::Tensor operator()(const at::Tensor& x) const;
+  at::Tensor& weight() { return w_; }
   std::int64_t in_features, out_features;
+  std::vector<Bypass> bypass;  // applied in order after the layer (usually none)
 
  private:
   at::Tensor& w_;
@@ -25,7 +36,9 @@ class Conv2d : public Module {
   Conv2d(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride = 1,
          std::int64_t padding = 0, bool bias = true);
   at::Tensor operator()(const at::Tensor& x) const;
+  at::Tensor& weight() { return w_; }
   std::int64_t in_channels, out_channels;
+  std::vector<Bypass> bypass;  // applied in order after the layer (usually none)
 
  private:
   at::Tensor& w_;

@@ -32,6 +32,8 @@ class Module {
   // Every parameter of this module and its children, depth first, named
   // `prefix` + dotted path.
   void visit(const Visitor& f, const std::string& prefix = "");
+  // This module and every child, depth first, with its dotted path ("" for this one).
+  void visit_modules(const std::function<void(const std::string& path, Module& m)>& f, const std::string& path = "");
   std::int64_t parameter_count();
 
   // Adds a named child module and returns it.

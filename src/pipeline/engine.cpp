@@ -19,6 +19,7 @@
 #include "editing/mask_ops.hpp"
 #include "pipeline/edit.hpp"
 #include "pipeline/hires.hpp"
+#include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/threads.hpp"
 
@@ -113,6 +114,7 @@ struct Engine::State {
   EngineOptions options;
   ModelCache models;
   TokenizerCache tokenizers;
+  LoraStage loras;
   std::string summary;
   Timings timings;
   std::string stage;  // what run() is doing, for error messages
@@ -129,6 +131,7 @@ Timings Engine::last_timings() const { return s_->timings; }
 void Engine::clear_cache() {
   s_->models.clear();
   s_->tokenizers.clear();
+  s_->loras.clear();
 }
 
 Request resolve_seed(Request r) {
@@ -182,6 +185,17 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   s.timings = Timings{};
   auto& timings = s.timings;
   warn_about(req, callbacks);
+  // The adapter files (the request's and its prompts' <lora:...> tags, removed from the text).
+  s.stage = "finding the LoRA files";
+  adapters::CleanPrompts prompts;
+  std::vector<std::string> ignored_tags;
+  const auto loras = adapters::resolve_loras(req, &prompts, &ignored_tags);
+  if (!ignored_tags.empty() && callbacks.on_warning) {
+    std::string list;
+    for (const auto& t : ignored_tags) list += (list.empty() ? "" : ", ") + t;
+    callbacks.on_warning("prompt tags of networks gen does not have are removed and ignored: " + list);
+  }
+  s.stage = "loading the models";
   const auto device = pick_device(req.device);
   const auto dtype = pick_dtype(req.dtype, device);
   s.gpu = device.is_cuda();
@@ -265,7 +279,17 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     }
     return units;
   };
+  LoraStage::release_controlnets(base);  // before ControlNets are loaded or dropped
   job.denoise.controls = control_units(req.width, req.height, true);
+  {
+    s.stage = "applying the LoRAs";
+    std::vector<control::ControlNet*> nets;
+    for (const auto& u : job.denoise.controls) nets.push_back(const_cast<control::ControlNet*>(u.net));
+    c10::InferenceMode inference;
+    const auto applied = s.loras.apply(base, nets, loras, req, callbacks.on_warning);
+    timings.lora = applied.seconds;
+    s.stage = "loading the models";
+  }
   // diffusers' ControlNet pipeline: guess_mode = guess_mode or the first ControlNet's
   // global_pool_conditions (its config, not --control-pool).
   const auto& units = job.denoise.controls;
@@ -283,7 +307,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   {
     c10::InferenceMode inference;
     const double f0 = models::flops::total();
-    std::tie(job.negative, job.positive) = encode_prompts(encoder, req.prompt, req.negative_prompt);
+    std::tie(job.negative, job.positive) = encode_prompts(encoder, prompts.prompt, prompts.negative_prompt);
     timings.flops_encode = models::flops::total() - f0;
     if (!all_finite(job.negative) || !all_finite(job.positive))
       diagnose_nonfinite("text encoder", base, job.controlnets);
@@ -308,9 +332,9 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     hires.positive = job.positive;
     if (!req.hires_prompt.empty() || !req.hires_negative_prompt.empty()) {
       c10::InferenceMode inference;
-      std::tie(hires.negative, hires.positive) =
-          encode_prompts(encoder, req.hires_prompt.empty() ? req.prompt : req.hires_prompt,
-                         req.hires_negative_prompt.empty() ? req.negative_prompt : req.hires_negative_prompt);
+      std::tie(hires.negative, hires.positive) = encode_prompts(
+          encoder, req.hires_prompt.empty() ? prompts.prompt : prompts.hires_prompt,
+          req.hires_negative_prompt.empty() ? prompts.negative_prompt : prompts.hires_negative_prompt);
     }
     job.hires = &hires;
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "adapters/lora_apply.hpp"
 #include "control/controlnet.hpp"
 #include "gen/request.hpp"
 #include "models/clip_text.hpp"
@@ -63,6 +64,11 @@ struct BaseModel {
   // Most recently used first.
   std::list<std::pair<std::string, std::unique_ptr<control::ControlNet>>> controlnets;
   LoadSettings settings;
+  // The LoRA / LyCORIS set applied to the models above (pipeline/lora_stage.hpp), and what
+  // identifies it ("" when none is applied).
+  std::unique_ptr<adapters::AppliedAdapters> adapters;
+  std::string adapters_key;
+  bool adapters_touch_controlnets = false;
   // CUDA graphs of the denoising step (refer to the models above: cleared whenever a
   // ControlNet goes; declared last, so destroyed first).
   std::unique_ptr<StepGraphs> graphs;

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <string>
 
+#include "adapters/lora_names.hpp"
+#include "gen/error.hpp"
 #include "request/fields.hpp"
 #include "request/request.hpp"
 
@@ -119,6 +121,13 @@ std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_
         put(f);
     unit += std::string(", Control Mode: ") + name_of(r.control_mode);
     add("ControlNet " + std::to_string(i), "\"" + unit + "\"");
+  }
+  // A1111's "Lora hashes" (extra_networks_lora.py): the files of `loras` and of the prompts'
+  // <lora:...> tags. A file that is gone by now leaves the field out.
+  try {
+    const auto loras = adapters::resolve_loras(r);
+    if (!loras.empty()) add("Lora hashes", "\"" + adapters::lora_hashes_text(loras) + "\"");
+  } catch (const gen::Error&) {
   }
   add("Version", "gen");
   return head + line;

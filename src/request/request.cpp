@@ -2,6 +2,7 @@
 // plus the few rules that join fields (a ControlNet's start before its end).
 #include "request/request.hpp"
 
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -95,6 +96,14 @@ void Request::validate() const {
         : inpaint_fill != InpaintFill::Original ? "inpaint_fill"
                                                  : "inpaint_blend",
         "acts on inpainting: give a mask (--mask or --mask-from-alpha)");
+  for (std::size_t i = 0; i < loras.size(); ++i) {
+    const auto& l = loras[i];
+    const std::string f = "loras[" + std::to_string(i) + "]";
+    if (l.file.empty()) bad(f + ".file", "is empty");
+    if (!std::isfinite(l.weight) || std::abs(l.weight) > 100) bad(f + ".weight", "must be a number in [-100, 100]");
+    if (l.te_weight && (!std::isfinite(*l.te_weight) || std::abs(*l.te_weight) > 100))
+      bad(f + ".te_weight", "must be a number in [-100, 100]");
+  }
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";
@@ -152,17 +161,42 @@ nlohmann::json to_json(const Request& r) {
   j["schema"] = Request::kSchema;
   j["controls"] = nlohmann::json::array();
   for (const auto& c : r.controls) j["controls"].push_back(rows_to_json(control_table(), c));
+  j["loras"] = nlohmann::json::array();
+  for (const auto& l : r.loras) {
+    nlohmann::json e = {{"file", l.file}, {"weight", l.weight}};
+    if (l.te_weight) e["te_weight"] = *l.te_weight;
+    j["loras"].push_back(std::move(e));
+  }
   return j;
 }
 
 Request from_json(const nlohmann::json& j, const std::string& subject) {
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
-  if (j.contains("schema") && j["schema"] != Request::kSchema && j["schema"] != "gen.request/1")
+  if (j.contains("schema") && j["schema"] != Request::kSchema && j["schema"] != "gen.request/1" &&
+      j["schema"] != "gen.request/1.1")
     fail(ErrorCode::Unsupported, subject,
-         "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1 and " +
+         "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1, /1.1 and " +
              Request::kSchema + ")");
   Request r;
-  rows_from_json(request_table(), r, j, {"schema", "controls", "output"}, subject);
+  rows_from_json(request_table(), r, j, {"schema", "controls", "loras", "output"}, subject);
+  if (j.contains("loras")) {
+    if (!j["loras"].is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'loras' must be an array");
+    for (const auto& l : j["loras"]) {
+      const std::string s = subject + ": loras[" + std::to_string(r.loras.size()) + "]";
+      if (!l.is_object()) fail(ErrorCode::InvalidArgument, s, "must be an object {\"file\": ..., \"weight\": ...}");
+      LoraRequest lr;
+      for (const auto& [key, v] : l.items()) {
+        if (key == "file" && v.is_string()) lr.file = v.get<std::string>();
+        else if (key == "weight" && v.is_number()) lr.weight = v.get<double>();
+        else if (key == "te_weight" && v.is_number()) lr.te_weight = v.get<double>();
+        else if (key == "file" || key == "weight" || key == "te_weight")
+          fail(ErrorCode::InvalidArgument, s, "field '" + key + "' has the wrong type: " + core::json_excerpt(v));
+        else
+          fail(ErrorCode::InvalidArgument, s, "unknown field '" + key + "' (file, weight, te_weight)");
+      }
+      r.loras.push_back(std::move(lr));
+    }
+  }
   if (j.contains("controls")) {
     if (!j["controls"].is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'controls' must be an array");
     for (const auto& c : j["controls"]) {

@@ -2,6 +2,9 @@
 #include "request_options.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 namespace gen::cli {
 namespace {
@@ -42,6 +45,43 @@ void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
       fields_[f.name] = add_field(app, f, false);
   for (const auto& f : control_fields())
     if (!f.cli.empty()) controls_[f.name] = add_field(app, f, true);
+  if (std::find(skip.begin(), skip.end(), "loras") == skip.end())
+    lora_ = app.add_option("--lora")
+                ->description("LoRA / LyCORIS file (or a name in --lora-dir) with its UNet and text-encoder "
+                              "weights: FILE[:WEIGHT[:TE_WEIGHT]]; repeatable (docs/adapters.md)")
+                ->type_name("FILE[:W[:TE]]")
+                ->allow_extra_args(false)
+                ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+LoraRequest parse_lora_option(const std::string& text, const std::string& subject) {
+  LoraRequest l;
+  std::error_code ec;
+  if (std::filesystem::exists(text, ec)) {  // a file whose name holds ':' is taken whole
+    l.file = text;
+    return l;
+  }
+  std::vector<std::string> parts(1);
+  for (char c : text) {
+    if (c == ':') parts.emplace_back();
+    else parts.back().push_back(c);
+  }
+  const std::size_t numbers = parts.size() > 3 ? 2 : parts.size() - 1;
+  std::vector<double> w;
+  for (std::size_t i = parts.size() - numbers; i < parts.size(); ++i) {
+    const std::string& t = parts[i];
+    char* end = nullptr;
+    const double v = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+    if (t.empty() || *end != '\0' || !std::isfinite(v))
+      fail(ErrorCode::InvalidArgument, subject,
+           "'" + t + "' in '" + text + "' is not a finite number (FILE[:WEIGHT[:TE_WEIGHT]])");
+    w.push_back(v);
+  }
+  for (std::size_t i = 0; i + numbers < parts.size(); ++i) l.file += (i ? ":" : "") + parts[i];
+  if (l.file.empty()) fail(ErrorCode::InvalidArgument, subject, "no file in '" + text + "' (FILE[:WEIGHT[:TE_WEIGHT]])");
+  if (w.size() > 0) l.weight = w[0];
+  if (w.size() > 1) l.te_weight = w[1];
+  return l;
 }
 
 bool RequestOptions::given(const std::string& name) const {
@@ -59,6 +99,10 @@ Request RequestOptions::apply(Request r) const {
   };
   for (const auto& [name, opt] : fields_)
     if (opt->count()) set_field(r, name, value_of(opt, opt->results().size() - 1), long_name(opt->get_name()));
+  if (lora_ && lora_->count()) {
+    r.loras.clear();
+    for (const auto& text : lora_->results()) r.loras.push_back(parse_lora_option(text, "--lora"));
+  }
   if (!controls_given()) return r;
   // In command-line order: --control opens a group, the others fill the latest group; a
   // --control-resize before any --control is every group's default.

@@ -34,7 +34,12 @@ class RequestOptions {
   CLI::App* app_ = nullptr;
   std::map<std::string, CLI::Option*> fields_;    // request field → option
   std::map<std::string, CLI::Option*> controls_;  // control field → option
+  CLI::Option* lora_ = nullptr;                   // --lora FILE[:WEIGHT[:TE_WEIGHT]], repeatable
 };
+
+// "FILE[:WEIGHT[:TE_WEIGHT]]" (trailing numbers taken from the right, so a path may hold ':').
+// Throws InvalidArgument naming `subject` for a weight that is not a finite number.
+LoraRequest parse_lora_option(const std::string& text, const std::string& subject);
 
 // Sets `target` from its name, or throws InvalidArgument naming `subject`.
 template <class E>
