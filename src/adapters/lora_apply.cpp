@@ -76,6 +76,7 @@ LoraPlan plan_loras(const std::vector<LoraUse>& uses, const TargetIndex& index) 
   LoraPlan plan;
   for (const auto& use : uses) {
     const auto& file = *use.file;
+    for (const auto& name : file.unknown) plan.unmatched.push_back(use.name + ": " + name + " (no adapter role gen knows)");
     for (const auto& m : file.modules) {
       const Target* t = index.find(m.key, file.layout);
       if (!t) {
