@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -250,6 +251,7 @@ void add_unet_facts(ModelReport& r, const UNetInfo& u) {
 
 bool is_lora_key(const std::string& k) {
   return contains(k, ".lora_down.") || contains(k, ".lora_up.") || contains(k, ".lora_A.") ||
+         contains(k, ".hada_w1_") || contains(k, ".lokr_w1") ||
          contains(k, ".lora_B.") || contains(k, "_lora.down.") || contains(k, "_lora.up.") ||
          contains(k, ".lora.down.") || contains(k, ".lora_linear_layer.");
 }
@@ -259,21 +261,40 @@ bool is_lora_down(const std::string& k) {
          ends(k, ".lora.down.weight") || ends(k, ".lora_linear_layer.down.weight");
 }
 
+// The low-rank factor that gives a module's rank ([rank, in]) and the kind it belongs to.
+const char* rank_factor(const std::string& k) {
+  if (is_lora_down(k)) return "LoRA";
+  if (ends(k, ".hada_w1_b")) return "LoHa";
+  if (ends(k, ".lokr_w1")) return "LoKr";  // every LoKr module has w1 or w1_a/w1_b
+  if (ends(k, ".lokr_w1_a")) return "LoKr";
+  return nullptr;
+}
+
 ModelReport classify_lora(const Shapes& s) {
   ModelReport r;
   r.kind = ModelKind::LoRA;
-  bool kohya = false, peft = false, unet = false, te = false, te2 = false;
-  std::int64_t rank = 0, modules = 0, ctx = 0;
+  bool kohya = false, peft = false, unet = false, te = false, te2 = false, cn = false;
+  std::int64_t modules = 0, ctx = 0;
+  std::set<std::int64_t> ranks;
+  std::map<std::string, std::int64_t> kinds;
+  std::int64_t tucker = 0, dora = 0;
   int proj_in_ndim = 0;
   for (const auto& [k, shape] : s) {
-    if (starts(k, "lora_unet_") || starts(k, "lora_te")) kohya = true;
+    if (starts(k, "lora_unet_") || starts(k, "lora_te") || starts(k, "lora_controlnet_")) kohya = true;
     if (contains(k, ".lora_A.") || contains(k, ".lora_B.")) peft = true;
     if (starts(k, "lora_unet_") || starts(k, "unet.") || starts(k, "lora_unet.")) unet = true;
     if (starts(k, "lora_te_") || starts(k, "lora_te1_") || starts(k, "text_encoder.")) te = true;
     if (starts(k, "lora_te2_") || starts(k, "text_encoder_2.")) te2 = true;
-    if (!is_lora_down(k)) continue;
+    if (starts(k, "lora_controlnet_") || starts(k, "controlnet.")) cn = true;
+    if (ends(k, ".lora_mid.weight") || ends(k, ".hada_t1") || ends(k, ".lokr_t2")) ++tucker;
+    if (ends(k, ".dora_scale")) ++dora;
+    if (ends(k, ".lokr_w1_b") || ends(k, ".lokr_w2_b")) ranks.insert(dim(&shape, 0));
+    const char* kind = rank_factor(k);
+    if (!kind) continue;
     ++modules;
-    if (rank == 0) rank = dim(&shape, 0);
+    ++kinds[kind];
+    if (std::string(kind) != "LoKr") ranks.insert(dim(&shape, 0));
+    if (std::string(kind) != "LoRA") continue;
     const bool cross_k = contains(k, "attn2_to_k.") || contains(k, "attn2.to_k.") || contains(k, "attn2.processor.to_k_lora.");
     if (cross_k && ctx == 0) ctx = dim(&shape, 1);
     if ((contains(k, "proj_in.") || contains(k, "proj_in_lora")) && proj_in_ndim == 0)
@@ -283,19 +304,29 @@ ModelReport classify_lora(const Shapes& s) {
   if (unet) r.parts.push_back("unet");
   if (te) r.parts.push_back("text_encoder");
   if (te2) r.parts.push_back("text_encoder_2");
+  if (cn) r.parts.push_back("controlnet");
   r.family = family_from_context(ctx);
   if (r.family == Family::Unknown) {
     if (te2) r.family = Family::SDXL;
     else if (proj_in_ndim == 4) r.family = Family::SD1;  // only SD 1.x has conv proj_in
   }
+  const std::int64_t rank = ranks.empty() ? 0 : *ranks.rbegin();
   put(r, "lora_rank", rank);
+  if (ranks.size() > 1) put(r, "lora_rank_min", *ranks.begin());
   put(r, "lora_modules", modules);
   put(r, "context_dim", ctx);
+  std::string kind_text;
+  for (const auto& [k, n] : kinds) kind_text += (kind_text.empty() ? "" : "+") + k;
+  if (kind_text.empty()) kind_text = "LoRA";
   const char* style = kohya ? "kohya" : peft ? "diffusers/PEFT" : "diffusers (legacy attention-processor)";
   std::ostringstream os;
-  os << style << " LoRA";
+  os << style << " " << kind_text;
   if (r.family != Family::Unknown) os << " for " << family_name(r.family);
-  os << " (rank " << rank << ", " << modules << " modules";
+  os << " (rank ";
+  if (ranks.size() > 1) os << *ranks.begin() << "-";
+  os << rank << ", " << modules << " modules";
+  if (tucker) os << ", " << tucker << " Tucker";
+  if (dora) os << ", " << dora << " DoRA";
   if (!r.parts.empty()) os << ", patching the " << parts_text(r.parts);
   os << ")";
   r.summary = os.str();

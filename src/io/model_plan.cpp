@@ -124,7 +124,7 @@ void plan_ldm(ModelPlan& m, const std::string& path, const ModelPlanOptions& opt
     if (r.kind == ModelKind::ControlNet)
       fail(ErrorCode::Unsupported, subject, "a ControlNet, not a Stable Diffusion checkpoint (load it as a ControlNet)");
     if (r.kind == ModelKind::LoRA)
-      fail(ErrorCode::Unsupported, subject, "a LoRA, not a Stable Diffusion checkpoint (gen does not apply LoRAs)");
+      fail(ErrorCode::Unsupported, subject, "a LoRA, not a Stable Diffusion checkpoint (apply it to a model with --lora FILE)");
     fail(ErrorCode::ModelMismatch, subject,
          "no Stable Diffusion parts (model.diffusion_model., first_stage_model., cond_stage_model.)");
   }

@@ -94,11 +94,12 @@ LoraReport LoraStage::apply(BaseModel& base, const std::vector<control::ControlN
   const auto plan = adapters::plan_loras(uses, index);
   if (!plan.unmatched.empty()) {
     std::string list;
-    for (std::size_t i = 0; i < plan.unmatched.size() && i < 20; ++i) list += "\n  " + plan.unmatched[i];
-    if (plan.unmatched.size() > 20) list += "\n  ... and " + std::to_string(plan.unmatched.size() - 20) + " more";
+    for (std::size_t i = 0; i < plan.unmatched.size() && i < 12; ++i) list += (i ? ", " : "") + plan.unmatched[i];
+    if (plan.unmatched.size() > 12) list += ", ... and " + std::to_string(plan.unmatched.size() - 12) + " more";
     if (!req.lora_lenient)
       fail(ErrorCode::ModelMismatch, "LoRA",
-           std::to_string(plan.unmatched.size()) + " module(s) match no layer of the model (--lora-lenient skips them):" + list);
+           std::to_string(plan.unmatched.size()) + " module(s) match no layer of the model: " + list +
+               " (--lora-lenient skips them)");
     if (warn) warn("LoRA: skipping " + std::to_string(plan.unmatched.size()) + " module(s) that match no layer (--lora-lenient)");
   }
   if (!base.adapters) base.adapters = std::make_unique<adapters::AppliedAdapters>();

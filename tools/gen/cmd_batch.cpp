@@ -86,8 +86,8 @@ class Results {
 };
 
 nlohmann::json timings_json(const Timings& t) {
-  return {{"load_s", t.load}, {"encode_s", t.encode}, {"denoise_s", t.denoise}, {"decode_s", t.decode},
-          {"total_s", t.total}};
+  return {{"load_s", t.load}, {"models_loaded", t.models_loaded}, {"lora_s", t.lora}, {"encode_s", t.encode},
+          {"denoise_s", t.denoise}, {"decode_s", t.decode}, {"total_s", t.total}};
 }
 
 // An image already on disk from an earlier run of this very job (its "gen" metadata equal),
@@ -248,6 +248,8 @@ int run(Options& o) {
         engine.generate(one, cb);
         const auto t = engine.last_timings();
         sum.load += t.load;
+        sum.lora += t.lora;
+        sum.models_loaded += t.models_loaded;
         sum.encode += t.encode;
         sum.denoise += t.denoise;
         sum.decode += t.decode;
