@@ -84,10 +84,10 @@ at::Tensor lokr_delta(const AdapterModule& m, at::IntArrayRef target) {
       if (w2.size(1) % (target[2] * target[3]) != 0) misfit(m, w2.sizes(), target);
       w2 = w2.reshape({w2.size(0), -1, target[2], target[3]});
     }
-    return at::kron(w1.reshape({w1.size(0), w1.size(1), 1, 1}), w2);
+    return at::kron(w1.reshape({w1.size(0), w1.size(1), 1, 1}).contiguous(), w2.contiguous());
   }
   if (w2.dim() != 2) misfit(m, w2.sizes(), target);
-  return at::kron(w1, w2);
+  return at::kron(w1.contiguous(), w2.contiguous());
 }
 
 // LyCORIS' weight decomposition: the merged weight W' = W + m·ΔW, then each column (the norm
@@ -117,11 +117,16 @@ at::Tensor decompose(const AdapterModule& m, const at::Tensor& merged, double mu
 
 at::Tensor delta_weight(const AdapterModule& m, at::IntArrayRef target) {
   at::Tensor d;
-  switch (m.kind) {
-    case AdapterKind::LoRA: d = lora_delta(m, target); break;
-    case AdapterKind::LoHa: d = loha_delta(m, target); break;
-    case AdapterKind::LoKr: d = lokr_delta(m, target); break;
-    case AdapterKind::Full: d = m.tensors.at("diff"); break;
+  try {
+    switch (m.kind) {
+      case AdapterKind::LoRA: d = lora_delta(m, target); break;
+      case AdapterKind::LoHa: d = loha_delta(m, target); break;
+      case AdapterKind::LoKr: d = lokr_delta(m, target); break;
+      case AdapterKind::Full: d = m.tensors.at("diff"); break;
+    }
+  } catch (const c10::Error& e) {  // factors whose shapes do not compose
+    throw Error(ErrorCode::ModelMismatch, std::string("the ") + kind_name(m.kind) + " factors do not compose: " +
+                                              e.what_without_backtrace());
   }
   return fit(m, d, target) * m.scale();
 }

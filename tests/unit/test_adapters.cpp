@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -16,6 +17,8 @@
 #include "adapters/lora_targets.hpp"
 #include "core/sha256.hpp"
 #include "gen/error.hpp"
+#include "gen/safetensors.hpp"
+#include "tensor/from_safetensors.hpp"
 #include "models/clip_text.hpp"
 #include "models/model_files.hpp"
 #include "models/unet.hpp"
@@ -322,4 +325,34 @@ TEST(Adapters, AnInpaintingConvInTakesTheFourChannelDeltaZeroPadded) {
   EXPECT_TRUE(at::equal(w.slice(1, 4, 9), w0.slice(1, 4, 9)));
   a.restore();
   EXPECT_TRUE(at::equal(w, w0));
+}
+
+// LoCon / LoHa / LoKr / DoRA weight deltas against lycoris-lora 4.1.3 (tests/data/adapters, made
+// by tools/lycoris_reference.py deltas from the package's own modules): ΔW, the weight merged at
+// multiplier 1 and 0.5. Tolerance: max |gen − lycoris| ≤ 1e-6 · max |lycoris| (relative).
+TEST(Adapters, LycorisDeltasMatchTheReferencePackage) {
+  const std::string dir = GEN_TEST_DATA_DIR "/adapters";
+  int cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string path = entry.path().string();
+    if (entry.path().filename().string().rfind("lyco-", 0) != 0) continue;
+    ++cases;
+    const auto file = read_adapter_file(path);
+    ASSERT_EQ(file.modules.size(), 1u) << path;
+    const auto& m = file.modules[0];
+    EXPECT_EQ(m.key, "lora_unet_m") << path;
+    const auto ckpt = gen::SafetensorsCheckpoint::open(path);
+    const auto expect = [&](const char* name) { return gen::view_tensor(ckpt, std::string("expected.") + name).to(at::kFloat); };
+    const auto close = [&](const at::Tensor& got, const at::Tensor& want, const char* what) {
+      ASSERT_EQ(got.sizes(), want.sizes()) << path << " " << what;
+      const double err = (got - want).abs().max().item<double>(), ref = want.abs().max().item<double>();
+      EXPECT_LE(err, 1e-6 * ref) << path << " " << what << ": max error " << err << " of " << ref;
+    };
+    const auto w = expect("weight");
+    SCOPED_TRACE(path);
+    close(delta_weight(m, w.sizes()), expect("delta"), "delta");
+    close(merged_weight(m, w, 1.0), expect("merged"), "merged");
+    close(merged_weight(m, w, 0.5), expect("merged_half"), "merged at 0.5");
+  }
+  EXPECT_GE(cases, 16);
 }
