@@ -102,6 +102,7 @@ struct Preview {
 struct Timings {
   double load = 0;              // reading model files (0 when all were cached)
   double lora = 0;              // taking the previous LoRA set off and applying this one (0 when unchanged)
+  std::size_t lora_backup_bytes = 0;  // host memory held to restore the weights the LoRAs are merged into
   double encode = 0;            // tokenizing and text encoding
   double vae_encode = 0;        // editing: reading the init image and mask, VAE encoding (once)
   double denoise = 0;           // the sampling loop (UNet, ControlNets, scheduler)

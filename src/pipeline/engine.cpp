@@ -288,6 +288,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     c10::InferenceMode inference;
     const auto applied = s.loras.apply(base, nets, loras, req, callbacks.on_warning);
     timings.lora = applied.seconds;
+    timings.lora_backup_bytes = base.adapters ? base.adapters->backup_bytes() : 0;
     s.stage = "loading the models";
   }
   // diffusers' ControlNet pipeline: guess_mode = guess_mode or the first ControlNet's

@@ -50,6 +50,11 @@ PY
 # Accepted -----------------------------------------------------------------------------------
 works "a kohya LoRA" 64 64 -- arg --lora "$K:0.8"
 cp "$O/out.png" "$GEN_TMP/kohya.png"
+works "gen --from an image made with a LoRA" 64 64 -- gen_t --from "$GEN_TMP/kohya.png" -q -o "$O/out.png"
+pixels_equal "$O/out.png" "$GEN_TMP/kohya.png" && pass "--from re-applies the LoRA" || bad "--from image differs"
+"$GEN_PYTHON" -c 'import sys; from PIL import Image
+p = Image.open(sys.argv[1]).text["parameters"]; sys.exit(0 if "Lora hashes: \"tiny-lora-kohya: " in p else 1)' "$GEN_TMP/kohya.png" &&
+  pass "infotext has Lora hashes" || bad "infotext lacks Lora hashes"
 works "the same file pickled (.pt)" 64 64 -- arg --lora "$L/pickled.pt:0.8"
 pixels_equal "$O/out.png" "$GEN_TMP/kohya.png" && pass ".pt = .safetensors" || bad ".pt LoRA differs from the .safetensors one"
 works "alpha = rank written out" 64 64 -- arg --lora "$L/with-alpha.safetensors"

@@ -19,6 +19,7 @@
 #include "gen/error.hpp"
 #include "gen/safetensors.hpp"
 #include "tensor/from_safetensors.hpp"
+#include "control/controlnet.hpp"
 #include "models/clip_text.hpp"
 #include "models/model_files.hpp"
 #include "models/unet.hpp"
@@ -42,12 +43,16 @@ gen::ErrorCode code_of(const std::function<void()>& f, std::string* message = nu
 
 using Tensors = std::map<std::string, at::Tensor>;
 
+gen::pipeline::ModelCache& cache() {
+  static gen::pipeline::ModelCache c(3);
+  return c;
+}
+
 gen::pipeline::BaseModel& base_model(const std::string& path) {
-  static gen::pipeline::ModelCache cache(3);
   gen::Request r;
   r.model = path;
   int loaded = 0;
-  return cache.base(r, gen::pipeline::LoadSettings{}, loaded);
+  return cache().base(r, gen::pipeline::LoadSettings{}, loaded);
 }
 
 std::map<std::string, at::Tensor> snapshot(gen::models::Module& m) {
@@ -355,4 +360,43 @@ TEST(Adapters, LycorisDeltasMatchTheReferencePackage) {
     close(merged_weight(m, w, 0.5), expect("merged_half"), "merged at 0.5");
   }
   EXPECT_GE(cases, 16);
+}
+
+TEST(Adapters, ControlNetModulesReachTheControlNetByTheirDiffusersNames) {
+  auto& base = base_model(tiny_models() + "/diffusers/tiny-sd15-pipeline");
+  gen::ControlRequest c;
+  c.model = tiny_models() + "/diffusers/tiny-controlnet";
+  int loaded = 0;
+  auto& net = cache().controlnet(base, c, 4, 0, loaded);
+  TargetIndex index;
+  index.add_unet(*base.unet);
+  index.add_controlnet(net);
+  at::manual_seed(4);
+  Tensors t;
+  for (const std::string name : {"controlnet_cond_embedding_conv_in", "controlnet_down_blocks_0", "controlnet_mid_block",
+                                 "down_blocks_0_attentions_0_proj_in", "mid_block_resnets_0_conv1"}) {
+    const std::string key = "lora_controlnet_" + name;
+    const Target* target = index.find(key, AdapterLayout::Kohya);
+    ASSERT_TRUE(target) << key;
+    EXPECT_EQ(target->part, Part::ControlNet) << key;
+    const auto s = target->shape();
+    const auto in = s.size() == 4 ? std::vector<int64_t>{2, s[1], s[2], s[3]} : std::vector<int64_t>{2, s[1]};
+    const auto out = s.size() == 4 ? std::vector<int64_t>{s[0], 2, 1, 1} : std::vector<int64_t>{s[0], 2};
+    t[key + ".lora_down.weight"] = at::randn(in);
+    t[key + ".lora_up.weight"] = at::randn(out);
+  }
+  // The same UNet module name without the ControlNet prefix stays the UNet's.
+  EXPECT_EQ(index.find("lora_unet_down_blocks_0_attentions_0_proj_in", AdapterLayout::Kohya)->part, Part::UNet);
+  auto file = std::make_shared<const AdapterFile>(parse_adapter_tensors("cn", t, {}));
+  const auto plan = plan_loras({LoraUse{file, "cn", 0.5, 1.0}}, index);
+  EXPECT_TRUE(plan.unmatched.empty());
+  ASSERT_EQ(plan.items.size(), 5u);
+  const auto before = snapshot(net);
+  AppliedAdapters a;
+  a.apply(plan, LoraStrategy::Merge, at::kFloat);
+  std::string diff;
+  EXPECT_FALSE(same(net, before, &diff));
+  for (const auto& item : plan.items) EXPECT_DOUBLE_EQ(item.multiplier, 0.5);  // the UNet multiplier
+  a.restore();
+  EXPECT_TRUE(same(net, before, &diff)) << diff;
 }

@@ -40,6 +40,8 @@ struct Options {
   // ATen instead of gen's fused kernels.
   bool no_graphs = false, nchw = false, no_kernels = false;
   bool json = false;
+  std::vector<LoraRequest> loras;  // applied to the workload's request
+  LoraMode lora_mode = LoraMode::Auto;
 };
 
 struct Workload {
@@ -162,9 +164,45 @@ double peak_rss_gib() {
   return static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB
 }
 
+// Switching the LoRA set on a loaded model: `repeats` times applying `o.loras` to the model
+// without any and taking them off again, each timed by the engine (Timings::lora), on a
+// one-step 64x64 request (the switch does not depend on the image).
+nlohmann::json lora_switch(const Options& o, const Request& base, const EngineOptions& eo, Callbacks& quiet, int repeats) {
+  Request with = base;
+  with.width = with.height = 64;
+  with.steps = 1;
+  with.batch_size = with.batch_count = 1;
+  with.controls.clear();
+  with.init_image.clear();
+  with.mask.clear();
+  Request without = with;
+  without.loras.clear();
+  Engine engine(eo);
+  engine.generate(without, quiet);  // loads the model
+  std::vector<double> apply, remove;
+  std::size_t backup = 0;
+  for (int i = 0; i < repeats; ++i) {
+    engine.generate(with, quiet);
+    apply.push_back(engine.last_timings().lora);
+    backup = engine.last_timings().lora_backup_bytes;
+    engine.generate(without, quiet);
+    remove.push_back(engine.last_timings().lora);
+  }
+  const auto a = stat(apply), r = stat(remove);
+  if (!o.json)
+    std::fprintf(stderr, "  LoRA switch (%s, %d times): apply median %.3f s, remove median %.3f s, %.1f MiB held to restore\n",
+                 name_of(base.lora_mode), repeats, a.median, r.median, static_cast<double>(backup) / (1 << 20));
+  return {{"mode", name_of(base.lora_mode)}, {"repeats", repeats},
+          {"apply_s", {{"median", a.median}, {"min", a.min}, {"max", a.max}}},
+          {"remove_s", {{"median", r.median}, {"min", r.min}, {"max", r.max}}},
+          {"backup_gib", static_cast<double>(backup) / (1 << 30)}};
+}
+
 int run(const Options& o) {
   auto w = make_workload(o);
   Request& r = w.request;
+  r.loras = o.loras;
+  r.lora_mode = o.lora_mode;
   std::string scratch;
   for (auto& c : r.controls)
     if (c.image.empty()) {
@@ -218,6 +256,8 @@ int run(const Options& o) {
   const bool gpu = r.device == Device::Cuda || (r.device == Device::Auto && cuda_available());
   timed(!gpu, o.warmup, w.repeats, runs, "");
   if (gpu) timed(true, o.warmup > 0 ? 1 : 0, std::min(w.repeats, 3), profiled, "profiled ");
+  nlohmann::json lora;
+  if (!r.loras.empty()) lora = lora_switch(o, r, eo, quiet, std::max(w.repeats, 3));
   if (!scratch.empty()) {
     std::remove(scratch.c_str());
     ::rmdir(scratch.substr(0, scratch.rfind('/')).c_str());
@@ -293,6 +333,7 @@ int run(const Options& o) {
   j["cuda_graphs"] = {{"on", graphs_off.empty()}, {"captures", captures}, {"replays", replays},
                       {"off_because", graphs_off}};
   j["vae_decode"] = runs.back().vae_decode;
+  if (!lora.is_null()) j["lora"] = lora;
   if (o.json) {
     std::printf("%s\n", j.dump(1).c_str());
     return 0;
@@ -326,6 +367,10 @@ int run(const Options& o) {
   if (peak_gpu >= 0)
     std::printf("peak GPU memory %.2f GiB in tensors, %.2f GiB reserved (cache and CUDA graph pools included)\n",
                 static_cast<double>(peak_gpu) / (1 << 30), static_cast<double>(peak_reserved) / (1 << 30));
+  if (!lora.is_null())
+    std::printf("LoRA (%zu file(s), %s): apply %.4f s, remove %.4f s (medians of %d), %.3f GiB held to restore\n",
+                r.loras.size(), name_of(r.lora_mode), lora["apply_s"]["median"].get<double>(),
+                lora["remove_s"]["median"].get<double>(), lora["repeats"].get<int>(), lora["backup_gib"].get<double>());
   std::printf("peak host RSS %.2f GiB\n", peak_rss_gib());
   return 0;
 }
@@ -361,6 +406,16 @@ Command register_bench(CLI::App& app) {
   sub->add_flag("--nchw", o->nchw, "A/B: the UNet and ControlNets in NCHW on CUDA (EngineOptions::channels_last)");
   sub->add_flag("--no-fused-kernels", o->no_kernels, "A/B: ATen instead of gen's fused kernels (EngineOptions::fused_kernels)");
   sub->add_flag("--json", o->json, "One JSON object on stdout (schema gen.bench/1)");
+  sub->add_option_function<std::vector<std::string>>(
+         "--lora",
+         [o](const std::vector<std::string>& v) {
+           for (const auto& s : v) o->loras.push_back(parse_lora_option(s, "--lora"));
+         },
+         "LoRA FILE[:WEIGHT[:TE_WEIGHT]] applied to the workload; also times switching it on and off")
+      ->type_name("FILE[:W[:TE]]")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_choice(*sub, "--lora-mode", o->lora_mode, "auto, merge or on_the_fly (docs/adapters.md)");
   return {sub, [o] { return run(*o); }};
 }
 
