@@ -84,6 +84,7 @@ std::shared_ptr<const PromptEmbeddings> EmbeddingStage::prepare(const Request& r
       fail(ErrorCode::NotFound, "embeddings[" + std::to_string(i) + "]", "no such embedding file '" + path + "'");
     Candidate c{"", path, file(path)};
     c.name = c.file->name;
+    adapters::vectors_for(*c.file, width, model);  // asked for by name: its width is checked now
     if (taken.insert(c.name).second) candidates.push_back(std::move(c));
   }
   std::string dir = r.embeddings_dir;

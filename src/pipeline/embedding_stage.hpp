@@ -1,9 +1,10 @@
 // gen — the textual-inversion embeddings of a request (docs/embeddings.md): the files of its
 // `embeddings` list and of its embeddings folder (`embeddings_dir`, else $GEN_EMBEDDINGS_DIR;
 // searched recursively, as A1111 walks its embeddings folder), each named by its file name
-// without extension. Only the files whose names the prompts use are read (a file nobody names
-// cannot change an image, so a broken one there is no error); files are kept by path, size and
-// modification time.
+// without extension. The listed files are read and checked whatever the prompts say; of the
+// folder's, only those whose names the prompts use are read (a file nobody names cannot change
+// an image, so a broken one there is no error). Files are kept by path, size and modification
+// time.
 #pragma once
 
 #include <list>
