@@ -368,8 +368,13 @@ def request_files():
                 "outpaint_fill": "#102030"}
     hires = {"schema": "gen.request/1.1", "hires_width": 1024, "hires_height": 768, "hires_upscaler": "latent_bicubic",
              "hires_steps": 10, "hires_strength": 0.5, "hires_sampler": "euler_a", "hires_prompt": "y"}
+    # Textual-inversion embeddings (schema 1.2): files by name and the folder.
+    embeddings = {"schema": "gen.request/1.2", "prompt": "a photo of (ticat:1.2)", "negative_prompt": "blurry tidog",
+                  "embeddings": ["ticat.pt", "learned_embeds.safetensors"], "embeddings_dir": "embeddings"}
     files = {
         "full.json": json.dumps(full).encode(),
+        "embeddings.json": json.dumps(embeddings).encode(),
+        "bad_embeddings.json": b'{"embeddings": ["a.pt", 7]}',
         "edit.json": json.dumps(edit).encode(),
         "outpaint.json": json.dumps(outpaint).encode(),
         "hires.json": json.dumps(hires).encode(),

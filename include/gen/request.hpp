@@ -184,6 +184,9 @@ std::string names_text() {
     "", GEN_ANY)                                                                                                \
   X(std::string, lora_dir, "", "--lora-dir",                                                                   \
     "Where <lora:NAME:...> prompt tags and --lora NAME find files (default: $GEN_LORA_DIR)", "", GEN_ANY)        \
+  X(std::string, embeddings_dir, "", "--embeddings-dir",                                                       \
+    "Where prompt words find textual-inversion embeddings by file name (default: $GEN_EMBEDDINGS_DIR)", "",      \
+    GEN_ANY)                                                                                                    \
   X(LoraMode, lora_mode, LoraMode::Auto, "--lora-mode",                                                        \
     "How LoRAs are applied: auto, merge (into the weights) or on_the_fly (beside each layer)", "", GEN_ANY)     \
   X(bool, lora_lenient, false, "--lora-lenient",                                                               \
@@ -291,11 +294,14 @@ struct ControlRequest {
 
 struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
-  // lora_dir, ...); "gen.request/1" and "/1.1" files are still read.
+  // lora_dir, embeddings, embeddings_dir, ...); "gen.request/1" and "/1.1" files are still read.
   static constexpr const char* kSchema = "gen.request/1.2";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
   std::vector<LoraRequest> loras;
+  // Textual-inversion embedding files the prompts may name by file name (besides those of
+  // embeddings_dir; docs/embeddings.md). The CLI's --embedding FILE.
+  std::vector<std::string> embeddings;
   // The init image and the mask in memory, used instead of the `init_image` / `mask` files
   // when not empty (any channels and depth). Not part of the JSON form.
   Image init_pixels;

@@ -5,16 +5,13 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "core/fail.hpp"
 #include "core/json.hpp"
-#include "gen/safetensors.hpp"
-#include "io/torch_checkpoint.hpp"
-#include "tensor/from_safetensors.hpp"
+#include "tensor/tensor_file.hpp"
 
 namespace gen::adapters {
 namespace fs = std::filesystem;
@@ -333,30 +330,8 @@ AdapterFile read_adapter_file(const std::string& path_in) {
     if (fs::is_directory(path, ec))
       fail(ErrorCode::NotFound, path_in, "a folder without adapter_model.safetensors or pytorch_lora_weights.safetensors");
   }
-  char magic[4] = {};
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in && !fs::exists(path, ec)) fail(ErrorCode::NotFound, path, "no such file");
-    in.read(magic, 4);
-  }
-  std::map<std::string, at::Tensor> tensors;
-  std::map<std::string, std::string> metadata;
-  if (magic[0] == 'P' && magic[1] == 'K') {  // a torch.save ZIP archive
-    const auto ckpt = io::read_torch_checkpoint(path);
-    std::vector<std::uint8_t> scratch;
-    for (const auto& t : ckpt.tensors) {
-      c10::ScalarType st;
-      if (!torch_dtype(t.dtype, st))
-        fail(ErrorCode::Unsupported, path, std::string("tensor ") + t.name + " has dtype " + dtype_name(t.dtype));
-      const std::uint8_t* bytes = io::torch_tensor_bytes(ckpt, t, scratch);
-      tensors[t.name] = at::from_blob(const_cast<std::uint8_t*>(bytes), t.shape, at::TensorOptions().dtype(st)).clone();
-    }
-  } else {
-    const auto ckpt = SafetensorsCheckpoint::open(path);
-    metadata = ckpt.metadata();
-    for (const auto& name : ckpt.names()) tensors[name] = view_tensor(ckpt, name);
-  }
-  return parse_adapter_tensors(path, tensors, metadata);
+  auto file = read_tensor_file(path);
+  return parse_adapter_tensors(path, file.tensors, file.metadata);
 }
 
 }  // namespace gen::adapters

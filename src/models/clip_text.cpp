@@ -75,7 +75,8 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& c) : cfg_(c) {
   final_norm_ = &add(hf ? "final_layer_norm" : "ln_final", std::make_unique<LayerNorm>(c.width, c.eps));
 }
 
-at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::ScalarType dtype) const {
+at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::ScalarType dtype,
+                                  const std::vector<TokenOverride>& overrides) const {
   if (ids.dim() != 2 || ids.size(1) > cfg_.max_positions)
     fail(ErrorCode::InvalidArgument, "text encoder", "token ids must be [B, L] with L <= " +
                                                          std::to_string(cfg_.max_positions));
@@ -85,6 +86,16 @@ at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::
   const auto l = ids.size(1);
   if (dtype == at::ScalarType::Undefined) dtype = tokens_->weight().scalar_type();
   auto x = (*tokens_)(ids).to(dtype);
+  for (const auto& o : overrides) {
+    if (o.vectors.dim() != 2 || o.vectors.size(1) != cfg_.width || o.row < 0 || o.row >= ids.size(0) ||
+        o.position < 0 || o.position + o.vectors.size(0) > l)
+      fail(ErrorCode::InvalidArgument, "text encoder",
+           "a token override of " + std::to_string(o.vectors.dim() == 2 ? o.vectors.size(0) : -1) +
+               " vectors at row " + std::to_string(o.row) + ", position " + std::to_string(o.position) +
+               " does not fit the [" + std::to_string(ids.size(0)) + ", " + std::to_string(l) + ", " +
+               std::to_string(cfg_.width) + "] token embeddings");
+    x[o.row].narrow(0, o.position, o.vectors.size(0)).copy_(o.vectors);
+  }
   x = x + as_operand(positions_->value().slice(0, 0, l).unsqueeze(0), x);
   // Causal mask: a token sees itself and the tokens before it.
   auto mask = at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(ids.device())).tril();

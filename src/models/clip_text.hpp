@@ -13,6 +13,15 @@
 
 namespace gen::models {
 
+// Token embeddings put in place of the table's rows for some positions (textual inversion):
+// rows position .. position + n - 1 of batch row `row` become `vectors` [n, width]. The token
+// embedding table itself is left untouched.
+struct TokenOverride {
+  std::int64_t row = 0;
+  std::int64_t position = 0;
+  at::Tensor vectors;
+};
+
 class ClipTextModel : public Module {
  public:
   explicit ClipTextModel(const ClipTextConfig& config);
@@ -22,8 +31,11 @@ class ClipTextModel : public Module {
   // the final layer norm is applied either way.
   // `dtype`: the computation's (the weights are widened to it on use); Undefined:
   // the token embedding's stored dtype.
+  // `overrides` replace the looked-up token embeddings at their positions (in the computation's
+  // dtype) before the position embeddings are added, as A1111's EmbeddingsWithFixes does.
   at::Tensor forward(const at::Tensor& ids, std::int64_t skip = 0,
-                     at::ScalarType dtype = at::ScalarType::Undefined) const;
+                     at::ScalarType dtype = at::ScalarType::Undefined,
+                     const std::vector<TokenOverride>& overrides = {}) const;
 
  private:
   struct Layer;

@@ -12,6 +12,7 @@
 #include "models/flops.hpp"
 #include "pipeline/diagnose.hpp"
 #include "pipeline/preview.hpp"
+#include "request/request.hpp"
 
 namespace gen::pipeline {
 namespace {
@@ -105,7 +106,8 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)));
       if (job.edit_images) out.image = finish_image(*job.edit_images, out.image);
       out.metadata = image_metadata(req, out.seed, k);
-      if (shown) out.metadata["parameters"] = a1111_parameters(*shown, out.seed, k);
+      if (shown || !job.ti_hashes.empty())
+        out.metadata["parameters"] = request::a1111_parameters(shown ? *shown : req, out.seed, k, job.ti_hashes);
       ++timings.images;
       if (callbacks.on_image) callbacks.on_image(out);
     }

@@ -29,7 +29,13 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
   auto ids = at::tensor(std::vector<std::int64_t>(tokens.ids.begin(), tokens.ids.end()), at::kLong)
                  .view({k, w})
                  .to(device);
-  auto z = model.forward(ids, enc.skip, dtype);  // [k, 77, C], each window separately
+  std::vector<models::TokenOverride> overrides;
+  for (const auto& u : tokens.embeddings) {
+    if (!enc.embeddings || u.index < 0 || static_cast<std::size_t>(u.index) >= enc.embeddings->vectors.size())
+      fail(ErrorCode::Internal, "text encoder", "an embedding position without its vectors");
+    overrides.push_back({u.window, u.position, enc.embeddings->vectors[u.index].narrow(0, 0, u.vectors)});
+  }
+  auto z = model.forward(ids, enc.skip, dtype, overrides);  // [k, 77, C], each window separately
   const bool weighted = std::any_of(tokens.weights.begin(), tokens.weights.end(), [](float v) { return v != 1.0f; });
   if (weighted) {
     auto weights = at::tensor(tokens.weights, at::kFloat).view({k, w, 1}).to(device);
@@ -42,12 +48,18 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
   return z.reshape({1, k * w, z.size(2)}).to(dtype);
 }
 
-std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const std::string& prompt,
-                                                 const std::string& negative) {
+text::PromptOptions prompt_options(const TextEncoder& enc) {
   text::PromptOptions opt;
   opt.padding = enc.padding;
   opt.emphasis = enc.emphasis;
   if (!enc.emphasis) opt.comma_backtrack = 0;
+  if (enc.embeddings && !enc.embeddings->names.empty()) opt.embeddings = &enc.embeddings->names;
+  return opt;
+}
+
+std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const std::string& prompt,
+                                                 const std::string& negative, std::vector<int>* embeddings_used) {
+  const text::PromptOptions opt = prompt_options(enc);
   auto pos = text::tokenize_prompt(*enc.tokenizer, prompt, opt);
   auto neg = text::tokenize_prompt(*enc.tokenizer, negative, opt);
   if (!enc.emphasis) {  // plain text, as diffusers: one 77-token window, the rest truncated
@@ -55,6 +67,19 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const s
       t->windows = 1;
       t->ids.resize(text::PromptTokens::kWindow);
       t->weights.resize(text::PromptTokens::kWindow);
+      t->embeddings.erase(std::remove_if(t->embeddings.begin(), t->embeddings.end(),
+                                         [](const text::EmbeddingUse& u) { return u.window > 0; }),
+                          t->embeddings.end());
+    }
+  }
+  if (embeddings_used) {
+    embeddings_used->clear();
+    for (const auto* t : {&pos, &neg}) {
+      const auto first = embeddings_used->size();
+      for (const auto& u : t->embeddings)
+        if (std::find(embeddings_used->begin() + static_cast<std::ptrdiff_t>(first), embeddings_used->end(), u.index) ==
+            embeddings_used->end())
+          embeddings_used->push_back(u.index);
     }
   }
   const int k = std::max(pos.windows, neg.windows);

@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 #include "gen/request.hpp"
 #include "models/clip_text.hpp"
@@ -16,6 +17,15 @@
 #include "text/prompt_parser.hpp"
 
 namespace gen::pipeline {
+
+// The textual-inversion embeddings a request's prompts name (pipeline/embedding_stage.hpp
+// finds them): names → index; vectors[index] [n, C] float32; labels[index] "name: short hash"
+// as A1111's `TI hashes` lists them.
+struct PromptEmbeddings {
+  text::EmbeddingNames names;
+  std::vector<at::Tensor> vectors;
+  std::vector<std::string> labels;
+};
 
 struct TextEncoder {
   const text::ClipTokenizer* tokenizer = nullptr;
@@ -27,14 +37,23 @@ struct TextEncoder {
   // narrower, or in host memory while the computation runs on a GPU).
   at::ScalarType dtype = at::ScalarType::Undefined;
   std::optional<c10::Device> device;
+  const PromptEmbeddings* embeddings = nullptr;  // none when null
 };
+
+// How `encoder` lays prompts into windows (its syntax, padding and embeddings).
+text::PromptOptions prompt_options(const TextEncoder& encoder);
 
 // Conditioning for a prompt and its negative, with equal window counts:
 // {negative [1, k*77, C], positive [1, k*77, C]} on the model's device and dtype.
+// `embeddings_used` (optional) receives the PromptEmbeddings indices the prompt uses, then those
+// the negative prompt uses (each list in order of first use, without repeats), which is the
+// order of A1111's `TI hashes`.
 std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& encoder, const std::string& prompt,
-                                                 const std::string& negative);
+                                                 const std::string& negative,
+                                                 std::vector<int>* embeddings_used = nullptr);
 
-// One prompt's windows, already tokenised and padded: [1, k*77, C].
+// One prompt's windows, already tokenised and padded: [1, k*77, C]; the embeddings' vectors
+// (encoder.embeddings) go where tokens.embeddings says.
 at::Tensor encode_tokens(const TextEncoder& encoder, const text::PromptTokens& tokens);
 
 // The CLIP tokenizer of a request, kept while the vocabulary, model and clean-up stay the

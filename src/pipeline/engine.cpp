@@ -18,6 +18,7 @@
 #include "pipeline/diagnose.hpp"
 #include "editing/mask_ops.hpp"
 #include "pipeline/edit.hpp"
+#include "pipeline/embedding_stage.hpp"
 #include "pipeline/hires.hpp"
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
@@ -115,6 +116,7 @@ struct Engine::State {
   ModelCache models;
   TokenizerCache tokenizers;
   LoraStage loras;
+  EmbeddingStage embeddings;
   std::string summary;
   Timings timings;
   std::string stage;  // what run() is doing, for error messages
@@ -132,6 +134,7 @@ void Engine::clear_cache() {
   s_->models.clear();
   s_->tokenizers.clear();
   s_->loras.clear();
+  s_->embeddings.clear();
 }
 
 Request resolve_seed(Request r) {
@@ -222,7 +225,14 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
   const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir);
-  const TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
+  TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
+  // Textual-inversion embeddings the prompts name (their files read now, before the slow parts).
+  s.stage = "finding the embeddings";
+  const auto embeddings = s.embeddings.prepare(
+      req, {prompts.prompt, prompts.negative_prompt, prompts.hires_prompt, prompts.hires_negative_prompt}, encoder,
+      base.text->config().width, req.model);
+  encoder.embeddings = embeddings.get();
+  s.stage = "loading the models";
 
   BatchJob job;
   job.request = &req;
@@ -308,7 +318,9 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   {
     c10::InferenceMode inference;
     const double f0 = models::flops::total();
-    std::tie(job.negative, job.positive) = encode_prompts(encoder, prompts.prompt, prompts.negative_prompt);
+    std::vector<int> used;
+    std::tie(job.negative, job.positive) = encode_prompts(encoder, prompts.prompt, prompts.negative_prompt, &used);
+    job.ti_hashes = ti_hashes_text(*embeddings, used);
     timings.flops_encode = models::flops::total() - f0;
     if (!all_finite(job.negative) || !all_finite(job.positive))
       diagnose_nonfinite("text encoder", base, job.controlnets);

@@ -3,7 +3,8 @@
 // "Size" joins width and height, "Sampler" carries the schedule, "Seed" is the seed the
 // image used, "Batch size" (with "Batch pos") only for batches, "Clip skip" only above 1,
 // "Eta" only when not 0. ControlNet groups follow in the extension's "ControlNet i" form, its
-// unit's keys in its order (Module, Model, Weight, ...).
+// unit's keys in its order (Module, Model, Weight, ...). "Lora hashes" and "TI hashes" come
+// last, before "Version", as A1111's extra generation parameters do.
 #include "gen/metadata.hpp"
 
 #include <algorithm>
@@ -49,6 +50,11 @@ std::string hires_upscaler_a1111_name(HiresUpscaler u) {
 }
 
 std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch) {
+  return request::a1111_parameters(r, seed, index_in_batch, "");
+}
+
+std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch,
+                                      const std::string& ti_hashes) {
   std::string head = r.prompt + "\n";
   std::string line;
   auto add = [&](const std::string& key, const std::string& value) {
@@ -129,6 +135,9 @@ std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_
     if (!loras.empty()) add("Lora hashes", "\"" + adapters::lora_hashes_text(loras) + "\"");
   } catch (const gen::Error&) {
   }
+  // A1111's "TI hashes" (sd_hijack_clip.py): the embeddings the prompts used, which only the
+  // engine knows (it tokenised them).
+  if (!ti_hashes.empty()) add("TI hashes", "\"" + ti_hashes + "\"");
   add("Version", "gen");
   return head + line;
 }

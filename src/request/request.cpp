@@ -104,6 +104,8 @@ void Request::validate() const {
     if (l.te_weight && (!std::isfinite(*l.te_weight) || std::abs(*l.te_weight) > 100))
       bad(f + ".te_weight", "must be a number in [-100, 100]");
   }
+  for (std::size_t i = 0; i < embeddings.size(); ++i)
+    if (embeddings[i].empty()) bad("embeddings[" + std::to_string(i) + "]", "is empty");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const auto& c = controls[i];
     const std::string f = "controls[" + std::to_string(i) + "]";
@@ -167,6 +169,7 @@ nlohmann::json to_json(const Request& r) {
     if (l.te_weight) e["te_weight"] = *l.te_weight;
     j["loras"].push_back(std::move(e));
   }
+  j["embeddings"] = r.embeddings;
   return j;
 }
 
@@ -178,7 +181,17 @@ Request from_json(const nlohmann::json& j, const std::string& subject) {
          "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1, /1.1 and " +
              Request::kSchema + ")");
   Request r;
-  rows_from_json(request_table(), r, j, {"schema", "controls", "loras", "output"}, subject);
+  rows_from_json(request_table(), r, j, {"schema", "controls", "loras", "embeddings", "output"}, subject);
+  if (j.contains("embeddings")) {
+    const auto& e = j["embeddings"];
+    if (!e.is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'embeddings' must be an array of file names");
+    for (const auto& v : e) {
+      if (!v.is_string())
+        fail(ErrorCode::InvalidArgument, subject + ": embeddings[" + std::to_string(r.embeddings.size()) + "]",
+             "must be a file name, not " + core::json_excerpt(v));
+      r.embeddings.push_back(v.get<std::string>());
+    }
+  }
   if (j.contains("loras")) {
     if (!j["loras"].is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'loras' must be an array");
     for (const auto& l : j["loras"]) {

@@ -93,9 +93,14 @@ bool parse_weight(std::string_view s, double* out) {
   return !in.fail();
 }
 
+struct Fix {  // A1111's PromptChunkFix: an embedding's placeholders at `offset` (before BOS)
+  int offset, vectors, index;
+};
+
 struct Window {
   std::vector<int32_t> tokens;
   std::vector<double> weights;
+  std::vector<Fix> fixes;
 };
 
 }  // namespace
@@ -211,23 +216,40 @@ PromptTokens tokenize_prompt(const ClipTokenizer& tokenizer, std::string_view pr
       next_chunk(false);
       continue;
     }
-    for (int32_t token : tokenizer.encode(part.text)) {
+    const std::vector<int32_t> tokens = tokenizer.encode(part.text);
+    size_t position = 0;
+    while (position < tokens.size()) {
+      const int32_t token = tokens[position];
       const long size = static_cast<long>(chunk.tokens.size());
       if (token == comma) {
         last_comma = size;
       } else if (options.comma_backtrack != 0 && size == kChunk && last_comma != -1 &&
                  size - last_comma <= options.comma_backtrack) {
-        // Move what follows the last comma into the next window.
+        // Move what follows the last comma into the next window (its embedding positions stay
+        // behind, as in A1111).
         auto cut = static_cast<std::ptrdiff_t>(last_comma + 1);
-        Window moved{{chunk.tokens.begin() + cut, chunk.tokens.end()}, {chunk.weights.begin() + cut, chunk.weights.end()}};
+        Window moved{{chunk.tokens.begin() + cut, chunk.tokens.end()}, {chunk.weights.begin() + cut, chunk.weights.end()}, {}};
         chunk.tokens.resize(static_cast<size_t>(cut));
         chunk.weights.resize(static_cast<size_t>(cut));
         next_chunk(false);
         chunk = std::move(moved);
       }
       if (static_cast<long>(chunk.tokens.size()) == kChunk) next_chunk(false);
-      chunk.tokens.push_back(token);
-      chunk.weights.push_back(part.weight);
+      const EmbeddingName* e = options.embeddings ? options.embeddings->find_at(tokens, position) : nullptr;
+      if (!e) {
+        chunk.tokens.push_back(token);
+        chunk.weights.push_back(part.weight);
+        ++position;
+        continue;
+      }
+      if (e->vectors < 1 || e->vectors > kChunk)
+        fail(ErrorCode::InvalidArgument, "prompt",
+             "an embedding of " + std::to_string(e->vectors) + " vectors does not fit in a 75-token window");
+      if (static_cast<long>(chunk.tokens.size()) + e->vectors > kChunk) next_chunk(false);
+      chunk.fixes.push_back({static_cast<int>(chunk.tokens.size()), e->vectors, e->index});
+      chunk.tokens.insert(chunk.tokens.end(), static_cast<size_t>(e->vectors), 0);
+      chunk.weights.insert(chunk.weights.end(), static_cast<size_t>(e->vectors), part.weight);
+      position += e->ids.size();
     }
   }
   if (!chunk.tokens.empty() || windows.empty()) next_chunk(true);
@@ -235,7 +257,11 @@ PromptTokens tokenize_prompt(const ClipTokenizer& tokenizer, std::string_view pr
   PromptTokens out;
   out.windows = static_cast<int>(windows.size());
   out.token_count = token_count;
-  for (Window& w : windows) {
+  for (size_t k = 0; k < windows.size(); ++k) {
+    Window& w = windows[k];
+    for (const Fix& f : w.fixes)  // A1111's EmbeddingsWithFixes: at most up to the window's last row
+      out.embeddings.push_back({static_cast<int>(k), f.offset + 1,
+                                std::min(f.vectors, PromptTokens::kWindow - f.offset - 1), f.index});
     if (options.padding == ClipPadding::Zero) {
       auto first_end = std::find(w.tokens.begin(), w.tokens.end(), eos);
       if (first_end != w.tokens.end()) std::fill(first_end + 1, w.tokens.end(), 0);
@@ -244,6 +270,52 @@ PromptTokens tokenize_prompt(const ClipTokenizer& tokenizer, std::string_view pr
     for (double x : w.weights) out.weights.push_back(static_cast<float>(x));
   }
   return out;
+}
+
+std::vector<int> embeddings_named(const ClipTokenizer& tokenizer, std::string_view prompt,
+                                  const PromptOptions& options) {
+  std::vector<int> out;
+  if (!options.embeddings || options.embeddings->empty()) return out;
+  const std::vector<WeightedText> parsed =
+      options.emphasis ? parse_prompt_attention(prompt) : std::vector<WeightedText>{{std::string(prompt), 1.0}};
+  for (const WeightedText& part : parsed) {
+    if (part.is_break()) continue;
+    const std::vector<int32_t> tokens = tokenizer.encode(part.text);
+    for (size_t position = 0; position < tokens.size();) {
+      const EmbeddingName* e = options.embeddings->find_at(tokens, position);
+      if (!e) {
+        ++position;
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), e->index) == out.end()) out.push_back(e->index);
+      position += e->ids.size();
+    }
+  }
+  return out;
+}
+
+void EmbeddingNames::add(EmbeddingName name) {
+  if (name.ids.empty()) return;
+  const int32_t first = name.ids.front();
+  auto it = std::lower_bound(by_first_.begin(), by_first_.end(), first,
+                             [](const auto& entry, int32_t id) { return entry.first < id; });
+  if (it == by_first_.end() || it->first != first) it = by_first_.insert(it, {first, {}});
+  auto& list = it->second;
+  // Longest first; a name goes after those at least as long (Python's stable sort, reversed).
+  auto at = std::find_if(list.begin(), list.end(), [&](const EmbeddingName& n) { return n.ids.size() < name.ids.size(); });
+  list.insert(at, std::move(name));
+}
+
+const EmbeddingName* EmbeddingNames::find_at(const std::vector<int32_t>& tokens, size_t pos) const {
+  if (pos >= tokens.size()) return nullptr;
+  const int32_t first = tokens[pos];
+  auto it = std::lower_bound(by_first_.begin(), by_first_.end(), first,
+                             [](const auto& entry, int32_t id) { return entry.first < id; });
+  if (it == by_first_.end() || it->first != first) return nullptr;
+  for (const EmbeddingName& n : it->second)
+    if (pos + n.ids.size() <= tokens.size() && std::equal(n.ids.begin(), n.ids.end(), tokens.begin() + static_cast<std::ptrdiff_t>(pos)))
+      return &n;
+  return nullptr;
 }
 
 void pad_windows(PromptTokens& tokens, int windows, const ClipTokenizer& tokenizer, ClipPadding padding) {

@@ -30,7 +30,7 @@ TEST(RequestFields, EveryRowIsAJsonKeyWithItsDefault) {
   const auto j = nlohmann::json::parse(r.to_json());
   std::set<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.insert(it.key());
-  std::set<std::string> rows{"schema", "controls", "loras"};  // the lists beside the table
+  std::set<std::string> rows{"schema", "controls", "loras", "embeddings"};
   for (const auto& f : gen::request_fields()) {
     rows.insert(f.name);
     EXPECT_EQ(gen::field_text(r, f.name), f.default_text) << f.name;
@@ -97,6 +97,21 @@ TEST(RequestFields, EditingValuesRoundTripOnTheirOwn) {
   hires.hires_width = 1024;
   hires.hires_height = 768;
   round_trip(hires);
+}
+
+TEST(RequestFields, EmbeddingFilesRoundTripAndBadOnesAreRefused) {
+  gen::Request r;
+  r.embeddings = {"a/ticat.pt", "b/learned_embeds.safetensors"};
+  r.embeddings_dir = "embeddings";
+  const auto back = gen::Request::from_json(r.to_json());
+  EXPECT_EQ(back.embeddings, r.embeddings);
+  EXPECT_EQ(back.embeddings_dir, "embeddings");
+  EXPECT_NE(error_of([] { gen::Request::from_json(R"({"embeddings": "x.pt"})"); }).find("must be an array"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { gen::Request::from_json(R"({"embeddings": [3]})"); }).find("embeddings[0]: must be a file name"),
+            std::string::npos);
+  r.embeddings.push_back("");
+  EXPECT_NE(error_of([&] { r.validate(); }).find("embeddings[2]: is empty"), std::string::npos);
 }
 
 TEST(RequestFields, EditingFieldsThatExcludeOrNeedEachOtherAreRefused) {

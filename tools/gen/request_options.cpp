@@ -52,6 +52,13 @@ void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
                 ->type_name("FILE[:W[:TE]]")
                 ->allow_extra_args(false)
                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  if (std::find(skip.begin(), skip.end(), "embeddings") == skip.end())
+    embedding_ = app.add_option("--embedding")
+                     ->description("Textual-inversion embedding file a prompt names by its file name (besides "
+                                   "--embeddings-dir); repeatable (docs/embeddings.md)")
+                     ->type_name("FILE")
+                     ->allow_extra_args(false)
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 LoraRequest parse_lora_option(const std::string& text, const std::string& subject) {
@@ -103,6 +110,7 @@ Request RequestOptions::apply(Request r) const {
     r.loras.clear();
     for (const auto& text : lora_->results()) r.loras.push_back(parse_lora_option(text, "--lora"));
   }
+  if (embedding_ && embedding_->count()) r.embeddings = embedding_->results();
   if (!controls_given()) return r;
   // In command-line order: --control opens a group, the others fill the latest group; a
   // --control-resize before any --control is every group's default.

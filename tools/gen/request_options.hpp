@@ -35,6 +35,7 @@ class RequestOptions {
   std::map<std::string, CLI::Option*> fields_;    // request field → option
   std::map<std::string, CLI::Option*> controls_;  // control field → option
   CLI::Option* lora_ = nullptr;                   // --lora FILE[:WEIGHT[:TE_WEIGHT]], repeatable
+  CLI::Option* embedding_ = nullptr;              // --embedding FILE, repeatable
 };
 
 // "FILE[:WEIGHT[:TE_WEIGHT]]" (trailing numbers taken from the right, so a path may hold ':').

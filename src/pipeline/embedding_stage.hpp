@@ -1,0 +1,46 @@
+// gen — the textual-inversion embeddings of a request (docs/embeddings.md): the files of its
+// `embeddings` list and of its embeddings folder (`embeddings_dir`, else $GEN_EMBEDDINGS_DIR;
+// searched recursively, as A1111 walks its embeddings folder), each named by its file name
+// without extension. The listed files are read and checked whatever the prompts say; of the
+// folder's, only those whose names the prompts use are read (a file nobody names cannot change
+// an image, so a broken one there is no error). Files are kept by path, size and modification
+// time.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/embedding_file.hpp"
+#include "gen/request.hpp"
+#include "pipeline/conditioning.hpp"
+
+namespace gen::pipeline {
+
+class EmbeddingStage {
+ public:
+  explicit EmbeddingStage(std::size_t capacity = 64) : capacity_(capacity) {}
+  // The embeddings `prompts` name (laid out as `encoder` lays prompts), for a text encoder of
+  // `width` (`model` names it in messages). Errors: NotFound (a listed file, the folder),
+  // the reader's errors for a named file, ModelMismatch (a named file of another width),
+  // Unsupported (an embedding of more than 75 vectors).
+  std::shared_ptr<const PromptEmbeddings> prepare(const Request& request, const std::vector<std::string>& prompts,
+                                                  const TextEncoder& encoder, std::int64_t width,
+                                                  const std::string& model);
+  void clear() { files_.clear(); }
+
+ private:
+  std::shared_ptr<const adapters::EmbeddingFile> file(const std::string& path);
+  struct Cached {
+    std::string key;  // path + size + mtime
+    std::shared_ptr<const adapters::EmbeddingFile> file;
+  };
+  std::size_t capacity_;
+  std::list<Cached> files_;  // most recently used first
+};
+
+// A1111's `TI hashes` value for `used` (PromptEmbeddings indices): "name: hash, ...".
+std::string ti_hashes_text(const PromptEmbeddings& embeddings, const std::vector<int>& used);
+
+}  // namespace gen::pipeline
