@@ -24,7 +24,9 @@ TensorFile read_tensor_file(const std::string& path) {
   TensorFile out;
   // A torch.save ZIP archive ("PK"), or a bare / legacy pickle (protocol opcode 0x80), which
   // the checkpoint reader names as such.
-  if ((magic[0] == 'P' && magic[1] == 'K') || magic[0] == 0x80) {
+  // A .safetensors name is read as safetensors (its 8-byte header length may start with 0x80).
+  const bool st_name = path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
+  if (!st_name && ((magic[0] == 'P' && magic[1] == 'K') || (magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5))) {
     out.pickle = true;
     const auto ckpt = io::read_torch_checkpoint(path);
     std::vector<std::uint8_t> scratch;
