@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/fail.hpp"
+#include "core/file_cache.hpp"
 #include "core/sha256.hpp"
 #include "tensor/tensor_file.hpp"
 
@@ -133,21 +134,7 @@ const at::Tensor& vectors_for(const EmbeddingFile& e, std::int64_t width, const 
 }
 
 std::string embedding_short_hash(const std::string& path) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::uintmax_t, std::int64_t>, std::string> cache;
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
-  const auto key = std::make_tuple(fs::absolute(path, ec).string(), size, static_cast<std::int64_t>(mtime));
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    const auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-  }
-  const std::string hash = sha256_file(path).substr(0, 12);
-  std::lock_guard<std::mutex> lock(mutex);
-  cache[key] = hash;
-  return hash;
+  return core::memo_by_file("ti hash", path, [](const std::string& p) { return sha256_file(p).substr(0, 12); });
 }
 
 }  // namespace gen::adapters

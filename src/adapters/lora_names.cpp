@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "core/fail.hpp"
+#include "core/file_cache.hpp"
 #include "core/sha256.hpp"
 #include "gen/safetensors.hpp"
 
@@ -85,9 +86,7 @@ std::string take_prompt_tags(const std::string& prompt, std::vector<PromptTag>* 
 std::string find_lora_file(const std::string& name, const std::string& dir_given, const std::string& subject) {
   std::error_code ec;
   if (fs::is_regular_file(name, ec)) return name;
-  std::string dir = dir_given;
-  if (dir.empty())
-    if (const char* env = std::getenv("GEN_LORA_DIR")) dir = env;
+  const std::string& dir = dir_given;
   if (dir.empty())
     fail(ErrorCode::NotFound, subject,
          "LoRA '" + name + "' is not a file, and no LoRA folder is given to look for it in (--lora-dir or $GEN_LORA_DIR)");
@@ -150,30 +149,17 @@ std::vector<ResolvedLora> resolve_loras(const Request& r, CleanPrompts* cleaned,
 }
 
 std::string lora_short_hash(const std::string& path) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::uintmax_t, std::int64_t>, std::string> cache;
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
-  const auto key = std::make_tuple(fs::absolute(path, ec).string(), size, static_cast<std::int64_t>(mtime));
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    const auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-  }
-  std::string hash;
-  const bool safetensors = fs::path(path).extension() == ".safetensors";
-  if (safetensors) {
-    const auto file = SafetensorsFile::open(path);
-    const auto it = file.metadata().find("sshs_model_hash");
-    hash = it != file.metadata().end() ? it->second : addnet_hash_safetensors(path);
-  } else {
-    hash = sha256_file(path);
-  }
-  hash = hash.substr(0, 12);
-  std::lock_guard<std::mutex> lock(mutex);
-  cache[key] = hash;
-  return hash;
+  return core::memo_by_file("lora hash", path, [](const std::string& p) {
+    std::string hash;
+    if (fs::path(p).extension() == ".safetensors") {
+      const auto file = SafetensorsFile::open(p);
+      const auto it = file.metadata().find("sshs_model_hash");
+      hash = it != file.metadata().end() ? it->second : addnet_hash_safetensors(p);
+    } else {
+      hash = sha256_file(p);
+    }
+    return hash.substr(0, 12);
+  });
 }
 
 std::string lora_hashes_text(const std::vector<ResolvedLora>& loras) {

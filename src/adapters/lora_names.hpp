@@ -27,7 +27,7 @@ std::string take_prompt_tags(const std::string& prompt, std::vector<PromptTag>* 
 
 // A LoRA file from what a user wrote: an existing path as is; else NAME, NAME.safetensors,
 // NAME.pt or NAME.ckpt in `dir` or its subfolders (as A1111 lists its Lora folder; `dir` ""
-// means $GEN_LORA_DIR). Throws NotFound naming the name and where it looked.
+// means none; the CLI defaults it to $GEN_LORA_DIR). Throws NotFound naming the name and where it looked.
 std::string find_lora_file(const std::string& name, const std::string& dir, const std::string& subject);
 
 struct ResolvedLora {

@@ -13,14 +13,6 @@ namespace gen::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
-std::string file_key(const std::string& path) {
-  std::error_code ec;
-  std::ostringstream k;
-  k << fs::absolute(path, ec).string() << '|' << fs::file_size(path, ec) << '|'
-    << fs::last_write_time(path, ec).time_since_epoch().count();
-  return k.str();
-}
-
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -57,16 +49,7 @@ std::vector<fs::path> folder_files(const std::string& dir) {
 }  // namespace
 
 std::shared_ptr<const adapters::EmbeddingFile> EmbeddingStage::file(const std::string& path) {
-  const std::string key = file_key(path);
-  for (auto it = files_.begin(); it != files_.end(); ++it)
-    if (it->key == key) {
-      files_.splice(files_.begin(), files_, it);
-      return files_.front().file;
-    }
-  auto f = std::make_shared<const adapters::EmbeddingFile>(adapters::read_embedding_file(path));
-  files_.push_front({key, f});
-  while (files_.size() > capacity_) files_.pop_back();
-  return f;
+  return files_.get(path, [](const std::string& p) { return adapters::read_embedding_file(p); });
 }
 
 std::shared_ptr<const PromptEmbeddings> EmbeddingStage::prepare(const Request& r, const std::vector<std::string>& prompts,
@@ -87,13 +70,10 @@ std::shared_ptr<const PromptEmbeddings> EmbeddingStage::prepare(const Request& r
     adapters::vectors_for(*c.file, width, model);  // asked for by name: its width is checked now
     if (taken.insert(c.name).second) candidates.push_back(std::move(c));
   }
-  std::string dir = r.embeddings_dir;
-  if (dir.empty())
-    if (const char* env = std::getenv("GEN_EMBEDDINGS_DIR")) dir = env;
+  const std::string& dir = r.embeddings_dir;
   if (!dir.empty()) {
     if (!fs::is_directory(dir, ec))
-      fail(ErrorCode::NotFound, r.embeddings_dir.empty() ? "GEN_EMBEDDINGS_DIR" : "embeddings_dir",
-           "embeddings folder '" + dir + "' does not exist");
+      fail(ErrorCode::NotFound, "embeddings_dir", "embeddings folder '" + dir + "' does not exist");
     for (const auto& p : folder_files(dir)) {
       const std::string name = p.stem().string();
       if (taken.insert(name).second) candidates.push_back({name, p.string(), nullptr});

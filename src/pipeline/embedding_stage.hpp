@@ -1,5 +1,5 @@
 // gen — the textual-inversion embeddings of a request (docs/embeddings.md): the files of its
-// `embeddings` list and of its embeddings folder (`embeddings_dir`, else $GEN_EMBEDDINGS_DIR;
+// `embeddings` list and of its embeddings folder (`embeddings_dir`; the CLI defaults it to $GEN_EMBEDDINGS_DIR;
 // searched recursively, as A1111 walks its embeddings folder), each named by its file name
 // without extension. The listed files are read and checked whatever the prompts say; of the
 // folder's, only those whose names the prompts use are read (a file nobody names cannot change
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_cache.hpp"
 #include "adapters/embedding_file.hpp"
 #include "gen/request.hpp"
 #include "pipeline/conditioning.hpp"
@@ -20,7 +21,7 @@ namespace gen::pipeline {
 
 class EmbeddingStage {
  public:
-  explicit EmbeddingStage(std::size_t capacity = 64) : capacity_(capacity) {}
+  explicit EmbeddingStage(std::size_t capacity = 64) : files_(capacity) {}
   // The embeddings `prompts` name (laid out as `encoder` lays prompts), for a text encoder of
   // `width` (`model` names it in messages). Errors: NotFound (a listed file, the folder),
   // the reader's errors for a named file, ModelMismatch (a named file of another width),
@@ -32,12 +33,7 @@ class EmbeddingStage {
 
  private:
   std::shared_ptr<const adapters::EmbeddingFile> file(const std::string& path);
-  struct Cached {
-    std::string key;  // path + size + mtime
-    std::shared_ptr<const adapters::EmbeddingFile> file;
-  };
-  std::size_t capacity_;
-  std::list<Cached> files_;  // most recently used first
+  core::FileCache<adapters::EmbeddingFile> files_;  // by path, size and modification time
 };
 
 // A1111's `TI hashes` value for `used` (PromptEmbeddings indices): "name: hash, ...".

@@ -12,14 +12,6 @@ namespace gen::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
-std::string file_key(const std::string& path) {
-  std::error_code ec;
-  std::ostringstream k;
-  k << fs::absolute(path, ec).string() << '|' << fs::file_size(path, ec) << '|'
-    << fs::last_write_time(path, ec).time_since_epoch().count();
-  return k.str();
-}
-
 adapters::LoraStrategy strategy_for(const Request& req, const LoadSettings& s) {
   switch (req.lora_mode) {
     case LoraMode::Merge: return adapters::LoraStrategy::Merge;
@@ -33,16 +25,7 @@ adapters::LoraStrategy strategy_for(const Request& req, const LoadSettings& s) {
 }  // namespace
 
 std::shared_ptr<const adapters::AdapterFile> LoraStage::file(const std::string& path) {
-  const std::string key = file_key(path);
-  for (auto it = files_.begin(); it != files_.end(); ++it)
-    if (it->key == key) {
-      files_.splice(files_.begin(), files_, it);
-      return files_.front().file;
-    }
-  auto f = std::make_shared<const adapters::AdapterFile>(adapters::read_adapter_file(path));
-  files_.push_front({key, f});
-  while (files_.size() > capacity_) files_.pop_back();
-  return f;
+  return files_.get(path, [](const std::string& p) { return adapters::read_adapter_file(p); });
 }
 
 void LoraStage::release_controlnets(BaseModel& base) {
@@ -69,7 +52,7 @@ LoraReport LoraStage::apply(BaseModel& base, const std::vector<control::ControlN
     u.name = l.name;
     u.unet = l.unet;
     u.te = l.te;
-    key << '\n' << file_key(l.path) << '|' << l.unet << '|' << l.te;
+    key << '\n' << core::file_identity(l.path) << '|' << l.unet << '|' << l.te;
     for (const auto& m : u.file->modules)
       if (adapters::lookup_key(m.key, u.file->layout).rfind("cn:", 0) == 0) wants_controlnets = true;
     uses.push_back(std::move(u));

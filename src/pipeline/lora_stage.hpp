@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_cache.hpp"
 #include "adapters/adapter_file.hpp"
 #include "adapters/lora_names.hpp"
 #include "pipeline/model_cache.hpp"
@@ -24,7 +25,7 @@ struct LoraReport {
 
 class LoraStage {
  public:
-  explicit LoraStage(std::size_t capacity = 8) : capacity_(capacity) {}
+  explicit LoraStage(std::size_t capacity = 8) : files_(capacity) {}
   // Makes `base` (and `nets`, the request's ControlNets) carry exactly `loras`.
   LoraReport apply(BaseModel& base, const std::vector<control::ControlNet*>& nets,
                    const std::vector<adapters::ResolvedLora>& loras, const Request& req,
@@ -35,12 +36,7 @@ class LoraStage {
 
  private:
   std::shared_ptr<const adapters::AdapterFile> file(const std::string& path);
-  struct Cached {
-    std::string key;  // path + size + mtime
-    std::shared_ptr<const adapters::AdapterFile> file;
-  };
-  std::size_t capacity_;
-  std::list<Cached> files_;  // most recently used first
+  core::FileCache<adapters::AdapterFile> files_;  // by path, size and modification time
 };
 
 }  // namespace gen::pipeline

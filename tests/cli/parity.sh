@@ -40,3 +40,27 @@ sys.exit(0 if sys.argv[2] in Image.open(sys.argv[1]).text.get("parameters", "") 
   fi
 done
 }
+
+# reference_cases SCRIPT ARGS...: the tiny models in $GEN_TMP/models ($M), then the reference
+# script's cases in $GEN_TMP/ref ($R), rendered by gen into $GEN_TMP/out ($O) and compared.
+# Ends the test when the reference cannot be made.
+reference_cases() {
+  M=$GEN_TMP/models R=$GEN_TMP/ref O=$GEN_TMP/out
+  "$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/err" &&
+    "$GEN_PYTHON" "$GEN_SRC/tools/$1" "${@:2}" --models "$M" --out "$R" >/dev/null 2>>"$GEN_TMP/err" ||
+    { cat "$GEN_TMP/err"; bad "reference generation failed"; finish; }
+  compare_cases "$R" "$O"
+}
+
+# differ_from_none OUT WHAT: every OUT/<case>-0.png but none-0.png is more than 8 levels from
+# OUT/none-0.png (the same request without the adapter), so an adapter gen ignored cannot pass.
+differ_from_none() {
+  local f name d
+  for f in "$1"/*-0.png; do
+    name=$(basename "$f" -0.png)
+    [ "$name" = none ] && continue
+    d=$("$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p)).astype(int) for p in sys.argv[1:3]); print(int(np.abs(a - b).max()))' "$f" "$1/none-0.png")
+    if [ "$d" -gt 8 ]; then pass "$name differs from no $2 (max $d)"; else bad "$name: only $d levels from no $2"; fi
+  done
+}

@@ -8,16 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/parity.sh"
 : "${GEN_SRC:?}" "${GEN_PYTHON:?GEN_PYTHON must point to the project venv python}"
-M=$GEN_TMP/models R=$GEN_TMP/ref O=$GEN_TMP/out
-"$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_models.py" --out "$M" >/dev/null 2>"$GEN_TMP/err" &&
-  "$GEN_PYTHON" "$GEN_SRC/tools/diffusers_lora_reference.py" --models "$M" --out "$R" >/dev/null 2>>"$GEN_TMP/err" ||
-  { cat "$GEN_TMP/err"; bad "reference generation failed"; finish; }
-compare_cases "$R" "$O"
-for f in "$O"/*-0.png; do
-  name=$(basename "$f" -0.png)
-  [ "$name" = none ] && continue
-  d=$("$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
-a, b = (np.asarray(Image.open(p)).astype(int) for p in sys.argv[1:3]); print(int(np.abs(a - b).max()))' "$f" "$O/none-0.png")
-  if [ "$d" -gt 8 ]; then pass "$name differs from no LoRA (max $d)"; else bad "$name: only $d levels from no LoRA"; fi
-done
+reference_cases diffusers_lora_reference.py
+differ_from_none "$O" LoRA
 finish

@@ -144,6 +144,7 @@ int remove_stale_temps(const OutputFolder& folder, const std::vector<frontend::J
 int run(Options& o) {
   const auto shard = frontend::parse_shard(o.shard);
   // The engine's options are checked before anything is written (no empty results file).
+  environment_defaults(o.engine);
   Engine engine(o.engine);
   const auto mine = frontend::read_jobs(o.jobs, shard);
   const OutputFolder folder(o.output_dir, true);

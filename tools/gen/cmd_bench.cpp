@@ -222,6 +222,7 @@ int run(const Options& o) {
     write_png(r.mask, m);
   }
   EngineOptions eo = default_engine_options();
+  environment_defaults(eo);
   eo.threads = o.threads;
   eo.weights = o.weights;
   eo.cuda_graphs = !o.no_graphs;

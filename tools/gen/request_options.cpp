@@ -139,4 +139,19 @@ Request RequestOptions::apply(Request r) const {
   return r;
 }
 
+void environment_defaults(EngineOptions& o) {
+  const auto from_env = [](std::string& field, const char* var) {
+    if (!field.empty()) return;
+    const char* v = std::getenv(var);
+    if (!v || !*v) return;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(v, ec))
+      fail(ErrorCode::NotFound, var, std::string(var == std::string("GEN_LORA_DIR") ? "LoRA" : "embeddings") +
+                                         " folder '" + v + "' does not exist");
+    field = v;
+  };
+  from_env(o.lora_dir, "GEN_LORA_DIR");
+  from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR");
+}
+
 }  // namespace gen::cli

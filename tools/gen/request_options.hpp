@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "gen/engine.hpp"
 #include "gen/error.hpp"
 #include "gen/request.hpp"
 
@@ -41,6 +42,11 @@ class RequestOptions {
 // "FILE[:WEIGHT[:TE_WEIGHT]]" (trailing numbers taken from the right, so a path may hold ':').
 // Throws InvalidArgument naming `subject` for a weight that is not a finite number.
 LoraRequest parse_lora_option(const std::string& text, const std::string& subject);
+
+// The CLI's environment defaults: $GEN_LORA_DIR and $GEN_EMBEDDINGS_DIR become the engine's
+// lora_dir / embeddings_dir when those are empty (the library reads no environment). Throws
+// NotFound naming the variable when it names no folder.
+void environment_defaults(EngineOptions& o);
 
 // Sets `target` from its name, or throws InvalidArgument naming `subject`.
 template <class E>
