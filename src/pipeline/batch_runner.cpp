@@ -105,9 +105,9 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       auto hwc = images[k].contiguous();
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)));
       if (job.edit_images) out.image = finish_image(*job.edit_images, out.image);
-      out.metadata = image_metadata(req, out.seed, k);
-      if (shown || !job.ti_hashes.empty())
-        out.metadata["parameters"] = request::a1111_parameters(shown ? *shown : req, out.seed, k, job.ti_hashes);
+      out.metadata = {{"parameters", request::a1111_parameters(shown ? *shown : req, out.seed, k, job.lora_hashes,
+                                                               job.ti_hashes)},
+                      {"gen", request::image_request_json(req, out.seed)}};
       ++timings.images;
       if (callbacks.on_image) callbacks.on_image(out);
     }

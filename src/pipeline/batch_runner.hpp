@@ -26,6 +26,7 @@ struct BatchJob {
   at::Tensor negative, positive;     // the prompts' conditioning
   const EditImages* edit_images = nullptr;  // editing: how each image is finished (overlay)
   const HiresJob* hires = nullptr;          // hires fix: the second pass
+  std::string lora_hashes;                  // the infotext's "Lora hashes" ("": none)
   std::string ti_hashes;                    // the infotext's "TI hashes" ("": none)
 };
 

@@ -321,6 +321,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     std::vector<int> used;
     std::tie(job.negative, job.positive) = encode_prompts(encoder, prompts.prompt, prompts.negative_prompt, &used);
     job.ti_hashes = ti_hashes_text(*embeddings, used);
+    job.lora_hashes = adapters::lora_hashes_text(loras);
     timings.flops_encode = models::flops::total() - f0;
     if (!all_finite(job.negative) || !all_finite(job.positive))
       diagnose_nonfinite("text encoder", base, job.controlnets);

@@ -50,11 +50,18 @@ std::string hires_upscaler_a1111_name(HiresUpscaler u) {
 }
 
 std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch) {
-  return request::a1111_parameters(r, seed, index_in_batch, "");
+  // The LoRA files of `loras` and of the prompts' <lora:...> tags; one that cannot be found
+  // (gone by now) leaves the field out.
+  std::string lora_hashes;
+  try {
+    lora_hashes = adapters::lora_hashes_text(adapters::resolve_loras(r));
+  } catch (const gen::Error&) {
+  }
+  return request::a1111_parameters(r, seed, index_in_batch, lora_hashes, "");
 }
 
 std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch,
-                                      const std::string& ti_hashes) {
+                                      const std::string& lora_hashes, const std::string& ti_hashes) {
   std::string head = r.prompt + "\n";
   std::string line;
   auto add = [&](const std::string& key, const std::string& value) {
@@ -128,13 +135,8 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
     unit += std::string(", Control Mode: ") + name_of(r.control_mode);
     add("ControlNet " + std::to_string(i), "\"" + unit + "\"");
   }
-  // A1111's "Lora hashes" (extra_networks_lora.py): the files of `loras` and of the prompts'
-  // <lora:...> tags. A file that is gone by now leaves the field out.
-  try {
-    const auto loras = adapters::resolve_loras(r);
-    if (!loras.empty()) add("Lora hashes", "\"" + adapters::lora_hashes_text(loras) + "\"");
-  } catch (const gen::Error&) {
-  }
+  // A1111's "Lora hashes" (extra_networks_lora.py).
+  if (!lora_hashes.empty()) add("Lora hashes", "\"" + lora_hashes + "\"");
   // A1111's "TI hashes" (sd_hijack_clip.py): the embeddings the prompts used, which only the
   // engine knows (it tokenised them).
   if (!ti_hashes.empty()) add("TI hashes", "\"" + ti_hashes + "\"");

@@ -16,7 +16,9 @@ Request from_json(const nlohmann::json& j, const std::string& subject);
 // The "gen" metadata of one image of `r`: the request with that image's seed, batch 1 × 1
 // (re-running it alone gives that image).
 std::string image_request_json(const Request& r, std::uint64_t seed);
-// gen::a1111_parameters with A1111's `TI hashes` value ("name: hash, ..."; "" leaves it out).
-std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch, const std::string& ti_hashes);
+// gen::a1111_parameters with A1111's `Lora hashes` and `TI hashes` values as the engine found
+// them ("name: hash, ..."; "" leaves one out).
+std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch, const std::string& lora_hashes,
+                             const std::string& ti_hashes);
 
 }  // namespace gen::request
