@@ -51,7 +51,7 @@ for line, text in expect.items():
 assert by_line[15]["error"]["code"] == "not-found" and by_line[16]["error"]["code"] == "not-found"
 for r in recs:
     if r["status"] == "ok":
-        assert set(r["timings"]) == {"load_s", "encode_s", "denoise_s", "decode_s", "total_s"}
+        assert set(r["timings"]) == {"load_s", "models_loaded", "lora_s", "encode_s", "denoise_s", "decode_s", "total_s"}
         assert len(r["outputs"]) == len(r["seeds"])
 assert len(by_line[2]["outputs"]) == 4 and by_line[2]["seeds"][1] == by_line[2]["seeds"][0] + 1
 PY
