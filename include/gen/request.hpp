@@ -234,7 +234,7 @@ std::string names_text() {
   X(std::string, outpaint, "", "--outpaint",                                                                     \
     "Extend the init image and paint the new area: left:L,right:R,top:T,bottom:B (pixels)", "", GEN_ANY)         \
   X(std::string, outpaint_fill, "edge", "--outpaint-fill",                                                      \
-    "The new pixels before painting: edge, mirror or a colour #rrggbb", "", GEN_ANY)                           \
+    "The new pixels before painting: edge, mirror, matched[:Q[:C]] (A1111 mk2 noise) or #rrggbb", "", GEN_ANY)  \
   X(double, hires_scale, 0.0, "--hires-scale",                                                                  \
     "Hires fix: render, upscale by this factor, then denoise again (0: off)", "Hires upscale",                   \
     GEN_RANGE(0, 8, 0))                                                                                         \
