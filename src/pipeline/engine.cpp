@@ -224,7 +224,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
-  const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir);
+  const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir, s.options.fallback_vocab);
   TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
   // Textual-inversion embeddings the prompts name (their files read now, before the slow parts).
   s.stage = "finding the embeddings";

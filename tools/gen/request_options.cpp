@@ -152,6 +152,18 @@ void environment_defaults(EngineOptions& o) {
   };
   from_env(o.lora_dir, "GEN_LORA_DIR");
   from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR");
+  // The last place a CLIP vocabulary is looked for: $GEN_VOCAB, else the copy set-up put
+  // beside gen (share/gen/clip/ of the build tree or of the install prefix).
+  if (o.fallback_vocab.empty()) {
+    if (const char* v = std::getenv("GEN_VOCAB"); v && *v) {
+      o.fallback_vocab = v;
+    } else {
+      std::error_code ec;
+      const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+      const auto own = exe.parent_path().parent_path() / "share" / "gen" / "clip" / "bpe_simple_vocab_16e6.txt.gz";
+      if (!ec && std::filesystem::is_regular_file(own, ec)) o.fallback_vocab = own.string();
+    }
+  }
 }
 
 }  // namespace gen::cli

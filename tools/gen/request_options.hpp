@@ -45,7 +45,8 @@ LoraRequest parse_lora_option(const std::string& text, const std::string& subjec
 
 // The CLI's environment defaults: $GEN_LORA_DIR and $GEN_EMBEDDINGS_DIR become the engine's
 // lora_dir / embeddings_dir when those are empty (the library reads no environment). Throws
-// NotFound naming the variable when it names no folder.
+// NotFound naming the variable when it names no folder. The fallback CLIP vocabulary is
+// $GEN_VOCAB, else gen's own copy in ../share/gen/clip/ from the executable.
 void environment_defaults(EngineOptions& o);
 
 // Sets `target` from its name, or throws InvalidArgument naming `subject`.
