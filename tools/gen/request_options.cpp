@@ -146,12 +146,16 @@ void environment_defaults(EngineOptions& o) {
     if (!v || !*v) return;
     std::error_code ec;
     if (!std::filesystem::is_directory(v, ec))
-      fail(ErrorCode::NotFound, var, std::string(var == std::string("GEN_LORA_DIR") ? "LoRA" : "embeddings") +
-                                         " folder '" + v + "' does not exist");
+      fail(ErrorCode::NotFound, var,
+           std::string(var == std::string("GEN_LORA_DIR")        ? "LoRA"
+                       : var == std::string("GEN_ANNOTATOR_DIR") ? "annotator"
+                                                                 : "embeddings") +
+               " folder '" + v + "' does not exist");
     field = v;
   };
   from_env(o.lora_dir, "GEN_LORA_DIR");
   from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR");
+  from_env(o.annotator_dir, "GEN_ANNOTATOR_DIR");
 }
 
 }  // namespace gen::cli
