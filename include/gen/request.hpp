@@ -184,6 +184,9 @@ std::string names_text() {
     "", GEN_ANY)                                                                                                \
   X(std::string, lora_dir, "", "--lora-dir",                                                                   \
     "Where <lora:NAME:...> prompt tags and --lora NAME find files (default: $GEN_LORA_DIR)", "", GEN_ANY)        \
+  X(std::string, annotator_dir, "", "--annotator-dir",                                                         \
+    "Where annotators (--preprocess hed, pidinet, lineart, ...) find their weights (default: $GEN_ANNOTATOR_DIR)", \
+    "", GEN_ANY)                                                                                                \
   X(std::string, embeddings_dir, "", "--embeddings-dir",                                                       \
     "Where prompt words find textual-inversion embeddings by file name (default: $GEN_EMBEDDINGS_DIR)", "",      \
     GEN_ANY)                                                                                                    \
@@ -268,12 +271,17 @@ std::string names_text() {
   X(double, end, 1.0, "--control-end", "Fraction of the steps where the group stops", "Guidance End",           \
     GEN_RANGE(0, 1, 0))                                                                                         \
   X(std::string, preprocess, "none", "--preprocess",                                                           \
-    "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T", "Module", GEN_ANY)                   \
+    "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, or an annotator "    \
+    "(hed[:safe][:scribble], pidinet, lineart, lineart_coarse, lineart_standard, shuffle, color; "              \
+    "docs/preprocessors.md)", "Module", GEN_ANY)                                                               \
   X(ResizeMode, resize, ResizeMode::Just, "--control-resize",                                                  \
     "just, crop or fill (before any --control: every group's)", "Resize Mode", GEN_ANY)                         \
   X(bool, global_pool, false, "--control-pool",                                                                \
     "Shuffle model as an LDM file: residuals averaged over the image, conditional half only", \
-    "", GEN_ANY)
+    "", GEN_ANY)                                                                                                \
+  X(int, preprocess_resolution, 512, "--preprocess-resolution",                                               \
+    "The group's annotator resolution: the photo's short side for detection and the map's (64-4096)", "",      \
+    GEN_RANGE(64, 4096, 0))
 
 #define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "annotators/annotators.hpp"
 #include "control/control_image.hpp"
 #include "core/fail.hpp"
 #include "kernels.hpp"
@@ -117,6 +118,7 @@ struct Engine::State {
   TokenizerCache tokenizers;
   LoraStage loras;
   EmbeddingStage embeddings;
+  annotators::Annotators annotators;  // annotator networks, loaded once (by file identity)
   std::string summary;
   Timings timings;
   std::string stage;  // what run() is doing, for error messages
@@ -135,6 +137,7 @@ void Engine::clear_cache() {
   s_->tokenizers.clear();
   s_->loras.clear();
   s_->embeddings.clear();
+  s_->annotators.clear();
 }
 
 Request resolve_seed(Request r) {
@@ -250,10 +253,16 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   // The control units at a size (the request's; hires fix's second pass at its own). With
   // --inpaint-area masked each control image is cropped to the mask's box and fitted as the
   // init image is (diffusers' ControlNet inpaint pipeline with padding_mask_crop).
+  s.annotators.set_dir(req.annotator_dir);
   auto control_units = [&](int width, int height, bool record) {
     std::vector<ControlUnit> units;
     for (std::size_t i = 0; i < req.controls.size(); ++i) {
       const auto& c = req.controls[i];
+      annotators::RunSettings run;  // annotators: fp32 on the request's device, seeded by the request
+      run.resolution = c.preprocess_resolution;
+      run.seed = req.seed.value_or(0);
+      run.device = device;
+      const control::AnnotatorUse use{&s.annotators, &run};
       auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
       ControlUnit u;
       u.net = &net;
@@ -269,11 +278,12 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                    ": with --inpaint-area masked a control image is cropped as the init image is, so it must be the same size");
         const Image cropped = editing::preprocess_image(to_rgb8(full), width, height, editing::ResizeMode::Fill,
                                                         &*images.crop, 8, subject);
-        u.image = control::prepare_control_image(cropped, c.preprocess, "just", width, height, subject);
+        u.image = control::prepare_control_image(cropped, c.preprocess, "just", width, height, subject, use);
       } else {
         u.image = c.pixels.empty()
-                      ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height)
-                      : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject);
+                      ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height, use)
+                      : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject,
+                                                       use);
       }
       if (c.preprocess == "inpaint_only") {  // masked pixels = −1 (make_inpaint_condition)
         auto m = images.mask;

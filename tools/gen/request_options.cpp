@@ -139,19 +139,22 @@ Request RequestOptions::apply(Request r) const {
   return r;
 }
 
+std::string folder_from_env(const char* var, const char* what) {
+  const char* v = std::getenv(var);
+  if (!v || !*v) return "";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(v, ec))
+    fail(ErrorCode::NotFound, var, std::string(what) + " folder '" + v + "' does not exist");
+  return v;
+}
+
 void environment_defaults(EngineOptions& o) {
-  const auto from_env = [](std::string& field, const char* var) {
-    if (!field.empty()) return;
-    const char* v = std::getenv(var);
-    if (!v || !*v) return;
-    std::error_code ec;
-    if (!std::filesystem::is_directory(v, ec))
-      fail(ErrorCode::NotFound, var, std::string(var == std::string("GEN_LORA_DIR") ? "LoRA" : "embeddings") +
-                                         " folder '" + v + "' does not exist");
-    field = v;
+  const auto from_env = [](std::string& field, const char* var, const char* what) {
+    if (field.empty()) field = folder_from_env(var, what);
   };
-  from_env(o.lora_dir, "GEN_LORA_DIR");
-  from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR");
+  from_env(o.lora_dir, "GEN_LORA_DIR", "LoRA");
+  from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR", "embeddings");
+  from_env(o.annotator_dir, "GEN_ANNOTATOR_DIR", "annotator");
   // The last place a CLIP vocabulary is looked for: $GEN_VOCAB, else the copy set-up put
   // beside gen (share/gen/clip/ of the build tree or of the install prefix).
   if (o.fallback_vocab.empty()) {

@@ -48,6 +48,8 @@ LoraRequest parse_lora_option(const std::string& text, const std::string& subjec
 // NotFound naming the variable when it names no folder. The fallback CLIP vocabulary is
 // $GEN_VOCAB, else gen's own copy in ../share/gen/clip/ from the executable.
 void environment_defaults(EngineOptions& o);
+// $VAR as a folder ("" when unset or empty); NotFound naming VAR and `what` when it is no folder.
+std::string folder_from_env(const char* var, const char* what);
 
 // Sets `target` from its name, or throws InvalidArgument naming `subject`.
 template <class E>
