@@ -52,6 +52,10 @@ void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
                 ->type_name("FILE[:W[:TE]]")
                 ->allow_extra_args(false)
                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  if (std::find(skip.begin(), skip.end(), "upscaler_dir") == skip.end())
+    app.add_option("--upscaler-dir", upscaler_dir,
+                   "Where --hires-upscaler-model NAME finds NAME.pth / .safetensors (default: $GEN_UPSCALER_DIR)")
+        ->type_name("DIR");
   if (std::find(skip.begin(), skip.end(), "embeddings") == skip.end())
     embedding_ = app.add_option("--embedding")
                      ->description("Textual-inversion embedding file a prompt names by its file name (besides "
@@ -146,12 +150,16 @@ void environment_defaults(EngineOptions& o) {
     if (!v || !*v) return;
     std::error_code ec;
     if (!std::filesystem::is_directory(v, ec))
-      fail(ErrorCode::NotFound, var, std::string(var == std::string("GEN_LORA_DIR") ? "LoRA" : "embeddings") +
-                                         " folder '" + v + "' does not exist");
+      fail(ErrorCode::NotFound, var,
+           std::string(var == std::string("GEN_LORA_DIR")       ? "LoRA"
+                       : var == std::string("GEN_UPSCALER_DIR") ? "upscaler"
+                                                                : "embeddings") +
+               " folder '" + v + "' does not exist");
     field = v;
   };
   from_env(o.lora_dir, "GEN_LORA_DIR");
   from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR");
+  from_env(o.upscaler_dir, "GEN_UPSCALER_DIR");
 }
 
 }  // namespace gen::cli
