@@ -248,6 +248,9 @@ std::string names_text() {
   X(HiresUpscaler, hires_upscaler, HiresUpscaler::Latent, "--hires-upscaler",                                  \
     "latent, latent_antialiased, latent_bicubic(_antialiased), latent_nearest(_exact) or lanczos",               \
     "Hires upscaler", GEN_ANY)                                                                                  \
+  X(std::string, hires_upscaler_model, "", "--hires-upscaler-model",                                           \
+    "Hires fix: an ESRGAN-family upscaler (.pth / .safetensors, or its name in --upscaler-dir) instead of "      \
+    "--hires-upscaler (docs/upscalers.md)", "", GEN_ANY)                                                         \
   X(int, hires_steps, 0, "--hires-steps", "Hires fix: steps of the second pass (0: --steps)", "Hires steps",    \
     GEN_RANGE(0, 1000, 0))                                                                                      \
   X(double, hires_strength, 0.7, "--hires-strength", "Hires fix: the second pass's denoising strength", "",    \
@@ -302,7 +305,8 @@ struct ControlRequest {
 
 struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
-  // lora_dir, embeddings, embeddings_dir, ...); "gen.request/1" and "/1.1" files are still read.
+  // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model; "gen.request/1" and
+  // "/1.1" files are still read (a 1.2 file without hires_upscaler_model has its default, "").
   static constexpr const char* kSchema = "gen.request/1.2";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;

@@ -21,12 +21,12 @@
 #include "pipeline/edit.hpp"
 #include "pipeline/embedding_stage.hpp"
 #include "pipeline/hires.hpp"
+#include "upscalers/esrgan_net.hpp"
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/threads.hpp"
 
 namespace gen::pipeline {
-namespace {
 
 c10::Device pick_device(Device d) {
   if (d == Device::Cpu) return c10::Device(c10::kCPU);
@@ -46,6 +46,8 @@ at::ScalarType pick_dtype(Precision p, const c10::Device& device) {
   }
   return device.is_cuda() ? at::kHalf : at::kFloat;
 }
+
+namespace {
 
 // How this engine loads and runs models for a request on `device` in `dtype`.
 LoadSettings load_settings(const EngineOptions& o, c10::Device device, at::ScalarType dtype) {
@@ -119,6 +121,7 @@ struct Engine::State {
   LoraStage loras;
   EmbeddingStage embeddings;
   annotators::Annotators annotators;  // annotator networks, loaded once (by file identity)
+  upscalers::UpscalerCache upscalers;  // hires fix's ESRGAN nets
   std::string summary;
   Timings timings;
   std::string stage;  // what run() is doing, for error messages
@@ -138,6 +141,7 @@ void Engine::clear_cache() {
   s_->loras.clear();
   s_->embeddings.clear();
   s_->annotators.clear();
+  s_->upscalers.clear();
 }
 
 Request resolve_seed(Request r) {
@@ -348,6 +352,12 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     if (req.hires_steps > 0) second.steps = req.hires_steps;
     if (!req.hires_sampler.empty()) second.sampler = *enum_from_name<Sampler>(req.hires_sampler);
     hires.upscaler = req.hires_upscaler;
+    if (!req.hires_upscaler_model.empty()) {
+      s.stage = "loading the hires upscaler";
+      const auto path =
+          upscalers::find_upscaler_file(req.hires_upscaler_model, s.options.upscaler_dir, "hires_upscaler_model");
+      hires.net = &s.upscalers.get(path, dtype, device);
+    }
     hires.strength = req.hires_strength;
     hires.denoise = denoise_settings(second, base);
     hires.denoise.guess_mode = job.denoise.guess_mode;

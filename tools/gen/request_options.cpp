@@ -52,6 +52,10 @@ void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
                 ->type_name("FILE[:W[:TE]]")
                 ->allow_extra_args(false)
                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  if (std::find(skip.begin(), skip.end(), "upscaler_dir") == skip.end())
+    app.add_option("--upscaler-dir", upscaler_dir,
+                   "Where --hires-upscaler-model NAME finds NAME.pth / .safetensors (default: $GEN_UPSCALER_DIR)")
+        ->type_name("DIR");
   if (std::find(skip.begin(), skip.end(), "embeddings") == skip.end())
     embedding_ = app.add_option("--embedding")
                      ->description("Textual-inversion embedding file a prompt names by its file name (besides "
@@ -155,6 +159,7 @@ void environment_defaults(EngineOptions& o) {
   from_env(o.lora_dir, "GEN_LORA_DIR", "LoRA");
   from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR", "embeddings");
   from_env(o.annotator_dir, "GEN_ANNOTATOR_DIR", "annotator");
+  from_env(o.upscaler_dir, "GEN_UPSCALER_DIR", "upscaler");
   // The last place a CLIP vocabulary is looked for: $GEN_VOCAB, else the copy set-up put
   // beside gen (share/gen/clip/ of the build tree or of the install prefix).
   if (o.fallback_vocab.empty()) {
