@@ -247,8 +247,9 @@ std::string looks_like(const Shapes& s) {
   if (has_prefix("pretrained.model.") && has_prefix("scratch.")) return "a MiDaS / DPT depth model (dpt_hybrid)";
   if (has_prefix("pretrained.blocks.") && !has_prefix("depth_head."))
     return "a DINOv2 backbone without the Depth Anything head";
-  if (has("model0.conv1_1.weight") || has("model1_1.conv5_1_CPM_L1.weight")) return "an OpenPose body model";
-  if (has("model1_0.conv1_1.weight") || has("model6.Mconv7_stage6.weight")) return "an OpenPose hand model";
+  // OpenPose: body_pose_model.pth / hand_pose_model.pth keys (and after controlnet_aux's transfer()).
+  if (has("conv5_5_CPM_L1.weight") || has("model0.conv1_1.weight")) return "an OpenPose body model";
+  if (has("conv6_2_CPM.weight") || has("model1_0.conv1_1.weight")) return "an OpenPose hand model";
   if (has("block1.convs.0.weight") && has("block5.projection.weight")) return "a HED annotator (ControlNetHED)";
   if (has("init_block.weight") && has("classifier.weight")) return "a PiDiNet annotator";
   if (has("model0.1.weight") && has("model4.1.weight")) return "a line-art annotator";
