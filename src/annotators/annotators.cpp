@@ -48,12 +48,22 @@ std::string Annotators::weights_path(const AnnotatorSpec& spec) const {
 
 std::shared_ptr<Network> Annotators::network(const AnnotatorSpec& spec, c10::Device device) {
   if (device != cache_device_) {
-    cache_.clear();
+    clear();
     cache_device_ = device;
   }
   const std::string path = weights_path(spec);
   const std::string kind = spec.info->kind, name = spec.info->name;
   return *cache_.get(path, [&](const std::string& p) { return load_network(kind, p, device, name); });
+}
+
+std::shared_ptr<DepthAnything> Annotators::depth_anything(const AnnotatorSpec& spec, c10::Device device) {
+  if (device != cache_device_) {
+    clear();
+    cache_device_ = device;
+  }
+  return *depth_cache_.get(weights_path(spec), [&](const std::string& p) {
+    return std::make_shared<DepthAnything>(load_depth_anything(p, device));
+  });
 }
 
 Image Annotators::run(const Image& rgb, const std::string& text, const RunSettings& s, const std::string& subject) {
@@ -69,7 +79,10 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
   // The networks' maps (and shuffle's) come out at resize_image(input, image_resolution)'s size.
   const cv::Size out_size = detect_size(input.cols, input.rows, s.resolution);
   cv::Mat map;
-  if (name == "shuffle") {
+  if (name == "depth_anything") {  // relative depth, min-max to 0-255, grey as RGB (docs/depth.md)
+    map = to_mat(depth_anything_map(*depth_anything(spec, s.device), to_image(input),
+                                    static_cast<int>(spec.number("input"))));
+  } else if (name == "shuffle") {
     const double seed = spec.number("seed");
     map = shuffle(input, seed >= 0 ? static_cast<std::uint32_t>(seed) : static_cast<std::uint32_t>(s.seed));
   } else {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "annotators/depth_anything.hpp"
 #include "annotators/networks.hpp"
 #include "annotators/registry.hpp"
 #include "core/file_cache.hpp"
@@ -38,11 +39,17 @@ class Annotators {
   std::string weights_path(const AnnotatorSpec& spec) const;
   // The loaded network (cached by file identity and device).
   std::shared_ptr<Network> network(const AnnotatorSpec& spec, c10::Device device);
-  void clear() { cache_.clear(); }
+  // Depth Anything V2 (its own model type), cached the same way.
+  std::shared_ptr<DepthAnything> depth_anything(const AnnotatorSpec& spec, c10::Device device);
+  void clear() {
+    cache_.clear();
+    depth_cache_.clear();
+  }
 
  private:
   std::string dir_;
   core::FileCache<std::shared_ptr<Network>> cache_{4};
+  core::FileCache<std::shared_ptr<DepthAnything>> depth_cache_{2};
   c10::Device cache_device_ = c10::Device(c10::kCPU);
 };
 

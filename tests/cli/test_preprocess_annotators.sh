@@ -26,6 +26,15 @@ for c in "hed:safe hed_safe_128" "pidinet:scribble pidinet_scribble_128" "linear
 done
 "$GEN" preprocess "$P" --preprocess lineart_coarse --annotator-dir "$T/w" --preprocess-resolution 128 -W 64 -H 64 -o "$T/o/lc.png" > /dev/null
 check $? 0 "preprocess lineart_coarse --annotator-dir, resized to 64x64"
+# Depth Anything V2 through the framework (the network and map are compared with transformers in
+# DepthAnything.*): a grey map at the detect size, brought to -W/-H.
+DA=$GEN_SRC/tests/data/depth_anything/depth_anything_v2_tiny.safetensors
+"$GEN" preprocess "$P" --preprocess "depth_anything:input=70:file=$DA" --preprocess-resolution 128 -W 96 -H 80 -o "$T/o/depth.png" > /dev/null
+check $? 0 "preprocess depth_anything (file=), 96x80"
+"$GEN_PYTHON" -c "import sys, numpy as np; from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]).convert('RGB'), int)
+sys.exit(0 if a.shape == (80, 96, 3) and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all() and a.max() - a.min() > 150 else 1)" "$T/o/depth.png"
+check $? 0 "depth map: grey, 96x80, spans the range"
 bad() {  # bad CODE PATTERN DESCRIPTION -- ARGS...
   local want=$1 pat=$2 what=$3; shift 4
   rm -f "$T/o/bad.png"
@@ -46,5 +55,8 @@ bad 2 "too small for the preprocess resolution 512" "a photo too small" -- \
   "$GEN" preprocess "$T/small.png" --preprocess color
 bad 2 "is 1x1" "a 1x1 image" -- "$GEN" preprocess "$T/one.png" --preprocess lineart_standard
 bad 2 "not an option of hed" "an unknown option" -- "$GEN" preprocess "$P" --preprocess hed:fast --annotator-dir "$T/w"
+bad 7 "Depth Anything V2 file" "a depth file given to hed" -- "$GEN" preprocess "$P" --preprocess "hed:file=$DA"
+bad 7 "not a Depth Anything V2 file" "a line-art file given to depth_anything" -- \
+  "$GEN" preprocess "$P" --preprocess "depth_anything:file=$T/w/sk_model.safetensors"
 bad 2 "between 64 and 4096" "a bad resolution" -- "$GEN" preprocess "$P" --preprocess color --preprocess-resolution 10
 exit $fail
