@@ -41,41 +41,80 @@ bool floating(DType d) {
   }
 }
 
-}  // namespace
+// What load_from needs of a source of tensors.
+struct CheckpointSource {
+  const SafetensorsCheckpoint& c;
+  bool contains(const std::string& k) const { return c.contains(k); }
+  DType dtype(const std::string& k) const { return c.info(k).dtype; }
+  std::vector<std::int64_t> shape(const std::string& k) const { return c.info(k).shape; }
+  at::Tensor load(const std::string& k, at::ScalarType t, c10::Device d) const { return load_tensor(c, k, t, d); }
+  std::vector<std::string> names() const { return c.names(); }
+};
 
-void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadOptions& opt,
-                  const std::string& subject) {
+struct MapSource {
+  const std::map<std::string, at::Tensor>& m;
+  bool contains(const std::string& k) const { return m.count(k) != 0; }
+  DType dtype(const std::string& k) const {
+    switch (m.at(k).scalar_type()) {
+      case at::kHalf: return DType::F16;
+      case at::kBFloat16: return DType::BF16;
+      case at::kFloat: return DType::F32;
+      case at::kDouble: return DType::F64;
+      case at::kFloat8_e4m3fn: return DType::F8_E4M3;
+      case at::kFloat8_e5m2: return DType::F8_E5M2;
+      case at::kBool: return DType::BOOL;
+      case at::kByte: return DType::U8;
+      case at::kChar: return DType::I8;
+      case at::kShort: return DType::I16;
+      case at::kInt: return DType::I32;
+      default: return DType::I64;
+    }
+  }
+  std::vector<std::int64_t> shape(const std::string& k) const { return m.at(k).sizes().vec(); }
+  at::Tensor load(const std::string& k, at::ScalarType t, c10::Device d) const {
+    return m.at(k).to(d, t, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> v;
+    for (const auto& kv : m) v.push_back(kv.first);
+    return v;
+  }
+};
+
+template <class Source>
+void load_from(Module& module, const Source& src, const LoadOptions& opt, const std::string& subject) {
   std::vector<std::string> missing, misshaped, wrong_dtype, unexpected;
   std::set<std::string> used;
   module.visit([&](const std::string& name, Module::Param& p) {
     const std::string key = opt.prefix + (opt.rename ? opt.rename(name) : name);
-    if (!ckpt.contains(key)) {
+    if (!src.contains(key)) {
       missing.push_back(key);
       return;
     }
     used.insert(key);
-    const auto& info = ckpt.info(key);
-    if (!floating(info.dtype)) {
-      wrong_dtype.push_back(key + " (" + dtype_name(info.dtype) + ")");
+    const DType dtype = src.dtype(key);
+    const auto shape = src.shape(key);
+    if (!floating(dtype)) {
+      wrong_dtype.push_back(key + " (" + dtype_name(dtype) + ")");
       return;
     }
     at::ScalarType target = opt.dtype;
-    if (opt.keep_16bit && opt.dtype == at::kFloat && (info.dtype == DType::F16 || info.dtype == DType::BF16))
-      target = info.dtype == DType::F16 ? at::kHalf : at::kBFloat16;
-    if (info.shape != p.shape && opt.reshape_trailing_ones && info.shape.size() < p.shape.size() &&
-        std::equal(info.shape.begin(), info.shape.end(), p.shape.begin()) &&
-        std::all_of(p.shape.begin() + info.shape.size(), p.shape.end(), [](std::int64_t d) { return d == 1; })) {
-      p.value = load_tensor(ckpt, key, target, opt.device).view(p.shape);
+    if (opt.keep_16bit && opt.dtype == at::kFloat && (dtype == DType::F16 || dtype == DType::BF16))
+      target = dtype == DType::F16 ? at::kHalf : at::kBFloat16;
+    if (shape != p.shape && opt.reshape_trailing_ones && shape.size() < p.shape.size() &&
+        std::equal(shape.begin(), shape.end(), p.shape.begin()) &&
+        std::all_of(p.shape.begin() + shape.size(), p.shape.end(), [](std::int64_t d) { return d == 1; })) {
+      p.value = src.load(key, target, opt.device).view(p.shape);
       return;
     }
-    if (info.shape != p.shape) {
-      misshaped.push_back(key + " " + shape_str(info.shape) + " (expected " + shape_str(p.shape) + ")");
+    if (shape != p.shape) {
+      misshaped.push_back(key + " " + shape_str(shape) + " (expected " + shape_str(p.shape) + ")");
       return;
     }
-    p.value = load_tensor(ckpt, key, target, opt.device);
+    p.value = src.load(key, target, opt.device);
   });
   if (opt.strict_unexpected) {
-    for (const auto& key : ckpt.names())
+    for (const auto& key : src.names())
       if (key.compare(0, opt.prefix.size(), opt.prefix) == 0 && !used.count(key) &&
           !(opt.ignore && opt.ignore(key)))
         unexpected.push_back(key);
@@ -88,6 +127,18 @@ void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadO
   list(o, "not floating point (weights must be F16, BF16, F32, F64 or F8)", wrong_dtype);
   list(o, "unexpected", unexpected);
   fail(ErrorCode::ModelMismatch, subject, o.str());
+}
+
+}  // namespace
+
+void load_weights(Module& module, const SafetensorsCheckpoint& ckpt, const LoadOptions& opt,
+                  const std::string& subject) {
+  load_from(module, CheckpointSource{ckpt}, opt, subject);
+}
+
+void load_weights(Module& module, const std::map<std::string, at::Tensor>& tensors, const LoadOptions& opt,
+                  const std::string& subject) {
+  load_from(module, MapSource{tensors}, opt, subject);
 }
 
 }  // namespace gen::models

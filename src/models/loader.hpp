@@ -5,6 +5,7 @@
 #include <c10/core/Device.h>
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "gen/safetensors.hpp"
@@ -38,6 +39,10 @@ struct LoadOptions {
 // (integer, boolean, complex) tensor is listed in one ModelMismatch error naming
 // `subject`.
 void load_weights(Module& module, const SafetensorsCheckpoint& checkpoint, const LoadOptions& options,
+                  const std::string& subject);
+// The same from tensors already in memory (e.g. a torch.save file read by tensor/tensor_file.hpp),
+// with the same checks and the same error.
+void load_weights(Module& module, const std::map<std::string, at::Tensor>& tensors, const LoadOptions& options,
                   const std::string& subject);
 
 }  // namespace gen::models
