@@ -3,7 +3,7 @@
 # reference drawing), `detect` runs on random-weight networks in the original .pth layouts, and
 # every bad input ends in one message with its documented exit code and no output.
 # Env: GEN, GEN_PYTHON, GEN_SRC, GEN_TMP; GEN_OPENPOSE_NETS: a folder from
-# `tools/openpose_reference.py nets` to reuse (else one is made, ~500 MB).
+# `tools/openpose_reference.py nets` to reuse (else the unit tests' one, else one is made, ~500 MB).
 . "$(dirname "$0")/lib.sh"
 D="$GEN_SRC/tests/data/openpose"
 T="$GEN_TMP"
@@ -53,7 +53,9 @@ expect_exit 2 "--width" -- "$GEN" pose draw "$T/pose.json" -o "$T/x.png" -W 0
 [ -e "$T/x.png" ] && bad "a refused draw left $T/x.png" || pass "no output from refused draws"
 
 # detect: random-weight networks in the original layouts
-N=${GEN_OPENPOSE_NETS:-}
+# (the unit tests' copy in the build folder, build/tests/openpose_nets, is reused when complete)
+N=${GEN_OPENPOSE_NETS:-$(dirname "$GEN")/../tests/openpose_nets}
+if [ ! -e "$N/done" ] && [ -z "${GEN_OPENPOSE_NETS:-}" ]; then N=""; fi
 if [ -z "$N" ] || [ ! -e "$N/facenet.pth" ]; then
   N="$T/nets"
   "$GEN_PYTHON" "$GEN_SRC/tools/openpose_reference.py" nets "$N" >"$T/nets.log" 2>&1 || { cat "$T/nets.log"; bad "nets"; finish; }

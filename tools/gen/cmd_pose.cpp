@@ -60,14 +60,14 @@ Command register_pose(CLI::App& app) {
   auto* draw = sub->add_subcommand("draw", "Draw the skeleton map of an OpenPose JSON file");
   draw->add_option("POSE", o->pose_json, "The pose (OpenPose JSON)")->required();
   draw->add_option("-o,--output", o->draw_output, "The skeleton map to write (PNG)")->required();
-  draw->add_option("-W,--width", o->width, "Map width (default: the JSON's canvas_width)");
-  draw->add_option("-H,--height", o->height, "Map height (default: the JSON's canvas_height)");
+  auto* wopt = draw->add_option("-W,--width", o->width, "Map width (default: the JSON's canvas_width)");
+  auto* hopt = draw->add_option("-H,--height", o->height, "Map height (default: the JSON's canvas_height)");
   draw->add_flag("--no-body", o->no_body, "Leave the body out");
   draw->add_flag("--no-hand", o->no_hand, "Leave the hands out");
   draw->add_flag("--no-face", o->no_face, "Leave the face out");
   draw->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
 
-  return {sub, [o, det, draw] {
+  return {sub, [o, det, wopt, hopt] {
             if (det->parsed()) {
               PoseOptions opt;
               if (o->preset.empty()) {
@@ -92,7 +92,7 @@ Command register_pose(CLI::App& app) {
             }
             const std::string text = core::read_input(o->pose_json, kMaxPoseJson, "pose JSON file");
             const Poses poses = poses_from_json(text, o->pose_json);
-            const int w = o->width ? o->width : poses.width, h = o->height ? o->height : poses.height;
+            const int w = wopt->count() ? o->width : poses.width, h = hopt->count() ? o->height : poses.height;
             for (auto [name, v] : {std::pair{"--width", w}, std::pair{"--height", h}})
               if (v < 1 || v > 16384)
                 fail(ErrorCode::InvalidArgument, name, std::to_string(v) + ": must be between 1 and 16384");
