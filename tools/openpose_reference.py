@@ -278,7 +278,8 @@ def make_nets(out_dir):
         ho = hand(xh)
         fo = face(xf)[-1]
     # The body and face paths around the networks (resizing, padding, upscaling): the body's
-    # heat maps as Body.__call__ hands them to gaussian_filter, the face's as Face.__call__ returns them.
+    # heat maps as Body.__call__ hands them to gaussian_filter, the hand's likewise (a 36 x 36 crop),
+    # the face's as Face.__call__ returns them.
     from controlnet_aux.open_pose import body as body_mod, face as face_mod
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, size=(72, 56, 3), dtype=np.uint8)  # BGR, as detect_poses passes it
@@ -291,12 +292,24 @@ def make_nets(out_dir):
         b(img)
     finally:
         body_mod.gaussian_filter = real_filter
+    from controlnet_aux.open_pose import hand as hand_mod
+    hand_seen = []
+    real_hand_filter = hand_mod.gaussian_filter
+    hand_mod.gaussian_filter = lambda m, sigma: (hand_seen.append(m.copy()), real_hand_filter(m, sigma=sigma))[1]
+    try:
+        h = object.__new__(hand_mod.Hand)
+        h.model = hand
+        hand_img = rng.integers(0, 256, size=(36, 36, 3), dtype=np.uint8)
+        h(hand_img)
+    finally:
+        hand_mod.gaussian_filter = real_hand_filter
     f = object.__new__(face_mod.Face)
     f.model = face
     face_img = rng.integers(0, 256, size=(30, 26, 3), dtype=np.uint8)
     face_maps = f(face_img)
     extra = {"image": torch.from_numpy(img), "body_heat": torch.from_numpy(np.stack(seen)),
-             "face_image": torch.from_numpy(face_img), "face_maps": torch.from_numpy(face_maps)}
+             "face_image": torch.from_numpy(face_img), "hand_image": torch.from_numpy(hand_img),
+             "hand_heat": torch.from_numpy(np.stack(hand_seen)), "face_maps": torch.from_numpy(face_maps)}
     save_file({**extra, "x_body": xb, "body_L1": l1, "body_L2": l2, "x_hand": xh, "hand": ho, "x_face": xf, "face": fo},
               os.path.join(out_dir, "nets.safetensors"))
 

@@ -34,6 +34,11 @@ at::Tensor openpose_input(const unsigned char* bgr, int height, int width);
 void body_maps(const OpenposeBodyNet& net, c10::Device device, const unsigned char* bgr, int height, int width,
                std::vector<double>& heat, std::vector<double>& paf);
 
+// Hand.__call__ up to its peaks: the crop (BGR, height × width) blurred (σ 0.8), run at 184, 368,
+// 552 and 736 pixels, the maps resized to 128 × 128 and averaged: 22 float64 planes.
+std::vector<double> hand_maps(const OpenposeCpmNet& net, c10::Device device, const unsigned char* bgr, int height,
+                              int width);
+
 // Face.__call__: the crop (BGR, height × width) resized to 384 × 384, the network, its last maps
 // resized back bilinearly (align_corners): 71 float32 planes of height × width.
 std::vector<float> face_maps(const OpenposeCpmNet& net, c10::Device device, const unsigned char* bgr, int height,

@@ -85,6 +85,26 @@ void body_maps(const OpenposeBodyNet& net, c10::Device device, const unsigned ch
   fill(l1, paf);
 }
 
+std::vector<double> hand_maps(const OpenposeCpmNet& net, c10::Device device, const unsigned char* bgr, int height,
+                              int width) {
+  const cv::Mat crop(height, width, CV_8UC3, const_cast<unsigned char*>(bgr));
+  cv::Mat blurred;
+  cv::GaussianBlur(crop, blurred, cv::Size(0, 0), 0.8);
+  std::vector<double> avg(static_cast<std::size_t>(22) * 128 * 128, 0.0);
+  c10::InferenceMode inference;
+  for (double s : {0.5 * 368, 1.0 * 368, 1.5 * 368, 2.0 * 368}) {
+    const cv::Mat sized = smart_resize(blurred, s, s);
+    int pd = 0, pr = 0;
+    const cv::Mat padded = pad8(sized, pd, pr);
+    const at::Tensor out = net.forward(openpose_input(padded.data, padded.rows, padded.cols).to(device));
+    const auto planes = upscale_maps(out, padded.rows - pd, padded.cols - pr, 128, 128);
+    for (std::size_t c = 0; c < planes.size(); ++c)
+      for (int y = 0; y < 128; ++y)
+        for (int x = 0; x < 128; ++x) avg[(c * 128 + y) * 128 + x] += static_cast<double>(planes[c].at<float>(y, x) / 4.0f);
+  }
+  return avg;
+}
+
 std::vector<float> face_maps(const OpenposeCpmNet& net, c10::Device device, const unsigned char* bgr, int height,
                              int width) {
   const cv::Mat crop(height, width, CV_8UC3, const_cast<unsigned char*>(bgr));
@@ -140,20 +160,8 @@ Poses detect(const OpenposeNets& nets, const Image& rgb_in, const PoseOptions& o
     if (options.hand) {
       for (const auto& box : hand_boxes(kp, H, W)) {
         const cv::Mat crop = img(cv::Rect(box.x, box.y, std::min(box.w, W - box.x), std::min(box.w, H - box.y)));
-        cv::Mat blurred;
-        cv::GaussianBlur(crop, blurred, cv::Size(0, 0), 0.8);
-        std::vector<double> avg(static_cast<std::size_t>(22) * 128 * 128, 0.0);
-        for (double s : {0.5 * 368, 1.0 * 368, 1.5 * 368, 2.0 * 368}) {
-          const cv::Mat sized = smart_resize(blurred, s, s);
-          int pd = 0, pr = 0;
-          const cv::Mat padded = pad8(sized, pd, pr);
-          const at::Tensor out_maps = nets.hand->forward(openpose_input(padded.data, padded.rows, padded.cols).to(nets.device));
-          const auto planes = upscale_maps(out_maps, padded.rows - pd, padded.cols - pr, 128, 128);
-          for (std::size_t c = 0; c < planes.size(); ++c)
-            for (int y = 0; y < 128; ++y)
-              for (int x = 0; x < 128; ++x)
-                avg[(c * 128 + y) * 128 + x] += static_cast<double>(planes[c].at<float>(y, x) / 4.0f);
-        }
+        const cv::Mat cont = crop.clone();
+        auto avg = hand_maps(*nets.hand, nets.device, cont.data, cont.rows, cont.cols);
         auto pts = to_points(hand_peaks(std::move(avg), crop.rows, crop.cols), box.x, box.y);
         (box.left ? p.left_hand : p.right_hand) = std::move(pts);
       }

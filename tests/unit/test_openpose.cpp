@@ -318,6 +318,14 @@ TEST(OpenposeNets, MatchTheReference) {
     const auto hand = an::load_openpose_hand(dir + file, cpu);
     EXPECT_LE(rel_err(hand->forward(t("x_hand")), t("hand")), 1e-4) << file;
   }
+  {
+    // Hand.__call__ before its peaks: blur, four sizes, maps averaged at 128 x 128 (a 36 x 36 crop).
+    const auto hand = an::load_openpose_hand(dir + "/hand_pose_model.pth", cpu);
+    const at::Tensor himg = gen::view_tensor(ref, "hand_image").contiguous();
+    auto maps = an::hand_maps(*hand, cpu, himg.data_ptr<std::uint8_t>(), 36, 36);
+    const at::Tensor ours = at::from_blob(maps.data(), {22, 128, 128}, at::kDouble).slice(0, 0, 21);
+    EXPECT_LE(rel_err(ours, gen::view_tensor(ref, "hand_heat")), 1e-4);
+  }
   const auto face = an::load_openpose_face(dir + "/facenet.pth", cpu);
   EXPECT_LE(rel_err(face->forward(t("x_face")), t("face")), 1e-4);
   // Face.__call__: resize to 384, network, bilinear back to the crop.
