@@ -15,9 +15,9 @@ for f in "$B/tools/gen" "$B/tests/gen_tests"; do
 done
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 rm -rf .gpu
-mkdir -p .gpu/bin .gpu/lib .gpu/whl .gpu/shared/data/clip
+mkdir -p .gpu/bin .gpu/lib .gpu/whl .gpu/share/gen/clip
 cp "$B/tools/gen" "$B/tools/gen_bench_kernels" "$B/tests/gen_tests" .gpu/bin/
-# gen_tests has this build's source folder compiled in (its data, and ../shared beside it):
+# gen_tests has this build's source folder compiled in (its data, and build/share/gen/clip):
 # gpu_run.sh makes that path lead to the copy on the device.
 sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$B/CMakeCache.txt" >.gpu/source_dir
 # Libraries: ours and the system's, except libtorch (the device's) and the C runtime (the
@@ -30,9 +30,9 @@ for bin in .gpu/bin/*; do ldd "$bin"; done | awk '$3 ~ /^\// {print $3}' | sort 
     *) cp -L "$lib" .gpu/lib/ ;;
   esac
 done
-VOCAB=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
-[[ -f $VOCAB ]] || { echo "gpu_pack: $VOCAB is missing" >&2; exit 1; }
-cp "$VOCAB" .gpu/shared/data/clip/
+VOCAB=$B/share/gen/clip/bpe_simple_vocab_16e6.txt.gz
+[[ -f $VOCAB ]] || { echo "gpu_pack: $VOCAB is missing (scripts/setup.sh fetches it)" >&2; exit 1; }
+cp "$VOCAB" "$B/share/gen/clip/LICENSE" .gpu/share/gen/clip/
 # The reference side: diffusers as in our virtualenv, as a wheel (pure Python), and the one
 # package it needs that the device image lacks; the image's transformers 5.17 and
 # huggingface_hub 1.33 satisfy it (and carrying transformers would pass the 64 MiB limit).

@@ -32,11 +32,11 @@ export LD_LIBRARY_PATH=$ROOT/.gpu/lib:$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_
 export GEN_PYTHON=$PY GEN_TMP=$ROOT/build/tests/tmp
 mkdir -p "$GEN_TMP"
 # gen_tests has the build machine's source folder compiled in (.gpu/source_dir, written by
-# gpu_pack.sh), and ../shared beside it; the vocabulary travels in .gpu/shared.
+# gpu_pack.sh), and build/share/gen/clip in it; the vocabulary travels in .gpu/share.
 SRC=$(cat .gpu/source_dir)
 if [[ -n $SRC && $SRC != "$ROOT" && ! -e $SRC ]]; then mkdir -p "$(dirname "$SRC")" && ln -sfn "$ROOT" "$SRC"; fi
-[[ -e $ROOT/../shared/data/clip ]] || ln -sfn "$ROOT/.gpu/shared" "$ROOT/../shared"
-VOCAB=$ROOT/../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+[[ -e $ROOT/build/share/gen/clip ]] || { mkdir -p "$ROOT/build/share/gen" && ln -sfn "$ROOT/.gpu/share/gen/clip" "$ROOT/build/share/gen/clip"; }
+VOCAB=$ROOT/build/share/gen/clip/bpe_simple_vocab_16e6.txt.gz
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>/dev/null || echo "no nvidia-smi"
   "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available())'

@@ -17,6 +17,7 @@ log() { printf '[sanitize %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
 
 venv=$(scripts/venv.sh)
 build=${GEN_ASAN_BUILD_DIR:-build-asan}
+vocab_dir=$(scripts/clip_vocab.sh "$venv/bin/python")
 torch_prefix=$("$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
 launcher=()
 if command -v ccache >/dev/null; then
@@ -46,7 +47,7 @@ log "configure ($build: GEN_SANITIZE=ON, GEN_CUDA=OFF)"
 # tables so reports name file:line; NDEBUG as in the Release build CI ships.
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1 -DNDEBUG" \
-  -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" \
+  -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" -DGEN_CLIP_VOCAB_DIR="$vocab_dir" \
   -DGEN_SANITIZE=ON -DGEN_CUDA=OFF -DGEN_BUILD_EXAMPLES=OFF \
   "${launcher[@]}" >/dev/null
 log "build gen_tests_core gen_tests"

@@ -35,6 +35,9 @@ fi
 # 2. Python virtualenv (torch wheel = libtorch), cached by requirements hash ---
 venv=$(scripts/venv.sh)
 log "virtualenv: $venv"
+# The CLIP vocabulary single checkpoint files are tokenized with (PyPI's clip-anytorch wheel).
+vocab_dir=$(scripts/clip_vocab.sh "$venv/bin/python")
+log "CLIP vocabulary: $vocab_dir"
 
 # 3. Configure and build -------------------------------------------------------
 build=${GEN_BUILD_DIR:-build}
@@ -55,7 +58,7 @@ if command -v ccache >/dev/null; then
 fi
 log "configure ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" \
+  -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" -DGEN_CLIP_VOCAB_DIR="$vocab_dir" \
   -DCMAKE_INSTALL_PREFIX="$root/$build/install" \
   "${cuda_args[@]}" "${launcher[@]}" >/dev/null
 log "build"

@@ -21,7 +21,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VOCAB = os.path.join(HERE, "..", "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+# the copy scripts/setup.sh fetched from PyPI (clip-anytorch) into the build tree
+VOCAB = os.environ.get("GEN_VOCAB") or os.path.join(HERE, "..", "build", "share", "gen", "clip", "bpe_simple_vocab_16e6.txt.gz")
 
 
 def diffusers_side(a, w, control_path, tok, device, dtype):

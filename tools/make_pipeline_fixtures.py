@@ -12,7 +12,7 @@ from those same values. Writes into tests/data/pipeline/:
   sd2_models.safetensors, sd2_configs.json   an SD 2.x-style UNet and text encoder (same VAE)
   cases.json           the requests
   cases.safetensors    control images and the reference images ([B, 3, H, W] in [0, 1])
-The CLIP vocabulary is read from ../shared/data/clip (never committed).
+The CLIP vocabulary is the copy scripts/setup.sh puts in build/share/gen/clip (never committed).
 
     python tools/make_pipeline_fixtures.py
 """
@@ -36,7 +36,7 @@ from make_tokenizer_fixtures import write_vocab_folder  # noqa: E402
 torch.set_grad_enabled(False)
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(ROOT, "tests", "data", "pipeline")
-VOCAB = os.path.join(ROOT, "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+VOCAB = os.environ.get("GEN_VOCAB") or os.path.join(ROOT, "build", "share", "gen", "clip", "bpe_simple_vocab_16e6.txt.gz")
 
 UNET = dict(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(8, 16), layers_per_block=1,
             norm_num_groups=4, cross_attention_dim=8, attention_head_dim=2,

@@ -22,7 +22,7 @@ References
            as in SD 2.x folders) and the slow tokenizer's ids and padded ids for it.
 
 The vocabulary is the original CLIP file bpe_simple_vocab_16e6.txt.gz (not committed; read from
-<repo>/../shared/data/clip/), converted to vocab.json + merges.txt in a temporary folder.
+<repo>/build/share/gen/clip/, fetched by scripts/setup.sh), converted to vocab.json + merges.txt in a temporary folder.
 """
 import argparse
 import gzip
@@ -221,7 +221,7 @@ def make_prompts():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--vocab", default=os.path.join(REPO, "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz"))
+    ap.add_argument("--vocab", default=os.path.join(REPO, "build", "share", "gen", "clip", "bpe_simple_vocab_16e6.txt.gz"))
     ap.add_argument("--slow-transformers", required=True, help="folder holding a transformers 4.x package")
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data", "tokenizer", "prompts.json"))
     args = ap.parse_args()

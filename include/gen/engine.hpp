@@ -37,8 +37,14 @@ struct EngineOptions {
   std::string model;
   std::string vae;
   std::string vocab;
+  // The CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz) taken when nothing else gives one: not
+  // the request's vocab, nor the model folder's tokenizer/, nor that file beside the model.
+  // The CLI sets it to $GEN_VOCAB or else the copy installed with gen (share/gen/clip/).
+  std::string fallback_vocab;
   std::string lora_dir;        // where <lora:NAME> tags and --lora NAME look (the CLI: $GEN_LORA_DIR)
   std::string embeddings_dir;  // where prompts find embeddings by name (the CLI: $GEN_EMBEDDINGS_DIR)
+  std::string annotator_dir;   // where annotators find their weights by name (the CLI: $GEN_ANNOTATOR_DIR)
+  std::string upscaler_dir;    // where hires_upscaler_model NAME looks (the CLI: $GEN_UPSCALER_DIR)
   Device device = Device::Auto;        // auto (CUDA when present) | cpu | cuda
   Precision dtype = Precision::Auto;   // auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
   int threads = 0;              // CPU threads for tensor work (process-wide), at most the CPUs this

@@ -10,4 +10,5 @@
 #include "gen/image.hpp"
 #include "gen/request.hpp"
 #include "gen/safetensors.hpp"
+#include "gen/upscale.hpp"
 #include "gen/version.hpp"

@@ -184,6 +184,9 @@ std::string names_text() {
     "", GEN_ANY)                                                                                                \
   X(std::string, lora_dir, "", "--lora-dir",                                                                   \
     "Where <lora:NAME:...> prompt tags and --lora NAME find files (default: $GEN_LORA_DIR)", "", GEN_ANY)        \
+  X(std::string, annotator_dir, "", "--annotator-dir",                                                         \
+    "Where annotators (--preprocess hed, pidinet, lineart, ...) find their weights (default: $GEN_ANNOTATOR_DIR)", \
+    "", GEN_ANY)                                                                                                \
   X(std::string, embeddings_dir, "", "--embeddings-dir",                                                       \
     "Where prompt words find textual-inversion embeddings by file name (default: $GEN_EMBEDDINGS_DIR)", "",      \
     GEN_ANY)                                                                                                    \
@@ -234,7 +237,7 @@ std::string names_text() {
   X(std::string, outpaint, "", "--outpaint",                                                                     \
     "Extend the init image and paint the new area: left:L,right:R,top:T,bottom:B (pixels)", "", GEN_ANY)         \
   X(std::string, outpaint_fill, "edge", "--outpaint-fill",                                                      \
-    "The new pixels before painting: edge, mirror or a colour #rrggbb", "", GEN_ANY)                           \
+    "The new pixels before painting: edge, mirror, matched[:Q[:C]] (A1111 mk2 noise) or #rrggbb", "", GEN_ANY)  \
   X(double, hires_scale, 0.0, "--hires-scale",                                                                  \
     "Hires fix: render, upscale by this factor, then denoise again (0: off)", "Hires upscale",                   \
     GEN_RANGE(0, 8, 0))                                                                                         \
@@ -245,6 +248,9 @@ std::string names_text() {
   X(HiresUpscaler, hires_upscaler, HiresUpscaler::Latent, "--hires-upscaler",                                  \
     "latent, latent_antialiased, latent_bicubic(_antialiased), latent_nearest(_exact) or lanczos",               \
     "Hires upscaler", GEN_ANY)                                                                                  \
+  X(std::string, hires_upscaler_model, "", "--hires-upscaler-model",                                           \
+    "Hires fix: an ESRGAN-family upscaler (.pth / .safetensors, or its name in --upscaler-dir) instead of "      \
+    "--hires-upscaler (docs/upscalers.md)", "", GEN_ANY)                                                         \
   X(int, hires_steps, 0, "--hires-steps", "Hires fix: steps of the second pass (0: --steps)", "Hires steps",    \
     GEN_RANGE(0, 1000, 0))                                                                                      \
   X(double, hires_strength, 0.7, "--hires-strength", "Hires fix: the second pass's denoising strength", "",    \
@@ -268,12 +274,17 @@ std::string names_text() {
   X(double, end, 1.0, "--control-end", "Fraction of the steps where the group stops", "Guidance End",           \
     GEN_RANGE(0, 1, 0))                                                                                         \
   X(std::string, preprocess, "none", "--preprocess",                                                           \
-    "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T", "Module", GEN_ANY)                   \
+    "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, or an annotator "    \
+    "(hed[:safe][:scribble], pidinet, lineart, lineart_coarse, lineart_standard, shuffle, color; "              \
+    "docs/preprocessors.md)", "Module", GEN_ANY)                                                               \
   X(ResizeMode, resize, ResizeMode::Just, "--control-resize",                                                  \
     "just, crop or fill (before any --control: every group's)", "Resize Mode", GEN_ANY)                         \
   X(bool, global_pool, false, "--control-pool",                                                                \
     "Shuffle model as an LDM file: residuals averaged over the image, conditional half only", \
-    "", GEN_ANY)
+    "", GEN_ANY)                                                                                                \
+  X(int, preprocess_resolution, 512, "--preprocess-resolution",                                               \
+    "The group's annotator resolution: the photo's short side for detection and the map's (64-4096)", "",      \
+    GEN_RANGE(64, 4096, 0))
 
 #define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
 
@@ -294,7 +305,8 @@ struct ControlRequest {
 
 struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
-  // lora_dir, embeddings, embeddings_dir, ...); "gen.request/1" and "/1.1" files are still read.
+  // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model; "gen.request/1" and
+  // "/1.1" files are still read (a 1.2 file without hires_upscaler_model has its default, "").
   static constexpr const char* kSchema = "gen.request/1.2";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;

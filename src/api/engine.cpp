@@ -56,6 +56,7 @@ Request with_defaults(Request r, const EngineOptions& o) {
   if (r.vocab.empty()) r.vocab = o.vocab;
   if (r.lora_dir.empty()) r.lora_dir = o.lora_dir;
   if (r.embeddings_dir.empty()) r.embeddings_dir = o.embeddings_dir;
+  if (r.annotator_dir.empty()) r.annotator_dir = o.annotator_dir;
   if (r.device == Device::Auto) r.device = o.device;
   if (r.dtype == Precision::Auto) r.dtype = o.dtype;
   return r;

@@ -1,6 +1,9 @@
 // classify(): what a set of tensors is, from names and shapes alone (rules in classify.hpp).
 #include "arch/classify.hpp"
 
+#include "gen/error.hpp"
+#include "upscalers/esrgan_arch.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -22,6 +25,7 @@ const char* kind_id(ModelKind kind) noexcept {
     case ModelKind::ControlNet: return "controlnet";
     case ModelKind::LoRA: return "lora";
     case ModelKind::Pipeline: return "pipeline";
+    case ModelKind::Upscaler: return "upscaler";
     case ModelKind::Unknown: break;
   }
   return "unknown";
@@ -51,6 +55,9 @@ const char* layout_id(Layout layout) noexcept {
     case Layout::HFClip: return "hf-clip";
     case Layout::OpenClip: return "open-clip";
     case Layout::DiffusersPipeline: return "diffusers-pipeline";
+    case Layout::EsrganOld: return "esrgan-old";
+    case Layout::EsrganBasicSR: return "basicsr";
+    case Layout::EsrganBsrgan: return "bsrgan";
     case Layout::Unknown: break;
   }
   return "unknown";
@@ -546,6 +553,33 @@ ModelReport classify_standalone(const Shapes& s) {
   return r;
 }
 
+// An ESRGAN-family upscaler: its configuration as the loader infers it, or why it cannot be built.
+ModelReport classify_upscaler(const Shapes& s) {
+  ModelReport r;
+  r.kind = ModelKind::Upscaler;
+  r.parts = {"upscaler"};
+  try {
+    const auto c = upscalers::infer_esrgan(s, "file");
+    r.layout = c.layout == upscalers::EsrganLayout::Old       ? Layout::EsrganOld
+               : c.layout == upscalers::EsrganLayout::BasicSR ? Layout::EsrganBasicSR
+                                                              : Layout::EsrganBsrgan;
+    r.prefix = c.prefix;
+    r.locations["upscaler"] = {c.prefix, r.layout};
+    put(r, "scale", c.scale());
+    put(r, "features", c.nf);
+    put(r, "blocks", c.nb);
+    put(r, "growth_channels", c.gc);
+    put(r, "in_channels", c.image_channels());
+    put(r, "out_channels", c.out_nc);
+    if (c.shuffle) put(r, "pixel_unshuffle", c.shuffle);
+    r.summary = c.summary();
+    if (!c.prefix.empty()) r.notes.push_back("tensors under " + c.prefix + " (a training wrapper)");
+  } catch (const Error& e) {
+    r.summary = std::string("ESRGAN-family names, but ") + (std::string(e.what()).substr(6));  // without "file: "
+  }
+  return r;
+}
+
 }  // namespace
 
 ModelReport classify(const std::vector<NamedShape>& tensors) {
@@ -557,6 +591,7 @@ ModelReport classify(const std::vector<NamedShape>& tensors) {
     r.summary = "no tensors";
     return r;
   }
+  if (upscalers::looks_like_esrgan(s)) return classify_upscaler(s);
   bool lora = false;
   for (const auto& kv : s)
     if (is_lora_key(kv.first)) {

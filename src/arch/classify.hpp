@@ -32,6 +32,7 @@ enum class ModelKind {
   ControlNet,      // "controlnet"
   LoRA,            // "lora"
   Pipeline,        // "pipeline": a diffusers pipeline folder (model_index.json)
+  Upscaler,        // "upscaler": an ESRGAN-family RRDBNet (upscalers/esrgan_arch.hpp)
 };
 
 enum class Family { Unknown, SD1, SD2, SDXL };  // "unknown", "sd1", "sd2", "sdxl"
@@ -50,6 +51,9 @@ enum class Layout {
   HFClip,                // "hf-clip": transformers CLIPTextModel names
   OpenClip,              // "open-clip": OpenCLIP names (fused in_proj)
   DiffusersPipeline,     // "diffusers-pipeline"
+  EsrganOld,             // "esrgan-old": ESRGAN's model.N / model.1.sub.N.RDBk names
+  EsrganBasicSR,         // "basicsr": BasicSR / Real-ESRGAN conv_first / body.N.rdbk names
+  EsrganBsrgan,          // "bsrgan": BSRGAN / RealSR conv_first / RRDB_trunk.N.RDBk names
 };
 
 const char* kind_id(ModelKind kind) noexcept;
@@ -77,7 +81,8 @@ struct ModelReport {
   std::string prefix;         // the stripped prefix of the main model, e.g. "control_model."
   std::size_t ema_tensors = 0;  // `model_ema.*` tensors (LDM EMA copy)
   // Numbers read from shapes: context_dim, in_channels, model_channels, hint_channels,
-  // latent_channels, text_width, text_layers, text2_width, lora_rank, lora_modules.
+  // latent_channels, text_width, text_layers, text2_width, lora_rank, lora_modules; upscalers:
+  // scale, features, blocks, growth_channels, in_channels, out_channels, pixel_unshuffle.
   std::map<std::string, std::int64_t> facts;
   std::vector<std::string> notes;  // caveats, e.g. how to use a difference ControlNet
   std::string summary;             // one human sentence

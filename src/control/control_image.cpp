@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "annotators/annotators.hpp"
+#include "annotators/registry.hpp"
 #include "gen/control.hpp"
 #include "core/fail.hpp"
 #include "image/resample.hpp"
@@ -62,6 +64,10 @@ Image scaled(const Image& src, int w, int h) { return resize_lanczos(src, w, h);
 }  // namespace
 
 void check_preprocess(const std::string& spec) {
+  if (annotators::is_annotator(spec)) {
+    annotators::parse_annotator(spec);
+    return;
+  }
   const auto p = parse(spec);
   if (p.name == "none" || p.name == "invert" || p.name == "inpaint_only") {
     if (!p.args.empty()) fail(ErrorCode::InvalidArgument, "preprocess", "'" + p.name + "' takes no arguments");
@@ -77,7 +83,8 @@ void check_preprocess(const std::string& spec) {
   } else {
     fail(ErrorCode::InvalidArgument, "preprocess",
          "unknown preprocessor '" + p.name +
-             "' (known: none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, inpaint_only)");
+             "' (known: none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, inpaint_only; annotators: " +
+             annotators::annotator_names_text() + ")");
   }
 }
 
@@ -106,6 +113,8 @@ Image resize_control(const Image& rgb, const std::string& mode, int width, int h
 
 Image preprocess_control(const Image& rgb, const std::string& spec) {
   check_preprocess(spec);
+  if (annotators::is_annotator(spec))
+    fail(ErrorCode::Internal, "preprocess", spec + " is an annotator: it runs on the photo (control_map)");
   const auto p = parse(spec);
   const cv::Mat src = as_mat(rgb);
   // inpaint_only's masking needs the request's mask: pipeline/engine.cpp applies it.
@@ -134,10 +143,17 @@ Image preprocess_control(const Image& rgb, const std::string& spec) {
 }
 
 Image control_map(const Image& image, const std::string& preprocess, const std::string& resize, int width, int height,
-                  const std::string& subject) {
+                  const std::string& subject, const AnnotatorUse& use) {
   check_preprocess(preprocess);
   auto rgb = to_rgb8(image);
   try {
+    if (annotators::is_annotator(preprocess)) {  // on the photo; the map is then resized
+      annotators::Annotators own;
+      const annotators::RunSettings defaults;
+      auto& runner = use.annotators ? *use.annotators : own;
+      return resize_control(runner.run(rgb, preprocess, use.settings ? *use.settings : defaults, subject), resize,
+                            width, height);
+    }
     return preprocess_control(resize_control(rgb, resize, width, height), preprocess);
   } catch (const cv::Exception& e) {
     fail(ErrorCode::Internal, subject, std::string("OpenCV: ") + e.what());
@@ -145,9 +161,9 @@ Image control_map(const Image& image, const std::string& preprocess, const std::
 }
 
 Image control_map(const std::string& path, const std::string& preprocess, const std::string& resize, int width,
-                  int height) {
+                  int height, const AnnotatorUse& use) {
   check_preprocess(preprocess);
-  return control_map(read_image(path), preprocess, resize, width, height, path);
+  return control_map(read_image(path), preprocess, resize, width, height, path, use);
 }
 
 namespace {
@@ -158,27 +174,49 @@ at::Tensor to_tensor(Image map) {
 }  // namespace
 
 at::Tensor prepare_control_image(const std::string& path, const std::string& preprocess, const std::string& resize,
-                                 int width, int height) {
-  return to_tensor(control_map(path, preprocess, resize, width, height));
+                                 int width, int height, const AnnotatorUse& use) {
+  return to_tensor(control_map(path, preprocess, resize, width, height, use));
 }
 
 at::Tensor prepare_control_image(const Image& image, const std::string& preprocess, const std::string& resize,
-                                 int width, int height, const std::string& subject) {
+                                 int width, int height, const std::string& subject, const AnnotatorUse& use) {
   check_image(image, subject);
-  return to_tensor(control_map(image, preprocess, resize, width, height, subject));
+  return to_tensor(control_map(image, preprocess, resize, width, height, subject, use));
 }
 
 }  // namespace gen::control
 
 namespace gen {
 
-Image control_map(const std::string& path, const std::string& preprocess, ResizeMode resize, int width, int height) {
-  return control::control_map(path, preprocess, name_of(resize), width, height);
+namespace {
+annotators::RunSettings run_settings(const PreprocessOptions& o) {
+  annotators::check_resolution(o.resolution, "preprocess resolution");
+  annotators::RunSettings s;
+  s.resolution = o.resolution;
+  s.seed = o.seed;
+  if (o.device == Device::Cuda) {
+    if (!at::hasCUDA()) fail(ErrorCode::Unsupported, "device", "cuda was asked for but no CUDA GPU is available");
+    s.device = c10::Device(c10::kCUDA, 0);
+  } else if (o.device == Device::Auto && at::hasCUDA()) {
+    s.device = c10::Device(c10::kCUDA, 0);
+  }
+  return s;
+}
+}  // namespace
+
+Image control_map(const std::string& path, const std::string& preprocess, ResizeMode resize, int width, int height,
+                  const PreprocessOptions& options) {
+  annotators::Annotators runner(options.annotator_dir);
+  const auto settings = run_settings(options);
+  return control::control_map(path, preprocess, name_of(resize), width, height, {&runner, &settings});
 }
 
-Image control_map(const Image& image, const std::string& preprocess, ResizeMode resize, int width, int height) {
+Image control_map(const Image& image, const std::string& preprocess, ResizeMode resize, int width, int height,
+                  const PreprocessOptions& options) {
   check_image(image, "control image");
-  return control::control_map(image, preprocess, name_of(resize), width, height, "control image");
+  annotators::Annotators runner(options.annotator_dir);
+  const auto settings = run_settings(options);
+  return control::control_map(image, preprocess, name_of(resize), width, height, "control image", {&runner, &settings});
 }
 
 }  // namespace gen

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "core/fail.hpp"
 
@@ -37,6 +38,25 @@ OutpaintFill parse_outpaint_fill(const std::string& text, const std::string& sub
     f.fill = Fill::Mirror;
     return f;
   }
+  if (text == "matched" || text.rfind("matched:", 0) == 0) {
+    f.fill = Fill::Colour;  // mk2 pastes the image on a black canvas, then fills it
+    f.matched = true;
+    std::vector<std::string> parts;
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, ':');) parts.push_back(part);
+    if (text.back() == ':') parts.push_back("");
+    double* slots[] = {&f.matched_options.noise_q, &f.matched_options.color_variation};
+    const double limits[] = {4.0, 1.0};
+    for (std::size_t k = 1; k < parts.size(); ++k) {
+      char* end = nullptr;
+      const double v = k < 3 ? std::strtod(parts[k].c_str(), &end) : -1;
+      if (k >= 3 || parts[k].empty() || *end || !(v >= 0 && v <= limits[k - 1]))
+        fail(ErrorCode::InvalidArgument, subject,
+             "'" + text + "': matched takes a fall-off exponent 0..4 and a colour variation 0..1 (matched:Q:C)");
+      *slots[k - 1] = v;
+    }
+    return f;
+  }
   if (text.size() == 7 && text[0] == '#') {
     char* end = nullptr;
     const unsigned long v = std::strtoul(text.c_str() + 1, &end, 16);
@@ -47,7 +67,7 @@ OutpaintFill parse_outpaint_fill(const std::string& text, const std::string& sub
       return f;
     }
   }
-  fail(ErrorCode::InvalidArgument, subject, "'" + text + "' is not edge, mirror or a colour #rrggbb");
+  fail(ErrorCode::InvalidArgument, subject, "'" + text + "' is not edge, mirror, matched[:Q[:C]] or a colour #rrggbb");
 }
 
 OutpaintSides round_sides(OutpaintSides s, int width, int height, int multiple, int max_side) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "editing/mask_ops.hpp"
+#include "editing/matched_noise.hpp"
 #include "gen/image.hpp"
 
 namespace gen::editing {
@@ -21,8 +22,11 @@ OutpaintSides parse_outpaint(const std::string& text, const std::string& subject
 struct OutpaintFill {
   Fill fill = Fill::Edge;
   Rgb8 colour = kBlack;
+  bool matched = false;          // A1111's outpainting mk2 noise over a black border
+  MatchedNoiseOptions matched_options;
 };
-// "edge", "mirror" or "#rrggbb". InvalidArgument naming `subject` otherwise.
+// "edge", "mirror", "#rrggbb" or "matched[:Q[:C]]" (mk2's fall-off exponent Q in 0..4, default 1,
+// and colour variation C in 0..1, default 0.05). InvalidArgument naming `subject` otherwise.
 OutpaintFill parse_outpaint_fill(const std::string& text, const std::string& subject = "outpaint_fill");
 
 // The sides grown so that the canvas (width + left + right, height + top + bottom) is a

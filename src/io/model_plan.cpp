@@ -363,6 +363,15 @@ ControlNetPlan plan_controlnet(const std::string& path) {
 LoadVerdict judge_load(const std::string& path, const ModelReport& report) {
   LoadVerdict v;
   v.as = report.kind == ModelKind::ControlNet ? "controlnet" : report.kind == ModelKind::VAE ? "vae" : "model";
+  if (report.kind == ModelKind::Upscaler) {  // `--hires-upscaler-model` / `gen upscale --model`
+    v.as = "upscaler";
+    v.ok = report.facts.count("scale") != 0;  // the configuration could be inferred
+    if (!v.ok) {
+      v.code = ErrorCode::ModelMismatch;
+      v.reason = path + ": " + report.summary;
+    }
+    return v;
+  }
   try {
     if (v.as == "controlnet") {
       plan_controlnet(path);

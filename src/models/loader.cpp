@@ -41,46 +41,8 @@ bool floating(DType d) {
   }
 }
 
-// What load_from needs of a source of tensors.
-struct CheckpointSource {
-  const SafetensorsCheckpoint& c;
-  bool contains(const std::string& k) const { return c.contains(k); }
-  DType dtype(const std::string& k) const { return c.info(k).dtype; }
-  std::vector<std::int64_t> shape(const std::string& k) const { return c.info(k).shape; }
-  at::Tensor load(const std::string& k, at::ScalarType t, c10::Device d) const { return load_tensor(c, k, t, d); }
-  std::vector<std::string> names() const { return c.names(); }
-};
-
-struct MapSource {
-  const std::map<std::string, at::Tensor>& m;
-  bool contains(const std::string& k) const { return m.count(k) != 0; }
-  DType dtype(const std::string& k) const {
-    switch (m.at(k).scalar_type()) {
-      case at::kHalf: return DType::F16;
-      case at::kBFloat16: return DType::BF16;
-      case at::kFloat: return DType::F32;
-      case at::kDouble: return DType::F64;
-      case at::kFloat8_e4m3fn: return DType::F8_E4M3;
-      case at::kFloat8_e5m2: return DType::F8_E5M2;
-      case at::kBool: return DType::BOOL;
-      case at::kByte: return DType::U8;
-      case at::kChar: return DType::I8;
-      case at::kShort: return DType::I16;
-      case at::kInt: return DType::I32;
-      default: return DType::I64;
-    }
-  }
-  std::vector<std::int64_t> shape(const std::string& k) const { return m.at(k).sizes().vec(); }
-  at::Tensor load(const std::string& k, at::ScalarType t, c10::Device d) const {
-    return m.at(k).to(d, t, /*non_blocking=*/false, /*copy=*/true).contiguous();
-  }
-  std::vector<std::string> names() const {
-    std::vector<std::string> v;
-    for (const auto& kv : m) v.push_back(kv.first);
-    return v;
-  }
-};
-
+// The checks of load_weights over any source of named tensors: `Source` says whether it holds a
+// name, its dtype and shape, loads it to a dtype and device and lists its names.
 template <class Source>
 void load_from(Module& module, const Source& src, const LoadOptions& opt, const std::string& subject) {
   std::vector<std::string> missing, misshaped, wrong_dtype, unexpected;
@@ -92,15 +54,15 @@ void load_from(Module& module, const Source& src, const LoadOptions& opt, const 
       return;
     }
     used.insert(key);
-    const DType dtype = src.dtype(key);
-    const auto shape = src.shape(key);
-    if (!floating(dtype)) {
-      wrong_dtype.push_back(key + " (" + dtype_name(dtype) + ")");
+    const DType stored = src.dtype(key);
+    const std::vector<std::int64_t> shape = src.shape(key);
+    if (!floating(stored)) {
+      wrong_dtype.push_back(key + " (" + dtype_name(stored) + ")");
       return;
     }
     at::ScalarType target = opt.dtype;
-    if (opt.keep_16bit && opt.dtype == at::kFloat && (dtype == DType::F16 || dtype == DType::BF16))
-      target = dtype == DType::F16 ? at::kHalf : at::kBFloat16;
+    if (opt.keep_16bit && opt.dtype == at::kFloat && (stored == DType::F16 || stored == DType::BF16))
+      target = stored == DType::F16 ? at::kHalf : at::kBFloat16;
     if (shape != p.shape && opt.reshape_trailing_ones && shape.size() < p.shape.size() &&
         std::equal(shape.begin(), shape.end(), p.shape.begin()) &&
         std::all_of(p.shape.begin() + shape.size(), p.shape.end(), [](std::int64_t d) { return d == 1; })) {
@@ -128,6 +90,48 @@ void load_from(Module& module, const Source& src, const LoadOptions& opt, const 
   list(o, "unexpected", unexpected);
   fail(ErrorCode::ModelMismatch, subject, o.str());
 }
+
+struct CheckpointSource {
+  const SafetensorsCheckpoint& c;
+  bool contains(const std::string& k) const { return c.contains(k); }
+  DType dtype(const std::string& k) const { return c.info(k).dtype; }
+  std::vector<std::int64_t> shape(const std::string& k) const { return c.info(k).shape; }
+  at::Tensor load(const std::string& k, at::ScalarType t, c10::Device d) const { return load_tensor(c, k, t, d); }
+  std::vector<std::string> names() const { return c.names(); }
+};
+
+DType dtype_of(at::ScalarType t) {
+  switch (t) {
+    case at::kHalf: return DType::F16;
+    case at::kBFloat16: return DType::BF16;
+    case at::kFloat: return DType::F32;
+    case at::kDouble: return DType::F64;
+    case at::kFloat8_e4m3fn: return DType::F8_E4M3;
+    case at::kFloat8_e5m2: return DType::F8_E5M2;
+    case at::kComplexFloat: return DType::C64;
+    case at::kBool: return DType::BOOL;
+    case at::kByte: return DType::U8;
+    case at::kChar: return DType::I8;
+    case at::kShort: return DType::I16;
+    case at::kInt: return DType::I32;
+    default: return DType::I64;
+  }
+}
+
+struct MapSource {
+  const std::map<std::string, at::Tensor>& m;
+  bool contains(const std::string& k) const { return m.count(k) != 0; }
+  DType dtype(const std::string& k) const { return dtype_of(m.at(k).scalar_type()); }
+  std::vector<std::int64_t> shape(const std::string& k) const { return m.at(k).sizes().vec(); }
+  at::Tensor load(const std::string& k, at::ScalarType t, c10::Device d) const {
+    return m.at(k).to(d, t, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> v;
+    for (const auto& kv : m) v.push_back(kv.first);
+    return v;
+  }
+};
 
 }  // namespace
 

@@ -40,8 +40,8 @@ struct LoadOptions {
 // `subject`.
 void load_weights(Module& module, const SafetensorsCheckpoint& checkpoint, const LoadOptions& options,
                   const std::string& subject);
-// The same from tensors already in memory (e.g. a torch.save file read by tensor/tensor_file.hpp),
-// with the same checks and the same error.
+// The same from tensors already in memory (a small file read whole, tensor/tensor_file.hpp),
+// with the same checks and messages.
 void load_weights(Module& module, const std::map<std::string, at::Tensor>& tensors, const LoadOptions& options,
                   const std::string& subject);
 

@@ -92,8 +92,9 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const s
 
 namespace gen::pipeline {
 
-const text::ClipTokenizer& TokenizerCache::get(const Request& r, const std::string& tokenizer_dir) {
-  const std::string key = r.vocab + "\n" + r.model + "\n" + name_of(r.text_cleanup);
+const text::ClipTokenizer& TokenizerCache::get(const Request& r, const std::string& tokenizer_dir,
+                                               const std::string& fallback) {
+  const std::string key = r.vocab + "\n" + r.model + "\n" + name_of(r.text_cleanup) + "\n" + fallback;
   if (tokenizer_ && key == key_) return *tokenizer_;
   std::string vocab = r.vocab;
   if (vocab.empty() && !tokenizer_dir.empty()) vocab = tokenizer_dir;
@@ -101,13 +102,11 @@ const text::ClipTokenizer& TokenizerCache::get(const Request& r, const std::stri
     const std::string beside = core::join(core::dirname(r.model), "bpe_simple_vocab_16e6.txt.gz");
     if (core::is_file(beside)) vocab = beside;
   }
-  if (vocab.empty()) {
-    if (const char* env = std::getenv("GEN_VOCAB")) vocab = env;
-  }
+  if (vocab.empty()) vocab = fallback;
   if (vocab.empty())
     fail(ErrorCode::NotFound, r.model,
          "no CLIP vocabulary: pass --vocab bpe_simple_vocab_16e6.txt.gz (or a tokenizer/ folder), "
-         "put that file beside the model, or set GEN_VOCAB");
+         "put that file beside the model, or set GEN_VOCAB (gen's own copy, share/gen/clip/, is missing)");
   const bool folder = core::is_dir(vocab);
   // auto: what the model's own ecosystem does — diffusers folders are tokenized by
   // transformers 5 (NFC, whitespace, lower case), the bare CLIP vocabulary as A1111 / CLIP do.

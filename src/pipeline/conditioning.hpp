@@ -59,10 +59,11 @@ at::Tensor encode_tokens(const TextEncoder& encoder, const text::PromptTokens& t
 // The CLIP tokenizer of a request, kept while the vocabulary, model and clean-up stay the
 // same. The vocabulary is, in order: the request's `vocab` (a .txt.gz or a tokenizer/
 // folder), the model folder's tokenizer/, bpe_simple_vocab_16e6.txt.gz beside the model
-// file, $GEN_VOCAB. NotFound when there is none.
+// file, `fallback` (EngineOptions::fallback_vocab). NotFound when there is none.
 class TokenizerCache {
  public:
-  const text::ClipTokenizer& get(const Request& request, const std::string& tokenizer_dir);
+  const text::ClipTokenizer& get(const Request& request, const std::string& tokenizer_dir,
+                                 const std::string& fallback = "");
   // Whether the tokenizer came from a folder (which names its pad token).
   bool from_folder() const { return from_folder_; }
   void clear() { tokenizer_.reset(); key_.clear(); }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/fail.hpp"
+#include "image/resample.hpp"
 #include "models/vae.hpp"
 #include "pipeline/generate.hpp"
 
@@ -15,6 +16,15 @@ void inpainting_model_needs_a_mask(const std::string& model, int unet_in) {
   fail(ErrorCode::InvalidArgument, model.empty() ? "model" : model,
        "is an inpainting model (its UNet takes " + std::to_string(unet_in) +
            " channels: latents, mask, masked image): give --init-image and --mask");
+}
+
+at::Tensor a1111_latent_mask(const Image& source, int factor) {
+  const Image small = resize_bicubic(source, source.width / factor, source.height / factor);
+  auto latmask = at::empty({1, 1, small.height, small.width}, at::kFloat);
+  auto* p = latmask.data_ptr<float>();
+  for (std::size_t k = 0; k < small.data8.size(); ++k)
+    p[k] = std::nearbyint(static_cast<float>(small.data8[k]) / 255.0f);  // numpy.around: half to even
+  return latmask;
 }
 
 EditInputs encode_edit(const Models& m, const EditImages& images, const Request& r, int unet_in) {
@@ -45,6 +55,9 @@ EditInputs encode_edit(const Models& m, const EditImages& images, const Request&
   e.mask = at::upsample_nearest2d(images.mask, {images.mask.size(2) / f, images.mask.size(3) / f})
                .to(m.device, m.dtype);
   if (e.concat) std::tie(e.masked_mean, e.masked_std) = encode(images.image * (images.mask < 0.5));
+  e.latent_mask = e.mask;
+  if (!images.a1111_latent_source.empty())
+    e.latent_mask = a1111_latent_mask(images.a1111_latent_source, f).to(m.device, m.dtype);
   return e;
 }
 
@@ -111,9 +124,10 @@ EditLatents edit_latents(const EditInputs& e, std::vector<std::unique_ptr<Schedu
     image_latents = sample(e.mean, e.std, gens[0]);
     // A1111's "latent nothing" / "latent noise" masked content (processing.py, img2img init):
     // the masked latents zeroed, or replaced by noise (here the first generator's next draw).
-    if (e.fill == InpaintFill::LatentNothing) image_latents = image_latents * (1 - e.mask);
+    const auto& lm = e.latent_mask;
+    if (e.fill == InpaintFill::LatentNothing) image_latents = image_latents * (1 - lm);
     if (e.fill == InpaintFill::LatentNoise)
-      image_latents = image_latents * (1 - e.mask) + at::randn(shape, gens[0], opts).to(device) * e.mask;
+      image_latents = image_latents * (1 - lm) + at::randn(shape, gens[0], opts).to(device) * lm;
     image_latents = image_latents.expand({b, -1, -1, -1});
   }
   for (std::int64_t k = 0; k < b; ++k) noise.push_back(at::randn(shape, gens[k], opts).to(device));
@@ -136,12 +150,12 @@ at::Tensor blend_denoised(const EditInputs& e, const EditLatents& start, const S
   // A1111 (sd_samplers_cfg_denoiser.py, CFGDenoiser.forward): denoised = init · mask + nmask ·
   // denoised, with mask = 1 − the repaint mask.
   const auto x0 = sched.denoised(out, latents, i);
-  const auto held = start.image_latents * (1 - e.mask) + x0 * e.mask;
+  const auto held = start.image_latents * (1 - e.latent_mask) + x0 * e.latent_mask;
   return sched.output_for(held, latents, i).to(out.scalar_type());
 }
 
 at::Tensor blend_final(const EditInputs& e, const EditLatents& start, const at::Tensor& latents) {
-  return latents * e.mask + start.image_latents * (1 - e.mask);  // processing.py: samples · nmask + init · mask
+  return latents * e.latent_mask + start.image_latents * (1 - e.latent_mask);  // processing.py: samples · nmask + init · mask
 }
 
 at::Tensor blend_unmasked(const EditInputs& e, const EditLatents& start, const Scheduler& sched, std::int64_t i,

@@ -33,6 +33,11 @@ namespace gen::pipeline {
 
 struct Models;
 
+// A1111's latent mask (processing.py, StableDiffusionProcessingImg2Img.init): the 8-bit mask
+// resized to 1/factor with Image.resize's default (bicubic), / 255, rounded (opts.mask_round):
+// [1, 1, h/factor, w/factor] of 0/1, float.
+at::Tensor a1111_latent_mask(const Image& source, int factor);
+
 // What denoising needs from the editing stage (on the models' device and dtype).
 struct EditInputs {
   double strength = 1.0;
@@ -45,6 +50,10 @@ struct EditInputs {
   bool inpaint = false;
   bool concat = false;    // a 9-channel UNet: mask and masked-image latents join its input
   at::Tensor mask;        // [1, 1, h, w] 0/1 (nearest-downsampled), inpainting only
+  // The mask the latents are blended with and the latent fills use: `mask` (diffusers), or for
+  // --inpaint-blend a1111 A1111's latmask (processing.py: the blurred mask resized to the latent
+  // size with Pillow's default bicubic, / 255, numpy.around).
+  at::Tensor latent_mask;
   at::Tensor masked_mean, masked_std;  // the posterior of the masked image (concat only)
   double scaling = 1.0;   // the VAE's scaling factor
   // latent_noise / latent_nothing: the masked part of the init latents replaced (A1111).

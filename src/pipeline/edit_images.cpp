@@ -66,6 +66,7 @@ EditImages load_edit_images(const Request& r, const std::function<void(const std
     const auto fill = editing::parse_outpaint_fill(r.outpaint_fill);
     mask = editing::extend_canvas_mask(rgb.width, rgb.height, s.left, s.right, s.top, s.bottom);
     rgb = editing::extend_canvas(rgb, s.left, s.right, s.top, s.bottom, fill.fill, fill.colour);
+    if (fill.matched) rgb = editing::matched_noise_fill(rgb, mask, fill.matched_options);
     mask_name = "outpaint";
   } else if (r.mask_from_alpha) {
     mask_name = image_name;
@@ -107,6 +108,11 @@ EditImages load_edit_images(const Request& r, const std::function<void(const std
   out.image = to_tensor(pixels) * 2.0 - 1.0;
   out.pixels = pixels;
   out.mask = to_tensor(binary).gt(0.5).to(at::kFloat);
+  if (r.inpaint_blend == InpaintBlend::A1111) {
+    out.a1111_latent_source = editing::pil_to_l(binary, mask_name);
+    if (r.mask_blur > 0)
+      out.a1111_latent_source = editing::a1111_mask_blur(out.a1111_latent_source, r.mask_blur, r.mask_blur, mask_name);
+  }
 
   // What finish_image needs.
   if (!(r.overlay || crop || !r.outpaint.empty())) return out;

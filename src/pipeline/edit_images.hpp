@@ -27,6 +27,9 @@ struct EditImages {
   at::Tensor image;  // [1, 3, H, W] float in [-1, 1] at the request size
   at::Tensor mask;   // [1, 1, H, W] float 0/1 (1 = repaint); undefined without a mask
   Image pixels;      // the 8-bit RGB `image` was made from (a control image for inpaint_only)
+  // --inpaint-blend a1111: the 8-bit mask A1111 takes its latent mask from (the binarised mask at
+  // the request size, blurred by --mask-blur, not doubled); empty otherwise.
+  Image a1111_latent_source;
   // For finish_image (set when the result is put back under the init image).
   bool finish = false;
   Image original;                         // 8-bit RGB: the canvas the result goes back into

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "annotators/annotators.hpp"
 #include "control/control_image.hpp"
 #include "core/fail.hpp"
 #include "kernels.hpp"
@@ -20,12 +21,12 @@
 #include "pipeline/edit.hpp"
 #include "pipeline/embedding_stage.hpp"
 #include "pipeline/hires.hpp"
+#include "upscalers/esrgan_net.hpp"
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/threads.hpp"
 
 namespace gen::pipeline {
-namespace {
 
 c10::Device pick_device(Device d) {
   if (d == Device::Cpu) return c10::Device(c10::kCPU);
@@ -45,6 +46,8 @@ at::ScalarType pick_dtype(Precision p, const c10::Device& device) {
   }
   return device.is_cuda() ? at::kHalf : at::kFloat;
 }
+
+namespace {
 
 // How this engine loads and runs models for a request on `device` in `dtype`.
 LoadSettings load_settings(const EngineOptions& o, c10::Device device, at::ScalarType dtype) {
@@ -117,6 +120,8 @@ struct Engine::State {
   TokenizerCache tokenizers;
   LoraStage loras;
   EmbeddingStage embeddings;
+  annotators::Annotators annotators;  // annotator networks, loaded once (by file identity)
+  upscalers::UpscalerCache upscalers;  // hires fix's ESRGAN nets
   std::string summary;
   Timings timings;
   std::string stage;  // what run() is doing, for error messages
@@ -135,6 +140,8 @@ void Engine::clear_cache() {
   s_->tokenizers.clear();
   s_->loras.clear();
   s_->embeddings.clear();
+  s_->annotators.clear();
+  s_->upscalers.clear();
 }
 
 Request resolve_seed(Request r) {
@@ -224,7 +231,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
-  const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir);
+  const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir, s.options.fallback_vocab);
   TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
   // Textual-inversion embeddings the prompts name (their files read now, before the slow parts).
   s.stage = "finding the embeddings";
@@ -250,10 +257,16 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   // The control units at a size (the request's; hires fix's second pass at its own). With
   // --inpaint-area masked each control image is cropped to the mask's box and fitted as the
   // init image is (diffusers' ControlNet inpaint pipeline with padding_mask_crop).
+  s.annotators.set_dir(req.annotator_dir);
   auto control_units = [&](int width, int height, bool record) {
     std::vector<ControlUnit> units;
     for (std::size_t i = 0; i < req.controls.size(); ++i) {
       const auto& c = req.controls[i];
+      annotators::RunSettings run;  // annotators: fp32 on the request's device, seeded by the request
+      run.resolution = c.preprocess_resolution;
+      run.seed = req.seed.value_or(0);
+      run.device = device;
+      const control::AnnotatorUse use{&s.annotators, &run};
       auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
       ControlUnit u;
       u.net = &net;
@@ -269,11 +282,12 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                    ": with --inpaint-area masked a control image is cropped as the init image is, so it must be the same size");
         const Image cropped = editing::preprocess_image(to_rgb8(full), width, height, editing::ResizeMode::Fill,
                                                         &*images.crop, 8, subject);
-        u.image = control::prepare_control_image(cropped, c.preprocess, "just", width, height, subject);
+        u.image = control::prepare_control_image(cropped, c.preprocess, "just", width, height, subject, use);
       } else {
         u.image = c.pixels.empty()
-                      ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height)
-                      : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject);
+                      ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height, use)
+                      : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject,
+                                                       use);
       }
       if (c.preprocess == "inpaint_only") {  // masked pixels = −1 (make_inpaint_condition)
         auto m = images.mask;
@@ -338,6 +352,12 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     if (req.hires_steps > 0) second.steps = req.hires_steps;
     if (!req.hires_sampler.empty()) second.sampler = *enum_from_name<Sampler>(req.hires_sampler);
     hires.upscaler = req.hires_upscaler;
+    if (!req.hires_upscaler_model.empty()) {
+      s.stage = "loading the hires upscaler";
+      const auto path =
+          upscalers::find_upscaler_file(req.hires_upscaler_model, s.options.upscaler_dir, "hires_upscaler_model");
+      hires.net = &s.upscalers.get(path, dtype, device);
+    }
     hires.strength = req.hires_strength;
     hires.denoise = denoise_settings(second, base);
     hires.denoise.guess_mode = job.denoise.guess_mode;

@@ -11,6 +11,9 @@
 #include <memory>
 #include <string>
 
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
 #include "gen/engine.hpp"
 
 namespace gen::pipeline {
@@ -41,5 +44,10 @@ class Engine {
 
 // The request with its seed chosen (random 32-bit when absent).
 Request resolve_seed(Request r);
+
+// The device and dtype a request's `device` / `dtype` fields pick (auto: CUDA when present, fp16
+// there and fp32 on the CPU). Unsupported when cuda is asked for without a GPU.
+c10::Device pick_device(Device device);
+at::ScalarType pick_dtype(Precision precision, const c10::Device& device);
 
 }  // namespace gen::pipeline

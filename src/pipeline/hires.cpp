@@ -2,12 +2,15 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/fail.hpp"
 #include "editing/mask_ops.hpp"
 #include "models/vae.hpp"
+#include "upscalers/esrgan_net.hpp"
+#include "upscalers/tiled_upscale.hpp"
 
 namespace gen::pipeline {
 
@@ -70,13 +73,17 @@ namespace {
 
 // The Lanczos upscaler: the first pass decoded to 8 bits as A1111 does (255 · x truncated),
 // resized with Pillow's Lanczos to the final size (covering it and cut when both sides were
-// given), back to [-1, 1].
-at::Tensor lanczos_images(const Models& m, const at::Tensor& latents, const HiresPlan& p) {
+// given), back to [-1, 1]. With a net: first upscaled by it as A1111's images.resize_image does
+// (Upscaler.upscale by max(to_width / W, to_height / H) when that is above 1), then resized.
+at::Tensor lanczos_images(const Models& m, const at::Tensor& latents, const HiresPlan& p,
+                          const upscalers::EsrganNet* net) {
   auto images = decode(m, latents).mul(255.0).to(at::kByte).permute({0, 2, 3, 1}).contiguous().to(at::kCPU);
   std::vector<at::Tensor> out;
   for (std::int64_t k = 0; k < images.size(0); ++k) {
     Image img = Image::make(static_cast<int>(images.size(2)), static_cast<int>(images.size(1)), 3);
     std::memcpy(img.data8.data(), images[k].data_ptr<std::uint8_t>(), img.data8.size());
+    const double scale = std::max(static_cast<double>(p.to_width) / img.width, static_cast<double>(p.to_height) / img.height);
+    if (net && scale > 1.0) img = upscalers::upscale_to_scale(img, scale, upscalers::esrgan_tile_net(*net, m.dtype, m.device));
     const Image big = editing::resize_mode(img, p.width, p.height,
                                            p.trunc_x || p.trunc_y ? editing::ResizeMode::Crop : editing::ResizeMode::Default,
                                            "hires");
@@ -94,8 +101,8 @@ at::Tensor hires_pass(const Models& m, const HiresJob& job, const at::Tensor& la
   e.strength = job.strength;
   e.convention = StrengthSteps::A1111Fixed;  // A1111 passes the hires steps: exactly that many run
   e.scaling = m.vae->config().scaling_factor;
-  if (job.upscaler == HiresUpscaler::Lanczos) {
-    auto x = lanczos_images(m, latents, job.plan).to(m.device, m.dtype);
+  if (job.upscaler == HiresUpscaler::Lanczos || job.net) {
+    auto x = lanczos_images(m, latents, job.plan, job.net).to(m.device, m.dtype);
     if (m.vae_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     auto [mean, logvar] = m.vae->encode(x);
     e.mean = mean.contiguous();

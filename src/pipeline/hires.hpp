@@ -15,6 +15,10 @@
 #include "gen/request.hpp"
 #include "pipeline/generate.hpp"
 
+namespace gen::upscalers {
+class EsrganNet;
+}
+
 namespace gen::pipeline {
 
 // The target of the second pass: A1111's hr_upscale_to_x/y (width × scale, or the target size
@@ -35,6 +39,10 @@ at::Tensor upscale_latents(const at::Tensor& latents, const HiresPlan& plan, Hir
 struct HiresJob {
   HiresPlan plan;
   HiresUpscaler upscaler = HiresUpscaler::Latent;
+  // An ESRGAN-family net (hires_upscaler_model) instead of `upscaler`: the decoded first pass
+  // upscaled by it as A1111's Upscaler.upscale does (tiles of 192, overlap 8; repeated while
+  // smaller than the target), then resized with Lanczos to the final size and encoded again.
+  const upscalers::EsrganNet* net = nullptr;
   double strength = 0.7;
   DenoiseRequest denoise;          // the second pass (its size, steps, sampler, controls)
   at::Tensor negative, positive;   // its prompts' conditioning

@@ -8,6 +8,7 @@
 #include "gen/metadata.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <iterator>
 #include <string>
 
@@ -95,7 +96,10 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
       else if (r.has_hires())
         add("Hires resize", std::to_string(r.hires_width) + "x" + std::to_string(r.hires_height));
     } else if (key == "Hires upscaler") {
-      if (r.has_hires()) add(key, hires_upscaler_a1111_name(r.hires_upscaler));
+      // A1111 names a net upscaler by its file's stem (modelloader.friendly_name).
+      if (r.has_hires())
+        add(key, r.hires_upscaler_model.empty() ? hires_upscaler_a1111_name(r.hires_upscaler)
+                                                : std::filesystem::path(r.hires_upscaler_model).stem().string());
     } else if (key == "Hires steps") {
       if (r.has_hires() && r.hires_steps > 0) add(key, f.text(r));
     } else if (key == "Mask blur") {  // … and these for inpainting, A1111's non-default values only

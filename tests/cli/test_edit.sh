@@ -87,6 +87,7 @@ works "outpainting 64x64 by left:10,right:20,top:5 → 96x72" 96 72 -- \
 works "outpainting, mirror fill, blurred seam" 80 64 -- \
   arg "${init[@]}" --outpaint right:16 --outpaint-fill mirror --mask-blur 4 --steps 2
 works "outpainting, colour fill" 64 72 -- arg "${init[@]}" --outpaint bottom:8 --outpaint-fill '#808080' --steps 2
+works "outpainting, A1111 mk2 matched noise" 80 64 -- arg "${init[@]}" --outpaint left:8,right:8 --outpaint-fill matched:0.5:0.2 --steps 2
 rm -rf "$O"; mkdir -p "$O"
 arg "${init[@]}" --outpaint left:16 --steps 2 -o "$O/wide.png" &&
   "$GEN_PYTHON" -c 'import sys, numpy as np; from PIL import Image
@@ -179,8 +180,10 @@ fails "an outpainting side that is not a number" 2 invalid-argument outpaint "no
   arg "${init[@]}" --outpaint left:many
 fails "an outpainting canvas over the size limit" 2 invalid-argument outpaint "over the 16384-pixel limit" -- \
   arg -i "$I/init-8300x8.png" --outpaint left:4096,right:4096 --steps 2
-fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirror or a colour" -- \
+fails "an unknown outpainting fill" 2 invalid-argument outpaint_fill "edge, mirror, matched" -- \
   arg "${init[@]}" --outpaint left:8 --outpaint-fill noise
+fails "a matched-noise fall-off out of range" 2 invalid-argument outpaint_fill "fall-off exponent 0..4" -- \
+  arg "${init[@]}" --outpaint left:8 --outpaint-fill matched:5
 fails "--overlay without a mask" 2 invalid-argument overlay "give a mask" -- arg "${init[@]}" --overlay
 fails "gen preprocess inpaint_only (needs a request's mask)" 2 invalid-argument "--preprocess" "use it in a --control group" -- \
   gen_t preprocess "$I/init.png" --preprocess inpaint_only -W 64 -H 64 -o "$O/map.png"

@@ -35,6 +35,16 @@ pixels_equal "$O/a-0-7.png" "$O/keep/out.png" && [ -f "$O/keep/out-1.png" ] && g
 "$GEN" preprocess "$O/b.png" -W 64 -H 64 -o "$O/keep/map.png" --overwrite >/dev/null && pass "preprocess --overwrite" ||
   bad "preprocess --overwrite"
 
+# The CLIP vocabulary set-up fetched (PyPI's clip-anytorch wheel) lies in share/gen/clip/ beside
+# gen, with its licence, and is the last place gen looks: a model without tokenizer/ finds it
+# (the tiny text encoder only knows 1000 tokens, so the run stops there, having found 49408).
+vocab_dir="$(dirname "$GEN")/../share/gen/clip"
+[ -f "$vocab_dir/bpe_simple_vocab_16e6.txt.gz" ] && grep -q "MIT License" "$vocab_dir/LICENSE" &&
+  pass "the CLIP vocabulary and its licence are beside gen" || bad "no CLIP vocabulary in $vocab_dir"
+rm -rf "$O/notok" && cp -r "$P" "$O/notok" && rm -rf "$O/notok/tokenizer"
+expect_exit 7 "the tokenizer has 49408 tokens" -- env -u GEN_VOCAB "$GEN" -p "a cat" -m "$O/notok" -W 64 -H 64 --steps 1 -o "$O/notok.png"
+expect_exit 3 "/nonexistent/vocab.txt.gz: no such file" -- env GEN_VOCAB=/nonexistent/vocab.txt.gz "$GEN" -p "a cat" -m "$O/notok" -W 64 -H 64 --steps 1 -o "$O/notok.png"
+
 # Batches: image i uses seed + i; a batch of 2 gives the same images as two single runs.
 "$GEN" -p "a cat" "${common[@]}" --seed 100 --batch-size 2 --batch-count 2 -o "$O/batch-{index}-{seed}.png" &&
   [ -f "$O/batch-0-100.png" ] && [ -f "$O/batch-1-101.png" ] && [ -f "$O/batch-2-102.png" ] && [ -f "$O/batch-3-103.png" ] &&

@@ -21,7 +21,7 @@ using gen::text::Cleanup;
 
 namespace {
 
-const std::string kVocabGz = std::string(GEN_SHARED_DIR) + "/data/clip/bpe_simple_vocab_16e6.txt.gz";
+const std::string kVocabGz = std::string(GEN_VOCAB_FILE);
 const std::string kTinyDir = std::string(GEN_TEST_DATA_DIR) + "/tokenizer/tiny";
 
 const nlohmann::json& fixtures() {

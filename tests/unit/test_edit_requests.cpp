@@ -100,6 +100,47 @@ TEST(Outpaint, FillModesAndColours) {
   for (const char* bad : {"", "red", "#12345", "#12345g", "noise"}) EXPECT_THROW(gen::editing::parse_outpaint_fill(bad), gen::Error);
 }
 
+TEST(Outpaint, MatchedNoiseFillTakesMk2sTwoSliders) {
+  const auto d = gen::editing::parse_outpaint_fill("matched");
+  EXPECT_TRUE(d.matched);
+  EXPECT_EQ(d.fill, gen::editing::Fill::Colour);  // over a black canvas, as mk2
+  EXPECT_EQ(d.colour.r + d.colour.g + d.colour.b, 0);
+  EXPECT_EQ(d.matched_options.noise_q, 1.0);
+  EXPECT_EQ(d.matched_options.color_variation, 0.05);
+  const auto q = gen::editing::parse_outpaint_fill("matched:0.5");
+  EXPECT_EQ(q.matched_options.noise_q, 0.5);
+  EXPECT_EQ(q.matched_options.color_variation, 0.05);
+  const auto qc = gen::editing::parse_outpaint_fill("matched:4:1");
+  EXPECT_EQ(qc.matched_options.noise_q, 4.0);
+  EXPECT_EQ(qc.matched_options.color_variation, 1.0);
+  for (const char* bad : {"matched:", "matched:5", "matched:1:2", "matched:-1", "matched:1:0.5:3", "matched:x", "matchedx"})
+    EXPECT_THROW(gen::editing::parse_outpaint_fill(bad), gen::Error) << bad;
+}
+
+// A1111's latent mask is the mask shrunk with Pillow's bicubic filter and rounded, where
+// diffusers takes every 8th pixel (nearest). Hand-checkable: a latent pixel whose 8x8 block is
+// 7/8 white (only its first column black) is repainted by A1111 (bicubic 208 → 1) and kept by
+// nearest (the first column's black); one whose block is 3/8 white (its first rows) is kept by
+// A1111 (98 → 0) and repainted by nearest.
+TEST(InpaintBlend, A1111LatentMaskIsTheBicubicShrinkRounded) {
+  gen::Image a = gen::Image::make(16, 8, 1);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 1; x < 8; ++x) a.data8[y * 16 + x] = 255;
+  const auto la = gen::pipeline::a1111_latent_mask(a, 8);
+  ASSERT_EQ(la.sizes(), (std::vector<int64_t>{1, 1, 1, 2}));
+  EXPECT_EQ(la[0][0][0][0].item<float>(), 1.0f);
+  EXPECT_EQ(la[0][0][0][1].item<float>(), 0.0f);
+
+  gen::Image b = gen::Image::make(16, 16, 1);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) b.data8[y * 16 + x] = (x < 8 || y < 3) ? 255 : 0;
+  const auto lb = gen::pipeline::a1111_latent_mask(b, 8);
+  EXPECT_TRUE(at::equal(lb.flatten(), at::tensor({1.0f, 0.0f, 1.0f, 0.0f})));
+  const auto nearest = at::upsample_nearest2d(
+      at::from_blob(b.data8.data(), {1, 1, 16, 16}, at::kByte).to(at::kFloat) / 255.0, {2, 2});
+  EXPECT_TRUE(at::equal(nearest.flatten(), at::tensor({1.0f, 1.0f, 1.0f, 0.0f})));
+}
+
 }  // namespace
 
 namespace {
@@ -215,7 +256,8 @@ TEST(InpaintBlend, A1111HoldsTheDenoisedPredictionToTheInitOutsideTheMask) {
   gen::SchedulerConfig c;
   auto euler = gen::make_scheduler("euler", c, 5);
   gen::pipeline::EditInputs e;
-  e.mask = at::tensor({0.0, 1.0}, at::kDouble).view({1, 1, 1, 2});  // left kept, right repainted
+  e.mask = at::tensor({1.0, 1.0}, at::kDouble).view({1, 1, 1, 2});  // diffusers' mask: not this blend's
+  e.latent_mask = at::tensor({0.0, 1.0}, at::kDouble).view({1, 1, 1, 2});  // left kept, right repainted
   gen::pipeline::EditLatents start;
   start.image_latents = at::tensor({7.0, 7.0}, at::kDouble).view({1, 1, 1, 2});
   const auto x = at::tensor({1.0, 1.0}, at::kDouble).view({1, 1, 1, 2});

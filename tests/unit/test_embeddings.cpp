@@ -30,7 +30,7 @@ using gen::text::tokenize_prompt;
 
 namespace {
 
-const std::string kVocabGz = std::string(GEN_SHARED_DIR) + "/data/clip/bpe_simple_vocab_16e6.txt.gz";
+const std::string kVocabGz = std::string(GEN_VOCAB_FILE);
 
 std::pair<gen::ErrorCode, std::string> error_of(const std::function<void()>& f) {
   try {

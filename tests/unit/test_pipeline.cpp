@@ -21,7 +21,7 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 const std::string kDir = std::string(GEN_TEST_DATA_DIR) + "/pipeline/";
-const std::string kVocab = std::string(GEN_SHARED_DIR) + "/data/clip/bpe_simple_vocab_16e6.txt.gz";
+const std::string kVocab = std::string(GEN_VOCAB_FILE);
 
 struct Fixture {
   Fixture()

@@ -120,7 +120,7 @@ TEST(PromptParser, Break) {
 
 namespace {
 
-const std::string kVocabGz = std::string(GEN_SHARED_DIR) + "/data/clip/bpe_simple_vocab_16e6.txt.gz";
+const std::string kVocabGz = std::string(GEN_VOCAB_FILE);
 
 class PromptWindows : public ::testing::Test {
  protected:

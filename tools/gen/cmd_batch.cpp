@@ -308,6 +308,8 @@ Command register_batch(CLI::App& app) {
   sub->add_option("-m,--model", o->engine.model, "Model for jobs that name none");
   sub->add_option("--vae", o->engine.vae, "VAE for jobs that name none");
   sub->add_option("--vocab", o->engine.vocab, "CLIP vocabulary for jobs that name none");
+  sub->add_option("--upscaler-dir", o->engine.upscaler_dir,
+                  "Where hires_upscaler_model NAME finds its file (default: $GEN_UPSCALER_DIR)");
   add_choice(*sub, "--device", o->engine.device, "Device for jobs that say auto: auto, cpu or cuda");
   add_choice(*sub, "--dtype", o->engine.dtype, "Dtype for jobs that say auto: auto, fp32, fp16 or bf16");
   sub->add_option("--max-models", o->engine.max_models, "Base models kept loaded")->capture_default_str();

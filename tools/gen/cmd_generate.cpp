@@ -99,6 +99,7 @@ int run(Options& o) {
   gen::EngineOptions eo = gen::default_engine_options();
   eo.threads = o.threads;
   eo.weights = o.weights;
+  eo.upscaler_dir = o.request.upscaler_dir;
   environment_defaults(eo);
   gen::Engine engine(eo);
   gen::Callbacks cb;

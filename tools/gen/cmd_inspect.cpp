@@ -39,6 +39,7 @@ void print_report(std::ostringstream& out, const io::InspectReport& r, bool tens
   if (!r.load.as.empty()) {
     const std::string as = r.load.as == "controlnet" ? "a ControlNet (--control)"
                            : r.load.as == "vae"      ? "a VAE (--vae)"
+                           : r.load.as == "upscaler" ? "an upscaler (--hires-upscaler-model, gen upscale --model)"
                                                      : "the model (-m)";
     out << pad << "load:     ";
     if (r.load.ok) out << "ok as " << as << "\n";

@@ -20,6 +20,7 @@ Command register_inspect(CLI::App& app);   // cmd_inspect.cpp
 Command register_convert(CLI::App& app);   // cmd_convert.cpp
 Command register_info(CLI::App& app);      // cmd_info.cpp
 Command register_preprocess(CLI::App& app);  // cmd_preprocess.cpp
+Command register_upscale(CLI::App& app);     // cmd_upscale.cpp
 Command register_batch(CLI::App& app);       // cmd_batch.cpp
 Command register_bench(CLI::App& app);       // cmd_bench.cpp
 Command register_pose(CLI::App& app);        // cmd_pose.cpp

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
     commands.push_back(gen::cli::register_convert(app));
     commands.push_back(gen::cli::register_info(app));
     commands.push_back(gen::cli::register_preprocess(app));
+    commands.push_back(gen::cli::register_upscale(app));
     commands.push_back(gen::cli::register_batch(app));
     commands.push_back(gen::cli::register_bench(app));
     commands.push_back(gen::cli::register_pose(app));

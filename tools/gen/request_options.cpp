@@ -52,6 +52,10 @@ void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
                 ->type_name("FILE[:W[:TE]]")
                 ->allow_extra_args(false)
                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  if (std::find(skip.begin(), skip.end(), "upscaler_dir") == skip.end())
+    app.add_option("--upscaler-dir", upscaler_dir,
+                   "Where --hires-upscaler-model NAME finds NAME.pth / .safetensors (default: $GEN_UPSCALER_DIR)")
+        ->type_name("DIR");
   if (std::find(skip.begin(), skip.end(), "embeddings") == skip.end())
     embedding_ = app.add_option("--embedding")
                      ->description("Textual-inversion embedding file a prompt names by its file name (besides "
@@ -139,19 +143,35 @@ Request RequestOptions::apply(Request r) const {
   return r;
 }
 
+std::string folder_from_env(const char* var, const char* what) {
+  const char* v = std::getenv(var);
+  if (!v || !*v) return "";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(v, ec))
+    fail(ErrorCode::NotFound, var, std::string(what) + " folder '" + v + "' does not exist");
+  return v;
+}
+
 void environment_defaults(EngineOptions& o) {
-  const auto from_env = [](std::string& field, const char* var) {
-    if (!field.empty()) return;
-    const char* v = std::getenv(var);
-    if (!v || !*v) return;
-    std::error_code ec;
-    if (!std::filesystem::is_directory(v, ec))
-      fail(ErrorCode::NotFound, var, std::string(var == std::string("GEN_LORA_DIR") ? "LoRA" : "embeddings") +
-                                         " folder '" + v + "' does not exist");
-    field = v;
+  const auto from_env = [](std::string& field, const char* var, const char* what) {
+    if (field.empty()) field = folder_from_env(var, what);
   };
-  from_env(o.lora_dir, "GEN_LORA_DIR");
-  from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR");
+  from_env(o.lora_dir, "GEN_LORA_DIR", "LoRA");
+  from_env(o.embeddings_dir, "GEN_EMBEDDINGS_DIR", "embeddings");
+  from_env(o.annotator_dir, "GEN_ANNOTATOR_DIR", "annotator");
+  from_env(o.upscaler_dir, "GEN_UPSCALER_DIR", "upscaler");
+  // The last place a CLIP vocabulary is looked for: $GEN_VOCAB, else the copy set-up put
+  // beside gen (share/gen/clip/ of the build tree or of the install prefix).
+  if (o.fallback_vocab.empty()) {
+    if (const char* v = std::getenv("GEN_VOCAB"); v && *v) {
+      o.fallback_vocab = v;
+    } else {
+      std::error_code ec;
+      const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+      const auto own = exe.parent_path().parent_path() / "share" / "gen" / "clip" / "bpe_simple_vocab_16e6.txt.gz";
+      if (!ec && std::filesystem::is_regular_file(own, ec)) o.fallback_vocab = own.string();
+    }
+  }
 }
 
 }  // namespace gen::cli

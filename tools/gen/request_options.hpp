@@ -37,16 +37,23 @@ class RequestOptions {
   std::map<std::string, CLI::Option*> controls_;  // control field → option
   CLI::Option* lora_ = nullptr;                   // --lora FILE[:WEIGHT[:TE_WEIGHT]], repeatable
   CLI::Option* embedding_ = nullptr;              // --embedding FILE, repeatable
+ public:
+  // --upscaler-dir: an engine option (EngineOptions::upscaler_dir), not a request field.
+  std::string upscaler_dir;
 };
 
 // "FILE[:WEIGHT[:TE_WEIGHT]]" (trailing numbers taken from the right, so a path may hold ':').
 // Throws InvalidArgument naming `subject` for a weight that is not a finite number.
 LoraRequest parse_lora_option(const std::string& text, const std::string& subject);
 
-// The CLI's environment defaults: $GEN_LORA_DIR and $GEN_EMBEDDINGS_DIR become the engine's
-// lora_dir / embeddings_dir when those are empty (the library reads no environment). Throws
-// NotFound naming the variable when it names no folder.
+// The CLI's environment defaults: $GEN_LORA_DIR, $GEN_EMBEDDINGS_DIR, $GEN_ANNOTATOR_DIR and
+// $GEN_UPSCALER_DIR become the engine's lora_dir / embeddings_dir / annotator_dir / upscaler_dir
+// when those are empty (the library reads no environment). Throws NotFound naming the variable
+// when it names no folder. The fallback CLIP vocabulary is $GEN_VOCAB, else gen's own copy in
+// ../share/gen/clip/ from the executable.
 void environment_defaults(EngineOptions& o);
+// $VAR as a folder ("" when unset or empty); NotFound naming VAR and `what` when it is no folder.
+std::string folder_from_env(const char* var, const char* what);
 
 // Sets `target` from its name, or throws InvalidArgument naming `subject`.
 template <class E>

@@ -1,0 +1,106 @@
+#include "annotators/annotators.hpp"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <opencv2/imgproc.hpp>
+
+#include <filesystem>
+
+#include "annotators/annotator_util.hpp"
+#include "annotators/model_free.hpp"
+#include "core/fail.hpp"
+
+namespace gen::annotators {
+
+void check_resolution(int resolution, const std::string& field) {
+  if (resolution < 64 || resolution > 4096)
+    fail(ErrorCode::InvalidArgument, field, std::to_string(resolution) + ": must be between 64 and 4096");
+}
+
+std::string Annotators::weights_path(const AnnotatorSpec& spec) const {
+  namespace fs = std::filesystem;
+  const std::string name = spec.info->name, stem = spec.info->weights;
+  std::error_code ec;
+  if (!spec.file.empty()) {
+    if (!fs::exists(spec.file, ec))
+      fail(ErrorCode::NotFound, spec.file, "the weight file given to " + name + " (file=) does not exist");
+    const std::string ext = fs::path(spec.file).extension().string();
+    if (ext == ".pth" || ext == ".pt" || ext == ".ckpt" || ext == ".bin")
+      fail(ErrorCode::Unsupported, spec.file,
+           "is a torch.save file, which " + name + " does not read: convert it once with `gen convert " + spec.file +
+               " " + fs::path(spec.file).replace_extension(".safetensors").string() + "`");
+    return spec.file;
+  }
+  const std::string hint = " (" + stem + ".pth from lllyasviel/Annotators, converted once with `gen convert " + stem +
+                           ".pth " + stem + ".safetensors`; docs/preprocessors.md)";
+  if (dir_.empty())
+    fail(ErrorCode::NotFound, name,
+         "needs its weights " + stem + ".safetensors" + hint +
+             ": give the folder with --annotator-dir or $GEN_ANNOTATOR_DIR, or the file with " + name + ":file=PATH");
+  const fs::path st = fs::path(dir_) / (stem + ".safetensors"), pth = fs::path(dir_) / (stem + ".pth");
+  if (fs::exists(st, ec)) return st.string();
+  if (fs::exists(pth, ec))
+    fail(ErrorCode::Unsupported, pth.string(),
+         "is a torch.save file, which " + name + " does not read: convert it once with `gen convert " + pth.string() +
+             " " + st.string() + "`");
+  fail(ErrorCode::NotFound, st.string(), "not found: " + name + " looks for " + stem + ".safetensors in the annotator folder " + dir_ + hint);
+}
+
+std::shared_ptr<Network> Annotators::network(const AnnotatorSpec& spec, c10::Device device) {
+  if (device != cache_device_) {
+    clear();
+    cache_device_ = device;
+  }
+  const std::string path = weights_path(spec);
+  const std::string kind = spec.info->kind, name = spec.info->name;
+  return *cache_.get(path, [&](const std::string& p) { return load_network(kind, p, device, name); });
+}
+
+std::shared_ptr<DepthAnything> Annotators::depth_anything(const AnnotatorSpec& spec, c10::Device device) {
+  if (device != cache_device_) {
+    clear();
+    cache_device_ = device;
+  }
+  return *depth_cache_.get(weights_path(spec), [&](const std::string& p) {
+    return std::make_shared<DepthAnything>(load_depth_anything(p, device));
+  });
+}
+
+Image Annotators::run(const Image& rgb, const std::string& text, const RunSettings& s, const std::string& subject) {
+  const auto spec = parse_annotator(text);
+  check_resolution(s.resolution, "preprocess resolution");
+  check_detect_size(rgb.width, rgb.height, s.resolution, subject);
+  const std::string name = spec.info->name;
+  const cv::Mat photo = to_mat(rgb);
+  const cv::Mat input = resize_image(photo, s.resolution);
+  if (name == "lineart_standard")
+    return to_image(lineart_standard(input, spec.number("sigma"), spec.number("threshold"), photo.size()));
+  if (name == "color") return to_image(color(input));
+  // The networks' maps (and shuffle's) come out at resize_image(input, image_resolution)'s size.
+  const cv::Size out_size = detect_size(input.cols, input.rows, s.resolution);
+  cv::Mat map;
+  if (name == "depth_anything") {  // relative depth, min-max to 0-255, grey as RGB (docs/depth.md)
+    map = to_mat(depth_anything_map(*depth_anything(spec, s.device), to_image(input),
+                                    static_cast<int>(spec.number("input"))));
+  } else if (name == "shuffle") {
+    const double seed = spec.number("seed");
+    map = shuffle(input, seed >= 0 ? static_cast<std::uint32_t>(seed) : static_cast<std::uint32_t>(s.seed));
+  } else {
+    const auto net = network(spec, s.device);
+    const std::string kind = spec.info->kind;
+    std::vector<at::Tensor> outputs;
+    {
+      c10::InferenceMode guard;
+      outputs = net->forward(network_input(kind, input, s.device));
+    }
+    cv::Mat one = network_map(kind, outputs, input.size(), spec.has("safe"));
+    cv::cvtColor(one, map, cv::COLOR_GRAY2RGB);  // HWC3
+  }
+  cv::Mat out;
+  cv::resize(map, out, out_size, 0, 0, cv::INTER_LINEAR);
+  if (spec.info->kind == std::string("lineart")) out = cv::Scalar::all(255) - out;
+  if (spec.has("scribble")) out = scribble(out);
+  return to_image(out);
+}
+
+}  // namespace gen::annotators

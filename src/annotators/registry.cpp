@@ -1,0 +1,112 @@
+#include "annotators/registry.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/fail.hpp"
+
+namespace gen::annotators {
+
+const std::vector<AnnotatorInfo>& annotator_table() {
+  static const std::vector<AnnotatorInfo> table = {
+      {"lineart_standard", "", "", {}, {{"sigma", 0.1, 100, 6.0, false}, {"threshold", 0, 255, 8, false}}},
+      {"shuffle", "", "", {}, {{"seed", 0, 4294967295.0, -1, true}}},
+      {"color", "", "", {}, {}},
+      {"hed", "ControlNetHED", "hed", {"safe", "scribble"}, {}},
+      {"pidinet", "table5_pidinet", "pidinet", {"safe", "scribble"}, {}},
+      {"lineart", "sk_model", "lineart", {}, {}},
+      {"lineart_coarse", "sk_model2", "lineart", {}, {}},
+      {"depth_anything", "depth_anything_v2_vitl", "depth_anything", {}, {{"input", 14, 4096, 518, true}}},
+  };
+  return table;
+}
+
+const AnnotatorInfo* find_annotator(const std::string& name) {
+  for (const auto& a : annotator_table())
+    if (name == a.name) return &a;
+  return nullptr;
+}
+
+bool is_annotator(const std::string& spec) { return find_annotator(spec.substr(0, spec.find(':'))) != nullptr; }
+
+std::string annotator_names_text() {
+  std::string out;
+  for (const auto& a : annotator_table()) {
+    out += out.empty() ? "" : ", ";
+    out += a.name;
+    for (const char* f : a.flags) out += std::string("[:") + f + "]";
+    for (const auto& n : a.numbers) out += std::string("[:") + n.key + "=N]";
+  }
+  return out;
+}
+
+AnnotatorSpec parse_annotator(const std::string& spec) {
+  AnnotatorSpec s;
+  std::size_t colon = spec.find(':');
+  s.info = find_annotator(spec.substr(0, colon));
+  if (!s.info) fail(ErrorCode::InvalidArgument, "preprocess", "'" + spec + "' is not an annotator");
+  const std::string name = s.info->name;
+  const auto bad = [&](const std::string& why) { fail(ErrorCode::InvalidArgument, "preprocess", "'" + spec + "': " + why); };
+  while (colon != std::string::npos) {
+    const std::size_t start = colon + 1;
+    if (spec.compare(start, 5, "file=") == 0) {  // the rest, colons included
+      s.file = spec.substr(start + 5);
+      if (s.info->weights[0] == '\0') bad(name + " has no weight file");
+      if (s.file.empty()) bad("file= needs a path");
+      break;
+    }
+    colon = spec.find(':', start);
+    const std::string opt = spec.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    const std::size_t eq = opt.find('=');
+    if (eq == std::string::npos) {
+      const auto& fl = s.info->flags;
+      if (std::find_if(fl.begin(), fl.end(), [&](const char* f) { return opt == f; }) == fl.end())
+        bad("'" + opt + "' is not an option of " + name + " (" + annotator_names_text() + ")");
+      if (!s.flags.insert(opt).second) bad("'" + opt + "' is given twice");
+      continue;
+    }
+    const std::string key = opt.substr(0, eq), text = opt.substr(eq + 1);
+    const auto& nums = s.info->numbers;
+    const auto it = std::find_if(nums.begin(), nums.end(), [&](const NumberOption& n) { return key == n.key; });
+    if (it == nums.end()) bad("'" + key + "' is not an option of " + name + " (" + annotator_names_text() + ")");
+    if (s.numbers.count(key)) bad("'" + key + "' is given twice");
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(text, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (text.empty() || used != text.size() || !std::isfinite(v)) bad("'" + text + "' is not a number");
+    if (v < it->lo || v > it->hi || (it->integer && v != std::floor(v)))
+      bad(key + " must be " + (it->integer ? "a whole number " : "") + "in " + std::to_string(it->lo).substr(0, 6) +
+          "-" + std::to_string(static_cast<long long>(it->hi)));
+    s.numbers[key] = v;
+  }
+  for (const auto& n : s.info->numbers) s.numbers.emplace(n.key, n.fallback);
+  return s;
+}
+
+std::string identify_weights(const std::vector<std::string>& names) {
+  const auto has = [&](const std::string& n) {
+    return std::find(names.begin(), names.end(), n) != names.end() ||
+           std::find(names.begin(), names.end(), "module." + n) != names.end();
+  };
+  if (has("norm") && has("block1.convs.0.weight") && has("block5.projection.weight")) return "hed";
+  if (has("init_block.weight") && has("block4_4.conv2.weight") && has("classifier.weight")) return "pidinet";
+  if (has("model0.1.weight") && has("model4.1.weight") && has("model2.0.conv_block.1.weight")) return "lineart";
+  if (has("model.model.0.weight")) return "lineart_anime";
+  if (has("pretrained.patch_embed.proj.weight") && has("depth_head.scratch.output_conv1.weight")) return "depth_anything";
+  return "";
+}
+
+std::string describe_kind(const std::string& kind) {
+  if (kind == "hed") return "a HED annotator file (ControlNetHED, for hed)";
+  if (kind == "pidinet") return "a PiDiNet annotator file (table5_pidinet, for pidinet)";
+  if (kind == "lineart") return "a line-art annotator file (sk_model / sk_model2, for lineart / lineart_coarse)";
+  if (kind == "lineart_anime") return "an anime line-art annotator file (netG, for lineart_anime)";
+  if (kind == "depth_anything") return "a Depth Anything V2 file (depth_anything_v2_vit*, for depth_anything)";
+  return "not an annotator file gen knows";
+}
+
+}  // namespace gen::annotators

@@ -1,0 +1,59 @@
+// gen — the annotators by preprocess name, and their options. They share the --preprocess
+// namespace with control/control_image's preprocessors (canny, invert, ...):
+//   NAME[:FLAG][:KEY=NUMBER]...[:file=PATH]
+// e.g. hed:safe, pidinet:safe:scribble, lineart_standard:sigma=3, shuffle:seed=7,
+// hed:file=/models/ControlNetHED.safetensors (file= takes the rest of the text, colons included).
+// Torch-free: the request checks use it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace gen::annotators {
+
+struct NumberOption {
+  const char* key;
+  double lo, hi, fallback;
+  bool integer;
+};
+
+struct AnnotatorInfo {
+  const char* name;
+  const char* weights;  // file stem in the annotator folder ("" = no network)
+  const char* kind;     // what identify_weights() calls its weight file ("" = none)
+  std::vector<const char*> flags;
+  std::vector<NumberOption> numbers;
+};
+
+// Every annotator, in the order docs/preprocessors.md lists them.
+const std::vector<AnnotatorInfo>& annotator_table();
+const AnnotatorInfo* find_annotator(const std::string& name);
+
+struct AnnotatorSpec {
+  const AnnotatorInfo* info = nullptr;
+  std::set<std::string> flags;
+  std::map<std::string, double> numbers;  // every NumberOption, given or its fallback
+  std::string file;                       // file=PATH, or ""
+  bool has(const std::string& flag) const { return flags.count(flag) != 0; }
+  double number(const std::string& key) const { return numbers.at(key); }
+};
+
+// Whether `spec` names an annotator (its text before the first ':').
+bool is_annotator(const std::string& spec);
+// Parses an annotator spec; InvalidArgument naming "preprocess" for an unknown option or a
+// number out of range.
+AnnotatorSpec parse_annotator(const std::string& spec);
+// "hed[:safe][:scribble], ..." for messages.
+std::string annotator_names_text();
+
+// What an annotator weight file is, from its tensor names alone: the AnnotatorInfo::kind
+// ("hed", "pidinet", "lineart", "lineart_anime") or "" for none of them. A PiDiNet file's
+// names may carry DataParallel's "module." prefix (the original table5_pidinet.pth does).
+std::string identify_weights(const std::vector<std::string>& names);
+// A human name for a kind: "a HED annotator file (ControlNetHED)".
+std::string describe_kind(const std::string& kind);
+
+}  // namespace gen::annotators
