@@ -18,8 +18,8 @@
 namespace gen::annotators {
 
 struct OpenposeNets {
-  std::unique_ptr<OpenposeBodyNet> body;
-  std::unique_ptr<OpenposeCpmNet> hand, face;  // null when not loaded
+  std::shared_ptr<OpenposeBodyNet> body;       // shared: the annotator cache keeps each net once
+  std::shared_ptr<OpenposeCpmNet> hand, face;  // null when not loaded
   c10::Device device = c10::Device(c10::kCPU);
 };
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "annotators/openpose.hpp"
+#include "annotators/annotator_util.hpp"
 #include "core/fail.hpp"
 
 namespace gen::annotators {
@@ -218,19 +219,8 @@ Image resize_for_detection(const Image& image, int resolution) {
   if (resolution < 64 || resolution > 16384)
     fail(ErrorCode::InvalidArgument, "--detect-resolution", std::to_string(resolution) + ": must be 64..16384");
   const Image rgb = to_rgb8(image);
-  double H = rgb.height, W = rgb.width;
-  const double k = static_cast<double>(resolution) / std::min(H, W);
-  H *= k;
-  W *= k;
-  const int h = static_cast<int>(std::nearbyint(H / 64.0)) * 64, w = static_cast<int>(std::nearbyint(W / 64.0)) * 64;
-  if (h < 64 || w < 64 || static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w) > kMaxImagePixels)
-    fail(ErrorCode::InvalidArgument, "--detect-resolution",
-         "the image resized to " + std::to_string(w) + " x " + std::to_string(h) + " is impossible");
-  cv::Mat src(rgb.height, rgb.width, CV_8UC3, const_cast<std::uint8_t*>(rgb.data8.data()));
-  Image out = Image::make(w, h, 3);
-  cv::Mat dst(h, w, CV_8UC3, out.data8.data());
-  cv::resize(src, dst, cv::Size(w, h), 0, 0, k > 1 ? cv::INTER_LANCZOS4 : cv::INTER_AREA);
-  return out;
+  annotators::check_detect_size(rgb.width, rgb.height, resolution, "--detect-resolution");
+  return annotators::to_image(annotators::resize_image(annotators::to_mat(rgb), resolution));
 }
 
 }  // namespace gen

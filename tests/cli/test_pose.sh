@@ -73,6 +73,19 @@ expect_exit 0 "" -- "$GEN" pose draw "$T/det.json" -o "$T/redraw.png"
 pixels_equal "$T/redraw.png" "$T/map.png" && pass "the JSON redraws the detected map" || bad "redraw differs"
 expect_exit 0 "" -- "$GEN" pose detect "$T/photo.png" -o "$T/map_full.png" --body "$N/body_pose_model.pth" --hand "$N/hand_pose_model.safetensors" --face "$N/facenet.pth" --detect-resolution 64
 
+# The same through the annotator framework (--preprocess openpose*, weights converted once into the
+# annotator folder): the map gen pose detect draws, at the detect size.
+mkdir -p "$T/ann"
+for f in body_pose_model hand_pose_model facenet; do
+  [ -f "$N/$f.pth" ] && "$GEN" convert "$N/$f.pth" "$T/ann/$f.safetensors" >/dev/null || bad "convert $f"
+done
+expect_exit 0 "" -- "$GEN" preprocess "$T/photo.png" --preprocess openpose --annotator-dir "$T/ann" --preprocess-resolution 64 -W 64 -H 64 -o "$T/pre.png"
+pixels_equal "$T/pre.png" "$T/map.png" && pass "--preprocess openpose = gen pose detect" || bad "--preprocess openpose differs"
+expect_exit 0 "" -- "$GEN" preprocess "$T/photo.png" --preprocess openpose_full --annotator-dir "$T/ann" --preprocess-resolution 64 -W 64 -H 64 -o "$T/pre_full.png"
+pixels_equal "$T/pre_full.png" "$T/map_full.png" && pass "--preprocess openpose_full = gen pose detect --hand --face" || bad "openpose_full differs"
+mkdir -p "$T/ann_body" && ln -sf "$T/ann/body_pose_model.safetensors" "$T/ann_body/"
+expect_exit 3 "looks for hand_pose_model.safetensors" -- "$GEN" preprocess "$T/photo.png" --preprocess openpose_hand --annotator-dir "$T/ann_body" -W 64 -H 64 -o "$T/y.png"
+
 # detect: bad inputs
 expect_exit 7 "hand_pose_model.pth: a hand pose model \(hand_pose_model.pth\), not a body pose model" -- \
   "$GEN" pose detect "$T/photo.png" -o "$T/y.png" --body "$N/hand_pose_model.pth"
