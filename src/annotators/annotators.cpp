@@ -17,9 +17,17 @@ void check_resolution(int resolution, const std::string& field) {
     fail(ErrorCode::InvalidArgument, field, std::to_string(resolution) + ": must be between 64 and 4096");
 }
 
-std::string Annotators::weights_path(const AnnotatorSpec& spec) const {
+std::string Annotators::weights_path(const AnnotatorSpec& spec) const { return weights_path(spec, spec.info->weights); }
+
+std::string Annotators::weights_path(const AnnotatorSpec& spec_in, const std::string& stem) const {
   namespace fs = std::filesystem;
-  const std::string name = spec.info->name, stem = spec.info->weights;
+  AnnotatorSpec spec = spec_in;
+  if (stem != spec.info->weights && !spec.file.empty()) {  // another file beside the one given
+    spec.file = (fs::path(spec.file).parent_path() / (stem + ".safetensors")).string();
+    if (!fs::exists(spec.file)) fail(ErrorCode::NotFound, spec.file, std::string("not found: ") + spec.info->name +
+                                                                         " looks for it beside " + spec_in.file);
+  }
+  const std::string name = spec.info->name;
   std::error_code ec;
   if (!spec.file.empty()) {
     if (!fs::exists(spec.file, ec))
@@ -66,6 +74,27 @@ std::shared_ptr<DepthAnything> Annotators::depth_anything(const AnnotatorSpec& s
   });
 }
 
+OpenposeNets Annotators::openpose(const AnnotatorSpec& spec, const PoseOptions& options, c10::Device device) {
+  if (device != cache_device_) {
+    clear();
+    cache_device_ = device;
+  }
+  OpenposeNets nets;
+  nets.device = device;
+  nets.body = *pose_body_.get(weights_path(spec), [&](const std::string& p) {
+    return std::shared_ptr<OpenposeBodyNet>(load_openpose_body(p, device));
+  });
+  if (options.hand)
+    nets.hand = *pose_cpm_.get(weights_path(spec, "hand_pose_model"), [&](const std::string& p) {
+      return std::shared_ptr<OpenposeCpmNet>(load_openpose_hand(p, device));
+    });
+  if (options.face)
+    nets.face = *pose_cpm_.get(weights_path(spec, "facenet"), [&](const std::string& p) {
+      return std::shared_ptr<OpenposeCpmNet>(load_openpose_face(p, device));
+    });
+  return nets;
+}
+
 Image Annotators::run(const Image& rgb, const std::string& text, const RunSettings& s, const std::string& subject) {
   const auto spec = parse_annotator(text);
   check_resolution(s.resolution, "preprocess resolution");
@@ -79,7 +108,11 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
   // The networks' maps (and shuffle's) come out at resize_image(input, image_resolution)'s size.
   const cv::Size out_size = detect_size(input.cols, input.rows, s.resolution);
   cv::Mat map;
-  if (name == "depth_anything") {  // relative depth, min-max to 0-255, grey as RGB (docs/depth.md)
+  if (spec.info->kind == std::string("openpose")) {  // OpenposeDetector: keypoints, then draw_poses at the detect size
+    const PoseOptions options = pose_preset(name);
+    const Poses poses = detect(openpose(spec, options, s.device), to_image(input), options);
+    map = to_mat(draw_poses(poses, input.cols, input.rows, options.body, options.hand, options.face));
+  } else if (name == "depth_anything") {  // relative depth, min-max to 0-255, grey as RGB (docs/depth.md)
     map = to_mat(depth_anything_map(*depth_anything(spec, s.device), to_image(input),
                                     static_cast<int>(spec.number("input"))));
   } else if (name == "shuffle") {

@@ -14,6 +14,7 @@
 
 #include "annotators/depth_anything.hpp"
 #include "annotators/networks.hpp"
+#include "annotators/openpose.hpp"
 #include "annotators/registry.hpp"
 #include "core/file_cache.hpp"
 #include "gen/image.hpp"
@@ -41,15 +42,24 @@ class Annotators {
   std::shared_ptr<Network> network(const AnnotatorSpec& spec, c10::Device device);
   // Depth Anything V2 (its own model type), cached the same way.
   std::shared_ptr<DepthAnything> depth_anything(const AnnotatorSpec& spec, c10::Device device);
+  // OpenPose: the body net (spec's file= or body_pose_model in the folder) and, as the preset
+  // asks, hand_pose_model / facenet from the same folder; each net cached on its own.
+  OpenposeNets openpose(const AnnotatorSpec& spec, const PoseOptions& options, c10::Device device);
   void clear() {
     cache_.clear();
     depth_cache_.clear();
+    pose_body_.clear();
+    pose_cpm_.clear();
   }
 
  private:
   std::string dir_;
   core::FileCache<std::shared_ptr<Network>> cache_{4};
   core::FileCache<std::shared_ptr<DepthAnything>> depth_cache_{2};
+  core::FileCache<std::shared_ptr<OpenposeBodyNet>> pose_body_{1};
+  core::FileCache<std::shared_ptr<OpenposeCpmNet>> pose_cpm_{2};  // hand and face
+  // weights_path for another stem of the same annotator (OpenPose's hand and face files).
+  std::string weights_path(const AnnotatorSpec& spec, const std::string& stem) const;
   c10::Device cache_device_ = c10::Device(c10::kCPU);
 };
 

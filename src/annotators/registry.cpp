@@ -16,6 +16,10 @@ const std::vector<AnnotatorInfo>& annotator_table() {
       {"pidinet", "table5_pidinet", "pidinet", {"safe", "scribble"}, {}},
       {"lineart", "sk_model", "lineart", {}, {}},
       {"lineart_coarse", "sk_model2", "lineart", {}, {}},
+      {"openpose", "body_pose_model", "openpose", {}, {}},
+      {"openpose_hand", "body_pose_model", "openpose", {}, {}},
+      {"openpose_face", "body_pose_model", "openpose", {}, {}},
+      {"openpose_full", "body_pose_model", "openpose", {}, {}},
       {"depth_anything", "depth_anything_v2_vitl", "depth_anything", {}, {{"input", 14, 4096, 518, true}}},
   };
   return table;
