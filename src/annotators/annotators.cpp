@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "annotators/annotator_util.hpp"
+#include "annotators/mlsd.hpp"
 #include "annotators/model_free.hpp"
 #include "core/fail.hpp"
 
@@ -126,12 +127,13 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
       c10::InferenceMode guard;
       outputs = net->forward(network_input(kind, input, s.device));
     }
-    cv::Mat one = network_map(kind, outputs, input.size(), spec.has("safe"));
+    cv::Mat one = kind == "mlsd" ? mlsd_draw(mlsd_lines(outputs.at(0), spec.number("score"), spec.number("distance")), input.size())
+                                 : network_map(kind, outputs, input.size(), spec.has("safe"));
     cv::cvtColor(one, map, cv::COLOR_GRAY2RGB);  // HWC3
   }
   cv::Mat out;
   cv::resize(map, out, out_size, 0, 0, cv::INTER_LINEAR);
-  if (spec.info->kind == std::string("lineart")) out = cv::Scalar::all(255) - out;
+  if (spec.info->kind == std::string("lineart") || spec.info->kind == std::string("lineart_anime")) out = cv::Scalar::all(255) - out;
   if (spec.has("scribble")) out = scribble(out);
   return to_image(out);
 }

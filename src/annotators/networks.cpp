@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "annotators/annotator_util.hpp"
+#include "annotators/mlsd.hpp"
 #include "annotators/net_layers.hpp"
 #include "annotators/registry.hpp"
 #include "core/fail.hpp"
@@ -13,7 +14,8 @@
 
 namespace gen::annotators {
 
-std::unique_ptr<Network> make_pidinet();  // pidinet.cpp
+std::unique_ptr<Network> make_pidinet();         // pidinet.cpp
+std::unique_ptr<Network> make_lineart_anime();   // lineart_anime.cpp
 
 namespace {
 
@@ -126,6 +128,8 @@ std::unique_ptr<Network> make_network(const std::string& kind) {
   if (kind == "hed") return std::make_unique<Hed>();
   if (kind == "pidinet") return make_pidinet();
   if (kind == "lineart") return std::make_unique<Lineart>();
+  if (kind == "lineart_anime") return make_lineart_anime();
+  if (kind == "mlsd") return make_mlsd();
   fail(ErrorCode::Internal, "annotator", "no network '" + kind + "'");
 }
 
@@ -142,11 +146,18 @@ std::shared_ptr<Network> load_network(const std::string& kind, const std::string
   o.device = device;
   // The original table5_pidinet.pth holds DataParallel's names (module.*); gen convert keeps them.
   if (!names.empty() && names.front().rfind("module.", 0) == 0) o.prefix = "module.";
+  // BatchNorm2d's step counter (M-LSD): an integer the eval-mode network does not use.
+  o.ignore = [](const std::string& n) {
+    const std::string tail = ".num_batches_tracked";
+    return n.size() > tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+  };
   models::load_weights(*net, ckpt, o, path);
   return net;
 }
 
 at::Tensor network_input(const std::string& kind, const cv::Mat& rgb, c10::Device device) {
+  if (kind == "lineart_anime") return lineart_anime_input(rgb, device);
+  if (kind == "mlsd") return mlsd_input(rgb, device);
   cv::Mat m = rgb.isContinuous() ? rgb : rgb.clone();
   auto t = at::from_blob(m.data, {m.rows, m.cols, 3}, at::kByte).to(at::kFloat);
   if (kind == "pidinet") t = t.flip({2}).div(255.0);  // input_image[:, :, ::-1] / 255
@@ -155,6 +166,7 @@ at::Tensor network_input(const std::string& kind, const cv::Mat& rgb, c10::Devic
 }
 
 cv::Mat network_map(const std::string& kind, const std::vector<at::Tensor>& outputs, cv::Size detect, bool safe) {
+  if (kind == "lineart_anime") return lineart_anime_map(outputs.at(0), detect);
   cv::Mat edge;  // float, [0, 1] before the step to 8 bits
   if (kind == "hed") {
     // Each side output resized to the detect size (INTER_LINEAR, float32), their float32 mean

@@ -16,6 +16,8 @@ const std::vector<AnnotatorInfo>& annotator_table() {
       {"pidinet", "table5_pidinet", "pidinet", {"safe", "scribble"}, {}},
       {"lineart", "sk_model", "lineart", {}, {}},
       {"lineart_coarse", "sk_model2", "lineart", {}, {}},
+      {"lineart_anime", "netG", "lineart_anime", {}, {}},
+      {"mlsd", "mlsd_large_512_fp32", "mlsd", {}, {{"score", 0, 1, 0.1, false}, {"distance", 0, 4096, 0.1, false}}},
       {"openpose", "body_pose_model", "openpose", {}, {}},
       {"openpose_hand", "body_pose_model", "openpose", {}, {}},
       {"openpose_face", "body_pose_model", "openpose", {}, {}},
@@ -100,6 +102,8 @@ std::string identify_weights(const std::vector<std::string>& names) {
   if (has("init_block.weight") && has("block4_4.conv2.weight") && has("classifier.weight")) return "pidinet";
   if (has("model0.1.weight") && has("model4.1.weight") && has("model2.0.conv_block.1.weight")) return "lineart";
   if (has("model.model.0.weight")) return "lineart_anime";
+  if (has("backbone.features.0.0.weight") && has("block23.conv3.weight")) return "mlsd";
+  if (has("backbone.features.0.0.weight") && has("block16.conv3.weight")) return "mlsd_tiny";
   if (has("pretrained.patch_embed.proj.weight") && has("depth_head.scratch.output_conv1.weight")) return "depth_anything";
   return "";
 }
@@ -109,6 +113,8 @@ std::string describe_kind(const std::string& kind) {
   if (kind == "pidinet") return "a PiDiNet annotator file (table5_pidinet, for pidinet)";
   if (kind == "lineart") return "a line-art annotator file (sk_model / sk_model2, for lineart / lineart_coarse)";
   if (kind == "lineart_anime") return "an anime line-art annotator file (netG, for lineart_anime)";
+  if (kind == "mlsd") return "an M-LSD file (mlsd_large_512_fp32, for mlsd)";
+  if (kind == "mlsd_tiny") return "an M-LSD tiny file (mlsd_tiny_512_fp32), which gen does not read (mlsd takes the large one)";
   if (kind == "depth_anything") return "a Depth Anything V2 file (depth_anything_v2_vit*, for depth_anything)";
   return "not an annotator file gen knows";
 }

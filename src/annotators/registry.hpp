@@ -50,7 +50,8 @@ AnnotatorSpec parse_annotator(const std::string& spec);
 std::string annotator_names_text();
 
 // What an annotator weight file is, from its tensor names alone: the AnnotatorInfo::kind
-// ("hed", "pidinet", "lineart", "lineart_anime") or "" for none of them. A PiDiNet file's
+// ("hed", "pidinet", "lineart", "lineart_anime", "mlsd", "depth_anything"; "mlsd_tiny" for the
+// tiny M-LSD, which no annotator reads) or "" for none of them. A PiDiNet file's
 // names may carry DataParallel's "module." prefix (the original table5_pidinet.pth does).
 std::string identify_weights(const std::vector<std::string>& names);
 // A human name for a kind: "a HED annotator file (ControlNetHED)".

@@ -9,7 +9,7 @@ T=$GEN_TMP/preprocess-annotators; rm -rf "$T"; mkdir -p "$T/w" "$T/o"
 fail=0
 check() { if [ "$1" != "$2" ]; then echo "FAIL: $3 (exit $1, expected $2)"; fail=1; else echo "ok: $3"; fi; }
 "$GEN_PYTHON" "$GEN_SRC/tools/controlnet_aux_reference.py" --out "$T/ref" || { echo "FAIL: reference"; exit 1; }
-for w in ControlNetHED table5_pidinet sk_model sk_model2; do
+for w in ControlNetHED table5_pidinet sk_model sk_model2 netG mlsd_large_512_fp32; do
   "$GEN" convert "$T/ref/$w.pth" "$T/w/$w.safetensors" > /dev/null; check $? 0 "gen convert $w.pth"
 done
 P=$GEN_SRC/tests/data/control/source.png
@@ -23,6 +23,22 @@ for c in "hed:safe hed_safe_128" "pidinet:scribble pidinet_scribble_128" "linear
   GEN_ANNOTATOR_DIR=$T/w "$GEN" preprocess "$P" --preprocess "$1" --preprocess-resolution 128 -W 128 -H 128 -o "$T/o/$2.png" > /dev/null
   check $? 0 "preprocess $1 (\$GEN_ANNOTATOR_DIR)"
   same "$T/o/$2.png" "$T/ref/$2.png"; check $? 0 "$1 equals controlnet-aux"
+done
+# lineart_anime within 1 level; mlsd's lines: at most 0.5% of the values differ (a line on a
+# threshold may come or go, as in the unit test; its decoding alone is tested exactly there).
+close() {
+  "$GEN_PYTHON" -c "import sys, numpy as np; from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]).convert('RGB'), int); b = np.asarray(Image.open(sys.argv[2]).convert('RGB'), int)
+sys.exit(0 if a.shape == b.shape and (np.abs(a - b) > 1).sum() <= a.size // 200 else 1)" "$1" "$2"
+}
+GEN_ANNOTATOR_DIR=$T/w "$GEN" preprocess "$P" --preprocess lineart_anime --preprocess-resolution 128 -W 128 -H 128 -o "$T/o/la.png" > /dev/null
+check $? 0 "preprocess lineart_anime"
+same "$T/o/la.png" "$T/ref/lineart_anime_128.png"; check $? 0 "lineart_anime equals controlnet-aux"
+for c in "mlsd mlsd_128" "mlsd:score=0.3:distance=4 mlsd_s30_d4_128"; do
+  set -- $c
+  "$GEN" preprocess "$P" --preprocess "$1" --annotator-dir "$T/w" --preprocess-resolution 128 -W 128 -H 128 -o "$T/o/$2.png" > /dev/null
+  check $? 0 "preprocess $1"
+  close "$T/o/$2.png" "$T/ref/$2.png"; check $? 0 "$1 equals controlnet-aux"
 done
 "$GEN" preprocess "$P" --preprocess lineart_coarse --annotator-dir "$T/w" --preprocess-resolution 128 -W 64 -H 64 -o "$T/o/lc.png" > /dev/null
 check $? 0 "preprocess lineart_coarse --annotator-dir, resized to 64x64"
@@ -58,5 +74,10 @@ bad 2 "not an option of hed" "an unknown option" -- "$GEN" preprocess "$P" --pre
 bad 7 "Depth Anything V2 file" "a depth file given to hed" -- "$GEN" preprocess "$P" --preprocess "hed:file=$DA"
 bad 7 "not a Depth Anything V2 file" "a line-art file given to depth_anything" -- \
   "$GEN" preprocess "$P" --preprocess "depth_anything:file=$T/w/sk_model.safetensors"
+bad 7 "is a line-art annotator file" "a line-art file given to mlsd" -- \
+  "$GEN" preprocess "$P" --preprocess "mlsd:file=$T/w/sk_model.safetensors"
+bad 7 "is an M-LSD file" "an M-LSD file given to lineart_anime" -- \
+  "$GEN" preprocess "$P" --preprocess "lineart_anime:file=$T/w/mlsd_large_512_fp32.safetensors"
+bad 2 "score must be in" "an mlsd score out of range" -- "$GEN" preprocess "$P" --preprocess mlsd:score=2 --annotator-dir "$T/w"
 bad 2 "between 64 and 4096" "a bad resolution" -- "$GEN" preprocess "$P" --preprocess color --preprocess-resolution 10
 exit $fail

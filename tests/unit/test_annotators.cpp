@@ -17,6 +17,7 @@
 
 #include "annotators/annotator_util.hpp"
 #include "annotators/annotators.hpp"
+#include "annotators/mlsd.hpp"
 #include "gen/error.hpp"
 #include "io/convert.hpp"
 #include "model_fixtures.hpp"
@@ -28,7 +29,7 @@ namespace an = gen::annotators;
 
 namespace {
 
-const char* const kWeights[] = {"ControlNetHED", "table5_pidinet", "sk_model", "sk_model2"};
+const char* const kWeights[] = {"ControlNetHED", "table5_pidinet", "sk_model", "sk_model2", "netG", "mlsd_large_512_fp32"};
 
 // The reference run's folder: the .pth files, their .safetensors conversions, maps, cases.json.
 std::string reference() {
@@ -91,7 +92,10 @@ TEST(Annotators, MapsMatchControlnetAux) {
     }
     // Thresholded maps (safe, scribble) may flip a pixel where the reference's value sits on
     // the threshold: counted and bounded (0.5% of the values); the others: within 1 level.
-    const bool thresholded = spec.find("safe") != std::string::npos || spec.find("scribble") != std::string::npos;
+    // M-LSD's lines: a line whose score, length or end sits on a threshold or an integer may
+    // come or go (the network within 1e-4); its decoding alone is exact (MlsdDecodingAndDrawing...).
+    const bool thresholded = spec.find("safe") != std::string::npos || spec.find("scribble") != std::string::npos ||
+                             spec.rfind("mlsd", 0) == 0;
     if (thresholded) EXPECT_LE(off, got.data8.size() / 200) << name << ": " << off << " values flipped";
     else EXPECT_LE(worst, 1) << name;
     if (worst > 0) std::printf("%s: max %d, %zu values off by more than 1 of %zu\n", name.c_str(), worst, off, got.data8.size());
@@ -121,6 +125,74 @@ TEST(Annotators, NetworkOutputsMatchControlnetAux) {
       }
     }
   EXPECT_EQ(compared, 2 * (5 + 1 + 1 + 1));
+}
+
+// lineart_anime and M-LSD: the network input as gen makes it against the one the reference fed
+// (M-LSD: equal; lineart_anime: its uint8 INTER_CUBIC resize within 1 level, OpenCV 4.6 vs 4.10),
+// and the network on the reference's input within 1e-4 relative (M-LSD: all 9 channels).
+TEST(Annotators, LineartAnimeAndMlsdNetworksMatchControlnetAux) {
+  const std::string dir = reference();
+  const auto raw = SafetensorsCheckpoint::open(dir + "/raw.safetensors");
+  an::Annotators runner(dir);
+  const cv::Mat src = an::to_mat(photo());
+  const c10::Device cpu(c10::kCPU);
+  int compared = 0;
+  for (const std::string spec : {"lineart_anime", "mlsd"})
+    for (int res : {128, 64}) {
+      const std::string name = spec + "_" + std::to_string(res);
+      const auto parsed = an::parse_annotator(spec);
+      const auto net = runner.network(parsed, cpu);
+      at::InferenceMode guard;
+      const auto input = an::network_input(parsed.info->kind, an::resize_image(src, res), cpu);
+      const auto want_input = load_tensor(raw, name + ".input", at::kFloat, at::kCPU);
+      ASSERT_EQ(input.sizes(), want_input.sizes()) << name;
+      const double input_diff = (input - want_input).abs().max().item<double>();
+      EXPECT_LE(input_diff, spec == "mlsd" ? 0.0 : 1.0 / 127.5 + 1e-6) << name;
+      const auto out = net->forward(want_input).at(0);
+      const double err = test::relative_error(out[0], load_tensor(raw, name, at::kFloat, at::kCPU));
+      EXPECT_LE(err, 1e-4) << name;
+      std::printf("%s: input max diff %g, output relative error %g\n", name.c_str(), input_diff, err);
+      ++compared;
+    }
+  EXPECT_EQ(compared, 4);
+}
+
+// M-LSD's decoding (pred_lines after the network) and MLSDdetector's drawing on a synthetic
+// network output that holds lines (tools/controlnet_aux_reference.py, mlsd_synthetic): the same
+// lines, bit for bit, and the same map, pixel for pixel, for four threshold pairs.
+TEST(Annotators, MlsdDecodingAndDrawingMatchControlnetAux) {
+  const std::string dir = reference();
+  const auto t = SafetensorsCheckpoint::open(dir + "/mlsd_synthetic.safetensors");
+  const auto info = test::read_json(dir + "/mlsd_synthetic.json");
+  const auto output = load_tensor(t, "output", at::kFloat, at::kCPU);
+  const cv::Size size(static_cast<int>(output.size(3)) * 2, static_cast<int>(output.size(2)) * 2);
+  ASSERT_EQ(info["pairs"].size(), 4u);
+  for (std::size_t i = 0; i < info["pairs"].size(); ++i) {
+    const double score = info["pairs"][i]["score"], distance = info["pairs"][i]["distance"];
+    const auto lines = an::mlsd_lines(output, score, distance);
+    const auto want = load_tensor(t, "lines_" + std::to_string(i), at::kDouble, at::kCPU).contiguous();
+    ASSERT_EQ(static_cast<std::int64_t>(lines.size()), want.size(0)) << "pair " << i;
+    EXPECT_GT(lines.size(), 0u);
+    const double* w = want.data_ptr<double>();
+    std::size_t same = 0;
+    for (std::size_t k = 0; k < lines.size(); ++k)
+      same += lines[k].x0 == w[4 * k] && lines[k].y0 == w[4 * k + 1] && lines[k].x1 == w[4 * k + 2] && lines[k].y1 == w[4 * k + 3];
+    EXPECT_EQ(same, lines.size()) << "pair " << i;
+    const cv::Mat map = an::mlsd_draw(lines, size);
+    const Image want_map = to_rgb8(read_image(dir + "/mlsd_synthetic_" + std::to_string(i) + ".png"));
+    ASSERT_EQ(want_map.width, size.width);
+    ASSERT_EQ(want_map.height, size.height);
+    std::size_t differ = 0;
+    for (int y = 0; y < size.height; ++y)
+      for (int x = 0; x < size.width; ++x)
+        for (int c = 0; c < 3; ++c)
+          differ += map.at<std::uint8_t>(y, x) != want_map.data8[(static_cast<std::size_t>(y) * size.width + x) * 3 + c];
+    EXPECT_EQ(differ, 0u) << "pair " << i;
+    std::printf("mlsd synthetic pair %zu (score %g, distance %g): %zu lines, %zu map values differ\n", i, score,
+                distance, lines.size(), differ);
+  }
+  // Under 200 values in the map: the reference's top-k raises and the detector draws nothing.
+  EXPECT_TRUE(an::mlsd_lines(output.slice(2, 0, 10).slice(3, 0, 10), 0.0, 0.0).empty());
 }
 
 TEST(Annotators, UtilStepsMatchControlnetAux) {
@@ -177,6 +249,12 @@ TEST(Annotators, BadInputs) {
   EXPECT_EQ(code_of([&] { runner.run(src, "pidinet:file=" + dir + "/raw.safetensors", {}, "photo"); }, &msg),
             ErrorCode::ModelMismatch);
   EXPECT_NE(msg.find("not an annotator file"), std::string::npos) << msg;
+  EXPECT_EQ(code_of([&] { runner.run(src, "mlsd:file=" + dir + "/netG.safetensors", {}, "photo"); }, &msg),
+            ErrorCode::ModelMismatch);
+  EXPECT_NE(msg.find("anime line-art annotator file (netG"), std::string::npos) << msg;
+  EXPECT_EQ(code_of([&] { runner.run(src, "lineart_anime:file=" + dir + "/mlsd_large_512_fp32.safetensors", {}, "photo"); }, &msg),
+            ErrorCode::ModelMismatch);
+  EXPECT_NE(msg.find("M-LSD file (mlsd_large_512_fp32"), std::string::npos) << msg;
   // a missing file: which file, where gen looked
   an::Annotators empty_dir(GEN_TEST_DATA_DIR "/control");
   EXPECT_EQ(code_of([&] { empty_dir.run(src, "hed", {}, "photo"); }, &msg), ErrorCode::NotFound);
@@ -204,7 +282,8 @@ TEST(Annotators, BadInputs) {
   EXPECT_NE(msg.find("too small for the preprocess resolution 512"), std::string::npos) << msg;
   // options
   for (const char* bad : {"hed:unsafe", "hed:safe:safe", "shuffle:seed=-1", "shuffle:seed=1.5", "lineart_standard:sigma=x",
-                          "color:file=x.safetensors", "hed:file=", "lineart:safe"})
+                          "color:file=x.safetensors", "hed:file=", "lineart:safe", "mlsd:score=1.5",
+                          "mlsd:distance=-1", "mlsd:score=0.2:score=0.3", "mlsd:safe", "lineart_anime:scribble"})
     EXPECT_EQ(code_of([&] { an::parse_annotator(bad); }), ErrorCode::InvalidArgument) << bad;
   an::RunSettings low;
   low.resolution = 32;

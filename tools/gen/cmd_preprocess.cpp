@@ -26,7 +26,8 @@ Command register_preprocess(CLI::App& app) {
   sub->add_option("-o,--output", o->output, "The map to write (PNG)")->required();
   sub->add_option("--preprocess", o->preprocess,
                   "none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, or an annotator: hed[:safe][:scribble], "
-                  "pidinet[:safe][:scribble], lineart, lineart_coarse, lineart_standard, shuffle[:seed=N], color "
+                  "pidinet[:safe][:scribble], lineart, lineart_coarse, lineart_anime, lineart_standard, shuffle[:seed=N], color, "
+                  "mlsd[:score=S][:distance=D], depth_anything "
                   "(docs/preprocessors.md)")
       ->capture_default_str();
   sub->add_option("--preprocess-resolution", o->annotate.resolution,
