@@ -275,8 +275,8 @@ std::string names_text() {
     GEN_RANGE(0, 1, 0))                                                                                         \
   X(std::string, preprocess, "none", "--preprocess",                                                           \
     "The group's preprocessor: none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, or an annotator "    \
-    "(hed[:safe][:scribble], pidinet, lineart, lineart_coarse, lineart_standard, shuffle, color; "              \
-    "docs/preprocessors.md)", "Module", GEN_ANY)                                                               \
+    "(hed[:safe][:scribble], pidinet, lineart, lineart_coarse, lineart_anime, lineart_standard, mlsd, "        \
+    "openpose[_hand|_face|_full], depth_anything, shuffle, color; docs/preprocessors.md)", "Module", GEN_ANY)     \
   X(ResizeMode, resize, ResizeMode::Just, "--control-resize",                                                  \
     "just, crop or fill (before any --control: every group's)", "Resize Mode", GEN_ANY)                         \
   X(bool, global_pool, false, "--control-pool",                                                                \
