@@ -87,26 +87,4 @@ AnnotatorSpec parse_annotator(const std::string& spec) {
   return s;
 }
 
-std::string identify_weights(const std::vector<std::string>& names) {
-  const auto has = [&](const std::string& n) {
-    return std::find(names.begin(), names.end(), n) != names.end() ||
-           std::find(names.begin(), names.end(), "module." + n) != names.end();
-  };
-  if (has("norm") && has("block1.convs.0.weight") && has("block5.projection.weight")) return "hed";
-  if (has("init_block.weight") && has("block4_4.conv2.weight") && has("classifier.weight")) return "pidinet";
-  if (has("model0.1.weight") && has("model4.1.weight") && has("model2.0.conv_block.1.weight")) return "lineart";
-  if (has("model.model.0.weight")) return "lineart_anime";
-  if (has("pretrained.patch_embed.proj.weight") && has("depth_head.scratch.output_conv1.weight")) return "depth_anything";
-  return "";
-}
-
-std::string describe_kind(const std::string& kind) {
-  if (kind == "hed") return "a HED annotator file (ControlNetHED, for hed)";
-  if (kind == "pidinet") return "a PiDiNet annotator file (table5_pidinet, for pidinet)";
-  if (kind == "lineart") return "a line-art annotator file (sk_model / sk_model2, for lineart / lineart_coarse)";
-  if (kind == "lineart_anime") return "an anime line-art annotator file (netG, for lineart_anime)";
-  if (kind == "depth_anything") return "a Depth Anything V2 file (depth_anything_v2_vit*, for depth_anything)";
-  return "not an annotator file gen knows";
-}
-
 }  // namespace gen::annotators
