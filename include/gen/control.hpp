@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "gen/export.hpp"
@@ -21,6 +22,7 @@ struct PreprocessOptions {
   int resolution = 512;       // the annotator's resolution (ControlRequest::preprocess_resolution)
   std::uint64_t seed = 0;     // shuffle without seed= uses its low 32 bits
   Device device = Device::Cpu;
+  int threads = 0;            // CPU threads for the annotator networks (process-wide); 0: libtorch's
 };
 
 // 8-bit RGB, width × height. Throws InvalidArgument for an unknown preprocessor or bad
@@ -30,5 +32,20 @@ GEN_API Image control_map(const std::string& path, const std::string& preprocess
                           int height, const PreprocessOptions& options = {});
 GEN_API Image control_map(const Image& image, const std::string& preprocess, ResizeMode resize, int width, int height,
                           const PreprocessOptions& options = {});
+
+// control_map with the annotator weights kept loaded between calls (one per file and device):
+// for many pictures, and `gen bench -w annotators`. Not for concurrent use from several threads.
+class GEN_API ControlMapper {
+ public:
+  explicit ControlMapper(PreprocessOptions options = {});
+  ~ControlMapper();
+  ControlMapper(ControlMapper&&) noexcept;
+  ControlMapper& operator=(ControlMapper&&) noexcept;
+  Image map(const Image& image, const std::string& preprocess, ResizeMode resize, int width, int height);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace gen

@@ -109,7 +109,7 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
   // The networks' maps (and shuffle's) come out at resize_image(input, image_resolution)'s size.
   const cv::Size out_size = detect_size(input.cols, input.rows, s.resolution);
   cv::Mat map;
-  if (spec.info->kind == std::string("openpose")) {  // OpenposeDetector: keypoints, then draw_poses at the detect size
+  if (spec.info->kind == std::string("openpose_body")) {  // OpenposeDetector: keypoints, then draw_poses at the detect size
     const PoseOptions options = pose_preset(name);
     const Poses poses = detect(openpose(spec, options, s.device), to_image(input), options);
     map = to_mat(draw_poses(poses, input.cols, input.rows, options.body, options.hand, options.face));

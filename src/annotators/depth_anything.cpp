@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "annotators/annotator_files.hpp"
 #include "arch/classify.hpp"
 #include "core/fail.hpp"
 #include "tensor/tensor_file.hpp"
@@ -239,7 +240,6 @@ using Shapes = std::map<std::string, std::vector<std::int64_t>>;
 
 // What a file that is not Depth Anything V2 looks like, for the message.
 std::string looks_like(const Shapes& s) {
-  auto has = [&](const std::string& n) { return s.count(n) > 0; };
   auto has_prefix = [&](const std::string& p) {
     auto it = s.lower_bound(p);
     return it != s.end() && it->first.compare(0, p.size(), p) == 0;
@@ -247,12 +247,11 @@ std::string looks_like(const Shapes& s) {
   if (has_prefix("pretrained.model.") && has_prefix("scratch.")) return "a MiDaS / DPT depth model (dpt_hybrid)";
   if (has_prefix("pretrained.blocks.") && !has_prefix("depth_head."))
     return "a DINOv2 backbone without the Depth Anything head";
-  // OpenPose: body_pose_model.pth / hand_pose_model.pth keys (and after controlnet_aux's transfer()).
-  if (has("conv5_5_CPM_L1.weight") || has("model0.conv1_1.weight")) return "an OpenPose body model";
-  if (has("conv6_2_CPM.weight") || has("model1_0.conv1_1.weight")) return "an OpenPose hand model";
-  if (has("block1.convs.0.weight") && has("block5.projection.weight")) return "a HED annotator (ControlNetHED)";
-  if (has("init_block.weight") && has("classifier.weight")) return "a PiDiNet annotator";
-  if (has("model0.1.weight") && has("model4.1.weight")) return "a line-art annotator";
+  const AnnotatorFile other = identify_annotator(s);  // annotator_files.hpp: the one recognition
+  if (other.kind == "depth_anything" && !other.prefix.empty())
+    return "Depth Anything V2 weights under '" + other.prefix + "' (`gen convert FILE OUT --prefix " + other.prefix +
+           " --strip-prefix` removes it)";
+  if (!other.kind.empty()) return describe_kind(other.kind);
   std::vector<NamedShape> named;
   for (const auto& [n, shape] : s) named.push_back({n, shape});
   const auto report = classify(named);
@@ -269,17 +268,8 @@ std::vector<std::int64_t> shape_of(const Shapes& s, const std::string& name, con
 }  // namespace
 
 std::string depth_anything_variant(const Shapes& s) {
-  if (!s.count("pretrained.patch_embed.proj.weight") || !s.count("depth_head.scratch.output_conv1.weight") ||
-      !s.count("pretrained.pos_embed"))
-    return "";
-  const auto dim = s.at("pretrained.patch_embed.proj.weight")[0];
-  switch (dim) {
-    case 384: return "vits";
-    case 768: return "vitb";
-    case 1024: return "vitl";
-    case 1536: return "vitg";
-    default: return "custom";
-  }
+  const AnnotatorFile f = identify_annotator(s);
+  return f.kind == "depth_anything" && f.prefix.empty() ? f.variant : "";
 }
 
 DepthAnythingConfig infer_depth_anything_config(const Shapes& s, const std::string& subject) {

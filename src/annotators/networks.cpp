@@ -137,7 +137,9 @@ std::shared_ptr<Network> load_network(const std::string& kind, const std::string
                                       const std::string& subject) {
   const auto ckpt = SafetensorsCheckpoint::open(path);
   const auto names = ckpt.names();
-  const std::string is = identify_weights(names);
+  TensorShapes shapes;
+  for (const auto& n : names) shapes[n] = ckpt.info(n).shape;
+  const std::string is = identify_annotator(shapes).kind;
   if (is != kind)
     fail(ErrorCode::ModelMismatch, path,
          "is " + describe_kind(is) + ", but " + subject + " needs " + describe_kind(kind));

@@ -18,10 +18,10 @@ const std::vector<AnnotatorInfo>& annotator_table() {
       {"lineart_coarse", "sk_model2", "lineart", {}, {}},
       {"lineart_anime", "netG", "lineart_anime", {}, {}},
       {"mlsd", "mlsd_large_512_fp32", "mlsd", {}, {{"score", 0, 1, 0.1, false}, {"distance", 0, 4096, 0.1, false}}},
-      {"openpose", "body_pose_model", "openpose", {}, {}},
-      {"openpose_hand", "body_pose_model", "openpose", {}, {}},
-      {"openpose_face", "body_pose_model", "openpose", {}, {}},
-      {"openpose_full", "body_pose_model", "openpose", {}, {}},
+      {"openpose", "body_pose_model", "openpose_body", {}, {}},
+      {"openpose_hand", "body_pose_model", "openpose_body", {}, {}},
+      {"openpose_face", "body_pose_model", "openpose_body", {}, {}},
+      {"openpose_full", "body_pose_model", "openpose_body", {}, {}},
       {"depth_anything", "depth_anything_v2_vitl", "depth_anything", {}, {{"input", 14, 4096, 518, true}}},
   };
   return table;
@@ -91,32 +91,6 @@ AnnotatorSpec parse_annotator(const std::string& spec) {
   }
   for (const auto& n : s.info->numbers) s.numbers.emplace(n.key, n.fallback);
   return s;
-}
-
-std::string identify_weights(const std::vector<std::string>& names) {
-  const auto has = [&](const std::string& n) {
-    return std::find(names.begin(), names.end(), n) != names.end() ||
-           std::find(names.begin(), names.end(), "module." + n) != names.end();
-  };
-  if (has("norm") && has("block1.convs.0.weight") && has("block5.projection.weight")) return "hed";
-  if (has("init_block.weight") && has("block4_4.conv2.weight") && has("classifier.weight")) return "pidinet";
-  if (has("model0.1.weight") && has("model4.1.weight") && has("model2.0.conv_block.1.weight")) return "lineart";
-  if (has("model.model.0.weight")) return "lineart_anime";
-  if (has("backbone.features.0.0.weight") && has("block23.conv3.weight")) return "mlsd";
-  if (has("backbone.features.0.0.weight") && has("block16.conv3.weight")) return "mlsd_tiny";
-  if (has("pretrained.patch_embed.proj.weight") && has("depth_head.scratch.output_conv1.weight")) return "depth_anything";
-  return "";
-}
-
-std::string describe_kind(const std::string& kind) {
-  if (kind == "hed") return "a HED annotator file (ControlNetHED, for hed)";
-  if (kind == "pidinet") return "a PiDiNet annotator file (table5_pidinet, for pidinet)";
-  if (kind == "lineart") return "a line-art annotator file (sk_model / sk_model2, for lineart / lineart_coarse)";
-  if (kind == "lineart_anime") return "an anime line-art annotator file (netG, for lineart_anime)";
-  if (kind == "mlsd") return "an M-LSD file (mlsd_large_512_fp32, for mlsd)";
-  if (kind == "mlsd_tiny") return "an M-LSD tiny file (mlsd_tiny_512_fp32), which gen does not read (mlsd takes the large one)";
-  if (kind == "depth_anything") return "a Depth Anything V2 file (depth_anything_v2_vit*, for depth_anything)";
-  return "not an annotator file gen knows";
 }
 
 }  // namespace gen::annotators

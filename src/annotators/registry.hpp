@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "annotators/annotator_files.hpp"
+
 namespace gen::annotators {
 
 struct NumberOption {
@@ -23,7 +25,7 @@ struct NumberOption {
 struct AnnotatorInfo {
   const char* name;
   const char* weights;  // file stem in the annotator folder ("" = no network)
-  const char* kind;     // what identify_weights() calls its weight file ("" = none)
+  const char* kind;     // its weight file's kind (annotator_files.hpp: identify_annotator) ("" = none)
   std::vector<const char*> flags;
   std::vector<NumberOption> numbers;
 };
@@ -48,13 +50,5 @@ bool is_annotator(const std::string& spec);
 AnnotatorSpec parse_annotator(const std::string& spec);
 // "hed[:safe][:scribble], ..." for messages.
 std::string annotator_names_text();
-
-// What an annotator weight file is, from its tensor names alone: the AnnotatorInfo::kind
-// ("hed", "pidinet", "lineart", "lineart_anime", "mlsd", "depth_anything"; "mlsd_tiny" for the
-// tiny M-LSD, which no annotator reads) or "" for none of them. A PiDiNet file's
-// names may carry DataParallel's "module." prefix (the original table5_pidinet.pth does).
-std::string identify_weights(const std::vector<std::string>& names);
-// A human name for a kind: "a HED annotator file (ControlNetHED)".
-std::string describe_kind(const std::string& kind);
 
 }  // namespace gen::annotators

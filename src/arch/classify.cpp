@@ -1,6 +1,8 @@
 // classify(): what a set of tensors is, from names and shapes alone (rules in classify.hpp).
 #include "arch/classify.hpp"
 
+#include "annotators/annotator_files.hpp"
+#include "annotators/registry.hpp"
 #include "gen/error.hpp"
 #include "upscalers/esrgan_arch.hpp"
 
@@ -26,6 +28,7 @@ const char* kind_id(ModelKind kind) noexcept {
     case ModelKind::LoRA: return "lora";
     case ModelKind::Pipeline: return "pipeline";
     case ModelKind::Upscaler: return "upscaler";
+    case ModelKind::Annotator: return "annotator";
     case ModelKind::Unknown: break;
   }
   return "unknown";
@@ -58,6 +61,7 @@ const char* layout_id(Layout layout) noexcept {
     case Layout::EsrganOld: return "esrgan-old";
     case Layout::EsrganBasicSR: return "basicsr";
     case Layout::EsrganBsrgan: return "bsrgan";
+    case Layout::Original: return "original";
     case Layout::Unknown: break;
   }
   return "unknown";
@@ -580,6 +584,32 @@ ModelReport classify_upscaler(const Shapes& s) {
   return r;
 }
 
+// An annotator file (annotators/annotator_files.hpp): what it is, which --preprocess names read it.
+ModelReport classify_annotator(const annotators::AnnotatorFile& f) {
+  ModelReport r;
+  r.kind = ModelKind::Annotator;
+  r.layout = Layout::Original;
+  r.prefix = f.prefix;
+  r.parts = {f.kind};
+  r.locations[f.kind] = {f.prefix, r.layout};
+  if (f.width > 0) put(r, "width", f.width);
+  r.summary = annotators::describe_kind(f.kind);  // "a HED annotator file (ControlNetHED, for hed)"
+  r.summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(r.summary[0])));
+  if (!f.variant.empty()) r.summary += ", variant " + f.variant;
+  r.summary += "; released as " + annotators::original_file(f);
+  const auto users = annotators::preprocess_names_for(f.kind);
+  std::string list;
+  for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+  r.notes.push_back(users.empty() ? "no --preprocess name of this build reads it yet"
+                                  : "read by --preprocess " + list + " (as <annotator folder>/" +
+                                        annotators::find_annotator(users.front())->weights +
+                                        ".safetensors, or NAME:file=PATH)");
+  if (!f.prefix.empty()) r.notes.push_back("every name under '" + f.prefix + "' (DataParallel)");
+  if (f.kind == "lineart")
+    r.notes.push_back("sk_model (lineart) and sk_model2 (lineart_coarse) are one network: the tensors cannot tell which");
+  return r;
+}
+
 }  // namespace
 
 ModelReport classify(const std::vector<NamedShape>& tensors) {
@@ -592,6 +622,7 @@ ModelReport classify(const std::vector<NamedShape>& tensors) {
     return r;
   }
   if (upscalers::looks_like_esrgan(s)) return classify_upscaler(s);
+  if (const auto a = annotators::identify_annotator(s); !a.kind.empty()) return classify_annotator(a);
   bool lora = false;
   for (const auto& kv : s)
     if (is_lora_key(kv.first)) {

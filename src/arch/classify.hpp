@@ -33,6 +33,7 @@ enum class ModelKind {
   LoRA,            // "lora"
   Pipeline,        // "pipeline": a diffusers pipeline folder (model_index.json)
   Upscaler,        // "upscaler": an ESRGAN-family RRDBNet (upscalers/esrgan_arch.hpp)
+  Annotator,       // "annotator": a preprocessor's network (annotators/annotator_files.hpp)
 };
 
 enum class Family { Unknown, SD1, SD2, SDXL };  // "unknown", "sd1", "sd2", "sdxl"
@@ -54,6 +55,7 @@ enum class Layout {
   EsrganOld,             // "esrgan-old": ESRGAN's model.N / model.1.sub.N.RDBk names
   EsrganBasicSR,         // "basicsr": BasicSR / Real-ESRGAN conv_first / body.N.rdbk names
   EsrganBsrgan,          // "bsrgan": BSRGAN / RealSR conv_first / RRDB_trunk.N.RDBk names
+  Original,              // "original": an annotator's names as its original release saves them
 };
 
 const char* kind_id(ModelKind kind) noexcept;
@@ -82,7 +84,9 @@ struct ModelReport {
   std::size_t ema_tensors = 0;  // `model_ema.*` tensors (LDM EMA copy)
   // Numbers read from shapes: context_dim, in_channels, model_channels, hint_channels,
   // latent_channels, text_width, text_layers, text2_width, lora_rank, lora_modules; upscalers:
-  // scale, features, blocks, growth_channels, in_channels, out_channels, pixel_unshuffle.
+  // scale, features, blocks, growth_channels, in_channels, out_channels, pixel_unshuffle;
+  // annotators: width (Depth Anything's ViT width). An annotator's `parts` is its file kind
+  // ("hed", "depth_anything", "openpose_body", ...: annotators/annotator_files.hpp).
   std::map<std::string, std::int64_t> facts;
   std::vector<std::string> notes;  // caveats, e.g. how to use a difference ControlNet
   std::string summary;             // one human sentence

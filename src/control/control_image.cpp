@@ -1,6 +1,7 @@
 #include "control/control_image.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -200,9 +201,32 @@ annotators::RunSettings run_settings(const PreprocessOptions& o) {
   } else if (o.device == Device::Auto && at::hasCUDA()) {
     s.device = c10::Device(c10::kCUDA, 0);
   }
+  if (o.threads < 0) fail(ErrorCode::InvalidArgument, "threads", "must be 0 (default) or more");
+  if (o.threads > 0 && at::get_num_threads() != o.threads) at::set_num_threads(o.threads);
   return s;
 }
 }  // namespace
+
+struct ControlMapper::Impl {
+  PreprocessOptions options;
+  annotators::Annotators runner;
+};
+
+ControlMapper::ControlMapper(PreprocessOptions options) : impl_(std::make_unique<Impl>()) {
+  run_settings(options);  // checked before anything runs
+  impl_->options = options;
+  impl_->runner.set_dir(options.annotator_dir);
+}
+ControlMapper::~ControlMapper() = default;
+ControlMapper::ControlMapper(ControlMapper&&) noexcept = default;
+ControlMapper& ControlMapper::operator=(ControlMapper&&) noexcept = default;
+
+Image ControlMapper::map(const Image& image, const std::string& preprocess, ResizeMode resize, int width, int height) {
+  check_image(image, "control image");
+  const auto settings = run_settings(impl_->options);
+  return control::control_map(image, preprocess, name_of(resize), width, height, "control image",
+                              {&impl_->runner, &settings});
+}
 
 Image control_map(const std::string& path, const std::string& preprocess, ResizeMode resize, int width, int height,
                   const PreprocessOptions& options) {

@@ -377,6 +377,17 @@ InspectReport inspect_any(const std::string& path) {
 InspectReport inspect_path(const std::string& path) {
   InspectReport r = inspect_any(path);
   r.load = judge_load(r.path, r.model);
+  if (r.model.kind == ModelKind::Annotator && r.format == "torch-pickle") {
+    // The annotators read .safetensors only (docs/preprocessors.md): the conversion, once.
+    const std::string to = fs::path(r.path).replace_extension(".safetensors").string();
+    const std::string cmd = "gen convert " + r.path + " " + to;
+    r.model.notes.push_back("convert it once: " + cmd);
+    if (r.load.ok) {
+      r.load.ok = false;
+      r.load.code = ErrorCode::Unsupported;
+      r.load.reason = r.path + ": is a torch.save file, which the annotators do not read: convert it once with `" + cmd + "`";
+    }
+  }
   return r;
 }
 

@@ -1,4 +1,5 @@
 // The loaders' decisions (rules in model_plan.hpp and models/model_files.hpp).
+#include "annotators/annotator_files.hpp"
 #include "arch/config_bounds.hpp"
 #include "core/fail.hpp"
 #include "core/fs.hpp"
@@ -369,6 +370,15 @@ LoadVerdict judge_load(const std::string& path, const ModelReport& report) {
     if (!v.ok) {
       v.code = ErrorCode::ModelMismatch;
       v.reason = path + ": " + report.summary;
+    }
+    return v;
+  }
+  if (report.kind == ModelKind::Annotator) {  // --preprocess NAME (annotators/annotator_files.hpp)
+    v.as = "annotator";
+    v.ok = !report.parts.empty() && !annotators::preprocess_names_for(report.parts.front()).empty();
+    if (!v.ok) {
+      v.code = ErrorCode::Unsupported;
+      v.reason = path + ": " + report.summary + ", which no --preprocess name of this build reads yet";
     }
     return v;
   }

@@ -46,6 +46,16 @@ sys.exit(0 if j["workload"] == sys.argv[2] and round(t["denoise"] / t["per_step"
          and j["seconds"]["vae_encode"]["median"] > 0 else 1)' $w.json $w &&
     pass "bench -w $w" || bad "bench -w $w: $(cat bench.err $w.json)"
 done
+# -w annotators: each annotator timed with its weights loaded once (the model-free ones here;
+# tools/bench_annotators.py times the networks beside controlnet-aux, docs/performance.md).
+"$GEN" bench -w annotators --preprocess lineart_standard --preprocess color --warmup 1 --repeats 2 --threads 1 \
+  --json > ann.json 2> bench.err &&
+  "$GEN_PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1])); a = j["annotators"]
+assert j["schema"] == "gen.bench/1" and j["workload"] == "annotators" and j["repeats"] == 2 and j["threads"] == 1
+assert [r["preprocess"] for r in a] == ["lineart_standard", "color"], a
+assert all(0 < r["min_s"] <= r["median_s"] <= r["max_s"] and r["load_s"] > 0 for r in a), a' ann.json &&
+  pass "bench -w annotators" || bad "bench -w annotators: $(cat bench.err ann.json)"
+expect_exit 3 "ControlNetHED.safetensors" -- "$GEN" bench -w annotators --preprocess hed --annotator-dir "$GEN_TMP"
 expect_exit 2 "--workload: 'w9'" -- "$GEN" bench -w w9 -m "$P" --control "$C"
 expect_exit 2 "--control: workload w1 needs a ControlNet" -- "$GEN" bench -w w1 -m "$P"
 finish

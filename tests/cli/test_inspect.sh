@@ -87,6 +87,33 @@ for f in "$M"/*.safetensors "$M"/*.ckpt "$M"/diffusers/* "$M"/diffusers/*/vae "$
 done
 [ "$n" -ge 25 ] && pass "inspect's load verdict is what gen does, for $n tiny models" || bad "only $n tiny models agreed"
 
+# Annotator files (.pth and .safetensors, tiny, with the original releases' names:
+# tools/make_annotator_files.py --tiny): kind, file kind, variant, the --preprocess names, the
+# gen convert command for a .pth.
+A=$GEN_TMP/annotator_files
+if "$PY" "$GEN_SRC/tools/make_annotator_files.py" --tiny "$A" >"$GEN_TMP/err" 2>&1; then
+  parts() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["kind"], d["layout"], *d["parts"], d["load"]["as"], d["load"]["ok"])' "$1"; }
+  for f in ControlNetHED.pth:"annotator original hed annotator False" \
+           ControlNetHED.safetensors:"annotator original hed annotator True" \
+           table5_pidinet.pth:"annotator original pidinet annotator False" \
+           body_pose_model.safetensors:"annotator original openpose_body annotator" \
+           depth_anything_v2_vits.safetensors:"annotator original depth_anything annotator True"; do
+    "$GEN" inspect "$A/${f%%:*}" --json >"$GEN_TMP/a.json" 2>"$GEN_TMP/err" || { bad "inspect ${f%%:*}: $(cat "$GEN_TMP/err")"; continue; }
+    got=$(parts "$GEN_TMP/a.json")
+    case "$got" in "${f#*:}"*) pass "${f%%:*} → $got" ;; *) bad "${f%%:*} → $got, wanted ${f#*:}" ;; esac
+  done
+  out=$("$GEN" inspect "$A/ControlNetHED.pth")
+  grep -qF "gen convert $A/ControlNetHED.pth $A/ControlNetHED.safetensors" <<<"$out" &&
+    grep -q "read by --preprocess hed" <<<"$out" && pass "a .pth names its --preprocess and gen convert" ||
+    bad "annotator .pth human output: $out"
+  "$GEN" inspect "$A/depth_anything_v2_vitb.pth" | grep -q "variant vitb" && pass "Depth Anything variant" ||
+    bad "Depth Anything variant not named"
+  "$GEN" inspect "$A/sk_model2.safetensors" | grep -q "lineart, lineart_coarse" && pass "line-art: both names" ||
+    bad "line-art names"
+else
+  bad "tools/make_annotator_files.py --tiny failed: $(tail -3 "$GEN_TMP/err")"
+fi
+
 # Errors: one line on stderr naming the path, the documented exit codes.
 expect_exit 3 "does-not-exist.safetensors" -- "$GEN" inspect "$GEN_TMP/does-not-exist.safetensors"
 printf 'definitely not a safetensors file' >"$GEN_TMP/corrupt.safetensors"

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench_annotators.hpp"
 #include "commands.hpp"
 #include "gen/engine.hpp"
 #include "core/fail.hpp"
@@ -42,6 +43,9 @@ struct Options {
   bool json = false;
   std::vector<LoraRequest> loras;  // applied to the workload's request
   LoraMode lora_mode = LoraMode::Auto;
+  // -w annotators (bench_annotators.hpp)
+  std::vector<std::string> preprocess;
+  std::string annotator_dir, image;
 };
 
 struct Workload {
@@ -111,7 +115,7 @@ Workload make_workload(const Options& o) {
       w.repeats = 3;
     } else {
       fail(ErrorCode::InvalidArgument, "--workload",
-           "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu, i2i, i2i-cpu, inpaint, inpaint-cpu");
+           "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu, i2i, i2i-cpu, inpaint, inpaint-cpu, annotators");
     }
     w.name = n;
     if (n != "w3-decode") {
@@ -199,6 +203,18 @@ nlohmann::json lora_switch(const Options& o, const Request& base, const EngineOp
 }
 
 int run(const Options& o) {
+  if (o.workload == "annotators") {
+    AnnotatorBenchOptions a;
+    a.annotators = o.preprocess;
+    a.annotator_dir = o.annotator_dir.empty() ? folder_from_env("GEN_ANNOTATOR_DIR", "annotator") : o.annotator_dir;
+    a.image = o.image;
+    a.device = o.device == Device::Auto ? (cuda_available() ? Device::Cuda : Device::Cpu) : o.device;
+    a.threads = o.threads;
+    a.warmup = o.warmup;
+    a.repeats = o.repeats;
+    a.json = o.json;
+    return run_annotator_bench(a);
+  }
   auto w = make_workload(o);
   Request& r = w.request;
   r.loras = o.loras;
@@ -382,7 +398,8 @@ Command register_bench(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* sub = app.add_subcommand("bench", "Time a workload: stages, steps, images/s, peak memory, TFLOP/s (docs/performance.md)");
   sub->add_option("-w,--workload", o->workload,
-                  "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu, i2i(-cpu), inpaint(-cpu)")
+                  "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu, i2i(-cpu), inpaint(-cpu), "
+                  "annotators (each annotator at 512x512)")
       ->capture_default_str();
   sub->add_option("--request", o->request_file, "Time this gen.request/1 JSON file instead of a workload");
   sub->add_option("-m,--model", o->model, "The model (e.g. tools/make_sd15_random.py's random SD 1.5)");
@@ -417,6 +434,13 @@ Command register_bench(CLI::App& app) {
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_choice(*sub, "--lora-mode", o->lora_mode, "auto, merge or on_the_fly (docs/adapters.md)");
+  sub->add_option("--preprocess", o->preprocess,
+                  "-w annotators: an annotator to time (repeat it for more; default hed, pidinet, lineart, "
+                  "lineart_coarse, lineart_standard, depth_anything)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_option("--annotator-dir", o->annotator_dir, "-w annotators: the weights' folder (default $GEN_ANNOTATOR_DIR)");
+  sub->add_option("--image", o->image, "-w annotators: the picture (default a synthetic 512x512 one)");
   return {sub, [o] { return run(*o); }};
 }
 

@@ -40,6 +40,7 @@ void print_report(std::ostringstream& out, const io::InspectReport& r, bool tens
     const std::string as = r.load.as == "controlnet" ? "a ControlNet (--control)"
                            : r.load.as == "vae"      ? "a VAE (--vae)"
                            : r.load.as == "upscaler" ? "an upscaler (--hires-upscaler-model, gen upscale --model)"
+                           : r.load.as == "annotator" ? "an annotator's weights (--preprocess NAME)"
                                                      : "the model (-m)";
     out << pad << "load:     ";
     if (r.load.ok) out << "ok as " << as << "\n";
