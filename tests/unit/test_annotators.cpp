@@ -20,6 +20,7 @@
 #include "annotators/mlsd.hpp"
 #include "gen/error.hpp"
 #include "io/convert.hpp"
+#include "core/sha256.hpp"
 #include "model_fixtures.hpp"
 #include "tensor/from_safetensors.hpp"
 #include "test_python.hpp"
@@ -38,7 +39,11 @@ std::string reference() {
     std::filesystem::create_directories(d);
     const int lock = ::open((d + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
     if (lock >= 0) ::flock(lock, LOCK_EX);
-    if (::access((d + "/done").c_str(), F_OK) != 0) {
+    // Made again when the script changes: "done" holds the sha256 of the script that made it.
+    const std::string script_hash = sha256_file(GEN_SOURCE_DIR "/tools/controlnet_aux_reference.py");
+    std::string made_by;
+    std::ifstream(d + "/done") >> made_by;
+    if (made_by != script_hash) {
       const auto python = test::find_python();
       const std::string cmd = "'" + python + "' '" GEN_SOURCE_DIR "/tools/controlnet_aux_reference.py' --out '" + d + "'";
       if (python.empty() || std::system(cmd.c_str()) != 0) {
@@ -46,7 +51,7 @@ std::string reference() {
       } else {
         for (const char* w : kWeights)  // as users do: gen convert X.pth X.safetensors
           io::convert_checkpoint(d + "/" + w + ".pth", d + "/" + w + ".safetensors", {});
-        std::ofstream(d + "/done") << "ok\n";
+        std::ofstream(d + "/done") << script_hash << "\n";
       }
     }
     if (lock >= 0) ::close(lock);
@@ -254,7 +259,7 @@ TEST(Annotators, BadInputs) {
   EXPECT_NE(msg.find("anime line-art annotator file (netG"), std::string::npos) << msg;
   EXPECT_EQ(code_of([&] { runner.run(src, "lineart_anime:file=" + dir + "/mlsd_large_512_fp32.safetensors", {}, "photo"); }, &msg),
             ErrorCode::ModelMismatch);
-  EXPECT_NE(msg.find("M-LSD file (mlsd_large_512_fp32"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("M-LSD line-segment annotator file (mlsd_large_512_fp32"), std::string::npos) << msg;
   // a missing file: which file, where gen looked
   an::Annotators empty_dir(GEN_TEST_DATA_DIR "/control");
   EXPECT_EQ(code_of([&] { empty_dir.run(src, "hed", {}, "photo"); }, &msg), ErrorCode::NotFound);
