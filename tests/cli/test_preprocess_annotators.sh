@@ -76,7 +76,7 @@ bad 7 "not a Depth Anything V2 file" "a line-art file given to depth_anything" -
   "$GEN" preprocess "$P" --preprocess "depth_anything:file=$T/w/sk_model.safetensors"
 bad 7 "is a line-art annotator file" "a line-art file given to mlsd" -- \
   "$GEN" preprocess "$P" --preprocess "mlsd:file=$T/w/sk_model.safetensors"
-bad 7 "is an M-LSD file" "an M-LSD file given to lineart_anime" -- \
+bad 7 "is an M-LSD line-segment annotator file" "an M-LSD file given to lineart_anime" -- \
   "$GEN" preprocess "$P" --preprocess "lineart_anime:file=$T/w/mlsd_large_512_fp32.safetensors"
 bad 2 "score must be in" "an mlsd score out of range" -- "$GEN" preprocess "$P" --preprocess mlsd:score=2 --annotator-dir "$T/w"
 bad 2 "between 64 and 4096" "a bad resolution" -- "$GEN" preprocess "$P" --preprocess color --preprocess-resolution 10
