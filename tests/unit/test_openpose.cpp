@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/sha256.hpp"
 #include "annotators/openpose.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
@@ -281,13 +282,19 @@ std::string nets_dir() {
   static std::string dir;
   if (!dir.empty()) return dir;
   dir = GEN_BINARY_DIR "/tests/openpose_nets";
-  if (std::filesystem::exists(dir + "/done")) return dir;
+  // Made again when the script changes: "done" holds the sha256 of the script that made it.
+  const std::string script_hash = gen::sha256_file(GEN_SOURCE_DIR "/tools/openpose_reference.py");
+  std::string made_by;
+  std::ifstream(dir + "/done") >> made_by;
+  if (made_by == script_hash) return dir;
   const std::string python = gen::test::find_python();
   if (python.empty()) return dir = "";
   const std::string cmd = "\"" + python + "\" " GEN_SOURCE_DIR "/tools/openpose_reference.py nets \"" + dir +
-                          "\" > \"" + dir + ".log\" 2>&1 && touch \"" + dir + "/done\"";
+                          "\" > \"" + dir + ".log\" 2>&1";
   std::filesystem::create_directories(dir);
+  std::filesystem::remove(dir + "/done");
   if (std::system(cmd.c_str()) != 0) return dir = "";
+  std::ofstream(dir + "/done") << script_hash << "\n";
   return dir;
 }
 
