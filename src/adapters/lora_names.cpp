@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "core/fail.hpp"
+#include "core/named_file.hpp"
 #include "core/file_cache.hpp"
 #include "core/sha256.hpp"
 #include "gen/safetensors.hpp"
@@ -83,31 +84,10 @@ std::string take_prompt_tags(const std::string& prompt, std::vector<PromptTag>* 
   return out;
 }
 
-std::string find_lora_file(const std::string& name, const std::string& dir_given, const std::string& subject) {
-  std::error_code ec;
-  if (fs::is_regular_file(name, ec)) return name;
-  const std::string& dir = dir_given;
-  if (dir.empty())
-    fail(ErrorCode::NotFound, subject,
-         "LoRA '" + name + "' is not a file, and no LoRA folder is given to look for it in (--lora-dir or $GEN_LORA_DIR)");
-  if (!fs::is_directory(dir, ec)) fail(ErrorCode::NotFound, subject, "LoRA folder '" + dir + "' does not exist");
-  static const char* const exts[] = {"", ".safetensors", ".pt", ".ckpt"};
-  for (const char* ext : exts) {
-    const fs::path p = fs::path(dir) / (name + ext);
-    if (fs::is_regular_file(p, ec)) return p.string();
-  }
+std::string find_lora_file(const std::string& name, const std::string& dir, const std::string& subject) {
   // Subfolders, as A1111 walks its Lora folder: the first file (in sorted order) named NAME.ext.
-  std::vector<fs::path> found;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    const auto& p = it->path();
-    const auto ext = p.extension().string();
-    if (p.stem().string() == name && (ext == ".safetensors" || ext == ".pt" || ext == ".ckpt")) found.push_back(p);
-  }
-  if (!found.empty()) return std::min_element(found.begin(), found.end())->string();
-  fail(ErrorCode::NotFound, subject,
-       "no LoRA named '" + name + "' in " + dir + " (looked for " + name + ", " + name + ".safetensors, .pt, .ckpt there and in its subfolders)");
+  return core::find_named_file(name, dir, {".safetensors", ".pt", ".ckpt"}, "LoRA", "--lora-dir or $GEN_LORA_DIR",
+                               subject);
 }
 
 std::vector<ResolvedLora> resolve_loras(const Request& r, CleanPrompts* cleaned, std::vector<std::string>* ignored) {

@@ -11,6 +11,15 @@
 
 namespace gen::annotators {
 
+// The body model's limbs (pairs of 1-based joints) and, per limb, its two PAF planes (as numbered
+// in the network output, PAFs after the 19 heat maps): controlnet_aux open_pose/body.py limbSeq, mapIdx.
+constexpr int kLimbSeq[19][2] = {{2, 3},   {2, 6},   {3, 4},   {4, 5},   {6, 7},   {7, 8},  {2, 9},
+                                 {9, 10},  {10, 11}, {2, 12},  {12, 13}, {13, 14}, {2, 1},  {1, 15},
+                                 {15, 17}, {1, 16},  {16, 18}, {3, 17},  {6, 18}};
+constexpr int kMapIdx[19][2] = {{31, 32}, {39, 40}, {33, 34}, {35, 36}, {41, 42}, {43, 44}, {19, 20},
+                                {21, 22}, {23, 24}, {25, 26}, {27, 28}, {29, 30}, {47, 48}, {49, 50},
+                                {53, 54}, {51, 52}, {55, 56}, {37, 38}, {45, 46}};
+
 // scipy.ndimage.gaussian_filter(x, sigma) of a rows × cols float64 map (row-major).
 std::vector<double> gaussian_filter(const std::vector<double>& x, int rows, int cols, double sigma);
 

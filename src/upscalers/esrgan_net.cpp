@@ -8,6 +8,7 @@
 
 #include "arch/classify.hpp"
 #include "core/fail.hpp"
+#include "core/named_file.hpp"
 #include "core/file_cache.hpp"
 #include "models/loader.hpp"
 #include "tensor/tensor_file.hpp"
@@ -109,31 +110,8 @@ UpscalerModel load_upscaler(const std::string& path, at::ScalarType dtype, c10::
 }
 
 std::string find_upscaler_file(const std::string& name, const std::string& dir, const std::string& subject) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_regular_file(name, ec)) return name;
-  if (dir.empty())
-    fail(ErrorCode::NotFound, subject,
-         "upscaler '" + name + "' is not a file, and no upscaler folder is given to look for it in "
-         "(--upscaler-dir or $GEN_UPSCALER_DIR)");
-  if (!fs::is_directory(dir, ec)) fail(ErrorCode::NotFound, subject, "upscaler folder '" + dir + "' does not exist");
-  static const char* const exts[] = {"", ".pth", ".safetensors", ".pt"};
-  for (const char* ext : exts) {
-    const fs::path p = fs::path(dir) / (name + ext);
-    if (fs::is_regular_file(p, ec)) return p.string();
-  }
-  std::vector<fs::path> found;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    const auto& p = it->path();
-    const auto ext = p.extension().string();
-    if (p.stem().string() == name && (ext == ".pth" || ext == ".safetensors" || ext == ".pt")) found.push_back(p);
-  }
-  if (!found.empty()) return std::min_element(found.begin(), found.end())->string();
-  fail(ErrorCode::NotFound, subject,
-       "no upscaler named '" + name + "' in " + dir + " (looked for " + name + ", " + name +
-           ".pth, .safetensors, .pt there and in its subfolders)");
+  return core::find_named_file(name, dir, {".pth", ".safetensors", ".pt"}, "upscaler",
+                               "--upscaler-dir or $GEN_UPSCALER_DIR", subject);
 }
 
 const EsrganNet& UpscalerCache::get(const std::string& path, at::ScalarType dtype, c10::Device device) {

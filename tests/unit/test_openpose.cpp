@@ -63,12 +63,8 @@ std::vector<json> blobs_of(const json& all, int channel) {
   return v;
 }
 
-constexpr int kLimbSeq[19][2] = {{2, 3},   {2, 6},   {3, 4},   {4, 5},   {6, 7},   {7, 8},  {2, 9},
-                                 {9, 10},  {10, 11}, {2, 12},  {12, 13}, {13, 14}, {2, 1},  {1, 15},
-                                 {15, 17}, {1, 16},  {16, 18}, {3, 17},  {6, 18}};
-constexpr int kMapIdx[19][2] = {{31, 32}, {39, 40}, {33, 34}, {35, 36}, {41, 42}, {43, 44}, {19, 20},
-                                {21, 22}, {23, 24}, {25, 26}, {27, 28}, {29, 30}, {47, 48}, {49, 50},
-                                {53, 54}, {51, 52}, {55, 56}, {37, 38}, {45, 46}};
+using gen::annotators::kLimbSeq;
+using gen::annotators::kMapIdx;
 
 void body_maps_of(const json& p, std::vector<double>& heat, std::vector<double>& paf) {
   const int h = p["height"], w = p["width"];
