@@ -412,6 +412,8 @@ def build(out, s, fixtures):
         ema["model_ema.decay"] = torch.tensor(0.9999)
         ema["model_ema.num_updates"] = torch.tensor(1000, dtype=torch.int32)
         files["tiny-sd15-ema.safetensors"] = ema
+    if not fixtures:
+        write_ldm_configs(os.path.join(out, "configs"), s, cfg)
     kohya, peft, lora_meta = make_loras(m, s)
     for name, tensors in files.items():
         save(os.path.join(out, name), tensors)
@@ -423,6 +425,103 @@ def build(out, s, fixtures):
     else:
         torch.save({"state_dict": files["tiny-sd15.safetensors"]}, os.path.join(out, "tiny-sd15.ckpt"))
     return m, files, kohya
+
+
+# --------------------------------------------------------------------------------------------
+# LDM model configs (.yaml) for the single files, laid out as v1-inference.yaml and
+# v2-inference-v.yaml are, with the tiny numbers; `gen:` holds the text encoder's head count,
+# which no LDM key stores (A1111 takes it from the CLIP model's name).
+LDM_CONFIG = """\
+model:
+  base_learning_rate: 1.0e-04
+  target: ldm.models.diffusion.ddpm.LatentDiffusion
+  params:
+{parameterization}    linear_start: 0.00085
+    linear_end: 0.0120
+    num_timesteps_cond: 1
+    log_every_t: 200
+    timesteps: 1000
+    first_stage_key: "jpg"
+    cond_stage_key: "txt"
+    image_size: 32
+    channels: 4
+    cond_stage_trainable: false
+    conditioning_key: crossattn
+    monitor: val/loss_simple_ema
+    scale_factor: 0.18215
+    use_ema: False # we set this to false because this is an inference only config
+
+    scheduler_config: # 10000 warmup steps
+      target: ldm.lr_scheduler.LambdaLinearScheduler
+      params:
+        warm_up_steps: [ 10000 ]
+        cycle_lengths: [ 10000000000000 ]
+        f_start: [ 1.e-6 ]
+        f_max: [ 1. ]
+        f_min: [ 1. ]
+
+    unet_config:
+      target: ldm.modules.diffusionmodules.openaimodel.UNetModel
+      params:
+        image_size: 32 # unused
+        in_channels: 4
+        out_channels: 4
+        model_channels: {model_channels}
+        attention_resolutions: [ 1 ]
+        num_res_blocks: {res_blocks}
+        channel_mult: [ {channel_mult} ]
+        num_heads: {heads}
+        use_spatial_transformer: True
+        use_linear_in_transformer: {linear}
+        transformer_depth: 1
+        context_dim: {context}
+        use_checkpoint: True
+        legacy: False
+
+    first_stage_config:
+      target: ldm.models.autoencoder.AutoencoderKL
+      params:
+        embed_dim: 4
+        monitor: val/rec_loss
+        ddconfig:
+          double_z: true
+          z_channels: 4
+          resolution: 256
+          in_channels: 3
+          out_ch: 3
+          ch: {vae_ch}
+          ch_mult:
+{vae_mult}          num_res_blocks: {vae_layers}
+          attn_resolutions: []
+          dropout: 0.0
+        lossconfig:
+          target: torch.nn.Identity
+
+    cond_stage_config:
+      target: {cond_target}
+{cond_params}
+gen:
+  text_heads: 2
+"""
+
+
+def write_ldm_configs(folder, s, cfg):
+    os.makedirs(folder, exist_ok=True)
+    ch = s["ch"]
+    for name, family, v in (("tiny-v1-inference.yaml", "sd1", False), ("tiny-v2-inference-v.yaml", "sd2", True),
+                            ("tiny-v2-inference.yaml", "sd2", False)):
+        sd2 = family == "sd2"
+        text = LDM_CONFIG.format(
+            parameterization='    parameterization: "v"\n' if v else "",
+            model_channels=ch[0], res_blocks=s["layers"], channel_mult=", ".join(str(c // ch[0]) for c in ch),
+            heads=cfg[family]["attention_head_dim"], linear="True" if sd2 else "False", context=s["te_width"],
+            vae_ch=s["vae_ch"][0], vae_mult="".join(f"          - {c // s['vae_ch'][0]}\n" for c in s["vae_ch"]),
+            vae_layers=s["vae_layers"],
+            cond_target=("ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder" if sd2
+                         else "ldm.modules.encoders.modules.FrozenCLIPEmbedder"),
+            cond_params=('      params:\n        freeze: True\n        layer: "penultimate"' if sd2 else ""))
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
 
 
 # --------------------------------------------------------------------------------------------

@@ -180,6 +180,8 @@ std::string names_text() {
   X(double, eta, 0.0, "--eta", "DDIM eta", "Eta", GEN_RANGE(0, 1, 0))                                           \
   X(std::string, model, "", "-m,--model", "Checkpoint (.safetensors) or diffusers folder", "", GEN_ANY)         \
   X(std::string, vae, "", "--vae", "A VAE replacing the model's", "", GEN_ANY)                                  \
+  X(std::string, model_config, "", "--config",                                                                 \
+    "The LDM model config (.yaml) of a single-file model (default: the .yaml beside it)", "", GEN_ANY)           \
   X(std::string, vocab, "", "--vocab", "CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz or a tokenizer/ folder", \
     "", GEN_ANY)                                                                                                \
   X(std::string, lora_dir, "", "--lora-dir",                                                                   \

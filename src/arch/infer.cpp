@@ -166,7 +166,8 @@ ClipTextConfig infer_text(const Lookup& get, ClipTextConfig::Layout layout, Fami
   } else {
     if (c.width % 64)
       fail(ErrorCode::ModelMismatch, subject, "text width " + num(c.width) +
-                                                  " is not a multiple of 64 (give the head count as a hint)");
+                                                  " is not a multiple of 64, so its head count is not known: give it in the model's .yaml "
+                                                  "(gen: {text_heads: N}; docs/formats.md#single-files-and-their-yaml)");
     c.heads = c.width / 64;
   }
   if (c.width % c.heads) fail(ErrorCode::InvalidArgument, subject, "text width is not a multiple of the heads");

@@ -294,6 +294,7 @@ nlohmann::ordered_json report_json(const InspectReport& r, bool with_tensors) {
     nlohmann::ordered_json load;
     load["as"] = r.load.as;
     load["ok"] = r.load.ok;
+    if (!r.load.config.empty()) load["config"] = r.load.config;
     if (!r.load.ok) {
       load["code"] = code_name(r.load.code);
       load["reason"] = r.load.reason;

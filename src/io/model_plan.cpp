@@ -5,6 +5,7 @@
 #include "core/fs.hpp"
 #include "core/json.hpp"
 #include "io/model_plan.hpp"
+#include "io/ldm_config.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -229,6 +230,22 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
   }
 }
 
+// An LDM single file with its .yaml: the config's numbers are hints to the inference, its
+// prediction type, latent scale and text layer override the family rules.
+void plan_ldm_with_config(ModelPlan& m, const std::string& path, const ModelPlanOptions& options) {
+  const std::string cfg = options.config.empty() ? config_beside(path) : options.config;
+  if (cfg.empty()) return plan_ldm(m, path, options);
+  const LdmConfig c = read_ldm_config(cfg);
+  ModelPlanOptions o = options;
+  o.hints = merged_hints(options.hints, c);
+  plan_ldm(m, path, o);
+  m.config_file = cfg;
+  if (m.unet.checkpoint) check_ldm_config(c, m.unet_config, path);
+  if (!c.prediction_type.empty()) m.prediction_type = c.prediction_type;
+  if (c.scale_factor) m.vae_config.scaling_factor = *c.scale_factor;
+  if (c.clip_skip && m.text.checkpoint) m.clip_skip = *c.clip_skip;
+}
+
 }  // namespace
 
 void check_weight_file(const std::string& path) {
@@ -284,9 +301,12 @@ ModelPlan plan_model(const std::string& path, const ModelPlanOptions& options) {
       fail(ErrorCode::NotFound, path,
            "no model_index.json: not a diffusers pipeline folder (give an LDM .safetensors file or a folder "
            "with model_index.json)");
+    if (!options.config.empty())
+      fail(ErrorCode::InvalidArgument, options.config,
+           "a model config (.yaml) is for a single-file checkpoint; " + path + " is a diffusers folder");
     plan_diffusers(m, path, options);
   } else {
-    plan_ldm(m, path, options);
+    plan_ldm_with_config(m, path, options);
   }
   return m;
 }
@@ -388,6 +408,7 @@ LoadVerdict judge_load(const std::string& path, const ModelReport& report) {
     } else if (v.as == "vae") {
       plan_vae(path, "");
     } else {
+      v.config = config_beside(path);
       const ModelPlan m = plan_model(path, {});
       // What the engine loads, in its order (models::ModelFiles::load_unet, load_vae, load_text_encoder).
       require_part(m.unet, "UNet", path);

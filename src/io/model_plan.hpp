@@ -54,6 +54,9 @@ struct ModelPlanOptions {
   std::optional<bool> use_ema;  // see models::ModelFilesOptions
   std::string variant;          // "" or "fp16"
   models::InferenceHints hints;
+  // LDM single files: the model config (.yaml, ldm_config.hpp); "" = the one beside the file.
+  // A diffusers folder given a config is refused.
+  std::string config;
 };
 
 struct ModelPlan {
@@ -67,12 +70,14 @@ struct ModelPlan {
   models::VaeConfig vae_config;
   models::ClipTextConfig text_config;
   std::int64_t clip_skip = 0;
-  std::string prediction_type;   // from the scheduler config ("" when not given)
+  std::string prediction_type;   // from the scheduler or LDM config ("" when not given)
+  std::string config_file;       // LDM: the .yaml read ("" when none)
   nlohmann::json scheduler_config;
   std::string tokenizer_dir;
 };
 
-// `gen -m PATH`. Throws NotFound (no such path, no model_index.json, a component folder or
+// `gen -m PATH`. An LDM file's .yaml (options.config, else the one beside it) gives the
+// head layout, prediction type, latent scale and text layer. Throws NotFound (no such path, no model_index.json, a component folder or
 // weights missing), Unsupported (pickled weights, SDXL, ControlNets, LoRAs), InvalidFormat
 // (bad configs), ModelMismatch (the names do not describe a model gen can build).
 ModelPlan plan_model(const std::string& path, const ModelPlanOptions& options);
@@ -109,6 +114,7 @@ struct LoadVerdict {
   bool ok = false;
   ErrorCode code = ErrorCode::Ok;  // the loader's error otherwise
   std::string reason;              // its message, "PATH: problem"
+  std::string config;              // a single file's .yaml beside it, when read
 };
 LoadVerdict judge_load(const std::string& path, const ModelReport& report);
 

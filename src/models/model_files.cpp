@@ -76,7 +76,7 @@ ModelFiles ModelFiles::open(const std::string& path, const ModelFilesOptions& op
     fail(ErrorCode::InvalidArgument, "variant", "'" + options.variant + "' (expected fp16 or nothing)");
   ModelFiles m;
   m.path_ = path;
-  m.adopt(io::plan_model(path, {options.use_ema, options.variant, options.hints}));
+  m.adopt(io::plan_model(path, {options.use_ema, options.variant, options.hints, options.config}));
   if (!options.vae_path.empty()) m.open_vae_override(options.vae_path, options);
   if (!options.prediction_type.empty()) {
     m.prediction_type_ = options.prediction_type;
@@ -96,6 +96,7 @@ void ModelFiles::adopt(io::ModelPlan plan) {
   ema_available_ = plan.ema_available;
   scheduler_config_ = std::move(plan.scheduler_config);
   tokenizer_dir_ = plan.tokenizer_dir;
+  config_file_ = plan.config_file;
   if (!plan.prediction_type.empty()) {
     prediction_type_ = plan.prediction_type;
     prediction_known_ = true;
@@ -209,6 +210,7 @@ std::string ModelFiles::summary() const {
   std::ostringstream o;
   o << (layout_ == Layout::LdmSingleFile ? "LDM single file " : "diffusers folder ") << path_ << '\n';
   o << "family: " << family_name(family_) << '\n';
+  if (!config_file_.empty()) o << "config: " << config_file_ << '\n';
   if (has_unet()) o << "unet: " << unet_.description << '\n';
   if (has_text_encoder()) o << "text encoder: " << text_.description << '\n';
   if (has_vae()) o << "vae: " << vae_.description << '\n';

@@ -66,6 +66,8 @@ struct ModelFilesOptions {
   // "epsilon", "v_prediction" or "sample"; "" = from the scheduler config, else epsilon.
   std::string prediction_type;
   InferenceHints hints;
+  // LDM single files: the model config (.yaml); "" = the one beside the file, if any.
+  std::string config;
 };
 
 // Where one part's tensors are and how their names relate to gen's (LDM) names.
@@ -108,6 +110,8 @@ class ModelFiles {
   // "epsilon", "v_prediction" or "sample", and whether the files said so.
   const std::string& prediction_type() const { return prediction_type_; }
   bool prediction_type_known() const { return prediction_known_; }
+  // LDM single files: the model config (.yaml) read, or "".
+  const std::string& config_file() const { return config_file_; }
   // scheduler/scheduler_config.json of a diffusers folder (null otherwise).
   const nlohmann::json& scheduler_config() const { return scheduler_config_; }
   // The tokenizer folder of a diffusers folder ("" when absent).
@@ -142,6 +146,7 @@ class ModelFiles {
   bool uses_ema_ = false;
   bool ema_available_ = false;
   bool vae_overridden_ = false;
+  std::string config_file_;  // LDM: the .yaml read
   std::string prediction_type_ = "epsilon";
   bool prediction_known_ = false;
   nlohmann::json scheduler_config_;

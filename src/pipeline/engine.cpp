@@ -226,7 +226,10 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       p.seconds = since(t_start);
       callbacks.on_load(p);
     };
+  const int loaded_before = timings.models_loaded;
   BaseModel& base = s.models.base(req, settings, timings.models_loaded, report);
+  if (timings.models_loaded > loaded_before && !base.note.empty() && callbacks.on_warning)
+    callbacks.on_warning(base.note);
   use_threads(device.is_cuda() ? s.options.threads
                                : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
                                                           req.batch_size),

@@ -6,6 +6,9 @@
 
 #include "control/controlnet_files.hpp"
 #include "core/fail.hpp"
+#include "models/v_prediction.hpp"
+
+#include <cstdio>
 
 namespace gen::pipeline {
 namespace {
@@ -26,7 +29,7 @@ void pin(models::Module& m) {
 }
 
 std::string base_key(const Request& r, const LoadSettings& s) {
-  return r.model + "\n" + r.vae + "\n" + name_of(r.prediction) + "\n" + s.device.str() + "\n" +
+  return r.model + "\n" + r.model_config + "\n" + r.vae + "\n" + name_of(r.prediction) + "\n" + s.device.str() + "\n" +
          std::to_string(static_cast<int>(s.dtype)) + "\n" + (s.channels_last ? "nhwc" : "nchw") + "\n" +
          (s.offload ? "offload" : "") + (s.compact ? "compact" : "") + "\n" + s.no_graphs_because +
          (s.emulate_graphs ? "emulate" : "");
@@ -45,6 +48,7 @@ BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded
   auto l = std::make_unique<BaseModel>();
   models::ModelFilesOptions opt;
   opt.vae_path = r.vae;
+  opt.config = r.model_config;
   opt.prediction_type = name_of(r.prediction);
   const auto wd = s.weight_device();
   {
@@ -66,8 +70,22 @@ BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded
     l->clip_skip = files.default_clip_skip();
     l->scheduler_config = files.scheduler_config();
     l->prediction = files.prediction_type();
+    // An SD 2.x single file that no config or option types: A1111's test on the UNet
+    // (9-channel inpainting UNets are epsilon there, as in A1111's config choice).
+    if (files.layout() == models::ModelFiles::Layout::LdmSingleFile && files.family() == models::ModelFamily::SD2 &&
+        !files.prediction_type_known() && l->unet->config().in_channels == 4) {
+      const double m = models::v_prediction_test(*l->unet, s.device, s.dtype);
+      const bool v = m < models::kVPredictionThreshold;
+      l->prediction = v ? "v_prediction" : "epsilon";
+      char value[32];
+      std::snprintf(value, sizeof value, "%.6g", m);
+      l->note = r.model + ": an SD 2.x file without a config: the UNet's output says " + l->prediction +
+                " (mean(UNet(x) - x) = " + value + (v ? " < -1" : " >= -1") +
+                ", A1111's test); give --prediction or a .yaml beside the file to be sure";
+    }
     l->tokenizer_dir = files.tokenizer_dir();
     l->summary = files.summary();
+    if (!l->note.empty()) l->summary += "prediction test: " + l->note + "\n";
   }
   l->model_path = r.model;
   l->vae_path = r.vae;

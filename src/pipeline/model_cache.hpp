@@ -58,6 +58,7 @@ struct BaseModel {
   std::string prediction = "epsilon";
   std::string tokenizer_dir;
   std::string summary;
+  std::string note;  // what loading decided that the user should hear (the v-prediction test)
   std::unique_ptr<models::UNet> unet;
   std::unique_ptr<models::Vae> vae;
   std::unique_ptr<models::ClipTextModel> text;

@@ -146,7 +146,8 @@ TEST(LoadVerdict, TinySingleFileIsRefusedForTheLoadersReason) {
   EXPECT_EQ(r.load.as, "model");
   EXPECT_FALSE(r.load.ok);
   EXPECT_EQ(r.load.code, ErrorCode::ModelMismatch);
-  EXPECT_EQ(r.load.reason, path + ": text width 32 is not a multiple of 64 (give the head count as a hint)");
+  EXPECT_EQ(r.load.reason, path + ": text width 32 is not a multiple of 64, so its head count is not known: give it "
+                              "in the model's .yaml (gen: {text_heads: N}; docs/formats.md#single-files-and-their-yaml)");
   const auto doc = nlohmann::json::parse(gen::io::inspect_json(r, false));
   EXPECT_EQ(doc.at("load").at("as"), "model");
   EXPECT_EQ(doc.at("load").at("ok"), false);

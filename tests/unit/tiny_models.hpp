@@ -11,6 +11,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
 
 #include "test_python.hpp"
@@ -23,11 +25,17 @@ inline std::string tiny_models() {
     ::mkdir(GEN_BINARY_DIR "/tests/tmp", 0755);
     const int lock = ::open((d + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
     if (lock >= 0) ::flock(lock, LOCK_EX);
-    if (::access((d + "/done").c_str(), F_OK) != 0) {
+    // Made again when the script changes (its content's hash in the done file).
+    std::ifstream script(GEN_SOURCE_DIR "/tools/make_tiny_models.py", std::ios::binary);
+    const std::string stamp =
+        std::to_string(std::hash<std::string>{}(std::string(std::istreambuf_iterator<char>(script), {})));
+    std::string done;
+    std::getline(std::ifstream(d + "/done"), done);
+    if (done != stamp) {
       const auto python = find_python();
       const std::string cmd = "'" + python + "' '" GEN_SOURCE_DIR "/tools/make_tiny_models.py' --out '" + d + "' > /dev/null";
       if (python.empty() || std::system(cmd.c_str()) != 0) ADD_FAILURE() << "could not make the tiny models: " << cmd;
-      else std::ofstream(d + "/done") << "ok\n";
+      else std::ofstream(d + "/done") << stamp << "\n";
     }
     if (lock >= 0) ::close(lock);
     return d;

@@ -43,7 +43,7 @@ void print_report(std::ostringstream& out, const io::InspectReport& r, bool tens
                            : r.load.as == "annotator" ? "an annotator's weights (--preprocess NAME)"
                                                      : "the model (-m)";
     out << pad << "load:     ";
-    if (r.load.ok) out << "ok as " << as << "\n";
+    if (r.load.ok) out << "ok as " << as << (r.load.config.empty() ? "" : ", with " + r.load.config) << "\n";
     else out << "no, as " << as << ": " << r.load.reason << " [" << code_name(r.load.code) << "]\n";
   }
   if (!r.class_name.empty()) out << pad << "class:    " << r.class_name << (r.library.empty() ? "" : " (" + r.library + ")") << "\n";
