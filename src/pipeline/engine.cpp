@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <sstream>
@@ -332,10 +333,10 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   // Stage 2: the prompts' conditioning.
   t0 = std::chrono::steady_clock::now();
   s.stage = "text encoding";
+  std::vector<int> used;  // the embeddings the prompts use (hires fix's too), for "TI hashes"
   {
     c10::InferenceMode inference;
     const double f0 = models::flops::total();
-    std::vector<int> used;
     std::tie(job.negative, job.positive) = encode_prompts(encoder, prompts.prompt, prompts.negative_prompt, &used);
     job.ti_hashes = ti_hashes_text(*embeddings, used);
     job.lora_hashes = adapters::lora_hashes_text(loras);
@@ -369,9 +370,14 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     hires.positive = job.positive;
     if (!req.hires_prompt.empty() || !req.hires_negative_prompt.empty()) {
       c10::InferenceMode inference;
+      std::vector<int> hires_used;
       std::tie(hires.negative, hires.positive) = encode_prompts(
           encoder, req.hires_prompt.empty() ? prompts.prompt : prompts.hires_prompt,
-          req.hires_negative_prompt.empty() ? prompts.negative_prompt : prompts.hires_negative_prompt);
+          req.hires_negative_prompt.empty() ? prompts.negative_prompt : prompts.hires_negative_prompt, &hires_used);
+      // A1111 lists every embedding the request's encodings used, the second pass's included.
+      for (int i : hires_used)
+        if (std::find(used.begin(), used.end(), i) == used.end()) used.push_back(i);
+      job.ti_hashes = ti_hashes_text(*embeddings, used);
     }
     job.hires = &hires;
   }

@@ -89,6 +89,15 @@ sys.exit(0 if "TI hashes: \"ticat: " in Image.open(sys.argv[1]).text["parameters
 else
   bad "no TI hashes for ticat in the mixed folder"
 fi
+# An embedding named only by hires fix's prompt is listed too (A1111 lists every encoding's).
+rm -f "$O"/*
+run_no_name --embeddings-dir "$E/mixed" --hires-scale 1.5 --hires-steps 1 --hires-prompt "a photo of ticat" 2>/dev/null
+if "$GEN_PYTHON" -c 'import sys; from PIL import Image
+sys.exit(0 if "TI hashes: \"ticat: " in Image.open(sys.argv[1]).text["parameters"] else 1)' "$O/x.png"; then
+  pass "an embedding only in --hires-prompt is in TI hashes"
+else
+  bad "an embedding only in --hires-prompt is missing from TI hashes"
+fi
 # A job line's embeddings must be a list of names: the line fails as invalid-argument (2).
 echo '{"prompt": "a photo of ticat", "embeddings": "ticat.pt"}' >"$GEN_TMP/req.jsonl"
 "$GEN" batch "$GEN_TMP/req.jsonl" -m "$P" -O "$O" 2>"$GEN_TMP/batch.err"
