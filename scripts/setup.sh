@@ -6,6 +6,9 @@
 #   GEN_BUILD_DIR   build directory (default ./build)
 #   GEN_CUDA=OFF    force a CPU-only build even when nvcc is present
 #   GEN_SKIP_APT=1  do not call apt-get (packages already present)
+#   GEN_RUNTIME_ONLY=1  only what gen needs (requirements-runtime.txt: torch), no tests, no
+#                   reference stack, no tiny models (they are made with diffusers): gen is built,
+#                   installed and checked with `gen --version`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,7 +36,8 @@ if [ "${GEN_SKIP_APT:-0}" != 1 ]; then
 fi
 
 # 2. Python virtualenv (torch wheel = libtorch), cached by requirements hash ---
-venv=$(scripts/venv.sh)
+runtime_only=${GEN_RUNTIME_ONLY:-0}
+if [ "$runtime_only" = 1 ]; then venv=$(scripts/venv.sh requirements-runtime.txt); else venv=$(scripts/venv.sh); fi
 log "virtualenv: $venv"
 # The CLIP vocabulary single checkpoint files are tokenized with (PyPI's clip-anytorch wheel).
 vocab_dir=$(scripts/clip_vocab.sh "$venv/bin/python")
@@ -56,15 +60,23 @@ if command -v ccache >/dev/null; then
   # Paths relative to the clone, so a fresh clone elsewhere still hits the cache.
   export CCACHE_BASEDIR="$root" CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 fi
+parts=()
+[ "$runtime_only" = 1 ] && parts=(-DGEN_BUILD_TESTS=OFF -DGEN_BUILD_EXAMPLES=OFF)
 log "configure ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DGEN_PYTHON="$venv/bin/python" -DGEN_CLIP_VOCAB_DIR="$vocab_dir" \
   -DCMAKE_INSTALL_PREFIX="$root/$build/install" \
-  "${cuda_args[@]}" "${launcher[@]}" >/dev/null
+  "${cuda_args[@]}" "${launcher[@]}" "${parts[@]}" >/dev/null
 log "build"
 cmake --build "$build" -j "$(nproc)"
 log "install (for the package consumer test)"
 cmake --install "$build" >/dev/null
+
+if [ "$runtime_only" = 1 ]; then
+  "$build/tools/gen" --version
+  log "done (runtime only): $build/tools/gen, installed under $build/install; README: real weights"
+  exit 0
+fi
 
 # 4. Generate an image with a small model the project makes --------------------
 log "make the tiny models (random weights, real architectures, every file layout)"
