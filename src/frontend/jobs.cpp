@@ -2,10 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <optional>
 
 #include "core/fail.hpp"
+#include "frontend/request_paths.hpp"
 #include "core/files.hpp"
 #include "core/json.hpp"
 #include "gen/request.hpp"
@@ -53,7 +55,7 @@ nlohmann::json parse_id(Job& job, const std::string& text, const std::string& su
 }
 
 // The request and the output names of a job of this shard.
-void parse_request(Job& job, nlohmann::json& j, const std::string& subject) {
+void parse_request(Job& job, nlohmann::json& j, const std::string& subject, const std::string& dir) {
   // Where a job's images go is the job file's business, not the request's.
   job.output = kJobOutput;
   if (j.contains("output")) {
@@ -63,6 +65,8 @@ void parse_request(Job& job, nlohmann::json& j, const std::string& subject) {
     j.erase("output");
   }
   auto r = Request::from_json(j.dump(), subject + " (id " + job.id + ")");
+  // A job's relative paths are relative to the job file's folder (docs/batch.md).
+  resolve_paths(r, dir);
   if (!r.seed) r.seed = job_seed(job.id);
   for (int b = 0; b < r.batch_count; ++b)
     for (int k = 0; k < r.batch_size; ++k) {
@@ -116,7 +120,7 @@ std::vector<Job> read_jobs(const std::string& path, const Shard& shard) {
         fail(ErrorCode::InvalidArgument, subject, "id '" + job.id + "' is already used on line " + std::to_string(it->second));
       id_line.emplace(job.id, line);
       if (!mine) continue;  // another shard's: its request is that shard's work
-      parse_request(job, j, subject);
+      parse_request(job, j, subject, std::filesystem::path(path).parent_path().string());
       for (const auto& out : job.outputs)
         if (auto it = owner.find(out); it != owner.end())
           fail(ErrorCode::InvalidArgument, subject + " (id " + job.id + ")",

@@ -18,6 +18,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "frontend/request_paths.hpp"
 #include "commands.hpp"
 #include "gen/engine.hpp"
 #include "core/atomic_file.hpp"
@@ -213,7 +214,10 @@ int run(Options& o) {
         bool have_all = true;
         for (int k = 0; k < r.batch_size && have_all; ++k) {
           const auto i = static_cast<std::size_t>(b * r.batch_size + k);
-          have_all = already_written(folder, job->outputs[i], image_metadata(r, job->seeds[i], 0).at("gen"));
+          have_all = already_written(folder, job->outputs[i],
+                                     frontend::portable_metadata(image_metadata(r, job->seeds[i], 0),
+                                                       folder.display(job->outputs[i]))
+                                         .at("gen"));
         }
         if (have_all) {
           reused += r.batch_size;
@@ -228,7 +232,7 @@ int run(Options& o) {
         cb.on_image = [&](const GeneratedImage& img) {
           const auto& relative = job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
           const auto path = folder.display(relative);
-          const auto png = encode_png(img.image, img.metadata, {}, path);
+          const auto png = encode_png(img.image, frontend::portable_metadata(img.metadata, path), {}, path);
           write_file_atomic(folder, relative, png.data(), png.size());
           written.push_back(path);
           emit({{"event", "image"}, {"id", job->id}, {"path", path}, {"seed", img.seed}});

@@ -1,4 +1,5 @@
 // Plain `gen` generates: the request options live on the root command.
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "frontend/request_paths.hpp"
 #include "commands.hpp"
 #include "core/atomic_file.hpp"
 #include "core/fail.hpp"
@@ -62,6 +64,8 @@ int run(Options& o) {
     // Only the request is taken: where to write is the command line's choice (-o), never
     // the image's (an "output" it may carry is ignored).
     base = gen::Request::from_json(it->second, o.from);
+    // Its relative paths are relative to the image's folder (as they were written).
+    gen::frontend::resolve_paths(base, std::filesystem::path(o.from).parent_path().string());
   }
   // Options given on the command line override the request read with --from.
   gen::Request out = o.request.apply(base);
@@ -114,7 +118,7 @@ int run(Options& o) {
     const auto wanted = gen::output_path(o.output, img.index, img.seed, img.batch, img.index_in_batch);
     // Never over an existing file unless asked: the next free name, as A1111 numbers its files.
     const auto path = o.overwrite ? wanted : free_name(wanted);
-    write_png(path, img.image, img.metadata);
+    write_png(path, img.image, gen::frontend::portable_metadata(img.metadata, path));
     if (json) {
       std::printf("%s\n", nlohmann::json{{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}}
                               .dump()

@@ -121,6 +121,30 @@ Request RequestOptions::apply(Request r) const {
   std::map<const CLI::Option*, std::string> field_of;
   std::map<const CLI::Option*, std::size_t> used;
   for (const auto& [name, opt] : controls_) field_of[opt] = name;
+  // No --control but groups in the request given (`gen --from IMG --control-scale 0.5`): the
+  // options change those groups, the n-th use of an option the n-th group (a single
+  // --control-resize: every group, as before a --control).
+  const bool opens = controls_.count("model") && controls_.at("model")->count() > 0;
+  if (!opens && !r.controls.empty()) {
+    std::map<std::string, std::size_t> nth;
+    for (const CLI::Option* opt : app_->parse_order()) {
+      const auto it = field_of.find(opt);
+      if (it == field_of.end()) continue;
+      const std::string value = value_of(opt, used[opt]++);
+      const std::string spelling = long_name(opt->get_name());
+      if (it->second == "resize" && opt->count() == 1) {
+        for (auto& g : r.controls) set_field(g, "resize", value, spelling);
+        continue;
+      }
+      const std::size_t i = nth[it->second]++;
+      if (i >= r.controls.size())
+        fail(ErrorCode::InvalidArgument, spelling,
+             "given " + std::to_string(i + 1) + " times, but the request has " + std::to_string(r.controls.size()) +
+                 " ControlNet group" + (r.controls.size() == 1 ? "" : "s") + " (the n-th use changes the n-th group)");
+      set_field(r.controls[i], it->second, value, spelling);
+    }
+    return r;
+  }
   std::vector<ControlRequest> groups;
   std::vector<std::pair<std::string, std::string>> defaults;  // (field, value) before any --control
   for (const CLI::Option* opt : app_->parse_order()) {
