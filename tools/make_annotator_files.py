@@ -15,8 +15,9 @@ transformers' model to the original repo's keys).
 The original layouts: table5_pidinet.pth is {"epoch", "state_dict": {"module." + name}};
 netG.pth (lineart_anime) carries "module."; body_pose_model.pth / hand_pose_model.pth hold the
 names without controlnet-aux's "model0." / "model1_0." ... prefixes (util.transfer adds them);
-facenet.pth, the MLSD files, ControlNetHED.pth, sk_model*.pth and depth_anything_v2_vit*.pth
-are plain state dicts.
+facenet.pth, the MLSD files, ControlNetHED.pth, sk_model*.pth, depth_anything_v2_vit*.pth and
+dpt_hybrid-midas-501f0c75.pt (MiDaS DPT-Hybrid, controlnet-aux's DPTDepthModel over timm) are
+plain state dicts.
 """
 import argparse
 import contextlib
@@ -66,6 +67,12 @@ def depth_anything(variant, meta):
     return dar.original_state_dict(hf_depth_anything(variant, meta))
 
 
+def midas():
+    """MiDaS DPT-Hybrid as controlnet-aux's MiDaSInference builds it (timm's vit_base_resnet50_384)."""
+    from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
+    return DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
+
+
 def networks(meta):
     """{original file name: (state dict, how it is saved)}; lazily built."""
     from controlnet_aux.hed import ControlNetHED_Apache2
@@ -99,13 +106,15 @@ def networks(meta):
         "mlsd_large_512_fp32.pth": (build(MobileV2_MLSD_Large), "plain"),
         "mlsd_tiny_512_fp32.pth": (build(MobileV2_MLSD_Tiny), "plain"),
         **{f"depth_anything_v2_{v}.pth": (functools.partial(depth_anything, v, meta), "plain") for v in DEPTH},
+        "dpt_hybrid-midas-501f0c75.pt": (build(midas), "plain"),
     }
 
 
 # --full KIND → the file it writes
 FULL = {"hed": "ControlNetHED.pth", "pidinet": "table5_pidinet.pth", "lineart": "sk_model.pth",
         "lineart_coarse": "sk_model2.pth", "lineart_anime": "netG.pth", "mlsd": "mlsd_large_512_fp32.pth",
-        **{f"depth_anything_{v}": f"depth_anything_v2_{v}.pth" for v in DEPTH}}
+        **{f"depth_anything_{v}": f"depth_anything_v2_{v}.pth" for v in DEPTH},
+        "midas": "dpt_hybrid-midas-501f0c75.pt"}
 
 
 def saved(sd, how):
@@ -141,7 +150,7 @@ def main():
             sd = {k: torch.zeros(v.shape[0] if v.dim() else 1) for k, v in make().items()}
             obj = saved(sd, how)
             torch.save(obj, os.path.join(a.tiny, name))
-            save_file(flat(obj), os.path.join(a.tiny, name[:-4] + ".safetensors"))
+            save_file(flat(obj), os.path.join(a.tiny, os.path.splitext(name)[0] + ".safetensors"))
     if a.full:
         out_dir, kinds = a.full[0], a.full[1:]
         os.makedirs(out_dir, exist_ok=True)

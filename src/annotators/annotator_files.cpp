@@ -47,6 +47,11 @@ AnnotatorFile identify_annotator(const TensorShapes& tensors) {
     f.width = m.dim0("pretrained.patch_embed.proj.weight");
     f.variant = f.width == 384 ? "vits" : f.width == 768 ? "vitb" : f.width == 1024 ? "vitl"
                 : f.width == 1536 ? "vitg" : "custom";
+  } else if (m.all({"pretrained.model.patch_embed.backbone.stem.conv.weight", "pretrained.model.pos_embed",
+                    "scratch.output_conv.4.weight"})) {
+    f.kind = "midas";  // dpt_hybrid-midas-501f0c75.pt
+    f.variant = "dpt_hybrid";
+    f.width = m.dim0("pretrained.model.patch_embed.proj.weight");
   } else if (m.all({"conv5_5_CPM_L1.weight", "Mconv7_stage6_L2.weight"})) {
     f.kind = "openpose_body";  // body_pose_model.pth
     f.variant = "raw";
@@ -74,6 +79,7 @@ std::string describe_kind(const std::string& kind) {
   if (kind == "lineart") return "a line-art annotator file (sk_model / sk_model2, for lineart / lineart_coarse)";
   if (kind == "lineart_anime") return "an anime line-art annotator file (netG, for lineart_anime)";
   if (kind == "depth_anything") return "a Depth Anything V2 file (depth_anything_v2_vit*, for depth_anything)";
+  if (kind == "midas") return "a MiDaS DPT-Hybrid depth file (dpt_hybrid-midas-501f0c75, for midas / normal_midas)";
   if (kind == "openpose_body") return "an OpenPose body model file (body_pose_model, for openpose)";
   if (kind == "openpose_hand") return "an OpenPose hand model file (hand_pose_model, for openpose hands)";
   if (kind == "openpose_face") return "an OpenPose face model file (facenet, for openpose faces)";
@@ -89,6 +95,7 @@ std::string original_file(const AnnotatorFile& f) {
   if (k == "lineart_anime") return "netG.pth";
   if (k == "depth_anything")
     return f.variant == "custom" ? "depth_anything_v2_vit*.pth" : "depth_anything_v2_" + f.variant + ".pth";
+  if (k == "midas") return "dpt_hybrid-midas-501f0c75.pt";
   if (k == "openpose_body") return "body_pose_model.pth";
   if (k == "openpose_hand") return "hand_pose_model.pth";
   if (k == "openpose_face") return "facenet.pth";

@@ -15,14 +15,14 @@ using TensorShapes = std::map<std::string, std::vector<std::int64_t>>;
 
 // The annotator file kinds (AnnotatorInfo::kind names the one an annotator reads):
 //   hed, pidinet, lineart (sk_model / sk_model2: one network, the file cannot tell which),
-//   lineart_anime, depth_anything, openpose_body, openpose_hand, openpose_face, mlsd.
+//   lineart_anime, depth_anything, midas, openpose_body, openpose_hand, openpose_face, mlsd.
 struct AnnotatorFile {
   std::string kind;     // "" when the tensors are no annotator file gen knows
-  std::string variant;  // depth_anything: vits / vitb / vitl / vitg / custom; mlsd: large / tiny;
+  std::string variant;  // depth_anything: vits / vitb / vitl / vitg / custom; midas: dpt_hybrid; mlsd: large / tiny;
                         // openpose_body / openpose_hand: "raw" (the .pth keys) or "transferred"
                         // (controlnet_aux's model-prefixed names); else ""
   std::string prefix;   // a wrapper prefix every name carries ("module." from DataParallel), or ""
-  std::int64_t width = 0;  // depth_anything: the ViT width (patch_embed's channels)
+  std::int64_t width = 0;  // depth_anything, midas: the ViT width (patch_embed's channels)
 };
 
 // Recognises an annotator file; never throws. Names may carry DataParallel's "module." prefix

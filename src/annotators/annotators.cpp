@@ -40,14 +40,18 @@ std::string Annotators::weights_path(const AnnotatorSpec& spec_in, const std::st
                " " + fs::path(spec.file).replace_extension(".safetensors").string() + "`");
     return spec.file;
   }
-  const std::string hint = " (" + stem + ".pth from lllyasviel/Annotators, converted once with `gen convert " + stem +
-                           ".pth " + stem + ".safetensors`; docs/preprocessors.md)";
+  // The releases are .pth files, MiDaS's a .pt file (dpt_hybrid-midas-501f0c75.pt).
+  const std::string orig = stem + (std::string(spec.info->kind) == "midas" ? ".pt" : ".pth");
+  const std::string hint = " (" + orig + " from lllyasviel/Annotators, converted once with `gen convert " + orig +
+                           " " + stem + ".safetensors`; docs/preprocessors.md)";
   if (dir_.empty())
     fail(ErrorCode::NotFound, name,
          "needs its weights " + stem + ".safetensors" + hint +
              ": give the folder with --annotator-dir or $GEN_ANNOTATOR_DIR, or the file with " + name + ":file=PATH");
-  const fs::path st = fs::path(dir_) / (stem + ".safetensors"), pth = fs::path(dir_) / (stem + ".pth");
+  const fs::path st = fs::path(dir_) / (stem + ".safetensors");
+  fs::path pth = fs::path(dir_) / (stem + ".pth");
   if (fs::exists(st, ec)) return st.string();
+  if (!fs::exists(pth, ec)) pth = fs::path(dir_) / (stem + ".pt");
   if (fs::exists(pth, ec))
     fail(ErrorCode::Unsupported, pth.string(),
          "is a torch.save file, which " + name + " does not read: convert it once with `gen convert " + pth.string() +
@@ -63,6 +67,16 @@ std::shared_ptr<Network> Annotators::network(const AnnotatorSpec& spec, c10::Dev
   const std::string path = weights_path(spec);
   const std::string kind = spec.info->kind, name = spec.info->name;
   return *cache_.get(path, [&](const std::string& p) { return load_network(kind, p, device, name); });
+}
+
+std::shared_ptr<Midas> Annotators::midas(const AnnotatorSpec& spec, c10::Device device) {
+  if (device != cache_device_) {
+    clear();
+    cache_device_ = device;
+  }
+  return *midas_cache_.get(weights_path(spec), [&](const std::string& p) {
+    return std::make_shared<Midas>(load_midas(p, device));
+  });
 }
 
 std::shared_ptr<DepthAnything> Annotators::depth_anything(const AnnotatorSpec& spec, c10::Device device) {
@@ -116,6 +130,10 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
   } else if (name == "depth_anything") {  // relative depth, min-max to 0-255, grey as RGB (docs/depth.md)
     map = to_mat(depth_anything_map(*depth_anything(spec, s.device), to_image(input),
                                     static_cast<int>(spec.number("input"))));
+  } else if (spec.info->kind == std::string("midas")) {  // MidasDetector: depth, or normals from it (docs/depth.md)
+    const auto depth = midas_depth(*midas(spec, s.device), to_image(input));
+    map = to_mat(name == "normal_midas" ? midas_normal_map(depth, spec.number("a"), spec.number("bg_th"))
+                                        : midas_depth_map(depth));
   } else if (name == "shuffle") {
     const double seed = spec.number("seed");
     map = shuffle(input, seed >= 0 ? static_cast<std::uint32_t>(seed) : static_cast<std::uint32_t>(s.seed));

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "annotators/depth_anything.hpp"
+#include "annotators/midas.hpp"
 #include "annotators/networks.hpp"
 #include "annotators/openpose.hpp"
 #include "annotators/registry.hpp"
@@ -42,12 +43,15 @@ class Annotators {
   std::shared_ptr<Network> network(const AnnotatorSpec& spec, c10::Device device);
   // Depth Anything V2 (its own model type), cached the same way.
   std::shared_ptr<DepthAnything> depth_anything(const AnnotatorSpec& spec, c10::Device device);
+  // MiDaS DPT-Hybrid (midas, normal_midas), cached the same way.
+  std::shared_ptr<Midas> midas(const AnnotatorSpec& spec, c10::Device device);
   // OpenPose: the body net (spec's file= or body_pose_model in the folder) and, as the preset
   // asks, hand_pose_model / facenet from the same folder; each net cached on its own.
   OpenposeNets openpose(const AnnotatorSpec& spec, const PoseOptions& options, c10::Device device);
   void clear() {
     cache_.clear();
     depth_cache_.clear();
+    midas_cache_.clear();
     pose_body_.clear();
     pose_cpm_.clear();
   }
@@ -56,6 +60,7 @@ class Annotators {
   std::string dir_;
   core::FileCache<std::shared_ptr<Network>> cache_{4};
   core::FileCache<std::shared_ptr<DepthAnything>> depth_cache_{2};
+  core::FileCache<std::shared_ptr<Midas>> midas_cache_{1};
   core::FileCache<std::shared_ptr<OpenposeBodyNet>> pose_body_{1};
   core::FileCache<std::shared_ptr<OpenposeCpmNet>> pose_cpm_{2};  // hand and face
   // weights_path for another stem of the same annotator (OpenPose's hand and face files).

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "annotators/annotator_files.hpp"
+#include "annotators/dpt_blocks.hpp"
+#include "annotators/net_layers.hpp"
 #include "arch/classify.hpp"
 #include "core/fail.hpp"
 #include "tensor/tensor_file.hpp"
@@ -18,52 +20,11 @@ namespace gen::annotators {
 using models::Container;
 using models::Conv2d;
 using models::LayerNorm;
-using models::Linear;
 using models::Module;
 
 namespace {
 
-// ---- DINOv2 (depth_anything_v2/dinov2.py: Block with LayerScale, MemEffAttention, Mlp)
-
-class LayerScale : public Module {
- public:
-  explicit LayerScale(std::int64_t dim) : gamma_(param("gamma", {dim})) {}
-  at::Tensor operator()(const at::Tensor& x) const { return x * models::as_operand(gamma_, x); }
-
- private:
-  at::Tensor& gamma_;
-};
-
-class Block : public Module {
- public:
-  Block(std::int64_t dim, std::int64_t hidden, std::int64_t heads) : heads_(heads) {
-    norm1_ = &add("norm1", std::make_unique<LayerNorm>(dim, 1e-6));
-    auto& attn = add("attn", std::make_unique<Container>());
-    qkv_ = &attn.add("qkv", std::make_unique<Linear>(dim, 3 * dim));
-    proj_ = &attn.add("proj", std::make_unique<Linear>(dim, dim));
-    ls1_ = &add("ls1", std::make_unique<LayerScale>(dim));
-    norm2_ = &add("norm2", std::make_unique<LayerNorm>(dim, 1e-6));
-    auto& mlp = add("mlp", std::make_unique<Container>());
-    fc1_ = &mlp.add("fc1", std::make_unique<Linear>(dim, hidden));
-    fc2_ = &mlp.add("fc2", std::make_unique<Linear>(hidden, dim));
-    ls2_ = &add("ls2", std::make_unique<LayerScale>(dim));
-  }
-
-  at::Tensor operator()(const at::Tensor& x) const {
-    const auto b = x.size(0), n = x.size(1), c = x.size(2);
-    auto qkv = (*qkv_)((*norm1_)(x)).view({b, n, 3, heads_, c / heads_}).permute({2, 0, 3, 1, 4});
-    auto a = at::scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]);
-    a = a.transpose(1, 2).reshape({b, n, c});
-    auto h = x + (*ls1_)((*proj_)(a));
-    return h + (*ls2_)((*fc2_)(at::gelu((*fc1_)((*norm2_)(h)))));
-  }
-
- private:
-  std::int64_t heads_;
-  LayerNorm *norm1_, *norm2_;
-  Linear *qkv_, *proj_, *fc1_, *fc2_;
-  LayerScale *ls1_, *ls2_;
-};
+// ---- DINOv2 (depth_anything_v2/dinov2.py: blocks with LayerScale; dpt_blocks.hpp)
 
 class DinoV2 : public Module {
  public:
@@ -76,7 +37,7 @@ class DinoV2 : public Module {
                   .add("proj", std::make_unique<Conv2d>(3, c.embed_dim, c.patch, c.patch));
     auto& blocks = add("blocks", std::make_unique<Container>());
     for (std::int64_t i = 0; i < c.depth; ++i)
-      blocks_.push_back(&blocks.add(std::to_string(i), std::make_unique<Block>(c.embed_dim, c.mlp_hidden, c.heads)));
+      blocks_.push_back(&blocks.add(std::to_string(i), std::make_unique<VitBlock>(c.embed_dim, c.mlp_hidden, c.heads, true)));
     norm_ = &add("norm", std::make_unique<LayerNorm>(c.embed_dim, 1e-6));
   }
 
@@ -123,56 +84,8 @@ class DinoV2 : public Module {
   at::Tensor& cls_;
   at::Tensor& pos_;
   Conv2d* patch_;
-  std::vector<Block*> blocks_;
+  std::vector<VitBlock*> blocks_;
   LayerNorm* norm_;
-};
-
-// ---- the DPT head (depth_anything_v2/dpt.py and util/blocks.py)
-
-class ConvTranspose2d : public Module {
- public:
-  ConvTranspose2d(std::int64_t in, std::int64_t out, std::int64_t kernel)
-      : w_(param("weight", {in, out, kernel, kernel})), b_(param("bias", {out})), stride_(kernel) {}
-  at::Tensor operator()(const at::Tensor& x) const {
-    return at::conv_transpose2d(x, models::as_operand(w_, x), models::as_operand(b_, x), {stride_, stride_});
-  }
-
- private:
-  at::Tensor& w_;
-  at::Tensor& b_;
-  std::int64_t stride_;
-};
-
-class ResidualConvUnit : public Module {
- public:
-  explicit ResidualConvUnit(std::int64_t f) {
-    conv1_ = &add("conv1", std::make_unique<Conv2d>(f, f, 3, 1, 1));
-    conv2_ = &add("conv2", std::make_unique<Conv2d>(f, f, 3, 1, 1));
-  }
-  at::Tensor operator()(const at::Tensor& x) const { return (*conv2_)(at::relu((*conv1_)(at::relu(x)))) + x; }
-
- private:
-  Conv2d *conv1_, *conv2_;
-};
-
-class FeatureFusionBlock : public Module {
- public:
-  explicit FeatureFusionBlock(std::int64_t f) {
-    unit1_ = &add("resConfUnit1", std::make_unique<ResidualConvUnit>(f));
-    unit2_ = &add("resConfUnit2", std::make_unique<ResidualConvUnit>(f));
-    out_ = &add("out_conv", std::make_unique<Conv2d>(f, f, 1));
-  }
-  // `skip` may be undefined (refinenet4); `size` empty means twice the size.
-  at::Tensor operator()(const at::Tensor& x, const at::Tensor& skip, std::vector<std::int64_t> size) const {
-    auto h = skip.defined() ? x + (*unit1_)(skip) : x;
-    h = (*unit2_)(h);
-    if (size.empty()) size = {h.size(2) * 2, h.size(3) * 2};
-    return (*out_)(at::upsample_bilinear2d(h, size, true));
-  }
-
- private:
-  ResidualConvUnit *unit1_, *unit2_;
-  Conv2d* out_;
 };
 
 }  // namespace
@@ -191,8 +104,8 @@ class DepthAnythingNet : public Module {
       rn_[i] = &scratch.add("layer" + std::to_string(i + 1) + "_rn",
                             std::make_unique<Conv2d>(n, c.features, 3, 1, 1, false));
     }
-    up4_ = &resize.add("0", std::make_unique<ConvTranspose2d>(c.neck[0], c.neck[0], 4));
-    up2_ = &resize.add("1", std::make_unique<ConvTranspose2d>(c.neck[1], c.neck[1], 2));
+    up4_ = &resize.add("0", std::make_unique<ConvTranspose>(c.neck[0], c.neck[0], 4, 4, 0, 0));
+    up2_ = &resize.add("1", std::make_unique<ConvTranspose>(c.neck[1], c.neck[1], 2, 2, 0, 0));
     down2_ = &resize.add("3", std::make_unique<Conv2d>(c.neck[3], c.neck[3], 3, 2, 1));  // "2" is Identity
     for (int i = 0; i < 4; ++i)
       refine_[i] = &scratch.add("refinenet" + std::to_string(i + 1), std::make_unique<FeatureFusionBlock>(c.features));
@@ -228,7 +141,7 @@ class DepthAnythingNet : public Module {
   DepthAnythingConfig cfg_;
   DinoV2* dino_;
   std::array<Conv2d*, 4> projects_{}, rn_{};
-  ConvTranspose2d *up4_, *up2_;
+  ConvTranspose *up4_, *up2_;
   Conv2d* down2_;
   std::array<FeatureFusionBlock*, 4> refine_{};
   Conv2d *out1_, *out2a_, *out2b_;

@@ -23,8 +23,50 @@ const std::vector<AnnotatorInfo>& annotator_table() {
       {"openpose_face", "body_pose_model", "openpose_body", {}, {}},
       {"openpose_full", "body_pose_model", "openpose_body", {}, {}},
       {"depth_anything", "depth_anything_v2_vitl", "depth_anything", {}, {{"input", 14, 4096, 518, true}}},
+      {"midas", "dpt_hybrid-midas-501f0c75", "midas", {}, {}},
+      {"normal_midas", "dpt_hybrid-midas-501f0c75", "midas", {}, {{"a", 0.01, 100, 6.283185307179586, false},
+                                                                  {"bg_th", 0, 1, 0.1, false}}},
   };
   return table;
+}
+
+const std::vector<AnnotatorAlias>& annotator_aliases() {
+  // sd-webui-controlnet's preprocessor names (scripts/preprocessor/legacy/preprocessor_compiled.py:
+  // its labels, then its internal keys where they differ) for the annotators gen has. Names the
+  // extension shares with gen (hed, pidinet, lineart_coarse, lineart_anime, mlsd, openpose*,
+  // shuffle, normal_midas, ...) need no entry.
+  static const std::vector<AnnotatorAlias> aliases = {
+      {"depth_midas", "midas"},
+      {"depth_anything_v2", "depth_anything"},
+      {"softedge_hed", "hed"},
+      {"softedge_hedsafe", "hed:safe"},
+      {"softedge_pidinet", "pidinet"},
+      {"softedge_pidisafe", "pidinet:safe"},
+      {"scribble_hed", "hed:scribble"},
+      {"scribble_pidinet", "pidinet:scribble"},
+      {"lineart_realistic", "lineart"},
+      {"t2ia_color_grid", "color"},
+      {"depth", "midas"},
+      {"normal_map", "normal_midas"},
+      {"hed_safe", "hed:safe"},
+      {"pidinet_safe", "pidinet:safe"},
+      {"pidinet_scribble", "pidinet:scribble"},
+  };
+  return aliases;
+}
+
+std::string resolve_alias(const std::string& spec) {
+  const std::size_t colon = spec.find(':');
+  const std::string head = spec.substr(0, colon);
+  for (const auto& a : annotator_aliases())
+    if (head == a.alias) return a.spec + (colon == std::string::npos ? "" : spec.substr(colon));
+  return spec;
+}
+
+std::string annotator_aliases_text() {
+  std::string out;
+  for (const auto& a : annotator_aliases()) out += (out.empty() ? "" : ", ") + std::string(a.alias) + " = " + a.spec;
+  return out;
 }
 
 const AnnotatorInfo* find_annotator(const std::string& name) {
@@ -33,7 +75,10 @@ const AnnotatorInfo* find_annotator(const std::string& name) {
   return nullptr;
 }
 
-bool is_annotator(const std::string& spec) { return find_annotator(spec.substr(0, spec.find(':'))) != nullptr; }
+bool is_annotator(const std::string& spec_in) {
+  const std::string spec = resolve_alias(spec_in);
+  return find_annotator(spec.substr(0, spec.find(':'))) != nullptr;
+}
 
 std::string annotator_names_text() {
   std::string out;
@@ -46,13 +91,14 @@ std::string annotator_names_text() {
   return out;
 }
 
-AnnotatorSpec parse_annotator(const std::string& spec) {
+AnnotatorSpec parse_annotator(const std::string& spec_in) {
+  const std::string spec = resolve_alias(spec_in);
   AnnotatorSpec s;
   std::size_t colon = spec.find(':');
   s.info = find_annotator(spec.substr(0, colon));
-  if (!s.info) fail(ErrorCode::InvalidArgument, "preprocess", "'" + spec + "' is not an annotator");
+  if (!s.info) fail(ErrorCode::InvalidArgument, "preprocess", "'" + spec_in + "' is not an annotator");
   const std::string name = s.info->name;
-  const auto bad = [&](const std::string& why) { fail(ErrorCode::InvalidArgument, "preprocess", "'" + spec + "': " + why); };
+  const auto bad = [&](const std::string& why) { fail(ErrorCode::InvalidArgument, "preprocess", "'" + spec_in + "': " + why); };
   while (colon != std::string::npos) {
     const std::size_t start = colon + 1;
     if (spec.compare(start, 5, "file=") == 0) {  // the rest, colons included

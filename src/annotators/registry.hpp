@@ -43,9 +43,20 @@ struct AnnotatorSpec {
   double number(const std::string& key) const { return numbers.at(key); }
 };
 
-// Whether `spec` names an annotator (its text before the first ':').
+// sd-webui-controlnet (A1111) preprocessor names → gen's spec ("softedge_hedsafe" → "hed:safe").
+struct AnnotatorAlias {
+  const char* alias;
+  const char* spec;
+};
+const std::vector<AnnotatorAlias>& annotator_aliases();
+// `spec` with an alias in front replaced by its gen spec (options after it kept); else as given.
+std::string resolve_alias(const std::string& spec);
+// "depth_midas = midas, ..." for messages and docs.
+std::string annotator_aliases_text();
+
+// Whether `spec` names an annotator (or an alias of one) (its text before the first ':').
 bool is_annotator(const std::string& spec);
-// Parses an annotator spec; InvalidArgument naming "preprocess" for an unknown option or a
+// Parses an annotator spec (an alias is resolved first); InvalidArgument naming "preprocess" for an unknown option or a
 // number out of range.
 AnnotatorSpec parse_annotator(const std::string& spec);
 // "hed[:safe][:scribble], ..." for messages.

@@ -17,6 +17,7 @@
 #include "annotators/depth_anything.hpp"
 #include "annotators/networks.hpp"
 #include "gen/error.hpp"
+#include "annotators/midas.hpp"
 #include "io/inspect.hpp"
 #include "test_python.hpp"
 
@@ -47,9 +48,13 @@ const std::map<std::string, Expect>& expected() {
       {"depth_anything_v2_vits", {"depth_anything", "vits", ""}},
       {"depth_anything_v2_vitb", {"depth_anything", "vitb", ""}},
       {"depth_anything_v2_vitl", {"depth_anything", "vitl", ""}},
+      {"dpt_hybrid-midas-501f0c75", {"midas", "dpt_hybrid", ""}},
   };
   return e;
 }
+
+// The original release's extension: MiDaS's file is a .pt, the others .pth.
+std::string pickle_ext(const std::string& stem) { return stem.rfind("dpt_hybrid", 0) == 0 ? ".pt" : ".pth"; }
 
 // The script's output, made once per test binary run.
 const std::string& made() {
@@ -96,7 +101,7 @@ TEST(AnnotatorFiles, RealNamesAndShapesOfEveryRelease) {
   ASSERT_EQ(all.size(), expected().size());
   for (const auto& [stem, want] : expected()) {
     SCOPED_TRACE(stem);
-    const auto& j = all.at(stem + ".pth");
+    const auto& j = all.at(stem + pickle_ext(stem));
     an::TensorShapes shapes;
     for (auto it = j.begin(); it != j.end(); ++it) shapes[it.key()] = it.value().get<std::vector<std::int64_t>>();
     const an::AnnotatorFile f = an::identify_annotator(shapes);
@@ -112,11 +117,27 @@ TEST(AnnotatorFiles, RealNamesAndShapesOfEveryRelease) {
       EXPECT_EQ(r.facts.at("width"), std::string(want.variant) == "vits" ? 384 : want.variant[3] == 'b' ? 768 : 1024);
       EXPECT_EQ(an::depth_anything_variant(shapes), want.variant);
     }
+    if (std::string(want.kind) == "midas") {  // the released DPT-Hybrid's sizes, from its shapes alone
+      EXPECT_EQ(r.facts.at("width"), 768);
+      const an::MidasConfig c = an::infer_midas_config(shapes, stem);
+      EXPECT_EQ(c.stem, 64);
+      EXPECT_EQ(c.stage_blocks, (std::vector<std::int64_t>{3, 4, 9}));
+      EXPECT_EQ(c.stage_width, (std::vector<std::int64_t>{256, 512, 1024}));
+      EXPECT_EQ(c.embed_dim, 768);
+      EXPECT_EQ(c.heads, 12);
+      EXPECT_EQ(c.depth, 12);
+      EXPECT_EQ(c.mlp_hidden, 3072);
+      EXPECT_EQ(c.grid, 24);
+      EXPECT_EQ((c.neck), (std::array<std::int64_t, 4>{256, 512, 768, 768}));
+      EXPECT_EQ(c.features, 256);
+      EXPECT_EQ(c.head_hidden, 32);
+    }
   }
   // The --preprocess names that read each kind come from the registry.
   EXPECT_EQ(an::preprocess_names_for("lineart"), (std::vector<std::string>{"lineart", "lineart_coarse"}));
   EXPECT_EQ(an::preprocess_names_for("hed"), (std::vector<std::string>{"hed"}));
   EXPECT_EQ(an::preprocess_names_for("depth_anything"), (std::vector<std::string>{"depth_anything"}));
+  EXPECT_EQ(an::preprocess_names_for("midas"), (std::vector<std::string>{"midas", "normal_midas"}));
 }
 
 TEST(AnnotatorFiles, AMissingMarkerIsNoAnnotator) {
@@ -145,10 +166,10 @@ TEST(AnnotatorFiles, AMissingMarkerIsNoAnnotator) {
 TEST(AnnotatorFiles, InspectBothFileForms) {
   const std::string dir = made() + "/tiny/";
   for (const auto& [stem, want] : expected()) {
-    for (const char* ext : {".pth", ".safetensors"}) {
+    for (const std::string ext : {pickle_ext(stem), std::string(".safetensors")}) {
       SCOPED_TRACE(stem + ext);
       const gen::io::InspectReport r = gen::io::inspect_path(dir + stem + ext);
-      EXPECT_EQ(r.format, std::string(ext) == ".pth" ? "torch-pickle" : "safetensors");
+      EXPECT_EQ(r.format, ext != ".safetensors" ? "torch-pickle" : "safetensors");
       EXPECT_EQ(r.model.kind, ModelKind::Annotator);
       EXPECT_STREQ(gen::kind_id(r.model.kind), "annotator");
       EXPECT_STREQ(gen::layout_id(r.model.layout), "original");
@@ -160,10 +181,10 @@ TEST(AnnotatorFiles, InspectBothFileForms) {
       std::string notes;
       for (const auto& n : r.model.notes) notes += n + "\n";
       for (const auto& u : users) EXPECT_NE(notes.find(u), std::string::npos) << notes;
-      if (std::string(ext) == ".pth") {
+      if (ext != ".safetensors") {
         EXPECT_FALSE(r.load.ok);
         EXPECT_EQ(r.load.code, gen::ErrorCode::Unsupported);
-        const std::string cmd = "gen convert " + dir + stem + ".pth " + dir + stem + ".safetensors";
+        const std::string cmd = "gen convert " + dir + stem + ext + " " + dir + stem + ".safetensors";
         // the reason: the conversion, or that nothing reads the kind yet (the note still converts)
         EXPECT_NE(r.load.reason.find(users.empty() ? "no --preprocess name" : cmd), std::string::npos) << r.load.reason;
         EXPECT_NE(notes.find(cmd), std::string::npos) << notes;
