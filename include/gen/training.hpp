@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,44 @@ struct ControlNetInitSummary {
 // when the base holds no UNet whose encoder can be copied, InvalidArgument for an unknown
 // layout, an empty hint encoder, or an output that exists already.
 GEN_API ControlNetInitSummary init_controlnet(const ControlNetInitOptions& options);
+
+// `gen train controlnet`: trains a ControlNet (e.g. from init_controlnet) for a base model on a
+// data set of (image, control image, caption) triples, as diffusers' train_controlnet.py does
+// (docs/training.md). Data: a JSONL file, or a folder holding metadata.jsonl, one object a line
+// with "image", "conditioning_image" (paths relative to the file's folder) and "text".
+struct TrainControlNetOptions {
+  std::string model;       // the base (LDM file or diffusers folder)
+  std::string controlnet;  // the ControlNet to start from (any layout --control loads)
+  std::string data;
+  std::string output;      // folder: checkpoint-<step>/ and, at the end, controlnet/
+  std::string vocab;       // CLIP vocabulary when the model has no tokenizer folder
+  int steps = 100;         // optimizer steps in all
+  int batch_size = 1;
+  int accumulation = 1;
+  double learning_rate = 5e-6;
+  double max_grad_norm = 1.0;
+  std::string prediction;  // "epsilon", "v_prediction"; "" = the model's
+  double empty_prompts = 0;  // the fraction of captions replaced by "" (train_controlnet.py's option)
+  int checkpoint_every = 0;  // optimizer steps between checkpoints (0: only the final one)
+  std::uint64_t seed = 0;
+  bool resume = false;       // continue from the newest checkpoint in `output` (same settings)
+  int threads = 0;           // CPU threads (0: as generation chooses, docs/performance.md#threads)
+};
+
+struct TrainProgress {
+  int step = 0, steps = 0;
+  double loss = 0;           // mean of the step's micro-batches
+  double steps_per_second = 0;
+  double eta_seconds = 0;
+  std::string checkpoint;    // written after this step ("" if none)
+};
+
+// Throws gen::Error: the model's, ControlNet's and images' errors (naming them); NotFound /
+// InvalidFormat / InvalidArgument for a missing, empty or malformed data set (file and line), a
+// sample whose image and control image sizes differ; InvalidArgument for a resume whose
+// checkpoint was made with other settings (naming the first difference); OutOfMemory (the last
+// checkpoint stays intact: checkpoints are written whole under a temporary name, then renamed).
+GEN_API void train_controlnet(const TrainControlNetOptions& options,
+                              const std::function<void(const TrainProgress&)>& progress = {});
 
 }  // namespace gen
