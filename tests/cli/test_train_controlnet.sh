@@ -53,6 +53,12 @@ k = "controlnet_down_blocks.0.weight"
 sys.exit(0 if a[k].abs().max() == 0 and b[k].abs().max() > 0 else 1)
 PY
 
+# The trained ControlNet (and a checkpoint's) drives generation.
+for cn in "$T/a/controlnet" "$T/a/checkpoint-2/controlnet"; do
+  "$GEN" -p "a red circle" -m "$P" --control "$cn" --control-image "$T/data/ctl0.png" -W 64 -H 64 --steps 2 \
+    --seed 1 -o "$T/gen.png" > /dev/null 2>&1 && pass "generates with $cn" || bad "cannot generate with $cn"
+done
+
 # Bad inputs.
 rm -rf "$T/b/controlnet"
 expect_exit 2 "learning_rate 0.001, this run has 0.002" -- "$GEN" train controlnet -m "$P" --controlnet "$T/cn0" \
