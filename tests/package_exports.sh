@@ -8,7 +8,7 @@ lib=${1:?usage: package_exports.sh LIBRARY INCLUDE_DIR}
 inc=${2:?usage: package_exports.sh LIBRARY INCLUDE_DIR}
 syms=$(nm -D --defined-only "$lib" | awk '{print $3}' | c++filt)
 gen_syms=$(grep -E '^(typeinfo (name )?for |vtable for )?gen::' <<<"$syms" | sed -E 's/^(typeinfo (name )?for |vtable for )//' || true)
-internal='detail|core|io|image|text|models|schedulers|sched|control|editing|request|pipeline|api|frontend|kernels|tensor|pickle|st|torchpk|cli|image_detail'
+internal='detail|core|io|image|text|models|schedulers|sched|control|editing|request|pipeline|api|frontend|kernels|tensor|pickle|st|torchpk|cli|image_detail|training'
 bad=$(grep -E "^gen::($internal)::" <<<"$gen_syms" || true)
 # Every exported gen:: name is declared in a public header.
 unknown=""

@@ -10,5 +10,6 @@
 #include "gen/image.hpp"
 #include "gen/request.hpp"
 #include "gen/safetensors.hpp"
+#include "gen/training.hpp"
 #include "gen/upscale.hpp"
 #include "gen/version.hpp"

@@ -1,6 +1,7 @@
 #include "models/layers.hpp"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "kernels.hpp"
 #include "models/flops.hpp"
@@ -63,8 +64,10 @@ at::Tensor GroupNorm::operator()(const at::Tensor& x) const {
 }
 
 at::Tensor GroupNorm::silu(const at::Tensor& x) const {
+  // The fused kernel has no backward: not while autograd records (ControlNet training).
   if (x.is_cuda() && kernels::enabled() && x.dim() == 4 &&
-      x.is_contiguous(at::MemoryFormat::ChannelsLast))
+      x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+      !(c10::GradMode::is_enabled() && (x.requires_grad() || w_.requires_grad())))
     return kernels::group_norm_silu(x, as_operand(w_, x), as_operand(b_, x), groups_, eps_, true);
   return at::silu(at::group_norm(x, groups_, as_operand(w_, x), as_operand(b_, x), eps_));
 }

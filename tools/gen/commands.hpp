@@ -24,6 +24,8 @@ Command register_upscale(CLI::App& app);     // cmd_upscale.cpp
 Command register_batch(CLI::App& app);       // cmd_batch.cpp
 Command register_bench(CLI::App& app);       // cmd_bench.cpp
 Command register_pose(CLI::App& app);        // cmd_pose.cpp
+Command register_controlnet(CLI::App& app);  // cmd_controlnet.cpp
+Command register_train(CLI::App& app);       // cmd_train.cpp
 // Options on the root command: plain `gen -p …` generates (cmd_generate.cpp).
 Command register_generate(CLI::App& app);
 

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
     commands.push_back(gen::cli::register_batch(app));
     commands.push_back(gen::cli::register_bench(app));
     commands.push_back(gen::cli::register_pose(app));
+    commands.push_back(gen::cli::register_controlnet(app));
+    commands.push_back(gen::cli::register_train(app));
     auto generate = gen::cli::register_generate(app);
     try {
       app.parse(argc, argv);

@@ -1,0 +1,81 @@
+// gen — making and training ControlNets (docs/training.md).
+// `gen controlnet init` is init_controlnet: a new ControlNet from a Stable Diffusion 1.x / 2.x
+// base, as diffusers' ControlNetModel.from_unet and lllyasviel/ControlNet's tool_add_control.py
+// make one: the UNet encoder's weights (time embedding, input blocks, middle block) copied, the
+// hint encoder initialised as torch.nn.Conv2d does, every zero-convolution (and the hint
+// encoder's last convolution) zero.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gen/export.hpp"
+
+namespace gen {
+
+struct ControlNetInitOptions {
+  std::string base;     // an SD 1.x / 2.x model: LDM single file or diffusers pipeline folder
+  std::string output;   // "diffusers": a folder (config.json + diffusion_pytorch_model.safetensors);
+                        // "ldm": a .safetensors file with control_model.* names
+  std::string layout = "diffusers";
+  std::vector<std::int64_t> hint_channels = {16, 32, 96, 256};  // the hint encoder's widths
+  std::uint64_t seed = 0;  // the hint encoder's random initialisation (a CPU generator)
+};
+
+struct ControlNetInitSummary {
+  std::string family;          // "sd1" or "sd2"
+  std::size_t copied = 0;      // tensors copied from the base UNet
+  std::size_t zeroed = 0;      // zero-convolutions and the hint encoder's output convolution
+  std::size_t random = 0;      // the rest of the hint encoder
+  std::int64_t parameters = 0; // in all
+};
+
+// Writes the new ControlNet atomically (a folder appears whole or not at all). Throws gen::Error:
+// the base's errors (NotFound, InvalidFormat, Unsupported, ModelMismatch, naming it), NotFound
+// when the base holds no UNet whose encoder can be copied, InvalidArgument for an unknown
+// layout, an empty hint encoder, or an output that exists already.
+GEN_API ControlNetInitSummary init_controlnet(const ControlNetInitOptions& options);
+
+// `gen train controlnet`: trains a ControlNet (e.g. from init_controlnet) for a base model on a
+// data set of (image, control image, caption) triples, as diffusers' train_controlnet.py does
+// (docs/training.md). Data: a JSONL file, or a folder holding metadata.jsonl, one object a line
+// with "image", "conditioning_image" (paths relative to the file's folder) and "text".
+struct TrainControlNetOptions {
+  std::string model;       // the base (LDM file or diffusers folder)
+  std::string controlnet;  // the ControlNet to start from (any layout --control loads)
+  std::string data;
+  std::string output;      // folder: checkpoint-<step>/ and, at the end, controlnet/
+  std::string vocab;       // CLIP vocabulary when the model has no tokenizer folder
+  int steps = 100;         // optimizer steps in all
+  int batch_size = 1;
+  int accumulation = 1;
+  double learning_rate = 5e-6;
+  double max_grad_norm = 1.0;
+  std::string prediction;  // "epsilon", "v_prediction"; "" = the model's
+  double empty_prompts = 0;  // the fraction of captions replaced by "" (train_controlnet.py's option)
+  int checkpoint_every = 0;  // optimizer steps between checkpoints (0: only the final one)
+  std::uint64_t seed = 0;
+  bool resume = false;       // continue from the newest checkpoint in `output` (same settings)
+  int threads = 0;           // CPU threads (0: as generation chooses, docs/performance.md#threads)
+};
+
+struct TrainProgress {
+  int step = 0, steps = 0;
+  double loss = 0;           // mean of the step's micro-batches
+  double steps_per_second = 0;
+  double eta_seconds = 0;
+  std::string checkpoint;    // written after this step ("" if none)
+};
+
+// Throws gen::Error: the model's, ControlNet's and images' errors (naming them); NotFound /
+// InvalidFormat / InvalidArgument for a missing, empty or malformed data set (file and line), a
+// sample whose image and control image sizes differ; InvalidArgument for a resume whose
+// checkpoint was made with other settings (naming the first difference); OutOfMemory (the last
+// checkpoint stays intact: checkpoints are written whole under a temporary name, then renamed).
+GEN_API void train_controlnet(const TrainControlNetOptions& options,
+                              const std::function<void(const TrainProgress&)>& progress = {});
+
+}  // namespace gen
