@@ -11,6 +11,10 @@ and one call of each with fixed inputs:
   te_sd2    CLIPTextModel (gelu) stored with OpenCLIP names (fused in_proj)
   vae       AutoencoderKL: decode and encode
   controlnet_sd1  ControlNetModel made from unet_sd1's config: hint embedding, residuals
+  unet_sdxl  UNet2DConditionModel, SDXL style: no attention at the top level, a transformer depth
+            per level, linear projections, the "text_time" added condition (LDM label_emb)
+  te_sdxl   CLIPTextModel + CLIPTextModelWithProjection through StableDiffusionXLPipeline.encode_prompt
+            (two tiny tokenizers); the second encoder's weights in both layouts (HF, OpenCLIP)
 
 For each NAME: NAME.safetensors (LDM-named weights), NAME.json (the diffusers/transformers
 config) and NAME_io.safetensors (inputs and outputs). Run with the project's venv python:
@@ -145,6 +149,70 @@ def make_controlnet(out, seed):
     save(out, "controlnet_sd1", weights, dict(model.config), io)
 
 
+def unet_sdxl_cfg():
+    return dict(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(4, 8, 8),
+                layers_per_block=1, norm_num_groups=2, cross_attention_dim=20,
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+                transformer_layers_per_block=(1, 1, 2), attention_head_dim=(2, 2, 2), use_linear_projection=True,
+                addition_embed_type="text_time", addition_time_embed_dim=4,
+                projection_class_embeddings_input_dim=10 + 6 * 4)
+
+
+def make_unet_sdxl(out, seed):
+    from diffusers import UNet2DConditionModel
+    cfg = unet_sdxl_cfg()
+    torch.manual_seed(seed)
+    model = layouts.randomise(UNet2DConditionModel(**cfg), seed, perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(2, 4, 16, 12, generator=g)
+    t = torch.tensor([999.0, 37.0])
+    ctx = torch.randn(2, 5, 20, generator=g)
+    text_embeds = torch.randn(2, 10, generator=g)
+    time_ids = torch.tensor([[1024.0, 768.0, 0.0, 0.0, 1024.0, 768.0], [512.0, 640.0, 32.0, 8.0, 128.0, 96.0]])
+    y = model(x, t, encoder_hidden_states=ctx,
+              added_cond_kwargs={"text_embeds": text_embeds, "time_ids": time_ids}).sample
+    # The added condition as diffusers builds it inside the UNet (add_time_proj, then concat).
+    added = torch.cat([text_embeds, model.add_time_proj(time_ids.flatten()).reshape(2, -1)], dim=-1)
+    weights = layouts.to_ldm(layouts.sd(model), layouts.unet_table(cfg), "")
+    io = {"x": x, "t": t, "context": ctx, "text_embeds": text_embeds, "time_ids": time_ids, "added": added, "out": y}
+    save(out, "unet_sdxl", weights, dict(model.config), io)
+
+
+def make_text_sdxl(out, seed):
+    import tempfile
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+    from make_tokenizer_fixtures import write_tiny_folder
+    tmp = tempfile.mkdtemp()
+    write_tiny_folder(tmp)
+    tok = CLIPTokenizer.from_pretrained(tmp)
+    common = dict(vocab_size=len(tok), intermediate_size=24, num_hidden_layers=3, num_attention_heads=2,
+                  max_position_embeddings=77, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                  pad_token_id=tok.pad_token_id)
+    cfg1 = CLIPTextConfig(hidden_size=8, hidden_act="quick_gelu", projection_dim=8, **common)
+    cfg2 = CLIPTextConfig(hidden_size=12, hidden_act="gelu", projection_dim=10, **common)
+    torch.manual_seed(seed)
+    te1 = layouts.randomise(CLIPTextModel(cfg1), seed, perturb=0.05)
+    torch.manual_seed(seed + 1)
+    te2 = layouts.randomise(CLIPTextModelWithProjection(cfg2), seed + 1, perturb=0.05)
+    pipe = StableDiffusionXLPipeline(vae=None, text_encoder=te1, text_encoder_2=te2, tokenizer=tok,
+                                     tokenizer_2=tok, unet=None, scheduler=None)
+    prompts, negatives = ["a photo of a cat", "hello world"], ["dog", ""]
+    pe, ne, pp, npool = pipe.encode_prompt(prompts, device="cpu", num_images_per_prompt=1,
+                                           do_classifier_free_guidance=True, negative_prompt=negatives)
+    ids = tok(prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    nids = tok(negatives, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    hf1 = {k.removeprefix("text_model."): v for k, v in layouts.clip_to_ldm(layouts.sd(te1), "").items()}
+    state2 = layouts.sd(te2)
+    save_file({k: v.contiguous() for k, v in hf1.items()}, os.path.join(out, "te_sdxl_1.safetensors"))
+    save_file({k: v.contiguous() for k, v in state2.items()}, os.path.join(out, "te_sdxl_2_hf.safetensors"))
+    save(out, "te_sdxl", layouts.openclip_to_ldm(state2, ""), {"text_encoder": cfg1.to_dict(),
+                                                               "text_encoder_2": cfg2.to_dict()},
+         {"ids": ids, "negative_ids": nids, "context": pe, "negative_context": ne, "pooled": pp,
+          "negative_pooled": npool})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "models"))
@@ -156,6 +224,8 @@ def main():
     make_text(a.out, "te_sd2", "gelu", True, 202)
     make_vae(a.out, 301)
     make_controlnet(a.out, 401)
+    make_unet_sdxl(a.out, 501)
+    make_text_sdxl(a.out, 601)
 
 
 if __name__ == "__main__":

@@ -32,14 +32,17 @@ import torch  # noqa: E402
 SEED = 1234
 
 # --------------------------------------------------------------------------------------------
-# Sizes. "full" is what --out writes (still tiny); "fixture" is the committed copy.
+# Sizes. "full" is what --out writes (still tiny); "fixture" is the committed copy. Full XL heads
+# (1, 1): one 64-channel head at 64 channels, and XL text encoders 64 and 128 wide (1 and 2
+# heads of 64): the rules for SDXL single files, so that tiny-sdxl.safetensors builds the same
+# models as tiny-sdxl-pipeline.
 SIZES = {
     "full": dict(ch=(32, 64), groups=32, heads=8, layers=2, hint=(16, 32, 32, 64),
-                 te_width=32, te2_width=48, te_layers=2, te_ff=37, vocab=1000, vae_ch=(32, 32, 64, 64), vae_layers=1,
-                 xl_heads=(2, 4), xl_tlayers=(1, 2), xl_time=8, lora_rank=4),
+                 te_width=32, te_layers=2, te_ff=37, vocab=1000, vae_ch=(32, 32, 64, 64), vae_layers=1,
+                 xl_heads=(1, 1), xl_tlayers=(1, 2), xl_time=8, xl_te=(64, 128), lora_rank=4),
     "fixture": dict(ch=(4, 8), groups=2, heads=2, layers=1, hint=(2, 2, 4, 4),
-                    te_width=4, te2_width=8, te_layers=1, te_ff=8, vocab=16, vae_ch=(4, 4), vae_layers=1,
-                    xl_heads=(2, 2), xl_tlayers=(1, 2), xl_time=4, lora_rank=2),
+                    te_width=4, te_layers=1, te_ff=8, vocab=16, vae_ch=(4, 4), vae_layers=1,
+                    xl_heads=(2, 2), xl_tlayers=(1, 2), xl_time=4, xl_te=(4, 8), lora_rank=2),
 }
 
 
@@ -50,9 +53,9 @@ def unet_config(s, family):
         cfg.update(down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
                    transformer_layers_per_block=s["xl_tlayers"], attention_head_dim=s["xl_heads"],
-                   cross_attention_dim=s["te_width"] + s["te2_width"], use_linear_projection=True,
+                   cross_attention_dim=sum(s["xl_te"]), use_linear_projection=True,
                    addition_embed_type="text_time", addition_time_embed_dim=s["xl_time"],
-                   projection_class_embeddings_input_dim=s["te2_width"] + 6 * s["xl_time"])
+                   projection_class_embeddings_input_dim=s["xl_te"][1] + 6 * s["xl_time"])
     else:
         cfg.update(down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
                    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
@@ -68,14 +71,17 @@ def vae_config(s):
                 layers_per_block=s["vae_layers"], norm_num_groups=s["groups"], sample_size=32)
 
 
-def clip_config(s, act="quick_gelu", width=None):
+def clip_config(s, act="quick_gelu", width=None, eos=None):
     # XL's two encoders must differ in width (as 768 / 1280 do): diffusers tells them apart by it.
+    # eos 2: transformers' legacy value (pooled output at the largest id), as sd_xl_base_1.0's
+    # text_encoder_2 config has it and OpenCLIP does.
     from transformers import CLIPTextConfig
     width = width or s["te_width"]
     return CLIPTextConfig(vocab_size=s["vocab"], hidden_size=width, intermediate_size=s["te_ff"],
-                          num_hidden_layers=s["te_layers"], num_attention_heads=2,
+                          num_hidden_layers=s["te_layers"], num_attention_heads=width // 64 if width % 64 == 0 else 2,
                           max_position_embeddings=77, projection_dim=width, hidden_act=act,
-                          bos_token_id=s["vocab"] - 2, eos_token_id=s["vocab"] - 1, pad_token_id=s["vocab"] - 1)
+                          bos_token_id=s["vocab"] - 2, eos_token_id=eos or s["vocab"] - 1,
+                          pad_token_id=s["vocab"] - 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,14 +108,17 @@ def make_models(s):
         m["unet_" + fam] = randomise(UNet2DConditionModel(**unet_config(s, fam)), SEED + i)
     torch.manual_seed(SEED + 10)
     m["vae"] = randomise(AutoencoderKL(**vae_config(s)), SEED + 10)
+    # SDXL's VAE config: the same weights, scaling factor 0.13025 (sd_xl_base_1.0's).
+    m["vae_sdxl"] = AutoencoderKL(**vae_config(s), scaling_factor=0.13025).eval()
+    m["vae_sdxl"].load_state_dict(m["vae"].state_dict())
     torch.manual_seed(SEED + 20)
     m["te_sd1"] = randomise(CLIPTextModel(clip_config(s)), SEED + 20)
     torch.manual_seed(SEED + 21)
     m["te_sd2"] = randomise(CLIPTextModel(clip_config(s, "gelu")), SEED + 21)
     torch.manual_seed(SEED + 22)
-    m["te1_sdxl"] = randomise(CLIPTextModel(clip_config(s)), SEED + 22)
+    m["te1_sdxl"] = randomise(CLIPTextModel(clip_config(s, width=s["xl_te"][0])), SEED + 22)
     torch.manual_seed(SEED + 23)
-    m["te2_sdxl"] = randomise(CLIPTextModelWithProjection(clip_config(s, "gelu", s["te2_width"])), SEED + 23)
+    m["te2_sdxl"] = randomise(CLIPTextModelWithProjection(clip_config(s, "gelu", s["xl_te"][1], eos=2)), SEED + 23)
     torch.manual_seed(SEED + 30)
     cn = ControlNetModel.from_unet(m["unet_sd1"], conditioning_embedding_out_channels=s["hint"])
     # A trained ControlNet differs from the UNet it was copied from: perturb every weight.
@@ -386,7 +395,7 @@ def build(out, s, fixtures):
                        {"unet": m["unet_sd2"], "vae": m["vae"], "text_encoder": m["te_sd2"]},
                        DDIMScheduler(prediction_type="v_prediction"))
         write_pipeline(os.path.join(dd, "tiny-sdxl-pipeline"), "StableDiffusionXLPipeline",
-                       {"unet": m["unet_sdxl"], "vae": m["vae"], "text_encoder": m["te1_sdxl"],
+                       {"unet": m["unet_sdxl"], "vae": m["vae_sdxl"], "text_encoder": m["te1_sdxl"],
                         "text_encoder_2": m["te2_sdxl"]}, EulerDiscreteScheduler())
 
     # Original single-file layouts.

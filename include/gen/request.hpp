@@ -262,7 +262,19 @@ std::string names_text() {
   X(std::string, hires_prompt, "", "--hires-prompt", "Hires fix: the second pass's prompt (default: --prompt)", \
     "", GEN_ANY)                                                                                                \
   X(std::string, hires_negative_prompt, "", "--hires-negative-prompt",                                         \
-    "Hires fix: the second pass's negative prompt (default: --negative-prompt)", "", GEN_ANY)
+    "Hires fix: the second pass's negative prompt (default: --negative-prompt)", "", GEN_ANY)                    \
+  X(std::string, original_size, "", "--original-size",                                                          \
+    "SDXL: the original image size the UNet is told, WIDTHxHEIGHT (default: the output size)", "", GEN_ANY)     \
+  X(std::string, crop, "", "--crop",                                                                            \
+    "SDXL: the crop's top-left corner the UNet is told, TOP,LEFT in pixels (default: 0,0)", "", GEN_ANY)        \
+  X(std::string, target_size, "", "--target-size",                                                              \
+    "SDXL: the target size the UNet is told, WIDTHxHEIGHT (default: the output size)", "", GEN_ANY)             \
+  X(std::string, negative_original_size, "", "--negative-original-size",                                        \
+    "SDXL: --original-size of the negative half (default: --original-size)", "", GEN_ANY)                        \
+  X(std::string, negative_crop, "", "--negative-crop", "SDXL: --crop of the negative half (default: --crop)", "", \
+    GEN_ANY)                                                                                                    \
+  X(std::string, negative_target_size, "", "--negative-target-size",                                            \
+    "SDXL: --target-size of the negative half (default: --target-size)", "", GEN_ANY)
 
 // One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
 // after it set that group's fields.

@@ -473,7 +473,10 @@ ModelReport classify_ldm(const Shapes& s) {
   } else {
     r.kind = checkpoint_kind(r.family);
     r.layout = Layout::LDM;
-    r.summary = (r.family == Family::Unknown ? std::string("Stable Diffusion") : family_name(r.family)) +
+    // SDXL: a refiner has only the OpenCLIP encoder (text_encoder_2), a base both.
+    const bool two = std::find(r.parts.begin(), r.parts.end(), "text_encoder") != r.parts.end();
+    const std::string xl = r.family != Family::SDXL || texts.empty() ? "" : two ? " base" : " refiner";
+    r.summary = (r.family == Family::Unknown ? std::string("Stable Diffusion") : family_name(r.family)) + xl +
                 " single-file checkpoint (LDM layout) with " + parts_text(r.parts);
     if (!texts_desc.empty()) r.summary += " (" + texts_desc + ")";
     if (!has_unet) r.notes.push_back("holds no UNet");

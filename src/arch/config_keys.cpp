@@ -51,11 +51,8 @@ std::vector<KeyRule> unet_common() {
       fixed("encoder_hid_dim", json::array({nullptr})),
       fixed("encoder_hid_dim_type", json::array({nullptr})),
       fixed("class_embed_type", json::array({nullptr})),
-      fixed("addition_embed_type", json::array({nullptr})),
       fixed("num_class_embeds", json::array({nullptr})),
       fixed("resnet_time_scale_shift", json::array({"default"})),
-      inert("addition_time_embed_dim", "read only with addition_embed_type \"text_time\" (refused)"),
-      inert("projection_class_embeddings_input_dim", "read only with class/addition embeddings (refused)"),
       inert("addition_embed_type_num_heads", "read only with addition_embed_type \"text\" (refused)"),
   };
 }
@@ -67,6 +64,10 @@ std::map<std::string, std::vector<KeyRule>> make_rules() {
            honoured("out_channels", "channels out"),
            honoured("up_block_types", "CrossAttnUpBlock2D / UpBlock2D, mirroring down_block_types"),
            honoured("reverse_transformer_layers_per_block", "the up levels' transformer depths (one integer each)"),
+           fixed("addition_embed_type", json::array({nullptr, "text_time"})),
+           honoured("addition_time_embed_dim", "with \"text_time\" (SDXL): each time id's sinusoid width"),
+           honoured("projection_class_embeddings_input_dim",
+                    "with \"text_time\" (SDXL): the added vector's width (pooled text + time ids)"),
            fixed("center_input_sample", json::array({false})),
            fixed("dual_cross_attention", json::array({false})),
            fixed("resnet_skip_time_act", json::array({false})),
@@ -92,6 +93,9 @@ std::map<std::string, std::vector<KeyRule>> make_rules() {
            honoured("conditioning_embedding_out_channels", "the hint encoder's widths"),
            honoured("controlnet_conditioning_channel_order", "rgb, or bgr (the hint's channels reversed)"),
            honoured("global_pool_conditions", "pooled residuals and diffusers' guess mode (docs/controlnet.md)"),
+           fixed("addition_embed_type", json::array({nullptr})),
+           inert("addition_time_embed_dim", "read only with addition_embed_type \"text_time\" (refused)"),
+           inert("projection_class_embeddings_input_dim", "read only with class/addition embeddings (refused)"),
        })
     c.push_back(k);
   r["AutoencoderKL"] = {
@@ -123,13 +127,13 @@ std::map<std::string, std::vector<KeyRule>> make_rules() {
       honoured("max_position_embeddings", "positions"),
       honoured("hidden_act", "quick_gelu or gelu"),
       honoured("layer_norm_eps", "layer norm epsilon"),
-      inert("projection_dim", "the projection is not part of the text model Stable Diffusion uses"),
+      honoured("projection_dim", "text_projection's width (CLIPTextModelWithProjection: SDXL's second encoder)"),
       inert("attention_dropout", "dropout does nothing at inference"),
       inert("initializer_range", "weight initialisation only"),
       inert("initializer_factor", "weight initialisation only"),
       inert("pad_token_id", "the tokenizer pads; the hidden states do not read it"),
       inert("bos_token_id", "the tokenizer's; the hidden states do not read it"),
-      inert("eos_token_id", "selects the pooled output, which SD 1.x/2.x do not use"),
+      honoured("eos_token_id", "selects the pooled output (SDXL's second encoder); 2: the largest id, as transformers"),
       inert("architectures", "metadata"),
       inert("transformers_version", "metadata"),
       inert("dtype", "the storage type; gen loads per its --dtype"),

@@ -141,6 +141,19 @@ UNetConfig read_unet(const json& e, bool controlnet, const std::string& subject)
   const bool named = !e["num_attention_heads"].is_null();
   c.level_heads = per_level(named ? e["num_attention_heads"] : e["attention_head_dim"],
                             named ? "num_attention_heads" : "attention_head_dim", n, subject);
+  if (!controlnet && e["addition_embed_type"] == "text_time") {
+    // SDXL: time ids through add_time_proj (a sinusoid each), concatenated after the pooled
+    // text embeds, → add_embedding (LDM label_emb).
+    const json& dim = e["projection_class_embeddings_input_dim"];
+    const json& tdim = e["addition_time_embed_dim"];
+    if (!dim.is_number_integer() || dim.get<std::int64_t>() <= 0 || !tdim.is_number_integer() ||
+        tdim.get<std::int64_t>() <= 0)
+      fail(ErrorCode::InvalidFormat, subject,
+           "addition_embed_type \"text_time\" needs positive integers 'projection_class_embeddings_input_dim' and "
+           "'addition_time_embed_dim'");
+    c.adm_in_channels = dim.get<std::int64_t>();
+    c.addition_time_embed_dim = tdim.get<std::int64_t>();
+  }
   arch::check_bounds(c, subject);  // sizes no real model has, named by key, before validate()
   c.validate(subject);
   return c;
@@ -200,6 +213,8 @@ void UNetConfig::validate(const std::string& subject) const {
   if (num_res_blocks <= 0 || transformer_depth <= 0 || context_dim <= 0 || norm_groups <= 0)
     bad("counts must be positive");
   if (model_channels % norm_groups) bad("channels must be positive multiples of norm_groups");
+  if (adm_in_channels < 0 || (adm_in_channels > 0 && addition_time_embed_dim <= 0))
+    bad("the added condition's widths must be positive");
   if (!level_heads.empty() && level_heads.size() != levels()) bad("level_heads needs one count per level");
   if (!level_depth.empty() && level_depth.size() != levels()) bad("level_depth needs one depth per level");
   if (!up_level_depth.empty() && up_level_depth.size() != levels()) bad("up_level_depth needs one depth per level");
@@ -208,7 +223,7 @@ void UNetConfig::validate(const std::string& subject) const {
     if (ch <= 0 || ch % norm_groups) bad("channels must be positive multiples of norm_groups");
     if (depth_down(l) <= 0 || depth_up(l) <= 0) bad("transformer depths must be positive");
     const auto a = attention_at(l);
-    if (a.heads <= 0 || a.head_dim <= 0)
+    if (has_attention(l) && (a.heads <= 0 || a.head_dim <= 0))  // (SDXL's top level has none)
       bad(std::to_string(ch) + " channels do not split into " + std::to_string(a.heads) + " attention heads");
   }
   const auto m = attention_mid();
@@ -256,7 +271,8 @@ ClipTextConfig ClipTextConfig::sd21() {
   return c;
 }
 
-ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const std::string& subject) {
+ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const std::string& subject,
+                                                 bool with_projection) {
   const json e = arch::with_class_defaults(j, "CLIPTextConfig", subject);
   ClipTextConfig c;
   auto num = [&](const char* key) {
@@ -270,6 +286,7 @@ ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const 
   c.layers = num("num_hidden_layers");
   c.heads = num("num_attention_heads");
   c.ff_dim = num("intermediate_size");
+  if (with_projection) c.projection_dim = num("projection_dim");
   if (!e["hidden_act"].is_string()) fail(ErrorCode::InvalidFormat, subject, "'hidden_act' must be a string");
   const auto act = e["hidden_act"].get<std::string>();
   if (act != "quick_gelu" && act != "gelu")
@@ -280,6 +297,8 @@ ClipTextConfig ClipTextConfig::from_transformers(const nlohmann::json& j, const 
     if (!e["layer_norm_eps"].is_number()) fail(ErrorCode::InvalidFormat, subject, "'layer_norm_eps' must be a number");
     c.eps = e["layer_norm_eps"].get<double>();
   }
+  if (e["eos_token_id"].is_number_integer() && e["eos_token_id"].get<std::int64_t>() != 2)
+    c.eos_token_id = e["eos_token_id"].get<std::int64_t>();
   arch::check_bounds(c, subject);  // sizes no real model has (and 0 heads), named by key
   return c;
 }

@@ -46,6 +46,11 @@ struct UNetConfig {
   bool use_linear_in_transformer = false;  // SD 2.x
   bool upcast_attention = false;           // SD 2.1 in half precision
   std::int64_t norm_groups = 32;
+  // The added condition of SDXL (LDM `label_emb`, diffusers addition_embed_type "text_time"):
+  // a vector of adm_in_channels (the pooled text embedding, then each time id as a sinusoid
+  // of addition_time_embed_dim) → two linears added to the timestep embedding. 0: none.
+  std::int64_t adm_in_channels = 0;             // diffusers projection_class_embeddings_input_dim
+  std::int64_t addition_time_embed_dim = 256;   // sgm's ConcatTimestepEmbedderND outdim
 
   static UNetConfig sd15();
   static UNetConfig sd21();
@@ -90,12 +95,21 @@ struct ClipTextConfig {
   std::int64_t ff_dim = 3072;
   bool quick_gelu = true;  // SD 1.x: quick_gelu; OpenCLIP ViT-H: gelu
   double eps = 1e-5;
+  // The projection of the pooled output (SDXL's second encoder: transformers
+  // CLIPTextModelWithProjection `text_projection.weight` [P, width], OpenCLIP `text_projection`
+  // [width, P]); 0: none (SD 1.x/2.x do not use it).
+  std::int64_t projection_dim = 0;
+  // Where the pooled output is taken: the first position of this token id; -1 (OpenCLIP, and
+  // transformers' legacy eos_token_id 2): the position of the largest id.
+  std::int64_t eos_token_id = -1;
 
   static ClipTextConfig sd15();
   static ClipTextConfig sd21();  // OpenCLIP ViT-H/14 text tower (24 layers, width 1024)
   // From a transformers CLIPTextConfig (text_encoder/config.json; absent keys take
   // CLIPTextConfig's defaults, as transformers does).
-  static ClipTextConfig from_transformers(const nlohmann::json& config, const std::string& subject);
+  // `with_projection`: the config of a CLIPTextModelWithProjection (projection_dim read).
+  static ClipTextConfig from_transformers(const nlohmann::json& config, const std::string& subject,
+                                          bool with_projection = false);
 };
 
 }  // namespace gen::models

@@ -47,7 +47,7 @@ void family_rules(UNetConfig& c, Family family, const InferenceHints& hints) {
     c.num_head_channels = -1;
   } else if (hints.unet_head_channels > 0) {
     c.num_head_channels = hints.unet_head_channels;
-  } else if (family == Family::SD2) {
+  } else if (family == Family::SD2 || family == Family::SDXL) {
     c.num_head_channels = 64;
   } else {
     c.num_heads = 8;
@@ -73,10 +73,19 @@ Lookup lookup_in(const ShapeMap& shapes) {
 }
 
 UNetConfig infer_unet(const Lookup& get, Family family, const InferenceHints& hints, const std::string& subject) {
-  if (get("label_emb.0.0.weight"))
-    fail(ErrorCode::Unsupported, subject, "a UNet with a label embedding (SDXL or class-conditional) is not supported");
   Need need{get, subject, "Stable Diffusion UNet"};
   UNetConfig c;
+  if (get("label_emb.0.0.weight")) {
+    // SDXL's added condition (sgm: label_emb.0 = Linear, SiLU, Linear). Class-conditional
+    // UNets (label_emb.weight, an embedding table) are not this.
+    if (family != Family::SDXL)
+      fail(ErrorCode::Unsupported, subject,
+           "a UNet with a label embedding outside an SDXL checkpoint (class-conditional) is not supported");
+    c.adm_in_channels = need("label_emb.0.0.weight", 2)[1];
+    if (hints.unet_addition_time_embed_dim > 0) c.addition_time_embed_dim = hints.unet_addition_time_embed_dim;
+  } else if (get("label_emb.weight")) {
+    fail(ErrorCode::Unsupported, subject, "a class-conditional UNet (label_emb.weight) is not supported");
+  }
   const auto& in = need("input_blocks.0.0.weight", 4);
   c.model_channels = in[0];
   c.in_channels = in[1];
@@ -171,7 +180,8 @@ ClipTextConfig infer_text(const Lookup& get, ClipTextConfig::Layout layout, Fami
     c.heads = c.width / 64;
   }
   if (c.width % c.heads) fail(ErrorCode::InvalidArgument, subject, "text width is not a multiple of the heads");
-  c.quick_gelu = family != Family::SD2;
+  // OpenCLIP towers (ViT-H of SD 2.x, bigG of SDXL) use gelu; CLIP ViT-L quick_gelu.
+  c.quick_gelu = family != Family::SD2 && layout != ClipTextConfig::Layout::OpenClip;
   c.eps = 1e-5;
   return c;
 }

@@ -4,8 +4,10 @@
 //
 // What the weights do not say, by family (arch/classify.hpp decides it):
 //   UNet heads  sd1: 8 heads at every level; sd2: 64-channel heads and attention upcast
-//               (the SD 2.x configs). norm groups: 32. The same for a ControlNet's encoder.
-//   text        heads = width / 64 (ViT-L/14: 12, ViT-H/14: 16); sd1 quick_gelu, sd2 gelu.
+//               (the SD 2.x configs); sdxl: 64-channel heads, no upcast. norm groups: 32.
+//               The same for a ControlNet's encoder.
+//   text        heads = width / 64 (ViT-L/14: 12, ViT-H/14: 16, bigG: 20); CLIP quick_gelu,
+//               OpenCLIP (and SD 2.x) gelu.
 //   VAE         norm groups 32, scaling factor 0.18215.
 // InferenceHints override the numbers that the weights do not determine.
 // Every function throws gen::Error naming `subject` when the names do not describe such a
@@ -33,6 +35,9 @@ struct InferenceHints {
   std::optional<bool> unet_upcast_attention;
   std::int64_t vae_norm_groups = 0;
   std::int64_t text_heads = 0;
+  // SDXL: each time id's sinusoid width (0: the rule of io/model_plan.hpp — what is left of
+  // label_emb's input after the pooled text, over the number of time ids; 256 at full size).
+  std::int64_t unet_addition_time_embed_dim = 0;
 };
 
 }  // namespace gen::models

@@ -236,8 +236,15 @@ InspectReport inspect_pipeline(const fs::path& dir) {
   std::string list;
   for (const auto& p : r.model.parts) list += (list.empty() ? "" : ", ") + p;
   for (const auto& p : others) list += (list.empty() ? "" : ", ") + p + " (config)";
+  std::string family = family_text(r.model.family);
+  if (r.model.family == Family::SDXL) {  // a refiner has text_encoder_2 only
+    const auto& parts = r.model.parts;
+    const bool one = std::find(parts.begin(), parts.end(), "text_encoder") != parts.end();
+    const bool two = std::find(parts.begin(), parts.end(), "text_encoder_2") != parts.end();
+    if (two) family += one ? " base" : " refiner";
+  }
   r.model.summary = "diffusers " + (r.class_name.empty() ? std::string("pipeline") : r.class_name) + " folder (" +
-                    family_text(r.model.family) + "): " + (list.empty() ? "no components" : list);
+                    family + "): " + (list.empty() ? "no components" : list);
   return r;
 }
 

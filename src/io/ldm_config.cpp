@@ -50,14 +50,14 @@ LdmConfig read_ldm_config(const std::string& path) {
   const json y = read_yaml_file(path);
   LdmConfig c;
   c.path = path;
-  const json* params = at(y, {"model", "params"});
-  if (!params || !params->is_object()) {
-    const bool sgm = at(y, {"model", "target"}) && at(y, {"model", "target"})->is_string() &&
-                     at(y, {"model", "target"})->get<std::string>().rfind("sgm.", 0) == 0;
-    fail(sgm ? ErrorCode::Unsupported : ErrorCode::InvalidFormat, path,
-         sgm ? "an SDXL (sgm) model config; gen reads the SD 1.x/2.x LDM configs"
-             : "no model.params: not an LDM model config (as v1-inference.yaml)");
+  const json* target = at(y, {"model", "target"});
+  if (target && target->is_string() && target->get<std::string>().rfind("sgm.", 0) == 0) {
+    c.sgm = true;
+    return c;
   }
+  const json* params = at(y, {"model", "params"});
+  if (!params || !params->is_object())
+    fail(ErrorCode::InvalidFormat, path, "no model.params: not an LDM model config (as v1-inference.yaml)");
   const auto param = text_of(at(*params, {"parameterization"}), path, "model.params.parameterization");
   if (param == "v") c.prediction_type = "v_prediction";
   else if (param == "eps") c.prediction_type = "epsilon";

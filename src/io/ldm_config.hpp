@@ -14,7 +14,9 @@
 // and gen's own section (ignored by LDM code, which reads `model:` only), for architectures
 // whose numbers no LDM key holds (A1111 takes the text encoder's heads from the model name):
 //   gen: {text_heads: N, unet_norm_groups: N, vae_norm_groups: N}
-// A config of another kind (an SDXL `sgm` config, no model.params) is refused, naming it.
+// An SDXL `sgm` config (sd_xl_base.yaml) says nothing gen does not read from an SDXL file's
+// weights: it is accepted beside an SDXL file and ignored, and refused beside an SD 1.x/2.x one.
+// A file without model.params is refused, naming it.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,7 @@ namespace gen::io {
 
 struct LdmConfig {
   std::string path;
+  bool sgm = false;             // an SDXL (sgm.*) config: nothing else is read
   std::string prediction_type;  // "" (not said), "epsilon" or "v_prediction"
   std::optional<double> scale_factor;
   std::optional<std::int64_t> clip_skip;  // 0 last layer, 1 penultimate

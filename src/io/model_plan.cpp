@@ -106,6 +106,85 @@ std::string component_weights(const std::string& folder, const std::string& vari
                                              "model[.fp16].safetensors and their sharded *.index.json)");
 }
 
+// The number of time ids an SDXL UNet's label_emb takes after the pooled text: size, crop and
+// target size (base), or size, crop and aesthetic score (refiner), two numbers each but the score.
+std::int64_t sdxl_time_ids(bool refiner) { return refiner ? 5 : 6; }
+
+// addition_time_embed_dim from label_emb's input width (ModelPlan's rule).
+void sdxl_time_dim(ModelPlan& m, const models::InferenceHints& hints, const std::string& subject) {
+  auto& u = m.unet_config;
+  if (!m.unet.checkpoint || hints.unet_addition_time_embed_dim > 0) return;
+  if (u.adm_in_channels <= 0)
+    fail(ErrorCode::ModelMismatch, subject, "an SDXL UNet without label_emb (the added size and text condition)");
+  const auto pooled = m.text2_config.projection_dim, ids = sdxl_time_ids(m.refiner);
+  const auto rest = u.adm_in_channels - pooled;
+  if (pooled <= 0 || rest <= 0 || rest % ids)
+    fail(ErrorCode::ModelMismatch, subject,
+         "label_emb takes " + num(u.adm_in_channels) + " inputs, which is not the pooled text's " + num(pooled) +
+             " plus " + num(ids) + " equal time-id embeddings (" + (m.refiner ? "a refiner" : "a base model") + ")");
+  u.addition_time_embed_dim = rest / ids;
+}
+
+// An SDXL single file (sgm names): model.diffusion_model., first_stage_model.,
+// conditioner.embedders.0.transformer. (CLIP ViT-L, HF names) and conditioner.embedders.1.model.
+// (OpenCLIP bigG); the refiner: conditioner.embedders.0.model. (bigG) only.
+void plan_sdxl_ldm(ModelPlan& m, const std::shared_ptr<SafetensorsCheckpoint>& ckpt, const std::string& subject,
+                   const ModelPlanOptions& options) {
+  const ModelReport& r = m.report;
+  auto part = [&](const char* name) {
+    auto it = r.locations.find(name);
+    return it != r.locations.end() && starts_with(it->second.prefix, "conditioner.embedders.") ? &it->second : nullptr;
+  };
+  m.family = Family::SDXL;
+  const PartLocation* text = part("text_encoder");
+  const PartLocation* text2 = part("text_encoder_2");
+  if (!text2)
+    fail(ErrorCode::NotFound, subject,
+         "an SDXL checkpoint without its OpenCLIP text encoder (conditioner.embedders.N.model.): "
+         "SDXL needs the second text encoder");
+  m.refiner = text == nullptr;
+  const auto layout_of = [](const PartLocation& p) {
+    return p.layout == Layout::OpenClip ? models::ClipTextConfig::Layout::OpenClip
+                                        : models::ClipTextConfig::Layout::HuggingFace;
+  };
+  if (text) {
+    m.text = {ckpt, text->prefix, subject, ""};
+    m.text_config = arch::infer_text(lookup_in(*ckpt, text->prefix), layout_of(*text), Family::SDXL, options.hints,
+                                     subject);
+  }
+  m.text2 = {ckpt, text2->prefix, subject, ""};
+  m.text2_config = arch::infer_text(lookup_in(*ckpt, text2->prefix), layout_of(*text2), Family::SDXL, options.hints,
+                                    subject);
+  const auto proj_name = text2->prefix + (layout_of(*text2) == models::ClipTextConfig::Layout::OpenClip
+                                              ? "text_projection" : "text_projection.weight");
+  if (!ckpt->contains(proj_name))
+    fail(ErrorCode::ModelMismatch, subject, "no tensor '" + proj_name + "': SDXL's second text encoder needs its projection");
+  const auto& proj = ckpt->info(proj_name).shape;
+  if (proj.size() != 2)
+    fail(ErrorCode::ModelMismatch, subject, "tensor '" + proj_name + "' has rank " + num(proj.size()) + ", expected 2");
+  m.text2_config.projection_dim = layout_of(*text2) == models::ClipTextConfig::Layout::OpenClip ? proj[1] : proj[0];
+  if (ckpt->contains(std::string(arch::kLdmUNetPrefix) + "input_blocks.0.0.weight")) {
+    m.unet = {ckpt, arch::kLdmUNetPrefix, subject, ""};
+    m.unet_config = arch::infer_unet(lookup_in(*ckpt, arch::kLdmUNetPrefix), Family::SDXL, options.hints, subject);
+    sdxl_time_dim(m, options.hints, subject);
+  }
+  auto vae = r.locations.find("vae");
+  if (vae != r.locations.end() && vae->second.prefix == arch::kLdmVaePrefix) {
+    m.vae = {ckpt, arch::kLdmVaePrefix, subject, ""};
+    m.vae_config = arch::infer_vae(lookup_in(*ckpt, arch::kLdmVaePrefix), options.hints, subject);
+    m.vae_config.scaling_factor = 0.13025;  // sgm's SDXL configs (scale_factor)
+  }
+  m.clip_skip = 0;
+  // What diffusers' from_single_file gives an SDXL file: stable-diffusion-xl-base-1.0's
+  // scheduler_config.json (leading spacing, where a bare Euler config says linspace).
+  m.scheduler_config = nlohmann::json::parse(
+      R"({"_class_name": "EulerDiscreteScheduler", "beta_start": 0.00085, "beta_end": 0.012,)"
+      R"( "beta_schedule": "scaled_linear", "clip_sample": false, "interpolation_type": "linear",)"
+      R"( "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0,)"
+      R"( "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,)"
+      R"( "timestep_spacing": "leading", "trained_betas": null, "use_karras_sigmas": false})");
+}
+
 // An LDM single file: the parts classify() found at the LDM prefixes.
 void plan_ldm(ModelPlan& m, const std::string& path, const ModelPlanOptions& options) {
   auto ckpt = open_weights_file(path);
@@ -116,8 +195,10 @@ void plan_ldm(ModelPlan& m, const std::string& path, const ModelPlanOptions& opt
     auto it = r.locations.find(part);
     return it != r.locations.end() && starts_with(it->second.prefix, prefix) ? &it->second : nullptr;
   };
+  if (r.kind == ModelKind::SDXLCheckpoint) return plan_sdxl_ldm(m, ckpt, path, options);
   if (r.family == Family::SDXL && r.kind != ModelKind::ControlNet && r.kind != ModelKind::LoRA)
-    fail(ErrorCode::Unsupported, subject, "an SDXL checkpoint; gen supports SD 1.x and 2.x");
+    fail(ErrorCode::Unsupported, subject, "an SDXL " + std::string(kind_id(r.kind)) +
+                                              "; gen loads SDXL single-file checkpoints and diffusers folders");
   const bool plain = at("unet", arch::kLdmUNetPrefix) != nullptr;
   const PartLocation* vae = at("vae", arch::kLdmVaePrefix);
   const PartLocation* text = at("text_encoder", "cond_stage_model.");
@@ -166,8 +247,12 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
   if (index.contains("_class_name") && !index["_class_name"].is_string())
     fail(ErrorCode::InvalidFormat, index_path, "_class_name must be a string, not " + core::json_excerpt(index["_class_name"]));
   const auto cls = index.value("_class_name", std::string());
-  if (cls.find("XL") != std::string::npos || index.contains("text_encoder_2"))
-    fail(ErrorCode::Unsupported, root, "an SDXL pipeline (" + cls + "); gen supports SD 1.x and 2.x");
+  const bool listed2 = index.contains("text_encoder_2") && !index["text_encoder_2"].is_null() &&
+                       !(index["text_encoder_2"].is_array() && index["text_encoder_2"].size() == 2 &&
+                         index["text_encoder_2"][1].is_null());
+  if (cls.find("XL") != std::string::npos && !listed2)
+    fail(ErrorCode::NotFound, index_path,
+         "an SDXL pipeline (" + cls + ") without text_encoder_2: SDXL needs its second text encoder");
   auto component = [&](const char* name) -> std::optional<std::string> {
     if (!index.contains(name)) return std::nullopt;
     const auto& v = index[name];
@@ -190,8 +275,10 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
   if (auto dir = component("unet")) {
     const auto cfg_path = join(*dir, "config.json");
     const auto cfg = read_json_file(join(*dir, "config.json"));
-    if (cfg.contains("addition_embed_type") && !cfg["addition_embed_type"].is_null())
-      fail(ErrorCode::Unsupported, cfg_path, "a UNet with added embeddings (SDXL-style)");
+    if (cfg.contains("addition_embed_type") && !cfg["addition_embed_type"].is_null() && !listed2)
+      fail(ErrorCode::NotFound, index_path,
+           "the UNet takes SDXL's added condition (addition_embed_type " + core::json_excerpt(cfg["addition_embed_type"]) +
+               "), but the pipeline lists no text_encoder_2");
     m.unet_config = models::UNetConfig::from_diffusers(cfg, cfg_path);
     source(m.unet, *dir);
     arch::check_weights_fit(arch::min_weights(m.unet_config), held_weights(*m.unet.checkpoint), cfg_path,
@@ -221,6 +308,35 @@ void plan_diffusers(ModelPlan& m, const std::string& root, const ModelPlanOption
   m.family = gelu || (m.unet.checkpoint && m.unet_config.context_dim == 1024) ? Family::SD2 : Family::SD1;
   m.clip_skip = 0;
   if (index.contains("tokenizer") && is_dir(join(root, "tokenizer"))) m.tokenizer_dir = join(root, "tokenizer");
+  if (listed2) {
+    m.family = Family::SDXL;
+    m.refiner = !m.text.checkpoint;
+    const auto dir = component("text_encoder_2");
+    const auto cfg_path = join(*dir, "config.json");
+    m.text2_config = models::ClipTextConfig::from_transformers(read_json_file(cfg_path), cfg_path, true);
+    m.text2_config.layout = models::ClipTextConfig::Layout::HuggingFace;
+    source(m.text2, *dir);
+    arch::check_weights_fit(arch::min_weights(m.text2_config), held_weights(*m.text2.checkpoint), cfg_path,
+                            m.text2.subject);
+    // transformers 4 writes text_model.* and text_projection.weight; 5 the same without text_model.
+    m.text2.prefix = m.text2.checkpoint->contains(std::string(arch::kTransformersTextPrefix) +
+                                                  "embeddings.token_embedding.weight")
+                         ? arch::kTransformersTextPrefix : "";
+    const auto tok2 = join(root, "tokenizer_2");
+    if (!index.contains("tokenizer_2") || !is_dir(tok2))
+      fail(ErrorCode::NotFound, tok2, "an SDXL pipeline needs its second tokenizer (tokenizer_2/)");
+    m.tokenizer2_dir = tok2;
+    const auto& fz = index.contains("force_zeros_for_empty_prompt") ? index["force_zeros_for_empty_prompt"]
+                                                                      : nlohmann::json();
+    if (!fz.is_null() && !fz.is_boolean())
+      fail(ErrorCode::InvalidFormat, index_path, "force_zeros_for_empty_prompt must be true or false");
+    m.force_zeros_for_empty_prompt = fz.is_boolean() ? fz.get<bool>() : cls != "StableDiffusionXLImg2ImgPipeline";
+    if (!m.refiner && m.tokenizer_dir.empty())
+      fail(ErrorCode::NotFound, join(root, "tokenizer"), "an SDXL pipeline needs its first tokenizer (tokenizer/)");
+    if (m.unet.checkpoint && m.unet_config.adm_in_channels <= 0)
+      fail(ErrorCode::ModelMismatch, join(root, "unet/config.json"),
+           "an SDXL pipeline whose UNet takes no added condition (addition_embed_type \"text_time\")");
+  }
   const auto sched = join(root, "scheduler/scheduler_config.json");
   if (path_exists(sched)) {  // a FIFO or folder there is refused by the reader, not skipped
     m.scheduler_config = read_json_file(sched);
@@ -236,6 +352,13 @@ void plan_ldm_with_config(ModelPlan& m, const std::string& path, const ModelPlan
   const std::string cfg = options.config.empty() ? config_beside(path) : options.config;
   if (cfg.empty()) return plan_ldm(m, path, options);
   const LdmConfig c = read_ldm_config(cfg);
+  if (c.sgm) {  // sd_xl_base.yaml and the like: SDXL files say everything in their weights
+    plan_ldm(m, path, options);
+    if (m.family != Family::SDXL)
+      fail(ErrorCode::ModelMismatch, cfg, "an SDXL (sgm) model config, but " + path + " is not an SDXL checkpoint");
+    m.config_file = cfg;
+    return;
+  }
   ModelPlanOptions o = options;
   o.hints = merged_hints(options.hints, c);
   plan_ldm(m, path, o);
@@ -413,7 +536,8 @@ LoadVerdict judge_load(const std::string& path, const ModelReport& report) {
       // What the engine loads, in its order (models::ModelFiles::load_unet, load_vae, load_text_encoder).
       require_part(m.unet, "UNet", path);
       require_part(m.vae, "VAE", path);
-      require_part(m.text, "text encoder", path);
+      if (!m.refiner) require_part(m.text, "text encoder", path);
+      if (m.family == Family::SDXL) require_part(m.text2, "second text encoder", path);
     }
     v.ok = true;
   } catch (const Error& e) {

@@ -59,26 +59,38 @@ struct ModelPlanOptions {
   std::string config;
 };
 
+// SDXL (family SDXL): `text` is CLIP ViT-L (HF names), `text2` OpenCLIP bigG (OpenCLIP names
+// in LDM files, transformers CLIPTextModelWithProjection in folders) with its projection; the
+// refiner has `text2` only. The UNet's addition_time_embed_dim, which LDM files do not store,
+// is what label_emb's input leaves after the pooled text (text2's projection), over the
+// number of time ids (6 for a base: size, crop, target; 5 for a refiner: size, crop,
+// aesthetic score), unless hinted.
 struct ModelPlan {
   bool diffusers = false;        // a diffusers pipeline folder, else an LDM single file
-  Family family = Family::SD1;   // SD1 or SD2
+  Family family = Family::SD1;   // SD1, SD2 or SDXL
+  bool refiner = false;          // SDXL with only the second text encoder
   ModelReport report;            // LDM files: what classify() found
-  PartSource unet, vae, text;
+  PartSource unet, vae, text, text2;
   bool uses_ema = false;         // LDM: the UNet from model_ema.* (names: arch::ldm_ema_name)
   bool ema_available = false;
   models::UNetConfig unet_config;
   models::VaeConfig vae_config;
   models::ClipTextConfig text_config;
+  models::ClipTextConfig text2_config;
   std::int64_t clip_skip = 0;
   std::string prediction_type;   // from the scheduler or LDM config ("" when not given)
   std::string config_file;       // LDM: the .yaml read ("" when none)
   nlohmann::json scheduler_config;
   std::string tokenizer_dir;
+  std::string tokenizer2_dir;    // SDXL folders: tokenizer_2/
+  // SDXL: diffusers' force_zeros_for_empty_prompt (model_index.json; absent: true, but false
+  // for StableDiffusionXLImg2ImgPipeline, the refiner's class, as their __init__ defaults).
+  bool force_zeros_for_empty_prompt = true;
 };
 
 // `gen -m PATH`. An LDM file's .yaml (options.config, else the one beside it) gives the
 // head layout, prediction type, latent scale and text layer. Throws NotFound (no such path, no model_index.json, a component folder or
-// weights missing), Unsupported (pickled weights, SDXL, ControlNets, LoRAs), InvalidFormat
+// weights missing), Unsupported (pickled weights, ControlNets, LoRAs), InvalidFormat
 // (bad configs), ModelMismatch (the names do not describe a model gen can build).
 ModelPlan plan_model(const std::string& path, const ModelPlanOptions& options);
 

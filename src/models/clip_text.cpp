@@ -73,10 +73,17 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& c) : cfg_(c) {
   for (std::int64_t i = 0; i < c.layers; ++i)
     layers_.push_back(&stack.add(std::to_string(i), std::make_unique<Layer>(cfg_)));
   final_norm_ = &add(hf ? "final_layer_norm" : "ln_final", std::make_unique<LayerNorm>(c.width, c.eps));
+  if (c.projection_dim > 0) {
+    if (hf)
+      projection_ = &add("text_projection", std::make_unique<Linear>(c.width, c.projection_dim, false));
+    else
+      projection_t_ = &add("", std::make_unique<Parameter>("text_projection",
+                                                            std::vector<std::int64_t>{c.width, c.projection_dim}));
+  }
 }
 
-at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::ScalarType dtype,
-                                  const std::vector<TokenOverride>& overrides) const {
+at::Tensor ClipTextModel::embed(const at::Tensor& ids, std::int64_t skip, at::ScalarType& dtype,
+                                const std::vector<TokenOverride>& overrides) const {
   if (ids.dim() != 2 || ids.size(1) > cfg_.max_positions)
     fail(ErrorCode::InvalidArgument, "text encoder", "token ids must be [B, L] with L <= " +
                                                          std::to_string(cfg_.max_positions));
@@ -96,12 +103,53 @@ at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::
                std::to_string(cfg_.width) + "] token embeddings");
     x[o.row].narrow(0, o.position, o.vectors.size(0)).copy_(o.vectors);
   }
-  x = x + as_operand(positions_->value().slice(0, 0, l).unsqueeze(0), x);
-  // Causal mask: a token sees itself and the tokens before it.
-  auto mask = at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(ids.device())).tril();
+  return x + as_operand(positions_->value().slice(0, 0, l).unsqueeze(0), x);
+}
+
+namespace {
+// Causal mask: a token sees itself and the tokens before it.
+at::Tensor causal_mask(const at::Tensor& ids) {
+  const auto l = ids.size(1);
+  return at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(ids.device())).tril();
+}
+}  // namespace
+
+at::Tensor ClipTextModel::forward(const at::Tensor& ids, std::int64_t skip, at::ScalarType dtype,
+                                  const std::vector<TokenOverride>& overrides) const {
+  auto x = embed(ids, skip, dtype, overrides);
+  const auto mask = causal_mask(ids);
   const auto n = cfg_.layers - skip;
   for (std::int64_t i = 0; i < n; ++i) x = layers_[i]->forward(x, mask);
   return (*final_norm_)(x);
+}
+
+at::Tensor ClipTextModel::pool(const at::Tensor& normed, const at::Tensor& ids) const {
+  // transformers: the first eos_token_id (argmax of ids == eos); OpenCLIP / legacy: argmax of ids.
+  auto where = cfg_.eos_token_id >= 0 ? (ids == cfg_.eos_token_id).to(at::kInt).argmax(-1) : ids.argmax(-1);
+  const auto b = normed.size(0), w = normed.size(2);
+  auto p = normed.gather(1, where.to(at::kLong).view({b, 1, 1}).expand({b, 1, w})).squeeze(1);
+  if (projection_) return (*projection_)(p);
+  if (projection_t_) return at::matmul(p, as_operand(projection_t_->value(), p));
+  return p;
+}
+
+ClipTextModel::Encoded ClipTextModel::encode(const at::Tensor& ids, std::int64_t skip, bool pooled,
+                                             at::ScalarType dtype,
+                                             const std::vector<TokenOverride>& overrides) const {
+  auto x = embed(ids, skip, dtype, overrides);
+  const auto mask = causal_mask(ids);
+  Encoded out;
+  const auto n = cfg_.layers - skip;
+  for (std::int64_t i = 0; i < cfg_.layers; ++i) {
+    if (i == n) {
+      out.hidden = x;
+      if (!pooled) return out;
+    }
+    x = layers_[i]->forward(x, mask);
+  }
+  if (n == cfg_.layers) out.hidden = x;
+  if (pooled) out.pooled = pool((*final_norm_)(x), ids);
+  return out;
 }
 
 }  // namespace gen::models

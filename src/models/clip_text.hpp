@@ -37,9 +37,26 @@ class ClipTextModel : public Module {
                      at::ScalarType dtype = at::ScalarType::Undefined,
                      const std::vector<TokenOverride>& overrides = {}) const;
 
+  // SDXL's use (sgm's FrozenCLIPEmbedder layer "hidden" / FrozenOpenCLIPEmbedder2, diffusers'
+  // hidden_states[-(skip + 1)]): `hidden` the output after all but `skip` layers WITHOUT the
+  // final layer norm; with `pooled`, also the final layer normed at the pooled position
+  // (config eos_token_id), through text_projection when the model has one ([B, P]).
+  struct Encoded {
+    at::Tensor hidden;
+    at::Tensor pooled;
+  };
+  Encoded encode(const at::Tensor& ids, std::int64_t skip, bool pooled,
+                 at::ScalarType dtype = at::ScalarType::Undefined,
+                 const std::vector<TokenOverride>& overrides = {}) const;
+
  private:
   struct Layer;
+  at::Tensor embed(const at::Tensor& ids, std::int64_t skip, at::ScalarType& dtype,
+                   const std::vector<TokenOverride>& overrides) const;
+  at::Tensor pool(const at::Tensor& normed, const at::Tensor& ids) const;
   ClipTextConfig cfg_;
+  Linear* projection_ = nullptr;        // HF layout
+  Parameter* projection_t_ = nullptr;   // OpenCLIP layout ([width, P])
   Embedding* tokens_ = nullptr;
   Parameter* positions_ = nullptr;
   std::vector<Layer*> layers_;

@@ -27,6 +27,7 @@ enum class Each {
   ZeroConv,    // k < number of input blocks
   HintBlock,   // k < hint blocks:  n = 2k + 2
   HintOut,     //                   n = 2·hint blocks + 2
+  Added,       // once, with an added condition (SDXL label_emb)
 };
 enum class Leaves { None, UNetRes, VaeRes, VaeAttn };
 
@@ -41,6 +42,8 @@ const Row kUNetRows[] = {
     {Each::Once, "time_embed.0", "time_embedding.linear_1", Leaves::None},
     {Each::Once, "time_embed.2", "time_embedding.linear_2", Leaves::None},
     {Each::Once, "input_blocks.0.0", "conv_in", Leaves::None},
+    {Each::Added, "label_emb.0.0", "add_embedding.linear_1", Leaves::None},
+    {Each::Added, "label_emb.0.2", "add_embedding.linear_2", Leaves::None},
     {Each::DownRes, "input_blocks.{n}.0", "down_blocks.{b}.resnets.{r}", Leaves::UNetRes},
     {Each::DownAttn, "input_blocks.{n}.1", "down_blocks.{b}.attentions.{r}", Leaves::None},
     {Each::Downsample, "input_blocks.{n}.0.op", "down_blocks.{b}.downsamplers.0.conv", Leaves::None},
@@ -102,6 +105,7 @@ struct Shape {
   std::int64_t res = 0;               // resnets per down block (L)
   std::vector<bool> attention;        // per level
   std::int64_t hint_blocks = 0;
+  bool added = false;                 // an added condition (label_emb)
 };
 
 using Vars = std::map<char, std::string>;
@@ -128,6 +132,9 @@ void expand(KeyMap& map, const Row* begin, const Row* end, const Shape& s) {
   for (const Row* row = begin; row != end; ++row) {
     switch (row->each) {
       case Each::Once: emit(*row, {}); break;
+      case Each::Added:
+        if (s.added) emit(*row, {});
+        break;
       case Each::Part:
         emit(*row, {{'p', "encoder"}});
         emit(*row, {{'p', "decoder"}});
@@ -231,6 +238,7 @@ KeyMap unet_key_map(const UNetConfig& c, std::int64_t hint_blocks) {
   s.res = c.num_res_blocks;
   for (std::int64_t l = 0; l < s.levels; ++l) s.attention.push_back(c.has_attention(static_cast<std::size_t>(l)));
   s.hint_blocks = hint_blocks;
+  s.added = c.adm_in_channels > 0;
   KeyMap map;
   expand(map, std::begin(kUNetRows), std::end(kUNetRows), s);
   if (hint_blocks > 0) expand(map, std::begin(kControlNetRows), std::end(kControlNetRows), s);

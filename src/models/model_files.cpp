@@ -15,7 +15,9 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-Family arch_family(ModelFamily f) { return f == ModelFamily::SD2 ? Family::SD2 : Family::SD1; }
+Family arch_family(ModelFamily f) {
+  return f == ModelFamily::SD2 ? Family::SD2 : f == ModelFamily::SDXL ? Family::SDXL : Family::SD1;
+}
 
 WeightSource source_of(const io::PartSource& p) {
   WeightSource w;
@@ -45,7 +47,9 @@ void load_into(M& model, const WeightSource& w, at::ScalarType dtype, c10::Devic
 
 }  // namespace
 
-const char* family_name(ModelFamily f) noexcept { return f == ModelFamily::SD2 ? "sd2" : "sd1"; }
+const char* family_name(ModelFamily f) noexcept {
+  return f == ModelFamily::SD2 ? "sd2" : f == ModelFamily::SDXL ? "sdxl" : "sd1";
+}
 
 ShapeMap shapes_of(const SafetensorsCheckpoint& ckpt, const std::string& prefix) {
   ShapeMap out;
@@ -87,10 +91,15 @@ ModelFiles ModelFiles::open(const std::string& path, const ModelFilesOptions& op
 
 void ModelFiles::adopt(io::ModelPlan plan) {
   layout_ = plan.diffusers ? Layout::DiffusersFolder : Layout::LdmSingleFile;
-  family_ = plan.family == Family::SD2 ? ModelFamily::SD2 : ModelFamily::SD1;
+  family_ = plan.family == Family::SD2 ? ModelFamily::SD2 : plan.family == Family::SDXL ? ModelFamily::SDXL
+                                                                                     : ModelFamily::SD1;
   unet_cfg_ = plan.unet_config;
   vae_cfg_ = plan.vae_config;
   text_cfg_ = plan.text_config;
+  text2_cfg_ = plan.text2_config;
+  refiner_ = plan.refiner;
+  force_zeros_ = plan.family == Family::SDXL && plan.force_zeros_for_empty_prompt;
+  tokenizer2_dir_ = plan.tokenizer2_dir;
   clip_skip_ = plan.clip_skip;
   uses_ema_ = plan.uses_ema;
   ema_available_ = plan.ema_available;
@@ -104,7 +113,27 @@ void ModelFiles::adopt(io::ModelPlan plan) {
   unet_ = source_of(plan.unet);
   vae_ = source_of(plan.vae);
   text_ = source_of(plan.text);
+  text2_ = source_of(plan.text2);
   const bool open_clip = text_cfg_.layout == ClipTextConfig::Layout::OpenClip;
+  if (has_text_encoder_2()) {
+    const bool open_clip2 = text2_cfg_.layout == ClipTextConfig::Layout::OpenClip;
+    if (text2_.prefix == kTransformersTextPrefix) {
+      // transformers 4: the text model under text_model., its projection beside it.
+      text2_.prefix = "";
+      text2_.rename = [](const std::string& n) {
+        return starts_with(n, "text_projection") ? n : std::string(kTransformersTextPrefix) + n;
+      };
+    }
+    const auto prefix = text2_.prefix;
+    text2_.ignore = [prefix](const std::string& k) {
+      const auto rest = k.substr(prefix.size());
+      return ends_with(rest, "position_ids") || rest == "logit_scale" || rest == "attn_mask";
+    };
+    text2_.description = (plan.diffusers ? plan.text2.file : text2_.prefix) + " (" +
+                         dtype_of(text2_, open_clip2 ? "token_embedding.weight" : "embeddings.token_embedding.weight") +
+                         "), " + (open_clip2 ? "OpenCLIP" : "HF CLIP") + ", " + num(text2_cfg_.layers) +
+                         " layers, projection " + num(text2_cfg_.projection_dim);
+  }
   if (plan.diffusers) {
     if (has_unet()) {
       unet_.rename = unet_key_map(unet_cfg_).renamer(*unet_.checkpoint, "");
@@ -213,6 +242,8 @@ std::string ModelFiles::summary() const {
   if (!config_file_.empty()) o << "config: " << config_file_ << '\n';
   if (has_unet()) o << "unet: " << unet_.description << '\n';
   if (has_text_encoder()) o << "text encoder: " << text_.description << '\n';
+  if (has_text_encoder_2()) o << "text encoder 2: " << text2_.description << '\n';
+  if (family_ == ModelFamily::SDXL) o << "sdxl: " << (refiner_ ? "refiner" : "base") << '\n';
   if (has_vae()) o << "vae: " << vae_.description << '\n';
   o << "prediction: " << prediction_type_ << (prediction_known_ ? "" : " (assumed)") << '\n';
   if (!tokenizer_dir_.empty()) o << "tokenizer: " << tokenizer_dir_ << '\n';
@@ -230,6 +261,14 @@ std::unique_ptr<ClipTextModel> ModelFiles::load_text_encoder(at::ScalarType dtyp
   io::require_part({text_.checkpoint}, "text encoder", path_);
   auto m = std::make_unique<ClipTextModel>(text_cfg_);
   load_into(*m, text_, dtype, device, keep_16bit);
+  return m;
+}
+
+std::unique_ptr<ClipTextModel> ModelFiles::load_text_encoder_2(at::ScalarType dtype, c10::Device device,
+                                                               bool keep_16bit) const {
+  io::require_part({text2_.checkpoint}, "second text encoder", path_);
+  auto m = std::make_unique<ClipTextModel>(text2_cfg_);
+  load_into(*m, text2_, dtype, device, keep_16bit);
   return m;
 }
 

@@ -23,6 +23,8 @@
 //               penultimate layer, as SD 2.x does); diffusers SD 2.x folders hold those
 //               23 layers and use skip 0.
 //   VAE         norm groups 32, scaling factor 0.18215.
+//   sdxl        two text encoders (io/model_plan.hpp: ModelPlan), 64-channel UNet heads,
+//               VAE scaling factor 0.13025 (sgm's configs)
 //   prediction  unknown in an LDM file: epsilon unless overridden (a diffusers folder
 //               gives it in scheduler_config.json).
 // InferenceHints (arch/infer.hpp) override the numbers that the weights do not determine.
@@ -48,8 +50,8 @@
 
 namespace gen::models {
 
-enum class ModelFamily { SD1, SD2 };
-const char* family_name(ModelFamily f) noexcept;  // "sd1", "sd2"
+enum class ModelFamily { SD1, SD2, SDXL };
+const char* family_name(ModelFamily f) noexcept;  // "sd1", "sd2", "sdxl"
 
 // Refuses pickled / GGUF weight files before they are read (io/model_plan.hpp).
 using gen::io::check_weight_file;
@@ -99,9 +101,14 @@ class ModelFiles {
   bool has_unet() const { return unet_.checkpoint != nullptr; }
   bool has_vae() const { return vae_.checkpoint != nullptr; }
   bool has_text_encoder() const { return text_.checkpoint != nullptr; }
+  // SDXL: the second (OpenCLIP bigG) text encoder; a refiner has only this one.
+  bool has_text_encoder_2() const { return text2_.checkpoint != nullptr; }
+  bool refiner() const { return refiner_; }
+  bool force_zeros_for_empty_prompt() const { return force_zeros_; }  // SDXL (io::ModelPlan)
   const UNetConfig& unet_config() const { return unet_cfg_; }
   const VaeConfig& vae_config() const { return vae_cfg_; }
   const ClipTextConfig& text_config() const { return text_cfg_; }
+  const ClipTextConfig& text2_config() const { return text2_cfg_; }
   // The text encoder layers to leave out by default (1 for LDM SD 2.x OpenCLIP).
   std::int64_t default_clip_skip() const { return clip_skip_; }
   bool uses_ema() const { return uses_ema_; }
@@ -116,12 +123,14 @@ class ModelFiles {
   const nlohmann::json& scheduler_config() const { return scheduler_config_; }
   // The tokenizer folder of a diffusers folder ("" when absent).
   const std::string& tokenizer_dir() const { return tokenizer_dir_; }
+  const std::string& tokenizer2_dir() const { return tokenizer2_dir_; }  // SDXL folders
   // What was found and chosen, one line per part (layout, family, EMA or not, dtypes).
   std::string summary() const;
 
   const WeightSource& unet_source() const { return unet_; }
   const WeightSource& vae_source() const { return vae_; }
   const WeightSource& text_source() const { return text_; }
+  const WeightSource& text2_source() const { return text2_; }
 
   // Built models with every tensor loaded straight from the file into `dtype` on
   // `device` (each tensor converted once; no f32 copy of the whole model).
@@ -129,6 +138,7 @@ class ModelFiles {
   // unexpected and mis-shaped tensor.
   std::unique_ptr<UNet> load_unet(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
   std::unique_ptr<ClipTextModel> load_text_encoder(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
+  std::unique_ptr<ClipTextModel> load_text_encoder_2(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
   std::unique_ptr<Vae> load_vae(at::ScalarType dtype, c10::Device device, bool keep_16bit = false) const;
 
  private:
@@ -138,10 +148,12 @@ class ModelFiles {
   Layout layout_ = Layout::LdmSingleFile;
   ModelFamily family_ = ModelFamily::SD1;
   std::string path_;
-  WeightSource unet_, vae_, text_;
+  WeightSource unet_, vae_, text_, text2_;
   UNetConfig unet_cfg_;
   VaeConfig vae_cfg_;
-  ClipTextConfig text_cfg_;
+  ClipTextConfig text_cfg_, text2_cfg_;
+  bool refiner_ = false;
+  bool force_zeros_ = false;
   std::int64_t clip_skip_ = 0;
   bool uses_ema_ = false;
   bool ema_available_ = false;
@@ -150,7 +162,7 @@ class ModelFiles {
   std::string prediction_type_ = "epsilon";
   bool prediction_known_ = false;
   nlohmann::json scheduler_config_;
-  std::string tokenizer_dir_;
+  std::string tokenizer_dir_, tokenizer2_dir_;
 };
 
 // Tensor name → shape, the view of a checkpoint the inference below works on.

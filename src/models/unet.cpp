@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/fail.hpp"
+
 
 namespace gen::models {
 
@@ -12,6 +14,11 @@ UNetEncoder::UNetEncoder(Module& owner, const UNetConfig& c) : cfg_(c) {
   auto& te = owner.add("time_embed", std::make_unique<Container>());
   time1_ = &te.add("0", std::make_unique<Linear>(mc, emb));
   time2_ = &te.add("2", std::make_unique<Linear>(emb, emb));
+  if (c.adm_in_channels > 0) {
+    auto& label = owner.add("label_emb", std::make_unique<Container>()).add("0", std::make_unique<Container>());
+    label1_ = &label.add("0", std::make_unique<Linear>(c.adm_in_channels, emb));
+    label2_ = &label.add("2", std::make_unique<Linear>(emb, emb));
+  }
   auto& blocks = owner.add("input_blocks", std::make_unique<Container>());
   auto next_block = [&]() -> UNetBlock& {
     auto& b = blocks.add(std::to_string(input_blocks_.size()), std::make_unique<UNetBlock>());
@@ -47,9 +54,34 @@ UNetEncoder::UNetEncoder(Module& owner, const UNetConfig& c) : cfg_(c) {
   middle_channels_ = ch;
 }
 
-at::Tensor UNetEncoder::embed_time(const at::Tensor& timesteps, at::ScalarType dtype) const {
+at::Tensor UNetEncoder::embed_time(const at::Tensor& timesteps, at::ScalarType dtype, const at::Tensor& added) const {
   auto t = timestep_embedding(timesteps, cfg_.model_channels).to(dtype);
-  return (*time2_)(at::silu((*time1_)(t)));
+  auto emb = (*time2_)(at::silu((*time1_)(t)));
+  if (!label1_) {
+    if (added.defined())
+      fail(ErrorCode::InvalidArgument, "UNet", "an added condition was given, but the UNet has no label_emb");
+    return emb;
+  }
+  if (!added.defined() || added.dim() != 2 || added.size(1) != cfg_.adm_in_channels)
+    fail(ErrorCode::InvalidArgument, "UNet",
+         "the UNet's label_emb needs an added condition [B, " + std::to_string(cfg_.adm_in_channels) + "]");
+  auto a = added.to(dtype);
+  if (a.size(0) != emb.size(0)) a = a.expand({emb.size(0), a.size(1)});
+  return emb + (*label2_)(at::silu((*label1_)(a)));
+}
+
+at::Tensor added_condition(const UNetConfig& c, const at::Tensor& pooled, const at::Tensor& time_ids) {
+  if (c.adm_in_channels <= 0) fail(ErrorCode::InvalidArgument, "UNet", "the UNet takes no added condition");
+  if (pooled.dim() != 2 || time_ids.dim() != 2 || pooled.size(0) != time_ids.size(0) ||
+      pooled.size(1) + time_ids.size(1) * c.addition_time_embed_dim != c.adm_in_channels)
+    fail(ErrorCode::InvalidArgument, "UNet",
+         "the added condition: pooled text [B, P] and time ids [B, n] with P + n·" +
+             std::to_string(c.addition_time_embed_dim) + " = " + std::to_string(c.adm_in_channels) + ", got P = " +
+             std::to_string(pooled.dim() == 2 ? pooled.size(1) : -1) + ", n = " +
+             std::to_string(time_ids.dim() == 2 ? time_ids.size(1) : -1));
+  const auto b = time_ids.size(0);
+  auto times = timestep_embedding(time_ids.reshape({-1}), c.addition_time_embed_dim).reshape({b, -1});
+  return at::cat({pooled.to(at::kFloat), times.to(pooled.device())}, 1);
 }
 
 std::vector<at::Tensor> UNetEncoder::down(const at::Tensor& x, const at::Tensor& emb,
@@ -96,9 +128,9 @@ UNet::UNet(const UNetConfig& config) : cfg_(config), encoder_((config.validate("
 }
 
 at::Tensor UNet::forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context,
-                         const ControlResiduals* control) const {
+                         const ControlResiduals* control, const at::Tensor& added) const {
   auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
-  const auto emb = encoder_.embed_time(t, x.scalar_type());
+  const auto emb = encoder_.embed_time(t, x.scalar_type(), added);
   auto hs = encoder_.down(x, emb, context);
   auto h = encoder_.middle(hs.back(), emb, context);
   if (control && control->middle.defined()) h = h + control->middle;

@@ -12,11 +12,15 @@
 
 namespace gen::models {
 
-// time_embed + input_blocks + middle_block, added to `owner` under those names.
+// time_embed (+ label_emb with an added condition) + input_blocks + middle_block, added to
+// `owner` under those names.
 class UNetEncoder {
  public:
   UNetEncoder(Module& owner, const UNetConfig& config);
-  at::Tensor embed_time(const at::Tensor& timesteps, at::ScalarType dtype) const;
+  // The timestep embedding, plus label_emb(added) when the config has an added condition
+  // (`added` [B, adm_in_channels], see added_condition(); required then, refused otherwise).
+  at::Tensor embed_time(const at::Tensor& timesteps, at::ScalarType dtype,
+                        const at::Tensor& added = at::Tensor()) const;
   // Runs input_blocks; `after_first` (may be undefined) is added after input_blocks.0
   // (the ControlNet's hint). Returns every block's output (the skips).
   std::vector<at::Tensor> down(const at::Tensor& x, const at::Tensor& emb, const at::Tensor& context,
@@ -29,11 +33,19 @@ class UNetEncoder {
   UNetConfig cfg_;
   Linear* time1_ = nullptr;
   Linear* time2_ = nullptr;
+  Linear* label1_ = nullptr;
+  Linear* label2_ = nullptr;
   std::vector<UNetBlock*> input_blocks_;
   UNetBlock* middle_ = nullptr;
   std::vector<std::int64_t> skip_channels_;
   std::int64_t middle_channels_ = 0;
 };
+
+// SDXL's added condition [B, adm_in_channels]: `pooled` [B, P] (the second text encoder's
+// projected pooled output), then each of `time_ids` [B, n] (original size, crop, target size;
+// the refiner: aesthetic score instead of the target) as a [cos | sin] sinusoid of
+// config.addition_time_embed_dim, in f32. InvalidArgument when P + n·dim != adm_in_channels.
+at::Tensor added_condition(const UNetConfig& config, const at::Tensor& pooled, const at::Tensor& time_ids);
 
 // Residuals a ControlNet adds: one per skip, and one for the middle block.
 struct ControlResiduals {
@@ -45,9 +57,10 @@ class UNet : public Module {
  public:
   explicit UNet(const UNetConfig& config);
   const UNetConfig& config() const { return cfg_; }
-  // x [B, C, H, W] latents, timesteps [B], context [B, L, context_dim].
+  // x [B, C, H, W] latents, timesteps [B], context [B, L, context_dim]; `added` the added
+  // condition [B, adm_in_channels] when the config has one (SDXL, added_condition()).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context,
-                     const ControlResiduals* control = nullptr) const;
+                     const ControlResiduals* control = nullptr, const at::Tensor& added = at::Tensor()) const;
 
  private:
   UNetConfig cfg_;

@@ -38,7 +38,18 @@ struct TextEncoder {
   at::ScalarType dtype = at::ScalarType::Undefined;
   std::optional<c10::Device> device;
   const PromptEmbeddings* embeddings = nullptr;  // none when null
+  // SDXL: the second text encoder (OpenCLIP bigG) with its tokenizer and padding; `model` is
+  // CLIP ViT-L then, or null for a refiner. Each window goes through both (hidden states
+  // without the final norm, models/sdxl_text.hpp), the emphasis is applied to each encoder's
+  // output on its own (as A1111's two embedders do), and the widths are concatenated.
+  const models::ClipTextModel* model2 = nullptr;
+  const text::ClipTokenizer* tokenizer2 = nullptr;
+  text::ClipPadding padding2 = text::ClipPadding::Zero;
 };
+
+// SDXL's pooled text of a prompt and its negative ({negative [1, P], positive [1, P]}): the
+// second encoder's projected pooled output of the first window.
+using PooledPair = std::pair<at::Tensor, at::Tensor>;
 
 // How `encoder` lays prompts into windows (its syntax, padding and embeddings).
 text::PromptOptions prompt_options(const TextEncoder& encoder);
@@ -48,13 +59,19 @@ text::PromptOptions prompt_options(const TextEncoder& encoder);
 // `embeddings_used` (optional) receives the PromptEmbeddings indices the prompt uses, then those
 // the negative prompt uses (each list in order of first use, without repeats), which is the
 // order of A1111's `TI hashes`.
+// `pooled` (SDXL, required then): the pooled text of both.
 std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& encoder, const std::string& prompt,
                                                  const std::string& negative,
-                                                 std::vector<int>* embeddings_used = nullptr);
+                                                 std::vector<int>* embeddings_used = nullptr,
+                                                 PooledPair* pooled = nullptr);
 
 // One prompt's windows, already tokenised and padded: [1, k*77, C]; the embeddings' vectors
 // (encoder.embeddings) go where tokens.embeddings says.
 at::Tensor encode_tokens(const TextEncoder& encoder, const text::PromptTokens& tokens);
+// SDXL: one prompt's windows tokenised for each encoder (`tokens2` for the second) →
+// [1, k*77, C1 + C2] (refiner: C2), and the pooled text [1, P] in `pooled`.
+at::Tensor encode_tokens_sdxl(const TextEncoder& encoder, const text::PromptTokens& tokens,
+                              const text::PromptTokens& tokens2, at::Tensor& pooled);
 
 // The CLIP tokenizer of a request, kept while the vocabulary, model and clean-up stay the
 // same. The vocabulary is, in order: the request's `vocab` (a .txt.gz or a tokenizer/
@@ -80,5 +97,11 @@ class TokenizerCache {
 // tokens than the text encoder.
 TextEncoder text_encoder_for(const Request& request, const BaseModel& base, const TokenizerCache& tokenizers,
                              const text::ClipTokenizer& tokenizer);
+// SDXL: `encoder` (from text_encoder_for) completed with the second encoder and its tokenizer
+// (from `tokenizers2`: the folder's tokenizer_2/, else the same vocabulary as the first);
+// padding: the model folder's tokenizer_2/ names it, else 0 (OpenCLIP's, as sgm); the first
+// encoder pads as text_encoder_for says (a folder's pad token, else <|endoftext|>).
+void add_second_encoder(TextEncoder& encoder, const Request& request, const BaseModel& base,
+                        const TokenizerCache& tokenizers2, const text::ClipTokenizer& tokenizer2);
 
 }  // namespace gen::pipeline

@@ -25,6 +25,7 @@
 #include "upscalers/esrgan_net.hpp"
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
+#include "pipeline/sdxl_stage.hpp"
 #include "pipeline/threads.hpp"
 
 namespace gen::pipeline {
@@ -119,6 +120,7 @@ struct Engine::State {
   EngineOptions options;
   ModelCache models;
   TokenizerCache tokenizers;
+  TokenizerCache tokenizers2;  // SDXL's second
   LoraStage loras;
   EmbeddingStage embeddings;
   annotators::Annotators annotators;  // annotator networks, loaded once (by file identity)
@@ -139,6 +141,7 @@ Timings Engine::last_timings() const { return s_->timings; }
 void Engine::clear_cache() {
   s_->models.clear();
   s_->tokenizers.clear();
+  s_->tokenizers2.clear();
   s_->loras.clear();
   s_->embeddings.clear();
   s_->annotators.clear();
@@ -235,8 +238,12 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
+  if (base.text2) check_sdxl_request(req, base, loras.size());
   const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir, s.options.fallback_vocab);
   TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
+  if (base.text2)
+    add_second_encoder(encoder, req, base, s.tokenizers2,
+                       s.tokenizers2.get(req, base.tokenizer2_dir, s.options.fallback_vocab));
   // Textual-inversion embeddings the prompts name (their files read now, before the slow parts).
   s.stage = "finding the embeddings";
   const auto embeddings = s.embeddings.prepare(
@@ -337,7 +344,13 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   {
     c10::InferenceMode inference;
     const double f0 = models::flops::total();
-    std::tie(job.negative, job.positive) = encode_prompts(encoder, prompts.prompt, prompts.negative_prompt, &used);
+    PooledPair pooled;
+    std::tie(job.negative, job.positive) =
+        encode_prompts(encoder, prompts.prompt, prompts.negative_prompt, &used, base.text2 ? &pooled : nullptr);
+    if (base.text2) {
+      sdxl_zero_negative(req, base, prompts.negative_prompt, job.negative, pooled);
+      set_sdxl_added(job.denoise, req, base, pooled);
+    }
     job.ti_hashes = ti_hashes_text(*embeddings, used);
     job.lora_hashes = adapters::lora_hashes_text(loras);
     timings.flops_encode = models::flops::total() - f0;
@@ -368,12 +381,20 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     hires.denoise.controls = control_units(second.width, second.height, false);
     hires.negative = job.negative;
     hires.positive = job.positive;
-    if (!req.hires_prompt.empty() || !req.hires_negative_prompt.empty()) {
+    hires.denoise.added_negative = job.denoise.added_negative;
+    hires.denoise.added_positive = job.denoise.added_positive;
+    if (!req.hires_prompt.empty() || !req.hires_negative_prompt.empty() || base.text2) {
       c10::InferenceMode inference;
+      PooledPair pooled;
       std::vector<int> hires_used;
-      std::tie(hires.negative, hires.positive) = encode_prompts(
-          encoder, req.hires_prompt.empty() ? prompts.prompt : prompts.hires_prompt,
-          req.hires_negative_prompt.empty() ? prompts.negative_prompt : prompts.hires_negative_prompt, &hires_used);
+      const auto& negative = req.hires_negative_prompt.empty() ? prompts.negative_prompt : prompts.hires_negative_prompt;
+      std::tie(hires.negative, hires.positive) =
+          encode_prompts(encoder, req.hires_prompt.empty() ? prompts.prompt : prompts.hires_prompt, negative,
+                         &hires_used, base.text2 ? &pooled : nullptr);
+      if (base.text2) {  // SDXL: the second pass's size is its default original and target size
+        sdxl_zero_negative(req, base, negative, hires.negative, pooled);
+        set_sdxl_added(hires.denoise, second, base, pooled);
+      }
       // A1111 lists every embedding the request's encodings used, the second pass's included.
       for (int i : hires_used)
         if (std::find(used.begin(), used.end(), i) == used.end()) used.push_back(i);

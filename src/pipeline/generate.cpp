@@ -47,7 +47,8 @@ bool unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
 // for the doubled batch. Profiling waits for the device around the model calls.
 at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& tt,
                          const at::Tensor& context, const at::Tensor& pos, const std::vector<at::Tensor>& hints,
-                         const at::Tensor& unet_extra, const std::vector<bool>& active, DenoiseProfile* prof) {
+                         const at::Tensor& unet_extra, const std::vector<bool>& active, DenoiseProfile* prof,
+                         const at::Tensor& added) {
   const bool cfg = req.cfg_scale != 1.0;
   auto model_in = cfg ? at::cat({x, x}, 0) : x;
   if (prof) wait_for(model_in);
@@ -84,7 +85,7 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
   const auto t_unet = std::chrono::steady_clock::now();
   // An inpainting UNet also sees the mask and the masked image's latents (ControlNets do not).
   const auto unet_in = unet_extra.defined() ? at::cat({model_in, unet_extra}, 1) : model_in;
-  auto eps = m.unet->forward(unet_in, tt, context, any ? &total : nullptr);
+  auto eps = m.unet->forward(unet_in, tt, context, any ? &total : nullptr, added);
   if (prof) {
     wait_for(eps);
     prof->unet += seconds_since(t_unet);
@@ -100,7 +101,8 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
 // layout of the inputs, the guidance, and per ControlNet which one, whether it acts, its
 // residual scales and hint shape.
 std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& context,
-                     const std::vector<at::Tensor>& hints, const at::Tensor& extra, const std::vector<bool>& active) {
+                     const std::vector<at::Tensor>& hints, const at::Tensor& extra, const std::vector<bool>& active,
+                     const at::Tensor& added) {
   std::ostringstream k;
   k.precision(17);
   auto shape = [&](const at::Tensor& t) {
@@ -110,6 +112,7 @@ std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tenso
   shape(x);
   shape(context);
   if (extra.defined()) shape(extra);
+  if (added.defined()) shape(added);
   k << "cfg " << req.cfg_scale << "; guess " << req.guess_mode << "; mode " << static_cast<int>(req.control_mode) << ';';
   for (std::size_t c = 0; c < req.controls.size(); ++c) {
     k << "\ncontrol " << req.controls[c].net << ' ' << active[c] << ' ' << req.controls[c].scale << ' ';
@@ -174,6 +177,12 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
   auto pos = positive.to(m.device, m.dtype).expand({b, -1, -1});
   auto neg = negative.to(m.device, m.dtype).expand({b, -1, -1});
   auto context = cfg ? at::cat({neg, pos}, 0) : pos;
+  // SDXL's added condition, batched as the context.
+  at::Tensor added;
+  if (req.added_positive.defined()) {
+    auto ap = req.added_positive.to(m.device, m.dtype).expand({b, -1});
+    added = cfg ? at::cat({req.added_negative.to(m.device, m.dtype).expand({b, -1}), ap}, 0) : ap;
+  }
 
   // Hint embeddings: once per control image, not on every step.
   std::vector<at::Tensor> hints;
@@ -202,6 +211,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
   std::vector<at::Tensor> fixed{context, pos};
   fixed.insert(fixed.end(), hints.begin(), hints.end());
   if (extra.defined()) fixed.push_back(extra);
+  if (added.defined()) fixed.push_back(added);  // SDXL: last
   const auto hint_count = static_cast<std::ptrdiff_t>(hints.size());
   const bool graphs = m.graphs && !req.profile;
   kernels::Timeline timeline(m.device.is_cuda());
@@ -224,14 +234,16 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
     const auto t_step = std::chrono::steady_clock::now();
     if (graphs) {
       auto body = [&](const at::Tensor& sx, const at::Tensor& stt, const std::vector<at::Tensor>& f) {
-        const at::Tensor e = extra.defined() ? f.back() : at::Tensor();
-        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, f.begin() + 2 + hint_count}, e, active,
-                             nullptr);
+        const auto at_extra = 2 + hint_count;
+        const at::Tensor e = extra.defined() ? f[static_cast<std::size_t>(at_extra)] : at::Tensor();
+        const at::Tensor a = added.defined() ? f.back() : at::Tensor();
+        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, f.begin() + at_extra}, e, active, nullptr,
+                             a);
       };
-      eps = m.graphs->run(step_key(m, req, x, context, hints, extra, active), x, t, calls_batch, fixed, body);
+      eps = m.graphs->run(step_key(m, req, x, context, hints, extra, active, added), x, t, calls_batch, fixed, body);
     } else {
       auto tt = at::full({calls_batch}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
-      eps = guided_output(m, req, x, tt, context, pos, hints, extra, active, req.profile);
+      eps = guided_output(m, req, x, tt, context, pos, hints, extra, active, req.profile, added);
     }
     const bool a1111_blend = req.edit && req.edit->inpaint && req.edit->blend == InpaintBlend::A1111;
     if (a1111_blend) eps = blend_denoised(*req.edit, state.edit, *scheds[0], i, eps, latents);

@@ -63,6 +63,9 @@ struct DenoiseRequest {
   // Image-to-image / inpainting (pipeline/edit.hpp): the strength's schedule, the starting
   // latents from the init image, the UNet's extra inputs or the blend after each call.
   const EditInputs* edit = nullptr;
+  // SDXL: the UNet's added condition of each CFG half, [1, adm_in_channels]
+  // (models::added_condition: pooled text + time ids); undefined for other models.
+  at::Tensor added_negative, added_positive;
   DenoiseProfile* profile = nullptr;  // when set, filled (and the device synchronised)
   // When set, the seconds of each step (model calls and scheduler) are appended, measured
   // without synchronising inside the loop (CUDA events; host clocks on the CPU).

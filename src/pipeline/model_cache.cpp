@@ -57,14 +57,21 @@ BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded
     l->unet = files.load_unet(s.dtype, wd, s.compact);
     if (report) report("VAE", r.vae.empty() ? r.model : r.vae);
     l->vae = files.load_vae(s.dtype, wd, s.compact);
-    if (report) report("text encoder", r.model);
-    l->text = files.load_text_encoder(s.dtype, wd, s.compact);
+    if (!files.refiner()) {
+      if (report) report("text encoder", r.model);
+      l->text = files.load_text_encoder(s.dtype, wd, s.compact);
+    }
+    if (files.family() == models::ModelFamily::SDXL) {
+      if (report) report("text encoder 2", r.model);
+      l->text2 = files.load_text_encoder_2(s.dtype, wd, s.compact);
+    }
     to_channels_last(*l->vae);  // the decode runs NHWC (generate.hpp: Models::vae_channels_last)
     if (s.channels_last) to_channels_last(*l->unet);
     if (s.offload) {
       pin(*l->unet);
       pin(*l->vae);
-      pin(*l->text);
+      if (l->text) pin(*l->text);
+      if (l->text2) pin(*l->text2);
     }
     l->family = files.family();
     l->clip_skip = files.default_clip_skip();
@@ -84,6 +91,9 @@ BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded
                 ", A1111's test); give --prediction or a .yaml beside the file to be sure";
     }
     l->tokenizer_dir = files.tokenizer_dir();
+    l->tokenizer2_dir = files.tokenizer2_dir();
+    l->refiner = files.refiner();
+    l->force_zeros_for_empty_prompt = files.force_zeros_for_empty_prompt();
     l->summary = files.summary();
     if (!l->note.empty()) l->summary += "prediction test: " + l->note + "\n";
   }
@@ -135,7 +145,9 @@ void check_controlnet_fits(const control::ControlNet& net, const models::UNet& b
     fail(ErrorCode::ModelMismatch, path,
          "this ControlNet does not fit the base model (text context " + std::to_string(cu.context_dim) + " vs " +
              std::to_string(bu.context_dim) + ", channels " + std::to_string(cu.model_channels) + " vs " +
-             std::to_string(bu.model_channels) + "): an SD 1.x ControlNet needs an SD 1.x model, SD 2.x an SD 2.x");
+             std::to_string(bu.model_channels) + "): " +
+             (bu.adm_in_channels > 0 ? "the base model is SDXL, and an SD 1.x / 2.x ControlNet does not fit it"
+                                     : "an SD 1.x ControlNet needs an SD 1.x model, SD 2.x an SD 2.x"));
 }
 
 }  // namespace gen::pipeline

@@ -57,11 +57,17 @@ struct BaseModel {
   nlohmann::json scheduler_config;
   std::string prediction = "epsilon";
   std::string tokenizer_dir;
+  std::string tokenizer2_dir;  // SDXL folders: tokenizer_2/
+  bool refiner = false;        // SDXL with only the second text encoder (text is null)
+  // SDXL diffusers pipelines: an empty negative prompt is zeros (model_index.json's
+  // force_zeros_for_empty_prompt; StableDiffusionXLPipeline's default true).
+  bool force_zeros_for_empty_prompt = false;
   std::string summary;
   std::string note;  // what loading decided that the user should hear (the v-prediction test)
   std::unique_ptr<models::UNet> unet;
   std::unique_ptr<models::Vae> vae;
   std::unique_ptr<models::ClipTextModel> text;
+  std::unique_ptr<models::ClipTextModel> text2;  // SDXL: OpenCLIP bigG
   // Most recently used first.
   std::list<std::pair<std::string, std::unique_ptr<control::ControlNet>>> controlnets;
   LoadSettings settings;

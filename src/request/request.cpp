@@ -62,7 +62,46 @@ std::vector<FieldInfo> infos(const std::vector<request::Field<S>>& table) {
   return out;
 }
 
+// "WIDTHxHEIGHT" → {height, width}; "A,B" → {A, B}.
+std::array<double, 2> parse_pair(const std::string& text, char sep, bool size, const std::string& field) {
+  const auto at = text.find(sep);
+  const std::string what = size ? "WIDTHxHEIGHT" : "TOP,LEFT";
+  auto number = [&](const std::string& part) {
+    std::size_t used = 0;
+    long v = -1;
+    try {
+      v = std::stol(part, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (part.empty() || used != part.size() || !(part[0] >= '0' && part[0] <= '9'))
+      bad(field, "must be " + what + " in whole pixels, got '" + text + "'");
+    const long lo = size ? 1 : 0;
+    if (v < lo || v > 16384)
+      bad(field, "'" + text + "' is out of range (" + (size ? "sizes 1-16384" : "crop 0-16384") + " pixels)");
+    return static_cast<double>(v);
+  };
+  if (at == std::string::npos) bad(field, "must be " + what + ", got '" + text + "'");
+  const double a = number(text.substr(0, at)), b = number(text.substr(at + 1));
+  return size ? std::array<double, 2>{b, a} : std::array<double, 2>{a, b};
+}
+
 }  // namespace
+
+std::array<double, 6> request::sdxl_time_ids(const Request& r, bool negative) {
+  auto pick = [&](const std::string& pos, const std::string& neg, const char* pos_name, const char* neg_name) {
+    return negative && !neg.empty() ? std::make_pair(neg, std::string(neg_name)) : std::make_pair(pos, std::string(pos_name));
+  };
+  const std::array<double, 2> out_size{static_cast<double>(r.height), static_cast<double>(r.width)};
+  auto size = [&](const std::pair<std::string, std::string>& v) {
+    return v.first.empty() ? out_size : parse_pair(v.first, 'x', true, v.second);
+  };
+  const auto original = size(pick(r.original_size, r.negative_original_size, "original_size", "negative_original_size"));
+  const auto target = size(pick(r.target_size, r.negative_target_size, "target_size", "negative_target_size"));
+  const auto c = pick(r.crop, r.negative_crop, "crop", "negative_crop");
+  const auto crop = c.first.empty() ? std::array<double, 2>{0, 0} : parse_pair(c.first, ',', false, c.second);
+  return {original[0], original[1], crop[0], crop[1], target[0], target[1]};
+}
 
 void Request::validate() const {
   check_rows(request::request_table(), *this, "");
@@ -81,6 +120,8 @@ void Request::validate() const {
     if (inpaint_area == InpaintArea::Masked) bad("outpaint", "works on the whole picture (not --inpaint-area masked)");
   }
   editing::parse_outpaint_fill(outpaint_fill);
+  request::sdxl_time_ids(*this, false);  // SDXL micro-conditioning: parsed (and refused) here
+  request::sdxl_time_ids(*this, true);
   if (has_hires()) {
     if (has_init_image()) bad("hires_scale", "hires fix is a text-to-image pass: not with an init image");
     if (hires_scale > 0 && (hires_width > 0 || hires_height > 0))

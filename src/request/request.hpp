@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -20,5 +21,11 @@ std::string image_request_json(const Request& r, std::uint64_t seed);
 // them ("name: hash, ..."; "" leaves one out).
 std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch, const std::string& lora_hashes,
                              const std::string& ti_hashes);
+
+// SDXL's micro-conditioning of one CFG half, as diffusers' _get_add_time_ids orders it:
+// original (height, width), crop (top, left), target (height, width). The negative half
+// takes the negative_* fields, each defaulting to its positive one. Throws InvalidArgument
+// naming the field for a malformed value or one out of range (sizes 1-16384, crop 0-16384).
+std::array<double, 6> sdxl_time_ids(const Request& r, bool negative);
 
 }  // namespace gen::request

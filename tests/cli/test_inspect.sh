@@ -54,7 +54,7 @@ n=$("$GEN" inspect "$L/tiny-unet.safetensors" --tensors | grep -c "model.diffusi
 # gen fails with inspect's code and reason when inspect says no, and renders when it says
 # "ok" (one render per role here; tests/unit/test_load_verdict.cpp loads every one).
 load_field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["load"].get(sys.argv[2], ""))' "$1" "$2"; }
-"$GEN" inspect "$L/tiny-sdxl.safetensors" --json >"$GEN_TMP/out.json" &&
+"$GEN" inspect "$L/tiny-vae.ckpt" --json >"$GEN_TMP/out.json" &&
   [ "$(load_field "$GEN_TMP/out.json" ok)" = False ] && [ "$(load_field "$GEN_TMP/out.json" code)" = unsupported ] &&
   pass "load verdict in the JSON" || bad "load verdict in the JSON: $(cat "$GEN_TMP/out.json")"
 "$GEN" inspect "$L/diffusers/tiny-controlnet" | grep -q "load: *ok as a ControlNet (--control)" &&

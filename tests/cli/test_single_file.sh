@@ -95,6 +95,14 @@ run "$O/sd21-given.png" -m "$M/tiny-sd21.safetensors" --config "$GEN_TMP/no-para
   { if grep -q "A1111's test" "$GEN_TMP/log"; then bad "--prediction was second-guessed"; else pass "--prediction skips the test"; fi
     same "--prediction v_prediction = the v config" "$O/sd21-given.png" "$O/sd21-v-config.png"; }
 
+# An SDXL file with sd_xl_base.yaml beside it: accepted (the weights say everything).
+mkdir -p "$GEN_TMP/xl"
+ln -sf "$M/tiny-sdxl.safetensors" "$GEN_TMP/xl/base.safetensors"
+printf 'model:\n  target: sgm.models.diffusion.DiffusionEngine\n  params:\n    scale_factor: 0.13025\n' >"$GEN_TMP/xl/base.yaml"
+out=$("$GEN" inspect "$GEN_TMP/xl/base.safetensors" 2>&1)
+grep -q "load: *ok as the model (-m), with $GEN_TMP/xl/base.yaml" <<<"$out" && pass "an SDXL file loads with sd_xl_base.yaml beside it" ||
+  bad "an SDXL file with its sgm .yaml beside it: $out"
+
 # Bad configs: one line each, the documented code.
 expect_exit 7 "tiny-sd15.safetensors: text width 32 is not a multiple of 64.*\.yaml" -- \
   "$GEN" "${common[@]}" -m "$M/tiny-sd15.safetensors" "${V1[@]}" -o "$O/x.png"
@@ -107,7 +115,7 @@ printf 'model:\n  params:\n\tscale_factor: 1\n' >"$GEN_TMP/tab.yaml"
 expect_exit 5 "tab.yaml:3: a tab in the indentation" -- \
   "$GEN" "${common[@]}" -m "$M/tiny-sd15.safetensors" --config "$GEN_TMP/tab.yaml" -o "$O/x.png"
 printf 'model:\n  target: sgm.models.diffusion.DiffusionEngine\n' >"$GEN_TMP/sdxl.yaml"
-expect_exit 6 "sdxl.yaml: an SDXL \(sgm\) model config" -- \
+expect_exit 7 "sdxl.yaml: an SDXL \(sgm\) model config, but .*tiny-sd15.safetensors is not an SDXL checkpoint" -- \
   "$GEN" "${common[@]}" -m "$M/tiny-sd15.safetensors" --config "$GEN_TMP/sdxl.yaml" -o "$O/x.png"
 sed 's/parameterization: "v"/parameterization: "x0"/' "$C/tiny-v2-inference-v.yaml" >"$GEN_TMP/x0.yaml"
 expect_exit 6 "x0.yaml: parameterization 'x0'" -- \

@@ -419,6 +419,30 @@ TEST(Api, StepGraphsThroughTheEngineGiveThePlainPixels) {
   EXPECT_EQ(graphs.last_timings().graph_replays, 4);
 }
 
+// SDXL's added condition is an input of the step graph (the last one): emulated graphs give the
+// plain pixels, and a request that changes only the micro-conditioning replays with the new
+// condition (other pixels) instead of the captured one.
+TEST(Api, SdxlStepGraphsTakeTheAddedCondition) {
+  auto o = on(tiny_models() + "/diffusers/tiny-sdxl-pipeline");
+  auto r = small(41);
+  r.width = r.height = 64;
+  auto micro = r;
+  micro.original_size = "2048x2048";
+  micro.negative_crop = "32,0";
+  std::vector<gen::Image> want;
+  {
+    gen::Engine plain(o);
+    want.push_back(plain.generate(r)[0].image);
+    want.push_back(plain.generate(micro)[0].image);
+  }
+  EXPECT_FALSE(same_pixels(want[0], want[1]));
+  o.emulate_graphs = true;
+  gen::Engine graphs(o);
+  EXPECT_TRUE(same_pixels(graphs.generate(r)[0].image, want[0]));
+  EXPECT_TRUE(same_pixels(graphs.generate(micro)[0].image, want[1]));
+  EXPECT_EQ(graphs.last_timings().graph_captures, 0);  // the same shapes: replayed with the new inputs
+}
+
 // Request::vae_tiling through the engine, at 576×520 (latents larger than one 64-pixel tile):
 // exact tiles give the untiled image (8-bit values within 1: f32 rounding can cross a
 // quantisation step), blended tiles a different one, and Timings::vae_decode says which ran.

@@ -2,6 +2,10 @@
 // checked value, a settable text, an A1111 key where it has one — all from one row.
 #include <gtest/gtest.h>
 
+#include <array>
+
+#include "request/request.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -69,9 +73,35 @@ TEST(RequestFields, EveryValueSetAsTextRoundTripsThroughJson) {
   r.hires_scale = 0;
   r.hires_width = r.hires_height = 0;
   r.hires_sampler.clear();
+  // SDXL's micro-conditioning fields have a form (WIDTHxHEIGHT, TOP,LEFT).
+  r.original_size = "1024x768";
+  r.crop = "16,0";
+  r.target_size = "640x512";
+  r.negative_original_size = "512x512";
+  r.negative_crop = "0,8";
+  r.negative_target_size = "1024x1024";
   r.validate();
   const auto back = gen::Request::from_json(r.to_json());
   for (const auto& f : gen::request_fields()) EXPECT_EQ(gen::field_text(back, f.name), gen::field_text(r, f.name)) << f.name;
+}
+
+TEST(RequestFields, SdxlTimeIdsAsDiffusersOrdersThem) {
+  gen::Request r;
+  r.width = 80;
+  r.height = 64;
+  EXPECT_EQ(gen::request::sdxl_time_ids(r, false), (std::array<double, 6>{64, 80, 0, 0, 64, 80}));
+  r.original_size = "1024x768";
+  r.crop = "16,32";
+  r.negative_target_size = "512x256";
+  EXPECT_EQ(gen::request::sdxl_time_ids(r, false), (std::array<double, 6>{768, 1024, 16, 32, 64, 80}));
+  EXPECT_EQ(gen::request::sdxl_time_ids(r, true), (std::array<double, 6>{768, 1024, 16, 32, 256, 512}));
+  for (const char* bad : {"0x5", "5x", "x5", "5x16385", "-1x5", "5 x5", "5x5x5"}) {
+    r.original_size = bad;
+    EXPECT_THROW(r.validate(), gen::Error) << bad;
+  }
+  r.original_size.clear();
+  r.negative_crop = "1,16385";
+  EXPECT_THROW(r.validate(), gen::Error);
 }
 
 TEST(RequestFields, EditingValuesRoundTripOnTheirOwn) {
