@@ -175,8 +175,9 @@ bool UniControlParts::v11_weights_nonzero() const {
   return nonzero;
 }
 
-at::Tensor unicontrol_task_feature(const models::ClipTextModel& text_encoder, const at::Tensor& ids) {
-  return text_encoder.forward(ids, 0, at::kFloat).select(1, 0);
+at::Tensor unicontrol_task_feature(const models::ClipTextModel& text_encoder, const at::Tensor& ids,
+                                   at::ScalarType dtype) {
+  return text_encoder.forward(ids, 0, dtype).select(1, 0);
 }
 
 }  // namespace gen::control

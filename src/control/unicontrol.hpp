@@ -95,6 +95,8 @@ class UniControlParts {
 // the text encoder's last hidden state at position 0 for the instruction's tokens `ids` [1, L].
 // CLIP's causal mask lets position 0 see only the start token: the vector is the same for every
 // instruction (docs/unicontrol.md); it is computed as the reference does all the same.
-at::Tensor unicontrol_task_feature(const models::ClipTextModel& text_encoder, const at::Tensor& ids);
+// `ids` on the text encoder's device; `dtype` the computation's.
+at::Tensor unicontrol_task_feature(const models::ClipTextModel& text_encoder, const at::Tensor& ids,
+                                   at::ScalarType dtype = at::kFloat);
 
 }  // namespace gen::control

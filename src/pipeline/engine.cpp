@@ -25,6 +25,7 @@
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/threads.hpp"
+#include "pipeline/unicontrol_stage.hpp"
 
 namespace gen::pipeline {
 
@@ -298,6 +299,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       u.start = c.start;
       u.end = c.end;
       u.pooled_by_request = c.global_pool;
+      u.task = unicontrol_task(net, c, encoder, tokenizer);
       units.push_back(u);
       if (record) job.controlnets.emplace_back(&net, c.model);
     }
