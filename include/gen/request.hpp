@@ -298,7 +298,10 @@ std::string names_text() {
     "", GEN_ANY)                                                                                                \
   X(int, preprocess_resolution, 512, "--preprocess-resolution",                                               \
     "The group's annotator resolution: the photo's short side for detection and the map's (64-4096)", "",      \
-    GEN_RANGE(64, 4096, 0))
+    GEN_RANGE(64, 4096, 0))                                                                                     \
+  X(std::string, task, "", "--control-task",                                                                   \
+    "A UniControl group's task (hed, canny, seg, depth, normal, openpose, hedsketch, bbox, outpainting, "       \
+    "grayscale, blur, inpainting) or a mix NAME:W,NAME:W (docs/unicontrol.md)", "UniControl Task", GEN_ANY)
 
 #define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
 

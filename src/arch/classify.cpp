@@ -377,6 +377,28 @@ std::string text_layout_name(Layout l) {
   return l == Layout::OpenClip ? "OpenCLIP" : l == Layout::HFClip ? "CLIP" : "unrecognised";
 }
 
+// A UniControl control model under `prefix` (control/unicontrol.hpp): the number of its
+// per-task hint blocks as a fact, the hint channels from the first one, and its name in the
+// summary. Its v1.0 and v1.1 files hold the same tensors (v1.0's `.1` hint zero-convs are
+// zero): only the values tell them apart, which the loader reads.
+bool mark_unicontrol(ModelReport& r, const Shapes& s, const std::string& prefix) {
+  if (!get(s, prefix + arch::kUniControlMarker)) return false;
+  put(r, "unicontrol_tasks", count_indices(s, prefix + "input_hint_block_list_moe."));
+  put(r, "hint_channels", dim(get(s, prefix + "input_hint_block_list_moe.0.0.weight"), 1));
+  put(r, "task_feature_dim", dim(get(s, prefix + arch::kUniControlMarker), 1));
+  for (const char* from : {"ControlNet 1.0 full checkpoint", "ControlNet"}) {
+    const auto at = r.summary.find(from);
+    if (at != std::string::npos) {
+      r.summary.replace(at, std::string(from).size(), "UniControl");
+      break;
+    }
+  }
+  const auto style = r.summary.find(" (1.1 style)");
+  if (style != std::string::npos) r.summary.erase(style, 12);
+  r.notes.push_back("UniControl: use it with --control FILE --control-task TASK (docs/unicontrol.md)");
+  return true;
+}
+
 ModelKind checkpoint_kind(Family f) {
   switch (f) {
     case Family::SD1: return ModelKind::SD1Checkpoint;
@@ -453,6 +475,7 @@ ModelReport classify_ldm(const Shapes& s) {
       r.summary = "ControlNet for " + family_name(r.family) + " (1.1 style), LDM names under control_model.";
     }
     if (diff) r.notes.push_back("difference: add the base model's UNet weights to the matching ControlNet weights before use");
+    mark_unicontrol(r, s, arch::kLdmControlPrefix);
   } else if (has_unet && vae_p.empty() && texts.empty()) {
     r.kind = ModelKind::UNet;
     r.layout = Layout::LDM;
@@ -490,7 +513,8 @@ ModelReport classify_ldm(const Shapes& s) {
 ModelReport classify_standalone(const Shapes& s) {
   ModelReport r;
   const bool diff = get(s, "difference") != nullptr;
-  if (get(s, "input_hint_block.0.weight") || (diff && any_under(s, "zero_convs."))) {
+  if (get(s, "input_hint_block.0.weight") || get(s, arch::kUniControlMarker) ||
+      (diff && any_under(s, "zero_convs."))) {
     r.kind = ModelKind::ControlNet;
     r.layout = diff ? Layout::Difference : Layout::PrefixStripped;
     r.parts = {"controlnet"};
@@ -502,6 +526,7 @@ ModelReport classify_standalone(const Shapes& s) {
     r.summary = diff ? "'difference' ControlNet for " + family_name(r.family) + ", LDM names without a prefix"
                      : "ControlNet for " + family_name(r.family) + ", LDM names with control_model. stripped";
     if (diff) r.notes.push_back("difference: add the base model's UNet weights to the matching ControlNet weights before use");
+    mark_unicontrol(r, s, "");
     return r;
   }
   if (get(s, "controlnet_cond_embedding.conv_in.weight")) {

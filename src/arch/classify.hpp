@@ -109,6 +109,9 @@ inline constexpr const char* kLdmClipPrefix = "cond_stage_model.transformer.text
 inline constexpr const char* kLdmClipOldPrefix = "cond_stage_model.transformer.";          // older SD 1.x files
 inline constexpr const char* kLdmOpenClipPrefix = "cond_stage_model.model.";              // SD 2.x
 inline constexpr const char* kLdmControlPrefix = "control_model.";
+// A UniControl's control model (control/unicontrol.hpp) has this tensor (under
+// kLdmControlPrefix or bare) and per-task hint blocks in place of `input_hint_block`.
+inline constexpr const char* kUniControlMarker = "task_id_hypernet.0.weight";
 // transformers 4's CLIPTextModel wraps the HF names in `text_model.` (5 does not).
 inline constexpr const char* kTransformersTextPrefix = "text_model.";
 

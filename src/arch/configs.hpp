@@ -125,6 +125,12 @@ struct ControlNetConfig {
   // extension do) given to the conditional half of the CFG batch only, at the plain scale.
   bool global_average_pooling = false;
   bool bgr = false;  // controlnet_conditioning_channel_order "bgr": the hint's channels reversed
+  // UniControl (control/unicontrol.hpp): the number of per-task hint blocks (0: a plain
+  // ControlNet), the HyperNet's input width (the text encoder's), and whether the hint
+  // zero-convs' un-modulated `.1` branch is added (v1.1; v1.0 ignores it).
+  std::int64_t unicontrol_tasks = 0;
+  std::int64_t unicontrol_feature_dim = 768;
+  bool unicontrol_v11 = true;
 
   static ControlNetConfig sd15();
   // From a diffusers ControlNetModel config.json (class defaults, refusals: arch/config_keys.hpp).

@@ -234,6 +234,15 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
   u.transformer_depth = std::max<std::int64_t>(u.mid_depth, 1);
   u.num_res_blocks = res_first_level;
   family_rules(u, family, {});
+  if (s.count(kUniControlMarker)) {  // UniControl (control/unicontrol.hpp): per-task hint blocks
+    c.unicontrol_feature_dim = need(s, kUniControlMarker, subject)[1];
+    c.unicontrol_tasks = 0;
+    while (s.count("input_hint_block_list_moe." + std::to_string(c.unicontrol_tasks) + ".0.weight"))
+      ++c.unicontrol_tasks;
+    c.hint_channels = need(s, "input_hint_block_list_moe.0.0.weight", subject)[1];
+    u.validate(subject);
+    return c;
+  }
   // Hint encoder: convolutions at 0, 2, 4, …; stride-2 ones change the width.
   std::vector<std::int64_t> widths;
   int last = 0;

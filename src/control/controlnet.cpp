@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "core/fail.hpp"
+
 
 namespace gen::control {
 
@@ -10,6 +12,14 @@ using models::Conv2d;
 
 ControlNet::ControlNet(const ControlNetConfig& config)
     : cfg_(config), encoder_((config.unet.validate("ControlNet"), *this), config.unet) {
+  if (cfg_.unicontrol_tasks > 0) {
+    uni_ = std::make_unique<UniControlParts>(*this, cfg_.unet.model_channels, cfg_.hint_channels,
+                                             encoder_.skip_channels(), cfg_.unicontrol_feature_dim,
+                                             cfg_.unicontrol_tasks, cfg_.unicontrol_v11);
+    middle_out_ = &add("middle_block_out", std::make_unique<Container>())
+                       .add("0", std::make_unique<Conv2d>(encoder_.middle_channels(), encoder_.middle_channels(), 1));
+    return;
+  }
   auto& hint = add("input_hint_block", std::make_unique<Container>());
   const auto& hc = cfg_.hint_block_channels;
   int index = 0;
@@ -32,7 +42,24 @@ ControlNet::ControlNet(const ControlNetConfig& config)
                      .add("0", std::make_unique<Conv2d>(encoder_.middle_channels(), encoder_.middle_channels(), 1));
 }
 
-at::Tensor ControlNet::embed_hint(const at::Tensor& hint) const {
+namespace {
+void check_task(bool unicontrol, const TaskModulation* task) {
+  if (unicontrol && !task)
+    fail(ErrorCode::InvalidArgument, "UniControl", "a UniControl model needs a task (--control-task)");
+  if (!unicontrol && task)
+    fail(ErrorCode::InvalidArgument, "ControlNet", "a task was given to a plain ControlNet, which has none");
+}
+const TaskModulation kNoTask;
+}  // namespace
+
+TaskModulation ControlNet::task_modulation(const at::Tensor& feature, const UniControlMix& mix) const {
+  if (!uni_) check_task(false, &kNoTask);
+  return uni_->modulation(feature, mix);
+}
+
+at::Tensor ControlNet::embed_hint(const at::Tensor& hint, const TaskModulation* task) const {
+  check_task(uni_ != nullptr, task);
+  if (uni_) return uni_->embed_hint(hint, *task);
   // diffusers: controlnet_conditioning_channel_order "bgr" flips the channel axis.
   auto h = cfg_.bgr ? hint.flip({1}) : hint;
   for (std::size_t i = 0; i < hint_.size(); ++i) {
@@ -43,7 +70,9 @@ at::Tensor ControlNet::embed_hint(const at::Tensor& hint) const {
 }
 
 models::ControlResiduals ControlNet::forward(const at::Tensor& x, const at::Tensor& timesteps,
-                                             const at::Tensor& context, const at::Tensor& hint_embedding) const {
+                                             const at::Tensor& context, const at::Tensor& hint_embedding,
+                                             const TaskModulation* task) const {
+  check_task(uni_ != nullptr, task);
   auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
   const auto emb = encoder_.embed_time(t, x.scalar_type());
   auto hint = hint_embedding.to(x.scalar_type());
@@ -51,7 +80,8 @@ models::ControlResiduals ControlNet::forward(const at::Tensor& x, const at::Tens
   auto hs = encoder_.down(x, emb, context, hint);
   models::ControlResiduals r;
   r.down.reserve(hs.size());
-  for (std::size_t i = 0; i < hs.size(); ++i) r.down.push_back((*zero_convs_[i])(hs[i]));
+  for (std::size_t i = 0; i < hs.size(); ++i)
+    r.down.push_back(uni_ ? uni_->zero_conv(i, hs[i], *task) : (*zero_convs_[i])(hs[i]));
   r.middle = (*middle_out_)(encoder_.middle(hs.back(), emb, context));
   if (cfg_.global_average_pooling) {
     for (auto& d : r.down) d = d.mean({2, 3}, true);

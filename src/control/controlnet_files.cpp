@@ -34,6 +34,8 @@ std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const model
   // Beside a 1.0 full checkpoint's control_model.* sit the SD model's own tensors: not ours.
   opt.ignore = [](const std::string& n) { return n == "difference" || n == "control_model.difference"; };
   models::load_weights(*net, *o.checkpoint, opt, path);
+  // UniControl v1.0 files hold zero `.1` hint zero-convs, which v1.0 does not run (docs/unicontrol.md).
+  if (auto* uni = net->unicontrol()) uni->set_v11_branch(uni->v11_weights_nonzero());
   if (f.layout == "difference") {
     std::map<std::string, at::Tensor> base_params;
     const_cast<models::UNet&>(base).visit(

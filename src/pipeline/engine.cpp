@@ -27,6 +27,7 @@
 #include "pipeline/model_cache.hpp"
 #include "pipeline/sdxl_stage.hpp"
 #include "pipeline/threads.hpp"
+#include "pipeline/unicontrol_stage.hpp"
 
 namespace gen::pipeline {
 
@@ -309,6 +310,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       u.start = c.start;
       u.end = c.end;
       u.pooled_by_request = c.global_pool;
+      u.task = unicontrol_task(net, c, encoder, tokenizer);
       units.push_back(u);
       if (record) job.controlnets.emplace_back(&net, c.model);
     }

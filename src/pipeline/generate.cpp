@@ -62,7 +62,7 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
         cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant || u.pooled_by_request);
     auto cx = cond_only ? x : model_in;
     auto cctx = cond_only ? pos : context;
-    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c]);
+    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c], u.task.get());
     auto scales = residual_scales(req, u.scale, r.down.size() + 1, u.net->config().global_average_pooling);
     for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
     r.middle = r.middle * scales.back();
@@ -189,7 +189,7 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
   for (std::size_t c = 0; c < req.controls.size(); ++c) {
     auto image = req.controls[c].image.to(m.device, m.dtype);
     if (m.unet_channels_last) image = image.contiguous(at::MemoryFormat::ChannelsLast);
-    hints.push_back(req.controls[c].net->embed_hint(image));
+    hints.push_back(req.controls[c].net->embed_hint(image, req.controls[c].task.get()));
     if (hints.back().size(2) != latents.size(2) || hints.back().size(3) != latents.size(3))
       fail(ErrorCode::ModelMismatch, "ControlNet " + std::to_string(c),
            "its hint encoder maps the " + std::to_string(req.width) + "x" + std::to_string(req.height) +

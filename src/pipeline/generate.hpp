@@ -35,6 +35,8 @@ struct ControlUnit {
   // --control-pool on an LDM file (the original code and the A1111 extension): the pooled
   // residuals go to the conditional half only, at the plain scale, for this unit alone.
   bool pooled_by_request = false;
+  // A UniControl's task (docs/unicontrol.md); null for a plain ControlNet.
+  std::shared_ptr<const control::TaskModulation> task;
 };
 
 // Per-step and per-model times, measured with the device synchronised around each model

@@ -133,7 +133,7 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
       for (const auto& f : request::control_table())
         if (f.info.infotext == key) put(f);
     for (const auto& f : request::control_table())
-      if (!f.info.infotext.empty() &&
+      if (!f.info.infotext.empty() && !f.text(r.controls[i]).empty() &&  // (UniControl Task: only when given)
           std::find(std::begin(kUnitOrder), std::end(kUnitOrder), f.info.infotext) == std::end(kUnitOrder))
         put(f);
     unit += std::string(", Control Mode: ") + name_of(r.control_mode);
