@@ -125,3 +125,16 @@ TEST(T2IAdapter, RequestGroupsRoundTripThroughJsonAndInfotext) {
   EXPECT_THROW(gen::Request::from_json(R"({"adapters": [{"model": "a.pth", "image": "x.png", "weight": 1}]})"),
                gen::Error);
 }
+
+TEST(T2IAdapter, FullSizeParameterCountsAreDiffusers) {
+  // diffusers: sum(p.numel()) of T2IAdapter() (full_adapter, SD 1.x) and of
+  // T2IAdapter(adapter_type="light_adapter", channels=[320, 640, 1280], num_res_blocks=4).
+  control::T2IAdapterConfig full;
+  full.channels = {320, 640, 1280, 1280};
+  EXPECT_EQ(control::T2IAdapter(full).parameter_count(), 77369280);
+  control::T2IAdapterConfig light;
+  light.kind = control::T2IKind::Light;
+  light.num_res_blocks = 4;
+  light.channels = {320, 640, 1280, 1280};
+  EXPECT_EQ(control::T2IAdapter(light).parameter_count(), 18689200);
+}
