@@ -303,6 +303,15 @@ std::string names_text() {
     "A UniControl group's task (hed, canny, seg, depth, normal, openpose, hedsketch, bbox, outpainting, "       \
     "grayscale, blur, inpainting) or a mix NAME:W,NAME:W (docs/unicontrol.md)", "UniControl Task", GEN_ANY)
 
+// One T2I-Adapter group (docs/t2i_adapter.md): X(...) as above. The CLI's --adapter starts a
+// group; --adapter-image and --adapter-scale after it set that group's fields.
+#define GEN_ADAPTER_FIELDS(X)                                                                                  \
+  X(std::string, model, "", "--adapter",                                                                       \
+    "T2I-Adapter weights (TencentARC .pth / .safetensors or a diffusers T2IAdapter folder); starts an adapter " \
+    "group (repeatable)", "Model", GEN_ANY)                                                                     \
+  X(std::string, image, "", "--adapter-image", "The adapter group's control image (PNG/JPEG)", "", GEN_ANY)    \
+  X(double, scale, 1.0, "--adapter-scale", "The adapter group's conditioning scale", "Weight", GEN_RANGE(0, 10, 0))
+
 #define GEN_FIELD_MEMBER(type, name, def, ...) type name = def;
 
 // One LoRA / LyCORIS file applied to the request's models (docs/adapters.md). The CLI's
@@ -320,6 +329,13 @@ struct ControlRequest {
   Image pixels;
 };
 
+struct AdapterRequest {
+  GEN_ADAPTER_FIELDS(GEN_FIELD_MEMBER)
+  // The control image in memory, used instead of the `image` file when not empty. Not part of
+  // the JSON form.
+  Image pixels;
+};
+
 struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
   // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model; "gen.request/1" and
@@ -327,6 +343,7 @@ struct Request {
   static constexpr const char* kSchema = "gen.request/1.2";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
+  std::vector<AdapterRequest> adapters;  // T2I-Adapters (JSON key "adapters")
   std::vector<LoraRequest> loras;
   // Textual-inversion embedding files the prompts may name by file name (besides those of
   // embeddings_dir; docs/embeddings.md). The CLI's --embedding FILE.
@@ -371,6 +388,7 @@ struct FieldInfo {
 };
 GEN_API const std::vector<FieldInfo>& request_fields();
 GEN_API const std::vector<FieldInfo>& control_fields();
+GEN_API const std::vector<FieldInfo>& adapter_fields();
 
 // Sets a field from text as the CLI spells values ("512", "euler_a", "true"); for the seed,
 // "-1" means random. Throws InvalidArgument naming `subject` (default: the field) for an
@@ -382,6 +400,9 @@ GEN_API void set_field(ControlRequest& control, const std::string& name, const s
 // A field's value as text ("" for an unset seed).
 GEN_API std::string field_text(const Request& request, const std::string& name);
 GEN_API std::string field_text(const ControlRequest& control, const std::string& name);
+GEN_API void set_field(AdapterRequest& adapter, const std::string& name, const std::string& text,
+                       const std::string& subject = "");
+GEN_API std::string field_text(const AdapterRequest& adapter, const std::string& name);
 
 // A random seed (32 bits, as A1111 draws them).
 GEN_API std::uint64_t random_seed();

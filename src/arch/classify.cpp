@@ -4,6 +4,7 @@
 #include "annotators/annotator_files.hpp"
 #include "annotators/registry.hpp"
 #include "gen/error.hpp"
+#include "control/t2i_adapter_arch.hpp"
 #include "upscalers/esrgan_arch.hpp"
 
 #include <algorithm>
@@ -29,6 +30,7 @@ const char* kind_id(ModelKind kind) noexcept {
     case ModelKind::Pipeline: return "pipeline";
     case ModelKind::Upscaler: return "upscaler";
     case ModelKind::Annotator: return "annotator";
+    case ModelKind::T2IAdapter: return "t2i-adapter";
     case ModelKind::Unknown: break;
   }
   return "unknown";
@@ -638,6 +640,36 @@ ModelReport classify_annotator(const annotators::AnnotatorFile& f) {
   return r;
 }
 
+// A T2I-Adapter (control/t2i_adapter_arch.hpp): its configuration, or what it is when gen does not run it.
+ModelReport classify_t2i_adapter(const Shapes& s) {
+  ModelReport r;
+  r.kind = ModelKind::T2IAdapter;
+  r.parts = {"t2i_adapter"};
+  if (const auto what = control::t2i_unsupported_kind(s); !what.empty()) {
+    r.layout = Layout::Original;
+    r.summary = what + ", which gen does not run";
+    r.summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(r.summary[0])));
+    return r;
+  }
+  try {
+    const auto c = control::infer_t2i_adapter(s, "file");
+    r.layout = c.layout == control::T2ILayout::Diffusers ? Layout::Diffusers : Layout::Original;
+    r.family = c.sdxl() ? Family::SDXL : Family::Unknown;  // SD 1.x and 2.x adapters share one architecture
+    r.prefix = c.prefix;
+    r.locations["t2i_adapter"] = {c.prefix, r.layout};
+    put(r, "in_channels", c.in_channels);
+    put(r, "levels", static_cast<std::int64_t>(c.channels.size()));
+    put(r, "model_channels", c.channels.front());
+    put(r, "num_res_blocks", c.num_res_blocks);
+    r.summary = c.summary();
+    r.summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(r.summary[0])));
+    r.notes.push_back(std::string("kind ") + control::kind_id(c.kind) + "; give it with --adapter (docs/t2i_adapter.md)");
+  } catch (const Error& e) {
+    r.summary = std::string("T2I-Adapter names, but ") + (std::string(e.what()).substr(6));  // without "file: "
+  }
+  return r;
+}
+
 }  // namespace
 
 ModelReport classify(const std::vector<NamedShape>& tensors) {
@@ -650,6 +682,7 @@ ModelReport classify(const std::vector<NamedShape>& tensors) {
     return r;
   }
   if (upscalers::looks_like_esrgan(s)) return classify_upscaler(s);
+  if (control::looks_like_t2i_adapter(s)) return classify_t2i_adapter(s);
   if (const auto a = annotators::identify_annotator(s); !a.kind.empty()) return classify_annotator(a);
   bool lora = false;
   for (const auto& kv : s)

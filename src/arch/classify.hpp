@@ -34,6 +34,7 @@ enum class ModelKind {
   Pipeline,        // "pipeline": a diffusers pipeline folder (model_index.json)
   Upscaler,        // "upscaler": an ESRGAN-family RRDBNet (upscalers/esrgan_arch.hpp)
   Annotator,       // "annotator": a preprocessor's network (annotators/annotator_files.hpp)
+  T2IAdapter,      // "t2i-adapter": a T2I-Adapter (control/t2i_adapter_arch.hpp)
 };
 
 enum class Family { Unknown, SD1, SD2, SDXL };  // "unknown", "sd1", "sd2", "sdxl"

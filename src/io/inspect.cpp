@@ -132,6 +132,7 @@ std::string pick_weights(const fs::path& dir, std::string& pickled) {
 
 ModelKind kind_from_class(const std::string& cls) {
   if (cls == "ControlNetModel") return ModelKind::ControlNet;
+  if (cls == "T2IAdapter") return ModelKind::T2IAdapter;
   if (cls == "UNet2DConditionModel") return ModelKind::UNet;
   if (cls == "AutoencoderKL" || cls == "AutoencoderTiny") return ModelKind::VAE;
   if (starts(cls, "CLIPTextModel")) return ModelKind::TextEncoder;

@@ -479,6 +479,8 @@ ControlNetPlan plan_controlnet(const std::string& path) {
     if (!std::filesystem::exists(path + "/config.json", ec))
       fail(ErrorCode::NotFound, path, "not a ControlNet folder: no config.json");
     const nlohmann::json cfg = read_json_file(path + "/config.json");
+    if (cfg.is_object() && cfg.value("_class_name", nlohmann::json()) == "T2IAdapter")
+      fail(ErrorCode::ModelMismatch, path, "not a ControlNet: a diffusers T2IAdapter folder (give it with --adapter)");
     p.checkpoint = std::make_shared<SafetensorsCheckpoint>(SafetensorsCheckpoint::open(path));
     p.layout = "diffusers";
     p.config = control::ControlNetConfig::from_diffusers(cfg, path + "/config.json");
@@ -488,6 +490,8 @@ ControlNetPlan plan_controlnet(const std::string& path) {
   }
   p.checkpoint = open_weights_file(path);
   const ModelReport r = classify_checkpoint(*p.checkpoint);
+  if (r.kind == ModelKind::T2IAdapter)
+    fail(ErrorCode::ModelMismatch, path, "not a ControlNet: " + r.summary + " (give it with --adapter)");
   if (r.kind != ModelKind::ControlNet)
     fail(ErrorCode::ModelMismatch, path, "not a ControlNet: no input_hint_block / controlnet_cond_embedding tensors");
   p.prefix = r.prefix;
@@ -512,6 +516,15 @@ LoadVerdict judge_load(const std::string& path, const ModelReport& report) {
     v.ok = report.facts.count("scale") != 0;  // the configuration could be inferred
     if (!v.ok) {
       v.code = ErrorCode::ModelMismatch;
+      v.reason = path + ": " + report.summary;
+    }
+    return v;
+  }
+  if (report.kind == ModelKind::T2IAdapter) {  // --adapter (control/t2i_adapter_arch.hpp)
+    v.as = "t2i-adapter";
+    v.ok = report.facts.count("levels") != 0;  // the configuration could be inferred
+    if (!v.ok) {
+      v.code = report.summary.rfind("T2I-Adapter names", 0) == 0 ? ErrorCode::ModelMismatch : ErrorCode::Unsupported;
       v.reason = path + ": " + report.summary;
     }
     return v;

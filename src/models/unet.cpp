@@ -40,9 +40,13 @@ UNetEncoder::UNetEncoder(Module& owner, const UNetConfig& c) : cfg_(c) {
                                                     c.attention_at(level)));
       skip_channels_.push_back(ch);
     }
+    // diffusers adds a T2I-Adapter feature after a cross-attention level's last ResBlock and
+    // attention, and after any other level's last block (its downsampler when it has one).
+    intrablock_points_.push_back({input_blocks_.size() - 1, ch, static_cast<int>(level)});
     if (level + 1 < c.levels()) {
       next_block().push(std::make_unique<Downsample>(ch));
       skip_channels_.push_back(ch);
+      if (!c.has_attention(level)) intrablock_points_.back() = {input_blocks_.size() - 1, ch, static_cast<int>(level + 1)};
     }
   }
   middle_ = &owner.add("middle_block", std::make_unique<UNetBlock>());
@@ -85,13 +89,19 @@ at::Tensor added_condition(const UNetConfig& c, const at::Tensor& pooled, const 
 }
 
 std::vector<at::Tensor> UNetEncoder::down(const at::Tensor& x, const at::Tensor& emb,
-                                          const at::Tensor& context, const at::Tensor& after_first) const {
+                                          const at::Tensor& context, const at::Tensor& after_first,
+                                          const std::vector<at::Tensor>* intrablock) const {
   std::vector<at::Tensor> hs;
   hs.reserve(input_blocks_.size());
   at::Tensor h = x;
+  std::size_t next = 0;  // the next intrablock feature
   for (std::size_t i = 0; i < input_blocks_.size(); ++i) {
     h = input_blocks_[i]->forward(h, emb, context);
     if (i == 0 && after_first.defined()) h = h + after_first;
+    // (the skip is the sum: diffusers adds in place to the tensor it also keeps as the skip)
+    if (intrablock && next < intrablock->size() && next < intrablock_points_.size() &&
+        intrablock_points_[next].block == i)
+      h = h + (*intrablock)[next++];
     hs.push_back(h);
   }
   return hs;
@@ -131,8 +141,15 @@ at::Tensor UNet::forward(const at::Tensor& x, const at::Tensor& timesteps, const
                          const ControlResiduals* control, const at::Tensor& added) const {
   auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
   const auto emb = encoder_.embed_time(t, x.scalar_type(), added);
-  auto hs = encoder_.down(x, emb, context);
+  const auto* intrablock = control && !control->intrablock.empty() ? &control->intrablock : nullptr;
+  auto hs = encoder_.down(x, emb, context, at::Tensor(), intrablock);
   auto h = encoder_.middle(hs.back(), emb, context);
+  // A feature left after the levels goes to the middle block when its shape is the middle's (diffusers).
+  const auto levels = encoder_.intrablock_points().size();
+  if (intrablock && intrablock->size() > levels) {
+    const auto& f = (*intrablock)[levels];
+    if (f.size(1) == h.size(1) && f.size(2) == h.size(2) && f.size(3) == h.size(3)) h = h + f;
+  }
   if (control && control->middle.defined()) h = h + control->middle;
   for (std::size_t i = 0; i < output_blocks_.size(); ++i) {
     auto skip = std::move(hs.back());

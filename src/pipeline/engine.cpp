@@ -26,6 +26,7 @@
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/sdxl_stage.hpp"
+#include "pipeline/t2i_stage.hpp"
 #include "pipeline/threads.hpp"
 #include "pipeline/unicontrol_stage.hpp"
 
@@ -126,6 +127,7 @@ struct Engine::State {
   EmbeddingStage embeddings;
   annotators::Annotators annotators;  // annotator networks, loaded once (by file identity)
   upscalers::UpscalerCache upscalers;  // hires fix's ESRGAN nets
+  T2IAdapterCache t2i;                 // T2I-Adapters
   std::string summary;
   Timings timings;
   std::string stage;  // what run() is doing, for error messages
@@ -147,6 +149,7 @@ void Engine::clear_cache() {
   s_->embeddings.clear();
   s_->annotators.clear();
   s_->upscalers.clear();
+  s_->t2i.clear();
 }
 
 Request resolve_seed(Request r) {
@@ -318,6 +321,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   };
   LoraStage::release_controlnets(base);  // before ControlNets are loaded or dropped
   job.denoise.controls = control_units(req.width, req.height, true);
+  job.denoise.adapters = t2i_units(req, base, s.t2i, settings, req.width, req.height, timings.models_loaded, report);
   {
     s.stage = "applying the LoRAs";
     std::vector<control::ControlNet*> nets;
@@ -381,6 +385,8 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     hires.denoise = denoise_settings(second, base);
     hires.denoise.guess_mode = job.denoise.guess_mode;
     hires.denoise.controls = control_units(second.width, second.height, false);
+    hires.denoise.adapters = t2i_units(req, base, s.t2i, settings, second.width, second.height,
+                                       timings.models_loaded, report);
     hires.negative = job.negative;
     hires.positive = job.positive;
     hires.denoise.added_negative = job.denoise.added_negative;

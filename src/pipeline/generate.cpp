@@ -48,7 +48,7 @@ bool unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
 at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& tt,
                          const at::Tensor& context, const at::Tensor& pos, const std::vector<at::Tensor>& hints,
                          const at::Tensor& unet_extra, const std::vector<bool>& active, DenoiseProfile* prof,
-                         const at::Tensor& added) {
+                         const at::Tensor& added, const std::vector<at::Tensor>& features) {
   const bool cfg = req.cfg_scale != 1.0;
   auto model_in = cfg ? at::cat({x, x}, 0) : x;
   if (prof) wait_for(model_in);
@@ -85,7 +85,8 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
   const auto t_unet = std::chrono::steady_clock::now();
   // An inpainting UNet also sees the mask and the masked image's latents (ControlNets do not).
   const auto unet_in = unet_extra.defined() ? at::cat({model_in, unet_extra}, 1) : model_in;
-  auto eps = m.unet->forward(unet_in, tt, context, any ? &total : nullptr, added);
+  total.intrablock = features;  // T2I-Adapters (broadcast over the batch)
+  auto eps = m.unet->forward(unet_in, tt, context, any || !features.empty() ? &total : nullptr, added);
   if (prof) {
     wait_for(eps);
     prof->unet += seconds_since(t_unet);
@@ -102,7 +103,7 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
 // residual scales and hint shape.
 std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tensor& x, const at::Tensor& context,
                      const std::vector<at::Tensor>& hints, const at::Tensor& extra, const std::vector<bool>& active,
-                     const at::Tensor& added) {
+                     const at::Tensor& added, const std::vector<at::Tensor>& features) {
   std::ostringstream k;
   k.precision(17);
   auto shape = [&](const at::Tensor& t) {
@@ -118,10 +119,49 @@ std::string step_key(const Models& m, const DenoiseRequest& req, const at::Tenso
     k << "\ncontrol " << req.controls[c].net << ' ' << active[c] << ' ' << req.controls[c].scale << ' ';
     shape(hints[c]);
   }
+  for (const auto& f : features) {
+    k << "\nadapter ";
+    shape(f);
+  }
   return k.str();
 }
 
 }  // namespace
+
+std::vector<at::Tensor> adapter_features(const Models& m, const DenoiseRequest& req, std::int64_t latent_h,
+                                         std::int64_t latent_w) {
+  std::vector<at::Tensor> total;
+  const auto& points = m.unet->encoder().intrablock_points();
+  for (std::size_t a = 0; a < req.adapters.size(); ++a) {
+    const auto& u = req.adapters[a];
+    auto f = u.net->forward(u.image.to(m.device, m.dtype));
+    // Each feature must be what the UNet has where it is added: the level's channels, the latents
+    // downsampled as far (a feature beyond the levels goes to the middle block only if it fits).
+    for (std::size_t l = 0; l < f.size() && l < points.size(); ++l) {
+      std::int64_t h = latent_h, w = latent_w;
+      for (int d = 0; d < points[l].downsamples; ++d) h = (h + 1) / 2, w = (w + 1) / 2;
+      if (f[l].size(1) != points[l].channels || f[l].size(2) != h || f[l].size(3) != w)
+        fail(ErrorCode::ModelMismatch, u.name,
+             "its feature " + std::to_string(l) + " is " + std::to_string(f[l].size(1)) + " channels at " +
+                 std::to_string(f[l].size(3)) + "x" + std::to_string(f[l].size(2)) + " where the UNet's level has " +
+                 std::to_string(points[l].channels) + " at " + std::to_string(w) + "x" + std::to_string(h) +
+                 ": the adapter does not fit this model");
+    }
+    if (a > 0 && f.size() != total.size())
+      fail(ErrorCode::ModelMismatch, u.name, "gives " + std::to_string(f.size()) + " features where " +
+                                                 req.adapters[0].name + " gives " + std::to_string(total.size()) +
+                                                 ": T2I-Adapters used together must have the same levels");
+    for (std::size_t l = 0; l < f.size(); ++l) {
+      if (a > 0 && !f[l].sizes().equals(total[l].sizes()))
+        fail(ErrorCode::ModelMismatch, u.name, "its feature " + std::to_string(l) + " differs in shape from " +
+                                                   req.adapters[0].name + "'s: T2I-Adapters used together must match");
+      // diffusers: w · feature, the adapters summed in order (MultiAdapter), in the adapter's dtype
+      auto scaled = f[l] * u.scale;
+      total.size() > l ? (void)(total[l] = total[l] + scaled) : total.push_back(scaled);
+    }
+  }
+  return total;
+}
 
 std::int64_t vae_factor(const models::Vae& vae) {
   return std::int64_t{1} << (vae.config().levels() - 1);
@@ -198,6 +238,9 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
                " (the VAE downsamples by " + std::to_string(factor) + ")");
   }
 
+  // T2I-Adapter features: once per control image, not on every step.
+  const auto features = adapter_features(m, req, latents.size(2), latents.size(3));
+
   const auto n = scheds[0]->size();
   const auto begin = scheds[0]->begin_index();  // image-to-image starts later
   const std::int64_t calls_batch = cfg ? 2 * b : b;
@@ -207,12 +250,14 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
     if (cfg) extra = at::cat({extra, extra}, 0);
   }
   // The per-request inputs of the model half of a step, in a fixed order: context,
-  // positive, the hints, then the inpainting UNet's extra input if any.
+  // positive, the hints, the adapter features, then the inpainting UNet's extra input if any.
   std::vector<at::Tensor> fixed{context, pos};
   fixed.insert(fixed.end(), hints.begin(), hints.end());
+  fixed.insert(fixed.end(), features.begin(), features.end());
   if (extra.defined()) fixed.push_back(extra);
   if (added.defined()) fixed.push_back(added);  // SDXL: last
   const auto hint_count = static_cast<std::ptrdiff_t>(hints.size());
+  const auto feature_count = static_cast<std::ptrdiff_t>(features.size());
   const bool graphs = m.graphs && !req.profile;
   kernels::Timeline timeline(m.device.is_cuda());
   if (req.step_times) timeline.mark();
@@ -234,16 +279,18 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
     const auto t_step = std::chrono::steady_clock::now();
     if (graphs) {
       auto body = [&](const at::Tensor& sx, const at::Tensor& stt, const std::vector<at::Tensor>& f) {
-        const auto at_extra = 2 + hint_count;
-        const at::Tensor e = extra.defined() ? f[static_cast<std::size_t>(at_extra)] : at::Tensor();
+        const auto hint_end = f.begin() + 2 + hint_count;
+        const auto at_extra = static_cast<std::size_t>(2 + hint_count + feature_count);
+        const at::Tensor e = extra.defined() ? f[at_extra] : at::Tensor();
         const at::Tensor a = added.defined() ? f.back() : at::Tensor();
-        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, f.begin() + at_extra}, e, active, nullptr,
-                             a);
+        return guided_output(m, req, sx, stt, f[0], f[1], {f.begin() + 2, hint_end}, e, active, nullptr, a,
+                             {hint_end, hint_end + feature_count});
       };
-      eps = m.graphs->run(step_key(m, req, x, context, hints, extra, active, added), x, t, calls_batch, fixed, body);
+      eps = m.graphs->run(step_key(m, req, x, context, hints, extra, active, added, features), x, t, calls_batch, fixed,
+                          body);
     } else {
       auto tt = at::full({calls_batch}, t, at::TensorOptions().dtype(at::kFloat).device(m.device));
-      eps = guided_output(m, req, x, tt, context, pos, hints, extra, active, req.profile, added);
+      eps = guided_output(m, req, x, tt, context, pos, hints, extra, active, req.profile, added, features);
     }
     const bool a1111_blend = req.edit && req.edit->inpaint && req.edit->blend == InpaintBlend::A1111;
     if (a1111_blend) eps = blend_denoised(*req.edit, state.edit, *scheds[0], i, eps, latents);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "control/controlnet.hpp"
+#include "control/t2i_adapter.hpp"
 #include "gen/request.hpp"
 #include "models/unet.hpp"
 #include "models/vae.hpp"
@@ -39,6 +40,16 @@ struct ControlUnit {
   std::shared_ptr<const control::TaskModulation> task;
 };
 
+// A T2I-Adapter with its control image: its features × scale, summed over the adapters (diffusers'
+// MultiAdapter with adapter_conditioning_scale as the weights), are added inside the UNet's encoder
+// on every step; the adapters run once, before the loop.
+struct AdapterUnit {
+  const control::T2IAdapter* net = nullptr;
+  at::Tensor image;  // [1, in_channels, H, W] float in [0, 1], at the output size
+  double scale = 1.0;
+  std::string name;  // for errors ("T2I-Adapter 0 (FILE)")
+};
+
 // Per-step and per-model times, measured with the device synchronised around each model
 // call (so they are exact, at the cost of the overlap between calls).
 struct DenoiseProfile {
@@ -57,6 +68,7 @@ struct DenoiseRequest {
   int steps = 20;
   SchedulerConfig scheduler;
   std::vector<ControlUnit> controls;
+  std::vector<AdapterUnit> adapters;
   // diffusers' guess mode (conditional half only, 0.1 → 1 scales but for pooled ControlNets);
   // also on when the first ControlNet's diffusers config sets global_pool_conditions, as the
   // diffusers pipeline decides (Engine sets it).
@@ -119,6 +131,11 @@ at::Tensor denoise(const Models& models, const DenoiseRequest& req, LatentState&
 at::Tensor denoise(const Models& models, const DenoiseRequest& req, const at::Tensor& negative,
                    const at::Tensor& positive, const StepCallback& on_step = nullptr,
                    const std::atomic<bool>* cancel = nullptr);
+
+// Σ scale · adapter(image) per level, checked against the UNet's levels for latents of
+// `latent_h` × `latent_w` (ModelMismatch naming the adapter). Empty without adapters.
+std::vector<at::Tensor> adapter_features(const Models& models, const DenoiseRequest& req, std::int64_t latent_h,
+                                         std::int64_t latent_w);
 
 // The weights of one ControlNet's residuals (skips first, the middle block last): the
 // scale, × logspace(−1, 0, count) in guess mode unless the ControlNet pools its residuals

@@ -215,6 +215,15 @@ const std::vector<Field<ControlRequest>>& control_table() {
   return table;
 }
 
+#define GEN_ADAPTER_ROW(type, name, def, cli, help, infotext, range) \
+  row<AdapterRequest, type>(&AdapterRequest::name, #name, type(def), cli, help, infotext, range),
+
+const std::vector<Field<AdapterRequest>>& adapter_table() {
+  static const std::vector<Field<AdapterRequest>> table{GEN_ADAPTER_FIELDS(GEN_ADAPTER_ROW)};
+  return table;
+}
+
+#undef GEN_ADAPTER_ROW
 #undef GEN_REQUEST_ROW
 #undef GEN_CONTROL_ROW
 

@@ -29,6 +29,7 @@ struct Field {
 
 const std::vector<Field<Request>>& request_table();
 const std::vector<Field<ControlRequest>>& control_table();
+const std::vector<Field<AdapterRequest>>& adapter_table();
 
 // The row named `name`, or nullptr.
 template <class S>

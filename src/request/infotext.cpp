@@ -139,6 +139,14 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
     unit += std::string(", Control Mode: ") + name_of(r.control_mode);
     add("ControlNet " + std::to_string(i), "\"" + unit + "\"");
   }
+  // T2I-Adapters as the A1111 ControlNet extension lists its units (gen's own key: the
+  // extension runs adapters as ControlNet units, which gen keeps apart).
+  for (std::size_t i = 0; i < r.adapters.size(); ++i) {
+    std::string unit;
+    for (const auto& f : request::adapter_table())
+      if (!f.info.infotext.empty()) unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " + f.text(r.adapters[i]);
+    add("T2I-Adapter " + std::to_string(i), "\"" + unit + "\"");
+  }
   // A1111's "Lora hashes" (extra_networks_lora.py).
   if (!lora_hashes.empty()) add("Lora hashes", "\"" + lora_hashes + "\"");
   // A1111's "TI hashes" (sd_hijack_clip.py): the embeddings the prompts used, which only the

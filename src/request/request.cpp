@@ -160,6 +160,16 @@ void Request::validate() const {
     if (c.start > c.end) bad(f, "start is after end");
     control::check_preprocess(c.preprocess);
   }
+  for (std::size_t i = 0; i < adapters.size(); ++i) {
+    const auto& a = adapters[i];
+    const std::string f = "adapters[" + std::to_string(i) + "]";
+    if (a.model.empty()) bad(f + ".model", "is empty");
+    if (a.image.empty() && a.pixels.empty()) bad(f + ".image", "is empty (give --adapter-image)");
+    if (!a.pixels.empty()) check_image(a.pixels, f + ".pixels");
+    check_rows(request::adapter_table(), a, f + ".");
+    if (inpaint_area == InpaintArea::Masked)
+      bad(f, "T2I-Adapters work on the whole picture (not with --inpaint-area masked)");
+  }
 }
 
 std::string Request::to_json() const { return request::to_json(*this).dump(); }
@@ -183,6 +193,16 @@ void set_field(Request& r, const std::string& name, const std::string& text, con
 void set_field(ControlRequest& c, const std::string& name, const std::string& text, const std::string& subject) {
   set_by_name(request::control_table(), c, name, text, subject);
 }
+const std::vector<FieldInfo>& adapter_fields() {
+  static const auto list = infos(request::adapter_table());
+  return list;
+}
+void set_field(AdapterRequest& a, const std::string& name, const std::string& text, const std::string& subject) {
+  set_by_name(request::adapter_table(), a, name, text, subject);
+}
+std::string field_text(const AdapterRequest& a, const std::string& name) {
+  return text_by_name(request::adapter_table(), a, name);
+}
 std::string field_text(const Request& r, const std::string& name) {
   return text_by_name(request::request_table(), r, name);
 }
@@ -204,6 +224,10 @@ nlohmann::json to_json(const Request& r) {
   j["schema"] = Request::kSchema;
   j["controls"] = nlohmann::json::array();
   for (const auto& c : r.controls) j["controls"].push_back(rows_to_json(control_table(), c));
+  if (!r.adapters.empty()) {  // written only when used: files without T2I-Adapters stay as before
+    j["adapters"] = nlohmann::json::array();
+    for (const auto& a : r.adapters) j["adapters"].push_back(rows_to_json(adapter_table(), a));
+  }
   j["loras"] = nlohmann::json::array();
   for (const auto& l : r.loras) {
     nlohmann::json e = {{"file", l.file}, {"weight", l.weight}};
@@ -222,7 +246,7 @@ Request from_json(const nlohmann::json& j, const std::string& subject) {
          "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1, /1.1 and " +
              Request::kSchema + ")");
   Request r;
-  rows_from_json(request_table(), r, j, {"schema", "controls", "loras", "embeddings", "output"}, subject);
+  rows_from_json(request_table(), r, j, {"schema", "controls", "adapters", "loras", "embeddings", "output"}, subject);
   if (j.contains("embeddings")) {
     const auto& e = j["embeddings"];
     if (!e.is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'embeddings' must be an array of file names");
@@ -259,6 +283,16 @@ Request from_json(const nlohmann::json& j, const std::string& subject) {
       ControlRequest cr;
       rows_from_json(control_table(), cr, c, {}, s);
       r.controls.push_back(std::move(cr));
+    }
+  }
+  if (j.contains("adapters")) {
+    if (!j["adapters"].is_array()) fail(ErrorCode::InvalidArgument, subject, "field 'adapters' must be an array");
+    for (const auto& a : j["adapters"]) {
+      const std::string s = subject + ": adapters[" + std::to_string(r.adapters.size()) + "]";
+      if (!a.is_object()) fail(ErrorCode::InvalidArgument, s, "must be an object {\"model\": ..., \"image\": ...}");
+      AdapterRequest ar;
+      rows_from_json(adapter_table(), ar, a, {}, s);
+      r.adapters.push_back(std::move(ar));
     }
   }
   r.validate();

@@ -41,6 +41,7 @@ void print_report(std::ostringstream& out, const io::InspectReport& r, bool tens
                            : r.load.as == "vae"      ? "a VAE (--vae)"
                            : r.load.as == "upscaler" ? "an upscaler (--hires-upscaler-model, gen upscale --model)"
                            : r.load.as == "annotator" ? "an annotator's weights (--preprocess NAME)"
+                           : r.load.as == "t2i-adapter" ? "a T2I-Adapter (--adapter)"
                                                      : "the model (-m)";
     out << pad << "load:     ";
     if (r.load.ok) out << "ok as " << as << (r.load.config.empty() ? "" : ", with " + r.load.config) << "\n";

@@ -45,6 +45,9 @@ void RequestOptions::add(CLI::App& app, const std::vector<std::string>& skip) {
       fields_[f.name] = add_field(app, f, false);
   for (const auto& f : control_fields())
     if (!f.cli.empty()) controls_[f.name] = add_field(app, f, true);
+  if (std::find(skip.begin(), skip.end(), "adapters") == skip.end())
+    for (const auto& f : adapter_fields())
+      if (!f.cli.empty()) adapters_[f.name] = add_field(app, f, true);
   if (std::find(skip.begin(), skip.end(), "loras") == skip.end())
     lora_ = app.add_option("--lora")
                 ->description("LoRA / LyCORIS file (or a name in --lora-dir) with its UNet and text-encoder "
@@ -104,6 +107,36 @@ bool RequestOptions::controls_given() const {
   return std::any_of(controls_.begin(), controls_.end(), [](const auto& c) { return c.second->count() > 0; });
 }
 
+bool RequestOptions::adapters_given() const {
+  return std::any_of(adapters_.begin(), adapters_.end(), [](const auto& c) { return c.second->count() > 0; });
+}
+
+namespace {
+
+// Groups in command-line order: `starter` (e.g. --adapter) opens one, the other options of
+// `options` fill the latest.
+template <class G>
+std::vector<G> groups_in_order(const CLI::App& app, const std::map<std::string, CLI::Option*>& options,
+                               const std::string& starter) {
+  std::map<const CLI::Option*, std::string> field_of;
+  std::map<const CLI::Option*, std::size_t> used;
+  for (const auto& [name, opt] : options) field_of[opt] = name;
+  std::vector<G> groups;
+  for (const CLI::Option* opt : app.parse_order()) {
+    const auto it = field_of.find(opt);
+    if (it == field_of.end()) continue;
+    const std::string value = opt->results().at(used[opt]++);
+    const std::string spelling = long_name(opt->get_name());
+    if (it->second == "model") groups.emplace_back();
+    else if (groups.empty())
+      fail(ErrorCode::InvalidArgument, spelling, "comes before any " + starter + " (give " + starter + " FILE first)");
+    set_field(groups.back(), it->second, value, spelling);
+  }
+  return groups;
+}
+
+}  // namespace
+
 Request RequestOptions::apply(Request r) const {
   auto value_of = [](const CLI::Option* opt, std::size_t i) {
     return opt->get_expected_min() == 0 ? std::string("true") : opt->results().at(i);
@@ -115,6 +148,7 @@ Request RequestOptions::apply(Request r) const {
     for (const auto& text : lora_->results()) r.loras.push_back(parse_lora_option(text, "--lora"));
   }
   if (embedding_ && embedding_->count()) r.embeddings = embedding_->results();
+  if (adapters_given()) r.adapters = groups_in_order<AdapterRequest>(*app_, adapters_, "--adapter");
   if (!controls_given()) return r;
   // In command-line order: --control opens a group, the others fill the latest group; a
   // --control-resize before any --control is every group's default.

@@ -3,7 +3,8 @@
 // kept as given and applied after parsing, so a request read with --from is overridden
 // only by the options given. ControlNet groups: each --control starts one; the group
 // options after it (in command-line order) set that group's fields, and a group option
-// before any --control sets that field of every group (--control-resize crop).
+// before any --control sets that field of every group (--control-resize crop). T2I-Adapter
+// groups the same way: each --adapter starts one, --adapter-image / --adapter-scale fill it.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -26,6 +27,7 @@ class RequestOptions {
   // Whether any option of field `name` was given.
   bool given(const std::string& name) const;
   bool controls_given() const;
+  bool adapters_given() const;
 
   // `base` with every given field set; ControlNet groups replace base's when any --control
   // was given. Throws InvalidArgument naming the option for a malformed value.
@@ -35,6 +37,7 @@ class RequestOptions {
   CLI::App* app_ = nullptr;
   std::map<std::string, CLI::Option*> fields_;    // request field → option
   std::map<std::string, CLI::Option*> controls_;  // control field → option
+  std::map<std::string, CLI::Option*> adapters_;  // T2I-Adapter field → option (--adapter groups)
   CLI::Option* lora_ = nullptr;                   // --lora FILE[:WEIGHT[:TE_WEIGHT]], repeatable
   CLI::Option* embedding_ = nullptr;              // --embedding FILE, repeatable
  public:
