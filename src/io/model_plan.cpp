@@ -353,9 +353,9 @@ void plan_ldm_with_config(ModelPlan& m, const std::string& path, const ModelPlan
   if (cfg.empty()) return plan_ldm(m, path, options);
   const LdmConfig c = read_ldm_config(cfg);
   if (c.sgm) {  // sd_xl_base.yaml and the like: SDXL files say everything in their weights
-    plan_ldm(m, path, options);
-    if (m.family != Family::SDXL)
+    if (classify_checkpoint(*open_weights_file(path)).family != Family::SDXL)
       fail(ErrorCode::ModelMismatch, cfg, "an SDXL (sgm) model config, but " + path + " is not an SDXL checkpoint");
+    plan_ldm(m, path, options);
     m.config_file = cfg;
     return;
   }
