@@ -5,7 +5,7 @@
 # ControlNet groups (the n-th use of an option changes the n-th group).
 . "$(dirname "$0")/lib.sh"
 make_tiny_models
-W=$GEN_TMP/work
+W=$GEN_TMP/project
 mkdir -p "$W/renders" "$W/inputs" "$GEN_TMP/elsewhere" "$GEN_TMP/jobs/out"
 "$GEN_PYTHON" - "$W/inputs/edges.png" <<'PY' || { bad "making the control image failed"; finish; }
 import sys, numpy as np
@@ -26,18 +26,18 @@ want="('../models/diffusers/tiny-sd15-pipeline', '../models/diffusers/tiny-contr
 [ "$got" = "$want" ] && pass "stored paths are relative to the image's folder" || bad "stored paths: $got, wanted $want"
 
 # --from from another folder: the paths resolve against the image's folder.
-(cd "$GEN_TMP/elsewhere" && "$GEN" --from ../work/renders/a.png -q -o b.png) &&
+(cd "$GEN_TMP/elsewhere" && "$GEN" --from ../project/renders/a.png -q -o b.png) &&
   pixels_equal "$GEN_TMP/elsewhere/b.png" "$W/renders/a.png" && pass "--from from another folder redraws the image" ||
   bad "--from from another folder failed or drew another image"
 # ... and its own metadata is relative to its own folder.
 got=$(meta "$GEN_TMP/elsewhere/b.png" 'r["controls"][0]["image"]')
-[ "$got" = "../work/inputs/edges.png" ] && pass "the redraw stores paths relative to its folder" || bad "redraw stored $got"
+[ "$got" = "../project/inputs/edges.png" ] && pass "the redraw stores paths relative to its folder" || bad "redraw stored $got"
 
 # Single-field overrides of the stored group.
-(cd "$GEN_TMP/elsewhere" && "$GEN" --from ../work/renders/a.png --control-scale 0.5 -q -o c.png) ||
+(cd "$GEN_TMP/elsewhere" && "$GEN" --from ../project/renders/a.png --control-scale 0.5 -q -o c.png) ||
   bad "--from with --control-scale failed"
 got=$(meta "$GEN_TMP/elsewhere/c.png" '(r["controls"][0]["scale"], r["controls"][0]["image"])')
-[ "$got" = "(0.5, '../work/inputs/edges.png')" ] && pass "--control-scale changes the stored group, the rest stays" ||
+[ "$got" = "(0.5, '../project/inputs/edges.png')" ] && pass "--control-scale changes the stored group, the rest stays" ||
   bad "after --control-scale the group is $got"
 pixels_equal "$GEN_TMP/elsewhere/c.png" "$W/renders/a.png" && bad "--control-scale 0.5 changed nothing" ||
   pass "the override changes the image"
@@ -49,13 +49,13 @@ expect_exit 2 "comes before any --control" -- "$GEN" --from "$GEN_TMP/plain.png"
 
 # A job file's relative paths are relative to the job file, whatever the current folder.
 cat >"$GEN_TMP/jobs/j.jsonl" <<'EOF'
-{"id": "sq", "output": "sq.png", "prompt": "a square", "model": "../work/models/diffusers/tiny-sd15-pipeline", "width": 64, "height": 64, "steps": 2, "seed": 8, "controls": [{"model": "../work/models/diffusers/tiny-controlnet", "image": "../work/inputs/edges.png"}]}
+{"id": "sq", "output": "sq.png", "prompt": "a square", "model": "../project/models/diffusers/tiny-sd15-pipeline", "width": 64, "height": 64, "steps": 2, "seed": 8, "controls": [{"model": "../project/models/diffusers/tiny-controlnet", "image": "../project/inputs/edges.png"}]}
 EOF
 (cd "$GEN_TMP/elsewhere" && "$GEN" batch ../jobs/j.jsonl -O ../jobs/out -q) && [ -f "$GEN_TMP/jobs/out/sq.png" ] &&
   pixels_equal "$GEN_TMP/jobs/out/sq.png" "$W/renders/a.png" && pass "a job file's paths are relative to it" ||
   bad "the job with paths relative to its file failed or differs: $(ls "$GEN_TMP/jobs/out")"
 got=$(meta "$GEN_TMP/jobs/out/sq.png" 'r["controls"][0]["image"]')
-[ "$got" = "../../work/inputs/edges.png" ] && pass "a job's image stores paths relative to its folder" || bad "job image stored $got"
+[ "$got" = "../../project/inputs/edges.png" ] && pass "a job's image stores paths relative to its folder" || bad "job image stored $got"
 # --resume after a kill (no results line) finds the image on disk: its metadata, compared with
 # the same rewrite, says it is this job's.
 rm -f "$GEN_TMP/jobs/out/j.results.jsonl"
