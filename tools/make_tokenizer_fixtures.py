@@ -64,12 +64,12 @@ def write_vocab_folder(gz_path, out_dir):
         f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
 
 
-def write_tiny_folder(out_dir, n_merges=80):
+def write_tiny_folder(out_dir, n_merges=80, corpus=None, pad_token="!"):
     """A small synthetic diffusers-style tokenizer/ folder: the 512 byte symbols, BPE merges
     learned here on a few words, the two special tokens, and pad token "!" (id 0) as SD 2.x."""
     enc = bytes_to_unicode()
     words = {}
-    for w in " ".join(WORDS + ["hello", "hello", "world", "cat", "cats", "dog"]).split():
+    for w in " ".join(corpus or WORDS + ["hello", "hello", "world", "cat", "cats", "dog"]).split():
         key = tuple(enc[b] for b in w.encode("utf-8"))
         key = key[:-1] + (key[-1] + "</w>",)
         words[key] = words.get(key, 0) + 1
@@ -104,9 +104,9 @@ def write_tiny_folder(out_dir, n_merges=80):
         f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "bos_token": "<|startoftext|>",
-                   "eos_token": "<|endoftext|>", "pad_token": "!", "unk_token": "<|endoftext|>"}, f, indent=2)
+                   "eos_token": "<|endoftext|>", "pad_token": pad_token, "unk_token": "<|endoftext|>"}, f, indent=2)
     with open(os.path.join(out_dir, "special_tokens_map.json"), "w", encoding="utf-8") as f:
-        json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!",
+        json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": pad_token,
                    "unk_token": "<|endoftext|>"}, f, indent=2)
 
 

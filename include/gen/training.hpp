@@ -78,4 +78,49 @@ struct TrainProgress {
 GEN_API void train_controlnet(const TrainControlNetOptions& options,
                               const std::function<void(const TrainProgress&)>& progress = {});
 
+
+// `gen train unet` / `gen train vae`: train a model's UNet (the text-to-image noise-prediction
+// loss of diffusers' train_text_to_image.py, the text encoder and the VAE frozen) or its VAE
+// (L1 reconstruction + kl_weight · KL of the posterior, as LDM's autoencoder loss without its
+// perceptual and adversarial terms) on a data set of images and captions: the JSONL format of
+// train_controlnet ("image", "text"; a "conditioning_image" is not needed). `model` is a diffusers
+// pipeline folder (e.g. made by init_model). Output: checkpoint-<step>/ and, at the end, unet/
+// or vae/ (a diffusers component folder; the VAE's config gets the scaling factor that gives its
+// latents unit variance on the data, as LDM chose 0.18215).
+struct TrainModelOptions {
+  std::string model;
+  std::string data;
+  std::string output;
+  int steps = 100;
+  int batch_size = 1;
+  int accumulation = 1;
+  double learning_rate = 1e-4;
+  double max_grad_norm = 1.0;
+  std::string prediction;    // UNet: "epsilon", "v_prediction"; "" = the model's
+  double empty_prompts = 0;  // UNet: the fraction of captions replaced by "" (for guidance)
+  double kl_weight = 1e-6;   // VAE
+  int checkpoint_every = 0;
+  std::uint64_t seed = 0;
+  bool resume = false;
+  int threads = 0;
+};
+GEN_API void train_unet(const TrainModelOptions& options, const std::function<void(const TrainProgress&)>& progress = {});
+GEN_API void train_vae(const TrainModelOptions& options, const std::function<void(const TrainProgress&)>& progress = {});
+
+// `gen train init CONFIG OUT`: a new model with random weights. CONFIG is a diffusers pipeline
+// folder without weights (model_index.json, unet/, vae/, text_encoder/ config.json,
+// scheduler/, tokenizer/); OUT (new) gets the same with weights, written whole or not at all.
+// Layers start as torch.nn starts them (convolutions and linears uniform(±1/√fan_in) for weight
+// and bias, norms 1 and 0, embedding tables normal(0, 0.02)), drawn from one CPU generator.
+struct InitModelSummary {
+  std::int64_t unet = 0, vae = 0, text_encoder = 0;  // parameters
+};
+GEN_API InitModelSummary init_model(const std::string& config_dir, const std::string& output, std::uint64_t seed = 0);
+
+// `gen train shapes OUT`: the demo model's synthetic data set (docs/training.md#the-demo-model):
+// `count` images of `size`² pixels, each one coloured shape (circle, square, triangle) on a
+// plain background, with its caption ("a red circle on a blue background"), outline (the control
+// image) and filled mask; a function of (seed, index) only. OUT must not exist.
+GEN_API void write_shapes_dataset(const std::string& output, int count, int size, std::uint64_t seed = 0);
+
 }  // namespace gen

@@ -15,20 +15,14 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "control/controlnet.hpp"
 #include "models/unet.hpp"
-
-namespace torch::optim {
-class AdamW;
-}
+#include "training/trainer.hpp"
 
 namespace gen::training {
-
-enum class Target { Epsilon, VPrediction };
 
 // A micro-batch: latents [B, 4, h, w] (× the VAE's scaling factor), noise like them, timesteps
 // [B] (int64, 0 ≤ t < training steps), context [B, L, C] (the frozen text encoder's output),
@@ -37,20 +31,14 @@ struct TrainSample {
   at::Tensor latents, noise, timesteps, context, hint;
 };
 
-// diffusers train_controlnet.py's defaults (torch.optim.AdamW, constant learning rate).
-struct TrainSettings {
-  double learning_rate = 5e-6;
-  double beta1 = 0.9, beta2 = 0.999;
-  double weight_decay = 1e-2;
-  double epsilon = 1e-8;
-  double max_grad_norm = 1.0;  // <= 0: no clipping
-  int accumulation = 1;        // micro-batches per optimizer step
-  Target target = Target::Epsilon;
-};
-
-// The loss of one micro-batch (a scalar with autograd history through the ControlNet).
-at::Tensor noise_prediction_loss(const models::UNet& unet, const control::ControlNet& net, const TrainSample& s,
+// The loss of one micro-batch (a scalar with autograd history through the trained model).
+// `net` null: the UNet alone (text-to-image training; `hint` unused).
+at::Tensor noise_prediction_loss(const models::UNet& unet, const control::ControlNet* net, const TrainSample& s,
                                  const at::Tensor& alphas_cumprod, Target target);
+inline at::Tensor noise_prediction_loss(const models::UNet& unet, const control::ControlNet& net, const TrainSample& s,
+                                        const at::Tensor& alphas_cumprod, Target target) {
+  return noise_prediction_loss(unet, &net, s, alphas_cumprod, target);
+}
 
 class ControlNetTrainer {
  public:
@@ -67,22 +55,19 @@ class ControlNetTrainer {
   // whether it stepped).
   double forward_backward(const TrainSample& s);
   bool finish_micro_step();
-  std::int64_t optimizer_steps() const { return steps_; }
+  std::int64_t optimizer_steps() const { return trainer_.optimizer_steps(); }
   // The trained parameters by (LDM) name, in the ControlNet's order.
-  const std::vector<std::string>& names() const { return names_; }
-  const std::vector<at::Tensor>& parameters() const { return params_; }
-  torch::optim::AdamW& optimizer() { return *optimizer_; }
+  const std::vector<std::string>& names() const { return trainer_.names(); }
+  const std::vector<at::Tensor>& parameters() const { return trainer_.parameters(); }
+  torch::optim::AdamW& optimizer() { return trainer_.optimizer(); }
+  ParameterTrainer& trainer() { return trainer_; }
 
  private:
   models::UNet& unet_;
   control::ControlNet& net_;
   at::Tensor alphas_cumprod_;
   TrainSettings settings_;
-  std::vector<std::string> names_;
-  std::vector<at::Tensor> params_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
-  int pending_ = 0;
-  std::int64_t steps_ = 0;
+  ParameterTrainer trainer_;
 };
 
 }  // namespace gen::training

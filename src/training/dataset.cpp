@@ -12,7 +12,7 @@
 
 namespace gen::training {
 
-Dataset read_dataset(const std::string& path) {
+Dataset read_dataset(const std::string& path, bool need_control) {
   Dataset d;
   d.file = core::is_dir(path) ? core::join(path, "metadata.jsonl") : path;
   if (core::is_dir(path) && !core::is_file(d.file))
@@ -31,15 +31,16 @@ Dataset read_dataset(const std::string& path) {
     Sample s;
     s.line = number;
     for (const char* key : {"image", "conditioning_image", "text"}) {
+      if (!need_control && std::string(key) == "conditioning_image") continue;
       if (!j.contains(key)) fail(ErrorCode::InvalidFormat, where, std::string("no \"") + key + "\"");
       if (!j[key].is_string()) fail(ErrorCode::InvalidFormat, where, std::string("\"") + key + "\" is not a string");
     }
     auto resolve = [&](const std::string& p) { return !p.empty() && p[0] == '/' ? p : core::join(dir, p); };
     s.image = resolve(j["image"].get<std::string>());
-    s.control = resolve(j["conditioning_image"].get<std::string>());
+    if (need_control) s.control = resolve(j["conditioning_image"].get<std::string>());
     s.caption = j["text"].get<std::string>();
     for (const auto& f : {s.image, s.control})
-      if (!core::is_file(f)) fail(ErrorCode::NotFound, f, "no such image (" + where + ")");
+      if ((!f.empty() || need_control) && !core::is_file(f)) fail(ErrorCode::NotFound, f, "no such image (" + where + ")");
     d.samples.push_back(std::move(s));
   }
   if (d.samples.empty()) fail(ErrorCode::InvalidArgument, d.file, "holds no samples");

@@ -23,7 +23,8 @@ struct Dataset {
 // Every line checked before any training: JSON objects with the three string keys, existing
 // files. NotFound (no such file / folder without metadata.jsonl / an image missing, naming it),
 // InvalidFormat (a bad line: file:line and what is wrong), InvalidArgument (no samples).
-Dataset read_dataset(const std::string& path);
+// `need_control` false: "conditioning_image" is not needed (text-to-image and VAE training).
+Dataset read_dataset(const std::string& path, bool need_control = true);
 
 // An image file as [3, H, W] float in [0, 1] (RGB; grey and alpha flattened as gen does).
 at::Tensor read_rgb(const std::string& path);
