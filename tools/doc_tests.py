@@ -203,7 +203,7 @@ def script(name, cmds):
         out.append("{ " + c + "\n}")
         out.append(f"__rc=$?; if [ $__rc != 0 ]; then echo {shlex.quote(f'DOCFAIL {where}')}\" (exit $__rc): \""
                    f"{shlex.quote(c.splitlines()[0])}; __fails=$((__fails + 1)); fi")
-    out.append("exit $__fails")
+    out.append("exit $((__fails > 100 ? 100 : __fails))")
     return "\n".join(out) + "\n"
 
 
@@ -256,13 +256,15 @@ def run(d, names, quiet=False):
         if not quiet or p.returncode:
             sys.stdout.write(p.stdout)
         ran = sum(1 for c in cmds if not c[2])
-        print(f"{name}: {ran} commands run, {len(cmds) - ran} allow-listed, {p.returncode} failed, {secs:.1f} s")
-        failed += p.returncode
+        print(f"{name}: {ran} commands run, {len(cmds) - ran} allow-listed, "
+              f"{p.returncode if p.returncode >= 0 else 'killed by signal %d: all' % -p.returncode} failed, {secs:.1f} s")
+        failed += p.returncode if p.returncode > 0 else (1 if p.returncode else 0)  # < 0: killed
     return failed
 
 
 def selftest(d):
-    """The test can fail: a broken command, an undefined placeholder and a stale entry."""
+    """The test can fail: a broken command, a missing file, a stale entry and a copy of a file
+    that differs from it."""
     d = os.path.join(d, "selftest")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "fixtures", "build", "models"))
@@ -273,7 +275,8 @@ def selftest(d):
         "```sh\ngen --version\ngen --no-such-option -o x.png   # broken\n```\n"
         "```console\n$ gen inspect no-such-model.safetensors\nsome output\n```\n"
         "```sh\ngen needs-real-weights\n```\n")
-    open(os.path.join(src, "docs", "a.md"), "w").write("```bash\ntrue\n```\n")
+    open(os.path.join(src, "docs", "a.md"), "w").write(
+        "```bash\ntrue\n```\n<!-- docs-test: same as tests/docs/allowlist.txt -->\n```text\nnot the file\n```\n")
     open(os.path.join(src, "tests", "docs", "allowlist.txt"), "w").write(
         "README.md | needs-real-weights | a reason\ndocs/a.md | never-there | stale\n")
     os.environ["GEN_SRC"] = src
@@ -285,12 +288,13 @@ def selftest(d):
     out = buf.getvalue()
     print(out)
     want = ["DOCFAIL README.md:3", "DOCFAIL README.md:6", "allowed: README.md:10: a reason",
-            "tests/docs/allowlist.txt:2: `never-there` matches no command of docs/a.md"]
+            "tests/docs/allowlist.txt:2: `never-there` matches no command of docs/a.md",
+            "docs/a.md:5: the block differs from tests/docs/allowlist.txt"]
     missing = [w for w in want if w not in out]
-    if n != 3 or missing or "DOCFAIL README.md:2" in out:
-        print(f"selftest FAILED: {n} failures (want 3), missing {missing}")
+    if n != 4 or missing or "DOCFAIL README.md:2" in out:
+        print(f"selftest FAILED: {n} failures (want 4), missing {missing}")
         return 1
-    print("selftest: the broken command, the missing file and the stale entry were caught")
+    print("selftest: the broken command, the missing file, the stale entry and the changed copy were caught")
     return 0
 
 

@@ -141,6 +141,9 @@ PY
 # An ESRGAN-family upscaler (the small old-layout ×4 net of tools/esrgan_reference.py).
 "$GEN_PYTHON" "$GEN_SRC/tools/esrgan_reference.py" --out upscalers --only old_x4 >/dev/null
 ln -s upscalers/old_x4.pth 4x-UltraSharp.pth
+# What docs/training.md's (allow-listed) training run leaves: run/controlnet.
+mkdir -p run
+ln -s "$M/diffusers/tiny-controlnet" run/controlnet
 # A UniControl file (the one tests/cli/test_unicontrol.sh makes).
 "$GEN_PYTHON" "$GEN_SRC/tools/make_tiny_unicontrol.py" "$M/tiny-control-sd15-full.safetensors" \
   "$M/diffusers/tiny-sd15-pipeline/text_encoder/config.json" unicontrol_v1.1.safetensors
