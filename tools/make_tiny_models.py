@@ -43,22 +43,40 @@ SIZES = {
     "fixture": dict(ch=(4, 8), groups=2, heads=2, layers=1, hint=(2, 2, 4, 4),
                     te_width=4, te_layers=1, te_ff=8, vocab=16, vae_ch=(4, 4), vae_layers=1,
                     xl_heads=(2, 2), xl_tlayers=(1, 2), xl_time=4, xl_te=(4, 8), lora_rank=2),
+    # "docs" (--size docs, the docs test): as "full", but three UNet levels with attention only
+    # at the last (1/4 of the latent), so that the docs' 512-1024 px commands
+    # take seconds on a CPU instead of minutes (full-resolution attention dominates otherwise).
+    "docs": dict(ch=(32, 32, 64), groups=32, heads=8, layers=1, hint=(16, 32, 32, 64), attn_from=2,
+                 te_width=32, te_layers=2, te_ff=37, vocab=1000, vae_ch=(32, 32, 64, 64), vae_layers=1,
+                 xl_heads=(1, 1, 1), xl_tlayers=(1, 1, 2), xl_time=8, xl_te=(64, 128), lora_rank=4),
 }
+
+
+def block_types(s, first_attn):
+    """Down and up block types: cross-attention from level `first_attn` on (the profile's
+    attn_from overrides)."""
+    n, a = len(s["ch"]), s.get("attn_from", first_attn)
+    down = tuple("CrossAttnDownBlock2D" if i >= a else "DownBlock2D" for i in range(n))
+    up = tuple("CrossAttnUpBlock2D" if i >= a else "UpBlock2D" for i in reversed(range(n)))
+    return down, up
 
 
 def unet_config(s, family):
     cfg = dict(sample_size=32, in_channels=4, out_channels=4, block_out_channels=s["ch"],
                layers_per_block=s["layers"], norm_num_groups=s["groups"])
     if family == "sdxl":
-        cfg.update(down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                   up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        down, up = block_types(s, 1)
+        cfg.update(down_block_types=down, up_block_types=up,
                    transformer_layers_per_block=s["xl_tlayers"], attention_head_dim=s["xl_heads"],
                    cross_attention_dim=sum(s["xl_te"]), use_linear_projection=True,
                    addition_embed_type="text_time", addition_time_embed_dim=s["xl_time"],
                    projection_class_embeddings_input_dim=s["xl_te"][1] + 6 * s["xl_time"])
     else:
-        cfg.update(down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-                   up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        down, up = block_types(s, 0)
+        if "attn_from" not in s:  # SD's layout: attention in every level but the last
+            down = tuple("DownBlock2D" if i == len(down) - 1 else "CrossAttnDownBlock2D" for i in range(len(down)))
+            up = tuple(reversed(["UpBlock2D" if t == "DownBlock2D" else "CrossAttnUpBlock2D" for t in down]))
+        cfg.update(down_block_types=down, up_block_types=up,
                    attention_head_dim=s["heads"], cross_attention_dim=s["te_width"],
                    use_linear_projection=(family == "sd2"))
     return cfg
@@ -476,7 +494,7 @@ model:
         in_channels: 4
         out_channels: 4
         model_channels: {model_channels}
-        attention_resolutions: [ 1 ]
+        attention_resolutions: [ {attention} ]
         num_res_blocks: {res_blocks}
         channel_mult: [ {channel_mult} ]
         num_heads: {heads}
@@ -523,7 +541,9 @@ def write_ldm_configs(folder, s, cfg):
         text = LDM_CONFIG.format(
             parameterization='    parameterization: "v"\n' if v else "",
             model_channels=ch[0], res_blocks=s["layers"], channel_mult=", ".join(str(c // ch[0]) for c in ch),
-            heads=cfg[family]["attention_head_dim"], linear="True" if sd2 else "False", context=s["te_width"],
+            heads=cfg[family]["attention_head_dim"],
+            attention=", ".join(str(1 << i) for i, t in enumerate(cfg[family]["down_block_types"]) if t.startswith("CrossAttn")),
+            linear="True" if sd2 else "False", context=s["te_width"],
             vae_ch=s["vae_ch"][0], vae_mult="".join(f"          - {c // s['vae_ch'][0]}\n" for c in s["vae_ch"]),
             vae_layers=s["vae_layers"],
             cond_target=("ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder" if sd2
@@ -616,12 +636,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", help="output folder (default build/models, or tests/data/layouts with --fixtures)")
     ap.add_argument("--fixtures", action="store_true", help="write the smaller committed fixture set")
+    ap.add_argument("--size", choices=("full", "docs"), default="full",
+                    help="docs: cheaper at large image sizes (the docs test's models)")
     ap.add_argument("--verify", action="store_true", help="reload the LDM files with diffusers and compare")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = args.out or os.path.join(root, "tests/data/layouts" if args.fixtures else "build/models")
     torch.set_num_threads(1)
-    m, files, kohya = build(out, SIZES["fixture" if args.fixtures else "full"], args.fixtures)
+    m, files, kohya = build(out, SIZES["fixture" if args.fixtures else args.size], args.fixtures)
     print(f"wrote {out}")
     if args.verify:
         if args.fixtures:
