@@ -141,6 +141,11 @@ def make_models(s):
     cn = ControlNetModel.from_unet(m["unet_sd1"], conditioning_embedding_out_channels=s["hint"])
     # A trained ControlNet differs from the UNet it was copied from: perturb every weight.
     m["controlnet"] = randomise(cn, SEED + 30, perturb=0.01)
+    # The SDXL refiner's UNet: the base's layout with the bigG context and 5 time ids.
+    torch.manual_seed(SEED + 3)
+    refiner = dict(unet_config(s, "sdxl"), cross_attention_dim=s["xl_te"][1],
+                   projection_class_embeddings_input_dim=s["xl_te"][1] + 5 * s["xl_time"])
+    m["unet_sdxl_refiner"] = randomise(UNet2DConditionModel(**refiner), SEED + 3)
     return m
 
 
@@ -330,7 +335,7 @@ def write_component(model, folder, **kw):
     model.save_pretrained(folder, safe_serialization=True, **kw)
 
 
-def write_pipeline(folder, cls_name, comps, scheduler):
+def write_pipeline(folder, cls_name, comps, scheduler, index_extra=None):
     os.makedirs(folder, exist_ok=True)
     import diffusers
     index = {"_class_name": cls_name, "_diffusers_version": diffusers.__version__}
@@ -338,7 +343,9 @@ def write_pipeline(folder, cls_name, comps, scheduler):
         lib = "transformers" if name.startswith("text_encoder") else "diffusers"
         index[name] = [lib, type(model).__name__]
         write_component(model, os.path.join(folder, name))
-    for name in ("tokenizer", "tokenizer_2") if "text_encoder_2" in comps else ("tokenizer",):
+    tokenizers = ("tokenizer",) if "text_encoder_2" not in comps else \
+        ("tokenizer", "tokenizer_2") if "text_encoder" in comps else ("tokenizer_2",)  # an SDXL refiner: the second
+    for name in tokenizers:
         # A small synthetic byte-level BPE vocabulary (ids < the tiny text encoders' 1000),
         # so the folder works without the real CLIP vocabulary.
         from make_tokenizer_fixtures import write_tiny_folder
@@ -346,6 +353,7 @@ def write_pipeline(folder, cls_name, comps, scheduler):
         index[name] = ["transformers", "CLIPTokenizer"]
     if cls_name == "StableDiffusionPipeline":
         index.update(safety_checker=[None, None], feature_extractor=[None, None], requires_safety_checker=False)
+    index.update(index_extra or {})
     index["scheduler"] = ["diffusers", type(scheduler).__name__]
     scheduler.save_config(os.path.join(folder, "scheduler"))
     with open(os.path.join(folder, "model_index.json"), "w") as f:
@@ -415,11 +423,24 @@ def build(out, s, fixtures):
         write_pipeline(os.path.join(dd, "tiny-sdxl-pipeline"), "StableDiffusionXLPipeline",
                        {"unet": m["unet_sdxl"], "vae": m["vae_sdxl"], "text_encoder": m["te1_sdxl"],
                         "text_encoder_2": m["te2_sdxl"]}, EulerDiscreteScheduler())
+        # An SDXL refiner (StableDiffusionXLImg2ImgPipeline as stable-diffusion-xl-refiner-1.0 is
+        # laid out): the bigG encoder only (the base's), its own UNet taking the bigG context and
+        # the pooled text + 5 time ids (size, crop, aesthetic score); the base's VAE.
+        write_pipeline(os.path.join(dd, "tiny-sdxl-refiner-pipeline"), "StableDiffusionXLImg2ImgPipeline",
+                       {"unet": m["unet_sdxl_refiner"], "vae": m["vae_sdxl"], "text_encoder_2": m["te2_sdxl"]},
+                       EulerDiscreteScheduler(),
+                       {"text_encoder": [None, None], "tokenizer": [None, None], "requires_aesthetics_score": True,
+                        "force_zeros_for_empty_prompt": False})
 
     # Original single-file layouts.
     files["tiny-sd15.safetensors"] = {**unet["sd1"], **vae, **te1}
     files["tiny-sd21.safetensors"] = {**unet["sd2"], **vae, **te2}
     files["tiny-sdxl.safetensors"] = {**unet["sdxl"], **vae, **xl_te}
+    if not fixtures:  # the refiner as sgm stores it: bigG as embedders.0
+        refiner_cfg = dict(m["unet_sdxl_refiner"].config)
+        files["tiny-sdxl-refiner.safetensors"] = {
+            **to_ldm(sd(m["unet_sdxl_refiner"]), unet_table(refiner_cfg), "model.diffusion_model."), **vae,
+            **openclip_to_ldm(sd(m["te2_sdxl"]), "conditioner.embedders.0.model.")}
     files["tiny-unet.safetensors"] = unet["sd1"]
     files["tiny-vae.safetensors"] = vae_plain
     files["tiny-text-encoder.safetensors"] = te1

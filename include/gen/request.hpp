@@ -274,7 +274,17 @@ std::string names_text() {
   X(std::string, negative_crop, "", "--negative-crop", "SDXL: --crop of the negative half (default: --crop)", "", \
     GEN_ANY)                                                                                                    \
   X(std::string, negative_target_size, "", "--negative-target-size",                                            \
-    "SDXL: --target-size of the negative half (default: --target-size)", "", GEN_ANY)
+    "SDXL: --target-size of the negative half (default: --target-size)", "", GEN_ANY)                            \
+  X(double, aesthetic_score, 6.0, "--aesthetic-score",                                                          \
+    "SDXL refiner: the aesthetic score the UNet is told (diffusers' aesthetic_score)", "", GEN_RANGE(0, 10, 0))  \
+  X(double, negative_aesthetic_score, 2.5, "--negative-aesthetic-score",                                        \
+    "SDXL refiner: the negative half's aesthetic score", "", GEN_RANGE(0, 10, 0))                                \
+  X(std::string, refiner, "", "--refiner",                                                                      \
+    "SDXL: a refiner (or any SDXL model) that takes over the base's latents at --refiner-switch "               \
+    "(docs/sdxl.md)", "Refiner", GEN_ANY)                                                                       \
+  X(double, refiner_switch, 0.8, "--refiner-switch",                                                            \
+    "The fraction of the denoising the base does before the refiner takes over, 0 < F < 1 (diffusers' "         \
+    "denoising_end / denoising_start)", "Refiner switch at", GEN_RANGE(0, 1, 0))
 
 // One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
 // after it set that group's fields.

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 // Every path-valued string of `r`; `maybe_name`: a bare value may be a name, not a path.
 void for_each_path(Request& r, const std::function<void(std::string&, bool maybe_name)>& f) {
   for (std::string* p : {&r.model, &r.model_config, &r.vae, &r.vocab, &r.lora_dir, &r.annotator_dir,
-                         &r.embeddings_dir, &r.init_image, &r.mask})
+                         &r.embeddings_dir, &r.init_image, &r.mask, &r.refiner})
     f(*p, false);
   for (auto& c : r.controls) {
     f(c.model, false);

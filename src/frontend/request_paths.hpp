@@ -5,7 +5,7 @@
 // into a PNG has its relative paths rewritten relative to the PNG's folder, so the image and
 // the files it names can move together. Absolute paths are left as they are.
 //
-// Path fields: model, model_config, vae, vocab, lora_dir, annotator_dir, embeddings_dir,
+// Path fields: model, model_config, vae, vocab, lora_dir, annotator_dir, embeddings_dir, refiner,
 // init_image, mask, every control's model and image. Name-or-path fields (a bare name is looked
 // up in a folder: loras[].file, hires_upscaler_model, embeddings[]): only values that hold a '/'
 // or name an existing file are treated as paths.

@@ -143,6 +143,9 @@ void plan_sdxl_ldm(ModelPlan& m, const std::shared_ptr<SafetensorsCheckpoint>& c
          "an SDXL checkpoint without its OpenCLIP text encoder (conditioner.embedders.N.model.): "
          "SDXL needs the second text encoder");
   m.refiner = text == nullptr;
+  // diffusers' from_single_file takes the pipeline config of stable-diffusion-xl-refiner-1.0 for
+  // a refiner: force_zeros_for_empty_prompt false (a base's: true).
+  m.force_zeros_for_empty_prompt = !m.refiner;
   const auto layout_of = [](const PartLocation& p) {
     return p.layout == Layout::OpenClip ? models::ClipTextConfig::Layout::OpenClip
                                         : models::ClipTextConfig::Layout::HuggingFace;

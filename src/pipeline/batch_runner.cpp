@@ -76,6 +76,10 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       };
       auto state = prepare_latents(job.models, d);
       auto latents = denoise(job.models, d, state, job.negative, job.positive, on_step, cancel);
+      if (job.refiner) {
+        stage = "refining (batch " + std::to_string(batch + 1) + ")";
+        latents = refiner_pass(*job.refiner, latents, std::move(state.generators), timings.steps, on_step, cancel);
+      }
       if (job.hires) {
         stage = "hires fix (batch " + std::to_string(batch + 1) + ")";
         latents = hires_pass(job.models, *job.hires, latents, d.seed, on_step, cancel);
@@ -87,7 +91,7 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       stage = "VAE decoding (batch " + std::to_string(batch + 1) + ")";
       if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "generation", "cancelled before decoding");
       const double f_decode = models::flops::total();
-      images = decode(job.models, latents, tiling_of(req.vae_tiling), tiles_of(req.vae_tiling), &timings.vae_decode)
+      images = decode(job.refiner ? job.refiner->models : job.models, latents, tiling_of(req.vae_tiling), tiles_of(req.vae_tiling), &timings.vae_decode)
                    .permute({0, 2, 3, 1})
                    .contiguous()
                    .to(at::kCPU, at::kFloat);

@@ -14,6 +14,7 @@
 #include "pipeline/generate.hpp"
 #include "pipeline/hires.hpp"
 #include "pipeline/model_cache.hpp"
+#include "pipeline/refiner.hpp"
 
 namespace gen::pipeline {
 
@@ -26,6 +27,7 @@ struct BatchJob {
   at::Tensor negative, positive;     // the prompts' conditioning
   const EditImages* edit_images = nullptr;  // editing: how each image is finished (overlay)
   const HiresJob* hires = nullptr;          // hires fix: the second pass
+  const RefinerJob* refiner = nullptr;      // SDXL: the refiner takes over (and decodes)
   std::string lora_hashes;                  // the infotext's "Lora hashes" ("": none)
   std::string ti_hashes;                    // the infotext's "TI hashes" ("": none)
 };

@@ -22,7 +22,7 @@ void diagnose_nonfinite(const std::string& stage, const BaseModel& base,
     if (auto name = first_nonfinite(*net); !name.empty())
       fail(ErrorCode::ModelMismatch, path, "the weights contain NaN or Inf (tensor " + name + ")");
   const std::string& file = base.model_path;
-  if (auto name = first_nonfinite(*base.text); !name.empty())
+  if (auto name = base.text ? first_nonfinite(*base.text) : std::string(); !name.empty())
     fail(ErrorCode::ModelMismatch, file, "the text encoder's weights contain NaN or Inf (tensor " + name + ")");
   if (auto name = first_nonfinite(*base.unet); !name.empty())
     fail(ErrorCode::ModelMismatch, file, "the UNet's weights contain NaN or Inf (tensor " + name + ")");

@@ -25,6 +25,7 @@
 #include "upscalers/esrgan_net.hpp"
 #include "pipeline/lora_stage.hpp"
 #include "pipeline/model_cache.hpp"
+#include "pipeline/refiner.hpp"
 #include "pipeline/sdxl_stage.hpp"
 #include "pipeline/t2i_stage.hpp"
 #include "pipeline/threads.hpp"
@@ -123,6 +124,7 @@ struct Engine::State {
   ModelCache models;
   TokenizerCache tokenizers;
   TokenizerCache tokenizers2;  // SDXL's second
+  TokenizerCache refiner_tokenizers;  // an SDXL refiner's (both roles: it has the second encoder only)
   LoraStage loras;
   EmbeddingStage embeddings;
   annotators::Annotators annotators;  // annotator networks, loaded once (by file identity)
@@ -145,6 +147,7 @@ void Engine::clear_cache() {
   s_->models.clear();
   s_->tokenizers.clear();
   s_->tokenizers2.clear();
+  s_->refiner_tokenizers.clear();
   s_->loras.clear();
   s_->embeddings.clear();
   s_->annotators.clear();
@@ -243,7 +246,17 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
   if (base.text2) check_sdxl_request(req, base, loras.size());
-  const auto& tokenizer = s.tokenizers.get(req, base.tokenizer_dir, s.options.fallback_vocab);
+  // The SDXL hand-off: the refiner, loaded beside the base (pipeline/refiner.hpp).
+  BaseModel* refiner = nullptr;
+  Request refiner_req;
+  if (!req.refiner.empty()) {
+    refiner_req = refiner_request(req, base);
+    refiner = &s.models.base(refiner_req, settings, timings.models_loaded, report, &base);
+    check_refiner(req, base, *refiner);
+  }
+  // (a refiner's only tokenizer is its tokenizer_2/)
+  const auto& tokenizer =
+      s.tokenizers.get(req, base.refiner ? base.tokenizer2_dir : base.tokenizer_dir, s.options.fallback_vocab);
   TextEncoder encoder = text_encoder_for(req, base, s.tokenizers, tokenizer);
   if (base.text2)
     add_second_encoder(encoder, req, base, s.tokenizers2,
@@ -252,7 +265,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   s.stage = "finding the embeddings";
   const auto embeddings = s.embeddings.prepare(
       req, {prompts.prompt, prompts.negative_prompt, prompts.hires_prompt, prompts.hires_negative_prompt}, encoder,
-      base.text->config().width, req.model);
+      (base.text ? base.text : base.text2)->config().width, req.model);
   encoder.embeddings = embeddings.get();
   s.stage = "loading the models";
 
@@ -344,6 +357,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   s.summary = sum.str();
 
   // Stage 2: the prompts' conditioning.
+  RefinerJob refining;
   t0 = std::chrono::steady_clock::now();
   s.stage = "text encoding";
   std::vector<int> used;  // the embeddings the prompts use (hires fix's too), for "TI hashes"
@@ -359,6 +373,19 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     }
     job.ti_hashes = ti_hashes_text(*embeddings, used);
     job.lora_hashes = adapters::lora_hashes_text(loras);
+    if (refiner) {  // the refiner's own conditioning (its bigG encoder, size, crop, aesthetic score)
+      const auto& tok = s.refiner_tokenizers.get(refiner_req, refiner->tokenizer2_dir, s.options.fallback_vocab);
+      TextEncoder renc = text_encoder_for(refiner_req, *refiner, s.refiner_tokenizers, tok);
+      add_second_encoder(renc, refiner_req, *refiner, s.refiner_tokenizers, tok);
+      PooledPair rpooled;
+      std::tie(refining.negative, refining.positive) =
+          encode_prompts(renc, prompts.prompt, prompts.negative_prompt, nullptr, &rpooled);
+      sdxl_zero_negative(refiner_req, *refiner, prompts.negative_prompt, refining.negative, rpooled);
+      refining.denoise = denoise_settings(refiner_req, *refiner);
+      set_sdxl_added(refining.denoise, refiner_req, *refiner, rpooled);
+      refining.switch_at = req.refiner_switch;
+      job.denoise.denoising_end = req.refiner_switch;
+    }
     timings.flops_encode = models::flops::total() - f0;
     if (!all_finite(job.negative) || !all_finite(job.positive))
       diagnose_nonfinite("text encoder", base, job.controlnets);
@@ -413,6 +440,11 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
 
   job.models = Models{base.unet.get(), base.vae.get(), dtype, device, /*vae_channels_last=*/true,
                       /*unet_channels_last=*/settings.channels_last, base.graphs.get()};
+  if (refiner) {
+    refining.models = Models{refiner->unet.get(), refiner->vae.get(), dtype, device, true, settings.channels_last,
+                             refiner->graphs.get()};
+    job.refiner = &refining;
+  }
 
   // Stage 3 (editing requests): the init image and mask, encoded once for every batch.
   EditInputs edit;
@@ -438,6 +470,8 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
     job.denoise.profile = &profile;  // synchronised around each model call, so the step runs eagerly
   else
     job.denoise.step_times = &step_times;
+  refining.denoise.profile = job.denoise.profile;
+  refining.denoise.step_times = job.denoise.step_times;
   const auto graph_stats0 = base.graphs ? base.graphs->stats() : StepGraphs::Stats{};
   run_batches(job, callbacks, cancel, timings, s.stage);
 

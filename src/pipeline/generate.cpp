@@ -10,6 +10,7 @@
 
 #include "core/fail.hpp"
 #include "kernels.hpp"
+#include "pipeline/refiner.hpp"
 #include "pipeline/step_graph.hpp"
 
 namespace gen::pipeline {
@@ -241,8 +242,17 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
   // T2I-Adapter features: once per control image, not on every step.
   const auto features = adapter_features(m, req, latents.size(2), latents.size(3));
 
-  const auto n = scheds[0]->size();
   const auto begin = scheds[0]->begin_index();  // image-to-image starts later
+  // A base before a refiner stops at denoising_end's cutoff (pipeline/refiner.hpp).
+  const auto n = req.denoising_end > 0 && req.denoising_end < 1
+                     ? denoising_end_index(*scheds[0], begin, req.scheduler.num_train_timesteps, req.denoising_end)
+                     : scheds[0]->size();
+  if (n <= begin)
+    fail(ErrorCode::InvalidArgument, "refiner_switch",
+         "at " + std::to_string(req.denoising_end) + " of " + std::to_string(req.steps) +
+             " steps leaves the base model no step (no timestep at or above the cutoff " +
+             std::to_string(timestep_cutoff(req.scheduler.num_train_timesteps, req.denoising_end)) +
+             "): raise --refiner-switch or --steps");
   const std::int64_t calls_batch = cfg ? 2 * b : b;
   at::Tensor extra = state.edit.unet_extra;
   if (extra.defined()) {

@@ -80,6 +80,9 @@ struct DenoiseRequest {
   // SDXL: the UNet's added condition of each CFG half, [1, adm_in_channels]
   // (models::added_condition: pooled text + time ids); undefined for other models.
   at::Tensor added_negative, added_positive;
+  // SDXL base before a refiner (pipeline/refiner.hpp): diffusers' denoising_end, the fraction
+  // of the schedule after which the loop stops (0: runs to the end).
+  double denoising_end = 0;
   DenoiseProfile* profile = nullptr;  // when set, filled (and the device synchronised)
   // When set, the seconds of each step (model calls and scheduler) are appended, measured
   // without synchronising inside the loop (CUDA events; host clocks on the CPU).

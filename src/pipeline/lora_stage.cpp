@@ -72,7 +72,7 @@ LoraReport LoraStage::apply(BaseModel& base, const std::vector<control::ControlN
   }
   adapters::TargetIndex index;
   index.add_unet(*base.unet);
-  index.add_text(*base.text);
+  if (base.text) index.add_text(*base.text);  // (an SDXL refiner has the second encoder only)
   for (auto* n : nets) index.add_controlnet(*n);
   const auto plan = adapters::plan_loras(uses, index);
   if (!plan.unmatched.empty()) {

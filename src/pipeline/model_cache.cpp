@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "control/controlnet_files.hpp"
 #include "core/fail.hpp"
@@ -37,14 +38,19 @@ std::string base_key(const Request& r, const LoadSettings& s) {
 
 }  // namespace
 
-BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded, const LoadReport& report) {
+BaseModel& ModelCache::base(const Request& r, const LoadSettings& s, int& loaded, const LoadReport& report,
+                            const BaseModel* keep) {
   const std::string key = base_key(r, s);
   auto it = std::find_if(models_.begin(), models_.end(), [&](const auto& m) { return m->key == key; });
   if (it != models_.end()) {
     models_.splice(models_.begin(), models_, it);
     return *models_.front();
   }
-  while (static_cast<int>(models_.size()) >= capacity_) models_.pop_back();
+  while (static_cast<int>(models_.size()) >= capacity_) {
+    auto last = std::find_if(models_.rbegin(), models_.rend(), [&](const auto& m) { return m.get() != keep; });
+    if (last == models_.rend()) break;
+    models_.erase(std::next(last).base());
+  }
   auto l = std::make_unique<BaseModel>();
   models::ModelFilesOptions opt;
   opt.vae_path = r.vae;

@@ -91,8 +91,10 @@ class ModelCache {
 
   // The base model of `request` with `settings`: from the cache (moved to the front) or
   // loaded, dropping the least recently used first so that no more than `capacity` are held.
-  // `loaded` is incremented for each model read.
-  BaseModel& base(const Request& request, const LoadSettings& settings, int& loaded, const LoadReport& report = {});
+  // `loaded` is incremented for each model read. `keep` (a model of the same request, as the
+  // SDXL base beside its refiner) is never dropped, even when that holds one more.
+  BaseModel& base(const Request& request, const LoadSettings& settings, int& loaded, const LoadReport& report = {},
+                  const BaseModel* keep = nullptr);
 
   // ControlNet `c` loaded against `base` (kept in the base's list, at most `capacity` of
   // them, but never dropping the first `keep` — the ones this request already placed).

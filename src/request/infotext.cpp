@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "adapters/lora_names.hpp"
+#include "core/file_cache.hpp"
+#include "core/sha256.hpp"
 #include "gen/error.hpp"
 #include "request/fields.hpp"
 #include "request/request.hpp"
@@ -49,6 +53,38 @@ std::string hires_upscaler_a1111_name(HiresUpscaler u) {
   }
   return "?";
 }
+
+namespace {
+
+// A1111's checkpoint short_title: the file's name without extension and the first 10 hex digits
+// of its SHA-256 ("sd_xl_refiner_1.0 [7440042bbd]"), computed once per file (and kept while it is
+// unchanged); a folder (diffusers) has its name alone.
+std::string refiner_title(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (fs::is_directory(p, ec)) return p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
+  static std::mutex lock;
+  static std::map<std::string, std::string> hashes;
+  const std::string id = core::file_identity(path);
+  std::string hash;
+  {
+    std::lock_guard<std::mutex> hold(lock);
+    if (const auto it = hashes.find(id); it != hashes.end()) hash = it->second;
+  }
+  if (hash.empty()) {
+    try {
+      hash = sha256_file(path).substr(0, 10);
+    } catch (const gen::Error&) {
+      return p.stem().string();  // gone by now: the name alone
+    }
+    std::lock_guard<std::mutex> hold(lock);
+    hashes[id] = hash;
+  }
+  return p.stem().string() + " [" + hash + "]";
+}
+
+}  // namespace
 
 std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch) {
   // The LoRA files of `loras` and of the prompts' <lora:...> tags; one that cannot be found
@@ -102,6 +138,10 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
                                                 : std::filesystem::path(r.hires_upscaler_model).stem().string());
     } else if (key == "Hires steps") {
       if (r.has_hires() && r.hires_steps > 0) add(key, f.text(r));
+    } else if (key == "Refiner") {  // A1111: "Refiner: NAME [HASH], Refiner switch at: F" with a refiner only
+      if (!r.refiner.empty()) add(key, refiner_title(r.refiner));
+    } else if (key == "Refiner switch at") {
+      if (!r.refiner.empty()) add(key, f.text(r));
     } else if (key == "Mask blur") {  // … and these for inpainting, A1111's non-default values only
       if (r.has_mask()) add(key, f.text(r));
     } else if (key == "Mask mode") {

@@ -121,6 +121,9 @@ void Request::validate() const {
   }
   editing::parse_outpaint_fill(outpaint_fill);
   request::sdxl_time_ids(*this, false);  // SDXL micro-conditioning: parsed (and refused) here
+  if (!(refiner_switch > 0 && refiner_switch < 1))
+    bad("refiner_switch", "must be between 0 and 1 (exclusive): the fraction of the denoising the base does, got " +
+                              field_text(*this, "refiner_switch"));
   request::sdxl_time_ids(*this, true);
   if (has_hires()) {
     if (has_init_image()) bad("hires_scale", "hires fix is a text-to-image pass: not with an init image");

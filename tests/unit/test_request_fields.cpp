@@ -73,6 +73,7 @@ TEST(RequestFields, EveryValueSetAsTextRoundTripsThroughJson) {
   r.hires_scale = 0;
   r.hires_width = r.hires_height = 0;
   r.hires_sampler.clear();
+  r.refiner_switch = 0.5;  // inside (0, 1), both ends excluded
   // SDXL's micro-conditioning fields have a form (WIDTHxHEIGHT, TOP,LEFT).
   r.original_size = "1024x768";
   r.crop = "16,0";
