@@ -13,7 +13,9 @@
 //   projection, 4C GELU, 4C product, input and norm) or a resnet (input + 3 outputs; up-path
 //   resnets read the concatenated skip, twice). Attention adds nothing quadratic: ATen's SDPA
 //   kernels (CPU flash, CUDA flash / memory-efficient) hold no tokens² map.
-// - ControlNets: their residuals (one set of skips, two while several are summed).
+// - ControlNets: one encoder-half step (unet_step_bytes with encoder_only: its residuals, the
+//   skips, and its widest block; an upper bound, as its widest block is gone when the UNet
+//   runs), two while several are summed.
 // - VAE decode at the output size: tiled_vae.hpp's estimates (untiled, exact-tiled, or one
 //   blended tile) as --vae-tiling resolves, plus the float image and its two copies
 //   (batch × 3 × H × W × 4 × 3).

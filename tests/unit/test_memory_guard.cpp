@@ -66,7 +66,8 @@ TEST(MemoryGuard, EstimateGrowsWithSizeBatchAndControlNets) {
   EXPECT_EQ(pipeline::unet_step_bytes(unet, 64, 64, 4, 4), 2 * a);  // linear in the rows
   EXPECT_GT(pipeline::unet_step_bytes(unet, 128, 128, 2, 4), 3 * a);  // about 4× the pixels
   EXPECT_EQ(pipeline::unet_step_bytes(unet, 64, 64, 2, 2), a / 2);    // fp16
-  EXPECT_LT(pipeline::unet_step_bytes(unet, 64, 64, 2, 4, true), a);  // a ControlNet: the encoder half
+  EXPECT_LE(pipeline::unet_step_bytes(unet, 64, 64, 2, 4, true), a);  // a ControlNet: the encoder half
+  EXPECT_GT(pipeline::unet_step_bytes(unet, 64, 64, 2, 4, true), a / 2);
   // SD 1.5 at 512² with CFG in fp32: level 0's GEGLU (18 × 320 × 4096 × 2 rows × 4 B ≈ 189 MB)
   // plus the skips (≈ 60 MB): between 200 and 400 MB.
   EXPECT_GT(a, 200e6);
@@ -93,8 +94,9 @@ TEST(MemoryGuard, EstimateGrowsWithSizeBatchAndControlNets) {
   EXPECT_NE(estimate(hires, 0).stage.find("hires"), std::string::npos);
   // A limit caps what is available: the peak (RSS included) may not pass it.
   const auto capped = pipeline::estimate_memory(sized(512, 512, 1), unet, vae, 0, 8, cpu, at::kFloat,
-                                                base.in_use + (std::int64_t{1} << 20));
-  EXPECT_EQ(capped.available, std::int64_t{1} << 20);
+                                                base.in_use + (std::int64_t{64} << 20));
+  // (the RSS moves a little between the two estimates)
+  EXPECT_NEAR(static_cast<double>(capped.available), static_cast<double>(std::int64_t{64} << 20), 16.0 * (1 << 20));
   EXPECT_NE(capped.available_from.find("memory_limit"), std::string::npos);
 }
 
