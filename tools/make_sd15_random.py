@@ -5,6 +5,7 @@ real weights cannot be downloaded here). Not part of the default test suite: it 
 about 3 GB.
 
     python tools/make_sd15_random.py --out build/sd15 [--dtype fp16|fp32] [--diffusers]
+        [--unet-channels 320] [--vae-channels 128]   # smaller: a mid-size model of the same shape
 
 Writes sd15-random.safetensors (model.diffusion_model.*, first_stage_model.*,
 cond_stage_model.transformer.text_model.*) and control-sd15-random.safetensors
@@ -31,13 +32,16 @@ def main():
     ap.add_argument("--dtype", choices=("fp16", "fp32"), default="fp16")
     ap.add_argument("--diffusers", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unet-channels", type=int, default=320, help="the UNet's first level (levels: ×1, 2, 4, 4)")
+    ap.add_argument("--vae-channels", type=int, default=128, help="the VAE's first level (levels: ×1, 2, 4, 4)")
     a = ap.parse_args()
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(a.seed)
-    unet = UNet2DConditionModel(cross_attention_dim=768).eval()
-    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
+    c, v = a.unet_channels, a.vae_channels
+    unet = UNet2DConditionModel(cross_attention_dim=768, block_out_channels=(c, 2 * c, 4 * c, 4 * c)).eval()
+    vae = AutoencoderKL(block_out_channels=(v, 2 * v, 4 * v, 4 * v), layers_per_block=2, latent_channels=4,
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         sample_size=512).eval()
     te = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12,

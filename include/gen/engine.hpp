@@ -73,6 +73,12 @@ struct EngineOptions {
   bool fused_kernels = true;
   // Tests: the CUDA-graph bookkeeping run eagerly on any device (the same images).
   bool emulate_graphs = false;
+  // The memory guard (docs/performance.md#memory-guard): a request whose estimated peak memory
+  // does not fit what the device has free is refused (OutOfMemory) before its first step.
+  bool memory_guard = true;
+  // Bytes the guard lets a request's peak reach (0: what the device has free). On the CPU the
+  // process's RSS counts against it.
+  std::int64_t memory_limit = 0;
 };
 
 // The defaults, as a function (whisper.cpp's *_default_params pattern): programs built
@@ -143,6 +149,12 @@ struct Timings {
   std::string graphs_off;
   // How the VAE decoded the last batch: "untiled", "exact" or "blended" tiles (--vae-tiling).
   std::string vae_decode;
+  // The memory guard's estimate (docs/performance.md#memory-guard), in bytes: held when the
+  // request started (CPU: RSS), the largest stage's working memory, and what was available
+  // (-1: unknown or the guard was off).
+  std::int64_t memory_in_use_bytes = -1;
+  std::int64_t memory_work_bytes = -1;
+  std::int64_t memory_available_bytes = -1;
 };
 
 // Progress while models load: called before each part is read.

@@ -66,6 +66,7 @@ Engine::Engine(EngineOptions options) {
   if (options.max_models < 1) fail(ErrorCode::InvalidArgument, "max_models", "must be at least 1");
   if (options.max_controlnets < 1) fail(ErrorCode::InvalidArgument, "max_controlnets", "must be at least 1");
   if (options.threads < 0) fail(ErrorCode::InvalidArgument, "threads", "must be 0 (default) or more");
+  if (options.memory_limit < 0) fail(ErrorCode::InvalidArgument, "memory_limit", "must be 0 (none) or more bytes");
   // Checked like a request's fields, before anything is loaded.
   Request probe;
   probe.device = options.device;

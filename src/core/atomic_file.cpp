@@ -183,11 +183,36 @@ void AtomicFile::write(const void* data, std::size_t n) {
   }
 }
 
-void AtomicFile::commit() {
+void AtomicFile::close_for_commit() {
+  if (fd_ < 0) return;  // closed by an earlier commit_new
   if (::fsync(fd_) != 0) fail_errno(path_, "fsync failed", errno);
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail_errno(path_, "close failed", errno);
+}
+
+bool AtomicFile::commit_new(const std::string& name) {
+  close_for_commit();
+  if (::linkat(dir_.get(), temp_.c_str(), dir_.get(), name.c_str(), 0) == 0) {
+    ::unlinkat(dir_.get(), temp_.c_str(), 0);
+  } else {
+    const int err = errno;
+    if (err == EEXIST) return false;
+    if (err != EPERM && err != EOPNOTSUPP && err != ENOSYS && err != EMLINK)
+      fail_errno(path_, "cannot create " + name, err);
+    // No hard links here (FAT, some network and FUSE file systems): a rename that refuses to replace.
+    if (::renameat2(dir_.get(), temp_.c_str(), dir_.get(), name.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) return false;
+      fail_errno(path_, "cannot create " + name + " without the risk of replacing a file (no link() nor RENAME_NOREPLACE here)", errno);
+    }
+  }
+  committed_ = true;
+  ::fsync(dir_.get());
+  return true;
+}
+
+void AtomicFile::commit() {
+  close_for_commit();
   check_replaceable(dir_.get(), name_, path_);  // something may have appeared meanwhile
   if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0)
     fail_errno(path_, "cannot replace", errno);
@@ -206,6 +231,41 @@ void check_output_path(const std::string& path) {
   }
   const Fd held(dir);
   check_replaceable(dir, name, path);
+}
+
+std::string numbered_name(const std::string& path, int k) {
+  const auto slash = path.rfind('/');
+  auto dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == (slash == std::string::npos ? 0 : slash + 1))
+    dot = path.size();
+  return path.substr(0, dot) + "-" + std::to_string(k) + path.substr(dot);
+}
+
+namespace {
+
+// Claims the first free name of `shown_path` / its numbered variants for `file`; returns K (0: the name itself).
+int claim_free_name(AtomicFile& file, const std::string& shown_path) {
+  const std::string base = base_of(shown_path);
+  if (file.commit_new(base)) return 0;
+  for (int k = 1; k < 1000000; ++k)
+    if (file.commit_new(base_of(numbered_name(shown_path, k)))) return k;
+  fail(ErrorCode::Io, shown_path, "exists, and so do a million numbered variants: pass --overwrite or another name");
+}
+
+}  // namespace
+
+std::string write_file_new(const std::string& path, const void* data, std::size_t size) {
+  AtomicFile f(path);
+  f.write(data, size);
+  const int k = claim_free_name(f, path);
+  return k == 0 ? path : numbered_name(path, k);
+}
+
+std::string write_file_new(const OutputFolder& folder, const std::string& relative, const void* data, std::size_t size) {
+  AtomicFile f(folder, relative);
+  f.write(data, size);
+  const int k = claim_free_name(f, relative);
+  return k == 0 ? relative : numbered_name(relative, k);
 }
 
 void write_file_atomic(const std::string& path, const void* data, std::size_t size) {

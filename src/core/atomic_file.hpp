@@ -36,6 +36,12 @@ class AtomicFile {
   // fsync, close, rename over the target (checked again to be a regular file or absent),
   // fsync the folder.
   void commit();
+  // Instead of commit(): fsync and close (the first time), then give the file the name
+  // `name` in the target's folder only if nothing has that name — link(), which never
+  // replaces, and the temporary name removed — so a file another program created meanwhile
+  // is never overwritten. False when `name` is taken (by anything); the file stays ready for
+  // another name. (On a file system without hard links: renameat2 RENAME_NOREPLACE.)
+  bool commit_new(const std::string& name);
   const std::string& path() const noexcept { return path_; }
 
  private:
@@ -46,11 +52,23 @@ class AtomicFile {
   std::string temp_;  // the temporary's name in dir_
   int fd_ = -1;
   bool committed_ = false;
+  void close_for_commit();
 };
 
 // One-shot form.
 void write_file_atomic(const std::string& path, const void* data, std::size_t size);
 void write_file_atomic(const OutputFolder& folder, const std::string& relative, const void* data, std::size_t size);
+
+// `path` with "-K" before its extension: numbered_name("out/a.png", 2) = "out/a-2.png"
+// (A1111's numbering of files that would collide; no extension: "a-2").
+std::string numbered_name(const std::string& path, int k);
+
+// Never over an existing file: writes under `path` or, when that name is taken, the first
+// free numbered_name(path, K), K = 1, 2, … (up to 999999), each name claimed atomically with
+// AtomicFile::commit_new. Returns the path written (below `folder`: the relative path).
+// InvalidArgument/NotFound/Io as AtomicFile; Io when every numbered name is taken.
+std::string write_file_new(const std::string& path, const void* data, std::size_t size);
+std::string write_file_new(const OutputFolder& folder, const std::string& relative, const void* data, std::size_t size);
 
 // Refuses, before any work, an output `path` that AtomicFile(path) would refuse: NotFound
 // when its folder does not exist, InvalidArgument when it exists and is not a regular file.

@@ -24,6 +24,7 @@
 #include "pipeline/hires.hpp"
 #include "upscalers/esrgan_net.hpp"
 #include "pipeline/lora_stage.hpp"
+#include "pipeline/memory_guard.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/refiner.hpp"
 #include "pipeline/sdxl_stage.hpp"
@@ -351,6 +352,17 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   if (!units.empty() && units[0].net->config().global_average_pooling && !units[0].pooled_by_request)
     job.denoise.guess_mode = true;
   timings.load = since(t0);
+
+  // The memory guard: refused here, with the estimate, rather than after minutes of work.
+  if (s.options.memory_guard) {
+    s.stage = "estimating the memory";
+    const auto need = estimate_memory(req, base.unet->config(), *base.vae, static_cast<int>(units.size()),
+                                      static_cast<int>(vae_factor(*base.vae)), device, dtype, s.options.memory_limit);
+    timings.memory_in_use_bytes = need.in_use;
+    timings.memory_work_bytes = need.work;
+    timings.memory_available_bytes = need.available;
+    check_memory(need, req);
+  }
 
   std::ostringstream sum;
   sum << base.summary << "device " << device.str() << ", dtype " << c10::toString(dtype);

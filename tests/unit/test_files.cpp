@@ -156,3 +156,39 @@ TEST(AtomicFile, OutputFolderKeepsWritesInside) {
   EXPECT_FALSE(folder.has_regular_file("planted"));
   EXPECT_EQ(folder.display("made/deeper/x.png"), dir + "/out/made/deeper/x.png");
 }
+
+TEST(AtomicFile, NewNamesAreClaimedWithoutEverReplacing) {
+  const std::string dir = test_dir();
+  EXPECT_EQ(gen::numbered_name("out/a.png", 2), "out/a-2.png");
+  EXPECT_EQ(gen::numbered_name("out.d/a", 1), "out.d/a-1");
+  EXPECT_EQ(gen::numbered_name(".hidden", 1), ".hidden-1");
+  const char data[] = "new";
+  // A free name is taken as it is; a taken one gives the next free numbered name.
+  EXPECT_EQ(gen::write_file_new(dir + "/a.png", data, 3), dir + "/a.png");
+  EXPECT_EQ(gen::write_file_new(dir + "/a.png", data, 3), dir + "/a-1.png");
+  write_file(dir + "/a-2.png", "other program");
+  EXPECT_EQ(gen::write_file_new(dir + "/a.png", data, 3), dir + "/a-3.png");
+  EXPECT_EQ(gen_test::read_file(dir + "/a-2.png"), "other program");
+  // A name another program creates after the file was started (between any check and the
+  // commit) is not replaced: commit_new reports it taken, and the next name is claimed.
+  {
+    gen::AtomicFile f(dir + "/race.png");
+    f.write(data, 3);
+    write_file(dir + "/race.png", "came first");
+    EXPECT_FALSE(f.commit_new("race.png"));
+    ASSERT_EQ(::symlink((dir + "/nowhere").c_str(), (dir + "/race-1.png").c_str()), 0);  // a dangling link is taken too
+    EXPECT_FALSE(f.commit_new("race-1.png"));
+    EXPECT_TRUE(f.commit_new("race-2.png"));
+  }
+  EXPECT_EQ(gen_test::read_file(dir + "/race.png"), "came first");
+  EXPECT_EQ(gen_test::read_file(dir + "/race-2.png"), "new");
+  EXPECT_FALSE(gen_test::path_exists(dir + "/nowhere"));
+  // Nothing is left behind: no temporary files.
+  for (const auto& name : gen_test::list_dir(dir)) EXPECT_EQ(name.find(".gen-"), std::string::npos) << name;
+  // Below an output folder: the relative name written is returned.
+  gen_test::make_dirs(dir + "/out");
+  const gen::OutputFolder folder(dir + "/out", false);
+  EXPECT_EQ(gen::write_file_new(folder, "sub/x.png", data, 3), "sub/x.png");
+  EXPECT_EQ(gen::write_file_new(folder, "sub/x.png", data, 3), "sub/x-1.png");
+  EXPECT_EQ(gen_test::read_file(dir + "/out/sub/x-1.png"), "new");
+}

@@ -27,6 +27,7 @@
 #include "gen/image.hpp"
 #include "frontend/jobs.hpp"
 #include "gen/metadata.hpp"
+#include "memory_options.hpp"
 #include "request_options.hpp"
 
 namespace gen::cli {
@@ -41,6 +42,7 @@ struct Options {
   EngineOptions engine;
   std::string progress = "auto";
   bool quiet = false;
+  bool overwrite = false;
 };
 
 std::atomic<bool> g_cancel{false};
@@ -92,16 +94,34 @@ nlohmann::json timings_json(const Timings& t) {
 }
 
 // An image already on disk from an earlier run of this very job (its "gen" metadata equal),
-// reached inside the output folder without following links.
-bool already_written(const OutputFolder& folder, const std::string& relative, const std::string& expected_meta) {
-  if (!folder.has_regular_file(relative)) return false;
-  try {
-    const auto text = read_png_text(folder.display(relative));
-    const auto it = text.find("gen");
-    return it != text.end() && it->second == expected_meta;
-  } catch (const Error&) {
-    return false;
+// reached inside the output folder without following links: at `relative` or, as the earlier
+// run may have found that name taken, at one of its numbered names (up to the first free one).
+// Returns where ("": nowhere). `numbered` false: only `relative` (--overwrite writes there).
+std::string already_written(const OutputFolder& folder, const std::string& relative, const std::string& expected_meta,
+                            bool numbered = true) {
+  for (int k = 0; k < (numbered ? 1000000 : 1); ++k) {
+    const auto candidate = k == 0 ? relative : numbered_name(relative, k);
+    if (!folder.has_regular_file(candidate)) {
+      std::string name;
+      core::Fd dir;
+      try {
+        dir = folder.open_parent(candidate, false, &name);
+      } catch (const Error&) {
+        return "";
+      }
+      struct stat st {};
+      // Something that is not a regular file holds the name: the earlier run skipped it too.
+      if (dir.get() >= 0 && ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
+      return "";
+    }
+    try {
+      const auto text = read_png_text(folder.display(candidate));
+      const auto it = text.find("gen");
+      if (it != text.end() && it->second == expected_meta) return candidate;
+    } catch (const Error&) {
+    }
   }
+  return "";
 }
 
 // Temporary files a killed run left beside this shard's outputs (the atomic writer's
@@ -212,16 +232,19 @@ int run(Options& o) {
       for (int b = 0; b < r.batch_count; ++b) {
         // A batch whose images are all on disk from an earlier (killed) run is not rendered again.
         bool have_all = true;
+        std::vector<std::string> found;
         for (int k = 0; k < r.batch_size && have_all; ++k) {
           const auto i = static_cast<std::size_t>(b * r.batch_size + k);
-          have_all = already_written(folder, job->outputs[i],
-                                     frontend::portable_metadata(image_metadata(r, job->seeds[i], 0),
-                                                       folder.display(job->outputs[i]))
-                                         .at("gen"));
+          found.push_back(already_written(folder, job->outputs[i],
+                                          frontend::portable_metadata(image_metadata(r, job->seeds[i], 0),
+                                                                      folder.display(job->outputs[i]))
+                                              .at("gen"),
+                                          !o.overwrite));
+          have_all = !found.back().empty();
         }
         if (have_all) {
           reused += r.batch_size;
-          for (int k = 0; k < r.batch_size; ++k) written.push_back(folder.display(job->outputs[b * r.batch_size + k]));
+          for (const auto& f : found) written.push_back(folder.display(f));
           continue;
         }
         Request one = r;
@@ -232,10 +255,21 @@ int run(Options& o) {
         cb.on_image = [&](const GeneratedImage& img) {
           const auto& relative = job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
           const auto path = folder.display(relative);
-          const auto png = encode_png(img.image, frontend::portable_metadata(img.metadata, path), {}, path);
-          write_file_atomic(folder, relative, png.data(), png.size());
-          written.push_back(path);
-          emit({{"event", "image"}, {"id", job->id}, {"path", path}, {"seed", img.seed}});
+          const auto meta = frontend::portable_metadata(img.metadata, path);
+          const auto png = encode_png(img.image, meta, {}, path);
+          std::string actual = path;
+          // This job's own image from an interrupted run (its request in the metadata) is
+          // replaced where it is; anything else is never overwritten unless asked.
+          const auto mine = o.overwrite ? std::string() : already_written(folder, relative, meta.at("gen"));
+          if (o.overwrite || !mine.empty()) {
+            write_file_atomic(folder, mine.empty() ? relative : mine, png.data(), png.size());
+            actual = folder.display(mine.empty() ? relative : mine);
+          } else {  // never over an existing file: the next free name, claimed atomically (as plain gen)
+            actual = folder.display(write_file_new(folder, relative, png.data(), png.size()));
+            if (actual != path) say("gen: " + path + " exists; job " + job->id + " wrote " + actual + " (--overwrite replaces)");
+          }
+          written.push_back(actual);
+          emit({{"event", "image"}, {"id", job->id}, {"path", actual}, {"seed", img.seed}});
         };
         cb.on_progress = [&](const Progress& p) {
           if (g_cancel.load()) fail(ErrorCode::Cancelled, "batch", "interrupted");
@@ -322,6 +356,9 @@ Command register_batch(CLI::App& app) {
   sub->add_option("--threads", o->engine.threads, "CPU threads (0: one per core)");
   add_choice(*sub, "--weights", o->engine.weights, kWeightsHelp);
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  add_memory_options(*sub, o->engine);
+  sub->add_flag("--overwrite", o->overwrite,
+                "Replace existing output files (by default an image whose name is taken goes to the next free one: out-1.png, ...)");
   return {sub, [o] { return run(*o); }};
 }
 

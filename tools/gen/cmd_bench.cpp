@@ -347,6 +347,14 @@ int run(const Options& o) {
   j["peak_gpu_gib"] = gib(peak_gpu);
   j["peak_gpu_reserved_gib"] = gib(peak_reserved);
   j["peak_rss_gib"] = peak_rss_gib();
+  // The memory guard's estimate of the last run (docs/performance.md#memory-guard).
+  j["memory_estimate_gib"] = {{"in_use", gib(runs.back().memory_in_use_bytes)},
+                              {"work", gib(runs.back().memory_work_bytes)},
+                              {"peak", runs.back().memory_work_bytes >= 0
+                                           ? gib(std::max<std::int64_t>(0, runs.back().memory_in_use_bytes) +
+                                                 runs.back().memory_work_bytes)
+                                           : nlohmann::json(nullptr)},
+                              {"available", gib(runs.back().memory_available_bytes)}};
   j["cuda_graphs"] = {{"on", graphs_off.empty()}, {"captures", captures}, {"replays", replays},
                       {"off_because", graphs_off}};
   j["vae_decode"] = runs.back().vae_decode;

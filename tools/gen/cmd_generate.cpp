@@ -21,6 +21,7 @@
 #include "gen/engine.hpp"
 #include "gen/output.hpp"
 #include "gen/request.hpp"
+#include "memory_options.hpp"
 #include "request_options.hpp"
 
 namespace gen::cli {
@@ -35,25 +36,12 @@ struct Options {
   bool overwrite = false;
   int threads = 0;
   WeightsMode weights = WeightsMode::Auto;
+  EngineOptions memory;  // memory_guard, memory_limit
 };
 
 // SIGINT/SIGTERM stop the generation at the next model call (exit code 10, no partial file).
 std::atomic<bool> g_cancel{false};
 void on_signal(int) { g_cancel.store(true); }
-
-// `path` if nothing is there, else the first free "stem-K.ext" (K = 1, 2, ...).
-std::string free_name(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return path;
-  const auto slash = path.rfind('/');
-  auto dot = path.rfind('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == slash + 1) dot = path.size();
-  for (int k = 1; k < 1000000; ++k) {
-    const std::string candidate = path.substr(0, dot) + "-" + std::to_string(k) + path.substr(dot);
-    if (::lstat(candidate.c_str(), &st) != 0 && errno == ENOENT) return candidate;
-  }
-  fail(ErrorCode::Io, path, "exists, and so do a million numbered variants: pass --overwrite or another -o");
-}
 
 int run(Options& o) {
   gen::Request base;
@@ -103,6 +91,8 @@ int run(Options& o) {
   gen::EngineOptions eo = gen::default_engine_options();
   eo.threads = o.threads;
   eo.weights = o.weights;
+  eo.memory_guard = o.memory.memory_guard;
+  eo.memory_limit = o.memory.memory_limit;
   eo.upscaler_dir = o.request.upscaler_dir;
   environment_defaults(eo);
   gen::Engine engine(eo);
@@ -116,9 +106,15 @@ int run(Options& o) {
   cb.on_image = [&](const gen::GeneratedImage& img) {
     announce();
     const auto wanted = gen::output_path(o.output, img.index, img.seed, img.batch, img.index_in_batch);
-    // Never over an existing file unless asked: the next free name, as A1111 numbers its files.
-    const auto path = o.overwrite ? wanted : free_name(wanted);
-    write_png(path, img.image, gen::frontend::portable_metadata(img.metadata, path));
+    // Never over an existing file unless asked: the next free name, as A1111 numbers its files,
+    // claimed atomically (a file another program creates meanwhile is not replaced).
+    std::string path = wanted;
+    if (o.overwrite) {
+      write_png(path, img.image, gen::frontend::portable_metadata(img.metadata, path));
+    } else {
+      const auto png = encode_png(img.image, gen::frontend::portable_metadata(img.metadata, wanted), {}, wanted);
+      path = write_file_new(wanted, png.data(), png.size());
+    }
     if (json) {
       std::printf("%s\n", nlohmann::json{{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}}
                               .dump()
@@ -166,6 +162,7 @@ Command register_generate(CLI::App& app) {
   add_choice(app, "--weights", o->weights, kWeightsHelp);
   app.add_option("--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
   app.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  add_memory_options(app, o->memory);
   app.add_flag("--overwrite", o->overwrite,
                "Replace an existing output file (by default the next free name is taken: out-1.png, out-2.png, ...)");
   return {&app, [o] { return run(*o); }};
