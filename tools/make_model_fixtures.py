@@ -13,6 +13,11 @@ and one call of each with fixed inputs:
   controlnet_sd1  ControlNetModel made from unet_sd1's config: hint embedding, residuals
   unet_sdxl  UNet2DConditionModel, SDXL style: no attention at the top level, a transformer depth
             per level, linear projections, the "text_time" added condition (LDM label_emb)
+  controlnet_sdxl  ControlNetModel made from unet_sdxl's config (the "text_time" added condition,
+            per-level transformer depths): hint embedding, residuals, with SDXL's added condition
+  controlnet_sdxl_small  the same with transformer_layers_per_block 0 everywhere (diffusers'
+            "small" SDXL ControlNets: norm and projections, no transformer blocks), weights
+            under diffusers' names (the key table's rows)
   te_sdxl   CLIPTextModel + CLIPTextModelWithProjection through StableDiffusionXLPipeline.encode_prompt
             (two tiny tokenizers); the second encoder's weights in both layouts (HF, OpenCLIP)
 
@@ -179,6 +184,33 @@ def make_unet_sdxl(out, seed):
     save(out, "unet_sdxl", weights, dict(model.config), io)
 
 
+def make_controlnet_sdxl(out, name, depths, seed, diffusers_names=False):
+    from diffusers import ControlNetModel
+    cfg = dict(unet_sdxl_cfg(), transformer_layers_per_block=depths)
+    for k in ("up_block_types", "sample_size", "out_channels"):
+        cfg.pop(k)
+    hint_channels = (2, 4, 4, 8)
+    torch.manual_seed(seed)
+    model = layouts.randomise(ControlNetModel(**cfg, conditioning_embedding_out_channels=hint_channels), seed,
+                              perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(2, 4, 8, 6, generator=g)
+    t = torch.tensor([999.0, 37.0])
+    ctx = torch.randn(2, 5, 20, generator=g)
+    hint = torch.rand(2, 3, 64, 48, generator=g)
+    text_embeds = torch.randn(2, 10, generator=g)
+    time_ids = torch.tensor([[1024.0, 768.0, 0.0, 0.0, 1024.0, 768.0], [512.0, 640.0, 32.0, 8.0, 128.0, 96.0]])
+    downs, mid = model(x, t, encoder_hidden_states=ctx, controlnet_cond=hint, return_dict=False,
+                       added_cond_kwargs={"text_embeds": text_embeds, "time_ids": time_ids})
+    added = torch.cat([text_embeds, model.add_time_proj(time_ids.flatten()).reshape(2, -1)], dim=-1)
+    table = layouts.unet_table(cfg, controlnet=True, hint_blocks=2 * (len(hint_channels) - 1))
+    weights = layouts.sd(model) if diffusers_names else layouts.to_ldm(layouts.sd(model), table, "")
+    io = {"x": x, "t": t, "context": ctx, "hint": hint, "text_embeds": text_embeds, "time_ids": time_ids,
+          "added": added, "mid": mid}
+    io.update({f"down.{i}": d for i, d in enumerate(downs)})
+    save(out, name, weights, dict(model.config), io)
+
+
 def make_text_sdxl(out, seed):
     import tempfile
     from diffusers import StableDiffusionXLPipeline
@@ -226,6 +258,8 @@ def main():
     make_controlnet(a.out, 401)
     make_unet_sdxl(a.out, 501)
     make_text_sdxl(a.out, 601)
+    make_controlnet_sdxl(a.out, "controlnet_sdxl", (1, 1, 2), 701)
+    make_controlnet_sdxl(a.out, "controlnet_sdxl_small", (0, 0, 0), 702, diffusers_names=True)
 
 
 if __name__ == "__main__":

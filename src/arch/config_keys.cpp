@@ -93,9 +93,10 @@ std::map<std::string, std::vector<KeyRule>> make_rules() {
            honoured("conditioning_embedding_out_channels", "the hint encoder's widths"),
            honoured("controlnet_conditioning_channel_order", "rgb, or bgr (the hint's channels reversed)"),
            honoured("global_pool_conditions", "pooled residuals and diffusers' guess mode (docs/controlnet.md)"),
-           fixed("addition_embed_type", json::array({nullptr})),
-           inert("addition_time_embed_dim", "read only with addition_embed_type \"text_time\" (refused)"),
-           inert("projection_class_embeddings_input_dim", "read only with class/addition embeddings (refused)"),
+           fixed("addition_embed_type", json::array({nullptr, "text_time"})),
+           honoured("addition_time_embed_dim", "with \"text_time\" (SDXL): each time id's sinusoid width"),
+           honoured("projection_class_embeddings_input_dim",
+                    "with \"text_time\" (SDXL): the added vector's width (pooled text + time ids)"),
        })
     c.push_back(k);
   r["AutoencoderKL"] = {

@@ -40,12 +40,15 @@ bool get_bool(const json& j, const char* key, const std::string& subject) {
 }
 
 // A list of positive integers (`what` names it in messages).
-std::vector<std::int64_t> int_list(const json& v, const std::string& what, const std::string& subject) {
+// `least`: the smallest value allowed (1, or 0 for transformer depths).
+std::vector<std::int64_t> int_list(const json& v, const std::string& what, const std::string& subject,
+                                   std::int64_t least = 1) {
   if (!v.is_array() || v.empty()) fail(ErrorCode::InvalidFormat, subject, "'" + what + "' must be a non-empty list");
   std::vector<std::int64_t> out;
   for (const auto& x : v) {
-    if (!x.is_number_integer() || x.get<std::int64_t>() <= 0)
-      fail(ErrorCode::InvalidFormat, subject, "'" + what + "' must hold positive integers");
+    if (!x.is_number_integer() || x.get<std::int64_t>() < least)
+      fail(ErrorCode::InvalidFormat, subject,
+           "'" + what + "' must hold " + (least > 0 ? "positive" : "non-negative") + " integers");
     out.push_back(x.get<std::int64_t>());
   }
   return out;
@@ -66,9 +69,12 @@ std::int64_t same_everywhere(const json& e, const char* key, std::size_t n, cons
 }
 
 // An integer for every level, or one per level; nested lists (one per res block) refused.
-std::vector<std::int64_t> per_level(const json& v, const char* key, std::size_t n, const std::string& subject) {
+std::vector<std::int64_t> per_level(const json& v, const char* key, std::size_t n, const std::string& subject,
+                                    std::int64_t least = 1) {
   if (v.is_number_integer()) {
-    if (v.get<std::int64_t>() <= 0) fail(ErrorCode::InvalidFormat, subject, std::string("'") + key + "' must be positive");
+    if (v.get<std::int64_t>() < least)
+      fail(ErrorCode::InvalidFormat, subject,
+           std::string("'") + key + "' must be " + (least > 0 ? "positive" : "non-negative"));
     return std::vector<std::int64_t>(n, v.get<std::int64_t>());
   }
   if (v.is_array())
@@ -76,7 +82,7 @@ std::vector<std::int64_t> per_level(const json& v, const char* key, std::size_t 
       if (x.is_array())
         fail(ErrorCode::Unsupported, subject,
              std::string("'") + key + "' with one value per res block (nested lists) is not supported");
-  auto list = int_list(v, key, subject);
+  auto list = int_list(v, key, subject, least);
   if (list.size() != n) fail(ErrorCode::InvalidFormat, subject, std::string("'") + key + "' must have one entry per level");
   return list;
 }
@@ -132,18 +138,19 @@ UNetConfig read_unet(const json& e, bool controlnet, const std::string& subject)
   c.norm_groups = get_int(e, "norm_num_groups", subject);
   c.use_linear_in_transformer = get_bool(e, "use_linear_projection", subject);
   c.upcast_attention = get_bool(e, "upcast_attention", subject);
-  c.level_depth = per_level(e["transformer_layers_per_block"], "transformer_layers_per_block", n, subject);
+  // (0: a transformer without blocks, as diffusers' "small" SDXL ControlNets have)
+  c.level_depth = per_level(e["transformer_layers_per_block"], "transformer_layers_per_block", n, subject, 0);
   c.transformer_depth = c.level_depth.back();
   if (!controlnet && !e["reverse_transformer_layers_per_block"].is_null())
     c.up_level_depth = per_level(e["reverse_transformer_layers_per_block"], "reverse_transformer_layers_per_block", n,
-                                 subject);
+                                 subject, 0);
   // diffusers calls the head count `attention_head_dim` unless `num_attention_heads` is set.
   const bool named = !e["num_attention_heads"].is_null();
   c.level_heads = per_level(named ? e["num_attention_heads"] : e["attention_head_dim"],
                             named ? "num_attention_heads" : "attention_head_dim", n, subject);
-  if (!controlnet && e["addition_embed_type"] == "text_time") {
-    // SDXL: time ids through add_time_proj (a sinusoid each), concatenated after the pooled
-    // text embeds, → add_embedding (LDM label_emb).
+  if (e["addition_embed_type"] == "text_time") {
+    // SDXL (UNet and ControlNet alike): time ids through add_time_proj (a sinusoid each),
+    // concatenated after the pooled text embeds, → add_embedding (LDM label_emb).
     const json& dim = e["projection_class_embeddings_input_dim"];
     const json& tdim = e["addition_time_embed_dim"];
     if (!dim.is_number_integer() || dim.get<std::int64_t>() <= 0 || !tdim.is_number_integer() ||
@@ -210,7 +217,9 @@ void UNetConfig::validate(const std::string& subject) const {
   auto bad = [&](const std::string& why) { fail(ErrorCode::InvalidArgument, subject, "UNet config: " + why); };
   if (in_channels <= 0 || out_channels <= 0 || model_channels <= 0) bad("channel counts must be positive");
   if (block_channels.empty()) bad("there are no levels");
-  if (num_res_blocks <= 0 || transformer_depth <= 0 || context_dim <= 0 || norm_groups <= 0)
+  // (a transformer depth may be 0: norm and projections without blocks, diffusers' Transformer2DModel
+  // with num_layers 0, as in the "small" SDXL ControlNets)
+  if (num_res_blocks <= 0 || transformer_depth < 0 || context_dim <= 0 || norm_groups <= 0)
     bad("counts must be positive");
   if (model_channels % norm_groups) bad("channels must be positive multiples of norm_groups");
   if (adm_in_channels < 0 || (adm_in_channels > 0 && addition_time_embed_dim <= 0))
@@ -221,13 +230,13 @@ void UNetConfig::validate(const std::string& subject) const {
   for (std::size_t l = 0; l < levels(); ++l) {
     const auto ch = block_channels[l];
     if (ch <= 0 || ch % norm_groups) bad("channels must be positive multiples of norm_groups");
-    if (depth_down(l) <= 0 || depth_up(l) <= 0) bad("transformer depths must be positive");
+    if (depth_down(l) < 0 || depth_up(l) < 0) bad("transformer depths must not be negative");
     const auto a = attention_at(l);
     if (has_attention(l) && (a.heads <= 0 || a.head_dim <= 0))  // (SDXL's top level has none)
       bad(std::to_string(ch) + " channels do not split into " + std::to_string(a.heads) + " attention heads");
   }
   const auto m = attention_mid();
-  if (m.heads <= 0 || m.head_dim <= 0 || depth_mid() <= 0) bad("the middle block's attention heads or depth");
+  if (m.heads <= 0 || m.head_dim <= 0 || depth_mid() < 0) bad("the middle block's attention heads or depth");
 }
 
 VaeConfig VaeConfig::sd() { return VaeConfig{}; }

@@ -63,6 +63,23 @@ const Shape& need(const ShapeMap& s, const std::string& k, const std::string& su
   return it->second;
 }
 
+// Whether any transformer of `u` has blocks (and so cross-attention; the middle block's depth
+// not counted). A ControlNet whose transformers are all empty (diffusers' "small" SDXL ones)
+// stores no context width.
+bool any_cross_attention(const UNetConfig& u) {
+  for (std::size_t l = 0; l < u.levels(); ++l)
+    if (u.has_attention(l) && u.depth_down(l) > 0) return true;
+  return false;
+}
+
+// The input width of a ControlNet's added-condition embedding (a [emb, adm_in] linear weight).
+std::int64_t added_width(const ShapeMap& s, const std::string& k, const std::string& subject) {
+  const auto& shape = need(s, k, subject);
+  if (shape.size() != 2)
+    fail(ErrorCode::ModelMismatch, subject, "tensor '" + k + "' has rank " + num(shape.size()) + ", expected 2");
+  return shape[1];
+}
+
 }  // namespace
 
 Lookup lookup_in(const ShapeMap& shapes) {
@@ -189,6 +206,9 @@ ClipTextConfig infer_text(const Lookup& get, ClipTextConfig::Layout layout, Fami
 ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::string& subject) {
   ControlNetConfig c;
   auto& u = c.unet;
+  // SDXL ControlNets carry the UNet's added-condition embedding (label_emb); each time id's
+  // sinusoid width is not stored: they take the base UNet's added vector as it is.
+  if (s.count("label_emb.0.0.weight")) u.adm_in_channels = added_width(s, "label_emb.0.0.weight", subject);
   const auto& conv_in = need(s, "input_blocks.0.0.weight", subject);
   u.model_channels = conv_in[0];
   u.in_channels = conv_in[1];
@@ -222,7 +242,8 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
       level_attn = true;
       const auto& pin = need(s, b + "1.proj_in.weight", subject);
       u.use_linear_in_transformer = pin.size() == 2;
-      u.context_dim = need(s, b + "1.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+      if (s.count(b + "1.transformer_blocks.0.attn2.to_k.weight"))
+        u.context_dim = need(s, b + "1.transformer_blocks.0.attn2.to_k.weight", subject)[1];
       std::int64_t depth = 0;
       while (s.count(b + "1.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
       u.level_depth.back() = depth;
@@ -231,6 +252,8 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
   if (u.block_channels.empty()) fail(ErrorCode::ModelMismatch, subject, "no encoder blocks found");
   u.mid_depth = 0;
   while (s.count("middle_block.1.transformer_blocks." + std::to_string(u.mid_depth) + ".norm1.weight")) ++u.mid_depth;
+  if (u.mid_depth > 0) u.context_dim = need(s, "middle_block.1.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+  else if (u.adm_in_channels > 0 && !any_cross_attention(u)) u.context_dim = 2048;  // not stored: SDXL's
   u.transformer_depth = std::max<std::int64_t>(u.mid_depth, 1);
   u.num_res_blocks = res_first_level;
   family_rules(u, family, {});
@@ -258,6 +281,8 @@ ControlNetConfig infer_controlnet(const ShapeMap& s, Family family, const std::s
 ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, const std::string& subject) {
   ControlNetConfig c;
   auto& u = c.unet;
+  if (s.count("add_embedding.linear_1.weight"))
+    u.adm_in_channels = added_width(s, "add_embedding.linear_1.weight", subject);
   const auto& conv_in = need(s, "conv_in.weight", subject);
   u.model_channels = conv_in[0];
   u.in_channels = u.out_channels = conv_in[1];
@@ -275,7 +300,8 @@ ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, co
     if (s.count(blk + "attentions.0.proj_in.weight")) {
       u.attention_resolutions.push_back(std::int64_t{1} << b);
       u.use_linear_in_transformer = need(s, blk + "attentions.0.proj_in.weight", subject).size() == 2;
-      u.context_dim = need(s, blk + "attentions.0.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+      if (s.count(blk + "attentions.0.transformer_blocks.0.attn2.to_k.weight"))
+        u.context_dim = need(s, blk + "attentions.0.transformer_blocks.0.attn2.to_k.weight", subject)[1];
       std::int64_t depth = 0;
       while (s.count(blk + "attentions.0.transformer_blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
       u.level_depth.back() = depth;
@@ -285,6 +311,8 @@ ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, co
   u.mid_depth = 0;
   while (s.count("mid_block.attentions.0.transformer_blocks." + std::to_string(u.mid_depth) + ".norm1.weight"))
     ++u.mid_depth;
+  if (u.mid_depth > 0) u.context_dim = need(s, "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight", subject)[1];
+  else if (u.adm_in_channels > 0 && !any_cross_attention(u)) u.context_dim = 2048;  // not stored: SDXL's
   u.transformer_depth = std::max<std::int64_t>(u.mid_depth, 1);
   family_rules(u, family, {});
   const auto& hin = need(s, "controlnet_cond_embedding.conv_in.weight", subject);

@@ -71,10 +71,10 @@ at::Tensor ControlNet::embed_hint(const at::Tensor& hint, const TaskModulation* 
 
 models::ControlResiduals ControlNet::forward(const at::Tensor& x, const at::Tensor& timesteps,
                                              const at::Tensor& context, const at::Tensor& hint_embedding,
-                                             const TaskModulation* task) const {
+                                             const TaskModulation* task, const at::Tensor& added) const {
   check_task(uni_ != nullptr, task);
   auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
-  const auto emb = encoder_.embed_time(t, x.scalar_type());
+  const auto emb = encoder_.embed_time(t, x.scalar_type(), added);
   auto hint = hint_embedding.to(x.scalar_type());
   if (hint.size(0) != x.size(0)) hint = hint.expand({x.size(0), -1, -1, -1});
   auto hs = encoder_.down(x, emb, context, hint);

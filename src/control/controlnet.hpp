@@ -26,10 +26,12 @@ class ControlNet : public models::Module {
   // only on the image: compute it once per control image, not on every step.
   // `task`: a UniControl's task (required for one, refused for a plain ControlNet).
   at::Tensor embed_hint(const at::Tensor& hint, const TaskModulation* task = nullptr) const;
-  // Residuals for the UNet's skips and middle block, before any scaling.
+  // Residuals for the UNet's skips and middle block, before any scaling. `added`: an SDXL
+  // ControlNet's added condition [B, adm_in_channels] (models::added_condition: pooled text +
+  // time ids, the same vector the SDXL UNet takes; required for one, refused otherwise).
   models::ControlResiduals forward(const at::Tensor& x, const at::Tensor& timesteps,
                                    const at::Tensor& context, const at::Tensor& hint_embedding,
-                                   const TaskModulation* task = nullptr) const;
+                                   const TaskModulation* task = nullptr, const at::Tensor& added = at::Tensor()) const;
   bool is_unicontrol() const { return uni_ != nullptr; }
   UniControlParts* unicontrol() { return uni_.get(); }
   const UniControlParts* unicontrol() const { return uni_.get(); }

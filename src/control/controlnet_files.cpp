@@ -20,6 +20,13 @@ std::unique_ptr<ControlNet> load_controlnet(const std::string& path, const model
   const auto o = io::plan_controlnet(path);
   ControlNetFile f{o.config, o.layout};
   if (global_pool) f.config.global_average_pooling = true;
+  // A ControlNet without cross-attention (every transformer empty: diffusers' "small" SDXL
+  // ones) never reads the text context: it takes the base model's width (a single file does
+  // not store one).
+  auto& u = f.config.unet;
+  bool cross = u.depth_mid() > 0;
+  for (std::size_t l = 0; l < u.levels(); ++l) cross = cross || (u.has_attention(l) && u.depth_down(l) > 0);
+  if (!cross) u.context_dim = base.config().context_dim;
   auto net = std::make_unique<ControlNet>(f.config);
   models::LoadOptions opt;
   opt.prefix = o.prefix;

@@ -63,7 +63,12 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
         cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant || u.pooled_by_request);
     auto cx = cond_only ? x : model_in;
     auto cctx = cond_only ? pos : context;
-    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c], u.task.get());
+    // SDXL: the ControlNet takes the UNet's added condition (the conditional half's alone in
+    // guess mode, as diffusers' StableDiffusionXLControlNetPipeline).
+    at::Tensor cadded;
+    if (added.defined() && u.net->config().unet.adm_in_channels > 0)
+      cadded = cond_only ? added.slice(0, added.size(0) - cx.size(0)) : added;
+    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c], u.task.get(), cadded);
     auto scales = residual_scales(req, u.scale, r.down.size() + 1, u.net->config().global_average_pooling);
     for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
     r.middle = r.middle * scales.back();

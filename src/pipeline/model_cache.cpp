@@ -146,6 +146,21 @@ control::ControlNet& ModelCache::controlnet(BaseModel& base, const ControlReques
 void check_controlnet_fits(const control::ControlNet& net, const models::UNet& base, const std::string& path) {
   const auto& cu = net.config().unet;
   const auto& bu = base.config();
+  // SDXL ControlNets take the base UNet's added condition (label_emb); SD 1.x/2.x ones none.
+  if (cu.adm_in_channels > 0 && bu.adm_in_channels == 0)
+    fail(ErrorCode::ModelMismatch, path,
+         "an SDXL ControlNet (text context " + std::to_string(cu.context_dim) +
+             ", pooled-text and size condition) does not fit the base model, which is SD 1.x / 2.x (text context " +
+             std::to_string(bu.context_dim) + "): an SDXL ControlNet needs an SDXL model");
+  if (bu.adm_in_channels > 0 && cu.adm_in_channels == 0)
+    fail(ErrorCode::ModelMismatch, path,
+         "an SD 1.x / 2.x ControlNet (text context " + std::to_string(cu.context_dim) +
+             ") does not fit the base model, which is SDXL (text context " + std::to_string(bu.context_dim) +
+             "): the base model is SDXL, and an SD 1.x / 2.x ControlNet does not fit it");
+  if (cu.adm_in_channels != bu.adm_in_channels)
+    fail(ErrorCode::ModelMismatch, path,
+         "this SDXL ControlNet's label_emb takes " + std::to_string(cu.adm_in_channels) +
+             " inputs, the base UNet's " + std::to_string(bu.adm_in_channels) + ": they do not fit (a refiner?)");
   if (cu.context_dim != bu.context_dim || cu.model_channels != bu.model_channels || cu.block_channels != bu.block_channels ||
       cu.num_res_blocks != bu.num_res_blocks)
     fail(ErrorCode::ModelMismatch, path,

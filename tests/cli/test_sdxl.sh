@@ -48,9 +48,11 @@ import sys
 from diffusers import ControlNetModel, UNet2DConditionModel
 ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(sys.argv[1])).save_pretrained(sys.argv[2])
 PY
-expect_exit 6 "xl-controlnet/config.json: addition_embed_type = \"text_time\" is not supported" -- \
-  run -m "$X" --control "$GEN_TMP/xl-controlnet" --control-image "$GEN_SRC/tests/data/control/source.png" -o "$GEN_TMP/x.png"
-expect_exit 6 "xl-controlnet/config.json: addition_embed_type = \"text_time\" is not supported" -- \
+# An SDXL ControlNet renders with the SDXL model (parity: test_sdxl_controlnet_parity.sh) and is
+# refused, named, with an SD 1.5 one.
+run -m "$X" --control "$GEN_TMP/xl-controlnet" --control-image "$GEN_SRC/tests/data/control/source.png" \
+  -o "$GEN_TMP/xl-control.png" && pass "SDXL ControlNet renders" || bad "SDXL ControlNet does not render"
+expect_exit 7 "xl-controlnet: an SDXL ControlNet .* SD 1.x / 2.x .*: an SDXL ControlNet needs an SDXL model" -- \
   run -m "$P" --control "$GEN_TMP/xl-controlnet" --control-image "$GEN_SRC/tests/data/control/source.png" -o "$GEN_TMP/x.png"
 cp -r "$X" "$GEN_TMP/no-te2"
 "$PY" -c 'import json,sys; p=sys.argv[1]+"/model_index.json"; d=json.load(open(p)); del d["text_encoder_2"]; json.dump(d, open(p, "w"))' "$GEN_TMP/no-te2"
