@@ -18,7 +18,6 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
-#include "frontend/request_paths.hpp"
 #include "commands.hpp"
 #include "gen/engine.hpp"
 #include "core/atomic_file.hpp"
@@ -41,6 +40,7 @@ struct Options {
   EngineOptions engine;
   std::string progress = "auto";
   bool quiet = false;
+  std::string metadata = "portable";  // --metadata: jobs without their own "metadata"
 };
 
 std::atomic<bool> g_cancel{false};
@@ -91,14 +91,18 @@ nlohmann::json timings_json(const Timings& t) {
           {"denoise_s", t.denoise}, {"decode_s", t.decode}, {"total_s", t.total}};
 }
 
-// An image already on disk from an earlier run of this very job (its "gen" metadata equal),
-// reached inside the output folder without following links.
-bool already_written(const OutputFolder& folder, const std::string& relative, const std::string& expected_meta) {
+// An image already on disk from an earlier run of this very job (its metadata equal; an image
+// written with --metadata none cannot tell and is rendered again), reached inside the output
+// folder without following links.
+bool already_written(const OutputFolder& folder, const std::string& relative,
+                     const std::map<std::string, std::string>& expected_meta) {
   if (!folder.has_regular_file(relative)) return false;
+  const auto expected = expected_meta.find("gen");
+  if (expected == expected_meta.end()) return false;
   try {
     const auto text = read_png_text(folder.display(relative));
     const auto it = text.find("gen");
-    return it != text.end() && it->second == expected_meta;
+    return it != text.end() && it->second == expected->second;
   } catch (const Error&) {
     return false;
   }
@@ -203,6 +207,7 @@ int run(Options& o) {
     }
     // Filled here (as the engine would) so the expected metadata of written images is known.
     const Request r = with_defaults(*job->request, o.engine);
+    const MetadataMode metadata = metadata_mode_from_name(job->metadata.empty() ? o.metadata : job->metadata);
     Timings sum;
     int reused = 0;
     std::vector<std::string> written;
@@ -214,10 +219,9 @@ int run(Options& o) {
         bool have_all = true;
         for (int k = 0; k < r.batch_size && have_all; ++k) {
           const auto i = static_cast<std::size_t>(b * r.batch_size + k);
-          have_all = already_written(folder, job->outputs[i],
-                                     frontend::portable_metadata(image_metadata(r, job->seeds[i], 0),
-                                                       folder.display(job->outputs[i]))
-                                         .at("gen"));
+          have_all = already_written(
+              folder, job->outputs[i],
+              file_metadata(image_metadata(r, job->seeds[i], 0), folder.display(job->outputs[i]), metadata));
         }
         if (have_all) {
           reused += r.batch_size;
@@ -232,7 +236,7 @@ int run(Options& o) {
         cb.on_image = [&](const GeneratedImage& img) {
           const auto& relative = job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
           const auto path = folder.display(relative);
-          const auto png = encode_png(img.image, frontend::portable_metadata(img.metadata, path), {}, path);
+          const auto png = encode_png(img.image, file_metadata(img.metadata, path, metadata), {}, path);
           write_file_atomic(folder, relative, png.data(), png.size());
           written.push_back(path);
           emit({{"event", "image"}, {"id", job->id}, {"path", path}, {"seed", img.seed}});
@@ -322,6 +326,11 @@ Command register_batch(CLI::App& app) {
   sub->add_option("--threads", o->engine.threads, "CPU threads (0: one per core)");
   add_choice(*sub, "--weights", o->engine.weights, kWeightsHelp);
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  sub->add_option("--metadata", o->metadata,
+                  "What the images say about their making: portable (no absolute paths), full or none "
+                  "(a job's own \"metadata\" wins; docs/metadata.md)")
+      ->check(CLI::IsMember({"portable", "full", "none"}))
+      ->capture_default_str();
   return {sub, [o] { return run(*o); }};
 }
 
