@@ -158,7 +158,8 @@ def cli_cases(models, out):
                 args += ["--adapter", files[file], "--adapter-image", images[image], "--adapter-scale", str(scale)]
         for i, im in enumerate(result):
             Image.fromarray((im * 255).round().astype(np.uint8)).save(os.path.join(out, f"{c['name']}-{i}.png"))
-        infotext = f"T2I-Adapter 0: \"Model: {files[units[0][1]]}, Weight: " if units else ""
+        # The infotext names the adapter by its file name, never its path (docs/metadata.md).
+        infotext = f"T2I-Adapter 0: \"Model: {os.path.basename(files[units[0][1]])}, Weight: " if units else ""
         out_cases.append(dict(name=c["name"], batch=batch, args=args, infotext=infotext))
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(out_cases, f, indent=1)

@@ -1,5 +1,7 @@
 #include "frontend/jobs.hpp"
 
+#include "gen/metadata.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -63,6 +65,13 @@ void parse_request(Job& job, nlohmann::json& j, const std::string& subject, cons
     job.output = j["output"].get<std::string>();
     if (job.output.empty()) fail(ErrorCode::InvalidArgument, subject + " (id " + job.id + ")", "output is empty");
     j.erase("output");
+  }
+  // How much the images say about their making (docs/metadata.md), like the output: the job file's.
+  if (j.contains("metadata")) {
+    if (!j["metadata"].is_string()) fail(ErrorCode::InvalidArgument, subject, "field 'metadata' has the wrong type");
+    job.metadata = j["metadata"].get<std::string>();
+    metadata_mode_from_name(job.metadata, subject + " (id " + job.id + ") metadata");
+    j.erase("metadata");
   }
   auto r = Request::from_json(j.dump(), subject + " (id " + job.id + ")");
   // A job's relative paths are relative to the job file's folder (docs/batch.md).

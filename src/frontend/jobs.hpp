@@ -1,5 +1,5 @@
 // gen — job files for `gen batch`: one request per line (JSON lines), the same schema as
-// gen.request/1 plus an optional "id". Reading never throws for a bad line: the line
+// gen.request/1 plus an optional "id", "output" and "metadata" (docs/batch.md). Reading never throws for a bad line: the line
 // becomes a failed job with its error, so a batch goes on past it. Also: deterministic
 // shards, the results file (append-only JSON lines) and what --resume learns from it.
 #pragma once
@@ -22,6 +22,7 @@ struct Job {
   std::string id;                  // the "id" field, or "line-<N>"
   std::optional<Request> request;  // absent when the line is bad
   std::string output;              // the output pattern (kJobOutput when the line names none)
+  std::string metadata;            // the line's "metadata" (portable, full or none; "": the batch's --metadata)
   ErrorCode error = ErrorCode::Ok; // why, when it is bad
   std::string message;             // the whole error line, "<subject>: <problem>"
   std::vector<std::string> outputs;  // relative to the output folder, one per image

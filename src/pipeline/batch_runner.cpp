@@ -46,6 +46,11 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
     shown = req;
     shown->scheduler = d.scheduler.use_karras_sigmas ? Schedule::Karras : Schedule::Normal;
   }
+  // The A1111 text's hashes: the model's, the VAE's and the ControlNets' files (once per file
+  // per process), the LoRAs and embeddings the engine used.
+  request::InfotextExtras extras = request::file_hashes(req);
+  extras.lora_hashes = job.lora_hashes;
+  extras.ti_hashes = job.ti_hashes;
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
     const auto t_batch = std::chrono::steady_clock::now();
@@ -109,8 +114,7 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
       auto hwc = images[k].contiguous();
       out.image = image_from_float_rgb(hwc.data_ptr<float>(), static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)));
       if (job.edit_images) out.image = finish_image(*job.edit_images, out.image);
-      out.metadata = {{"parameters", request::a1111_parameters(shown ? *shown : req, out.seed, k, job.lora_hashes,
-                                                               job.ti_hashes)},
+      out.metadata = {{"parameters", request::a1111_parameters(shown ? *shown : req, out.seed, k, extras)},
                       {"gen", request::image_request_json(req, out.seed)}};
       ++timings.images;
       if (callbacks.on_image) callbacks.on_image(out);

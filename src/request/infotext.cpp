@@ -2,9 +2,12 @@
 // table order. A few keys follow A1111's own rules (processing.py, create_infotext):
 // "Size" joins width and height, "Sampler" carries the schedule, "Seed" is the seed the
 // image used, "Batch size" (with "Batch pos") only for batches, "Clip skip" only above 1,
-// "Eta" only when not 0. ControlNet groups follow in the extension's "ControlNet i" form, its
-// unit's keys in its order (Module, Model, Weight, ...). "Lora hashes" and "TI hashes" come
-// last, before "Version", as A1111's extra generation parameters do.
+// "Eta DDIM" only for DDIM and not 0, "Model hash"/"Model", "VAE hash"/"VAE", "RNG: CPU".
+// Values are quoted as A1111's infotext_utils.quote does. ControlNet groups follow in the
+// extension's "ControlNet i" form, its unit's keys in its order (Module, Model [hash], Weight,
+// Resize Mode, Processor Res, Threshold A/B, Guidance Start/End, Pixel Perfect, Control Mode).
+// "Lora hashes" and "TI hashes" come last, before "Version", as A1111's extra generation
+// parameters do. No local path is written: files are named by their names (docs/metadata.md).
 #include "gen/metadata.hpp"
 
 #include <algorithm>
@@ -14,10 +17,13 @@
 #include <mutex>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "adapters/lora_names.hpp"
 #include "core/file_cache.hpp"
 #include "core/sha256.hpp"
 #include "gen/error.hpp"
+#include "request/a1111_names.hpp"
 #include "request/fields.hpp"
 #include "request/request.hpp"
 
@@ -89,20 +95,61 @@ std::string refiner_title(const std::string& path) {
 std::string a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch) {
   // The LoRA files of `loras` and of the prompts' <lora:...> tags; one that cannot be found
   // (gone by now) leaves the field out.
-  std::string lora_hashes;
+  request::InfotextExtras extras = request::file_hashes(r);
   try {
-    lora_hashes = adapters::lora_hashes_text(adapters::resolve_loras(r));
+    extras.lora_hashes = adapters::lora_hashes_text(adapters::resolve_loras(r));
   } catch (const gen::Error&) {
   }
-  return request::a1111_parameters(r, seed, index_in_batch, lora_hashes, "");
+  return request::a1111_parameters(r, seed, index_in_batch, extras);
 }
 
+namespace {
+
+// A1111's infotext_utils.quote: a value holding ',', ':' or a newline as a JSON string.
+std::string quote(const std::string& v) {
+  if (v.find_first_of(",:\n") == std::string::npos) return v;
+  return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The name A1111 shows for a model file: its stem (CheckpointInfo.name_for_extra); a folder's
+// own name. ',' and ':' are dropped, as the ControlNet extension's text cannot hold them.
+std::string file_stem(const std::string& path, bool keep_extension = false) {
+  std::filesystem::path p(path);
+  if (!p.has_filename()) p = p.parent_path();  // "folder/"
+  std::error_code ec;
+  std::string name = keep_extension || std::filesystem::is_directory(p, ec) ? p.filename().string() : p.stem().string();
+  name.erase(std::remove_if(name.begin(), name.end(), [](char c) { return c == ',' || c == ':'; }), name.end());
+  return name;
+}
+
+// One ControlNet group in the extension's words (internal_controlnet/args.py, serialize: the
+// infotext fields in its order, Python's value text).
+std::string control_unit(const Request& r, const ControlRequest& c, const std::string& hash) {
+  const auto module = request::a1111_module(c.preprocess);
+  std::string model = file_stem(c.model);
+  if (!hash.empty()) model += " [" + hash + "]";
+  std::string unit = "Module: " + module.module + ", Model: " + model + ", Weight: " + request::python_float(c.scale) +
+                     ", Resize Mode: " + request::a1111_resize_name(c.resize) +
+                     ", Processor Res: " + std::to_string(c.preprocess_resolution) +
+                     ", Threshold A: " + request::python_float(module.threshold_a) +
+                     ", Threshold B: " + request::python_float(module.threshold_b) +
+                     ", Guidance Start: " + request::python_float(c.start) +
+                     ", Guidance End: " + request::python_float(c.end) +
+                     ", Pixel Perfect: False, Control Mode: " + request::a1111_control_mode_name(r.control_mode);
+  // gen's own key for a UniControl group (the extension ignores keys it does not know); a mix
+  // "NAME:W,NAME:W" cannot be written in this text (the gen metadata keeps it).
+  if (!c.task.empty() && c.task.find_first_of(",:") == std::string::npos) unit += ", UniControl Task: " + c.task;
+  return unit;
+}
+
+}  // namespace
+
 std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int index_in_batch,
-                                      const std::string& lora_hashes, const std::string& ti_hashes) {
+                                      const InfotextExtras& extras) {
   std::string head = r.prompt + "\n";
   std::string line;
   auto add = [&](const std::string& key, const std::string& value) {
-    line += (line.empty() ? "" : ", ") + key + ": " + value;
+    line += (line.empty() ? "" : ", ") + key + ": " + quote(value);
   };
   for (const auto& f : request::request_table()) {
     const std::string& key = f.info.infotext;
@@ -115,6 +162,15 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
       add(key, std::to_string(seed));
     } else if (key == "Size") {
       add(key, std::to_string(r.width) + "x" + std::to_string(r.height));
+      // A1111's next keys (processing.py, create_infotext), from the `model` and `vae` rows:
+      // "Model hash" (a file's short hash; a folder has none) and "Model" (its name), then
+      // "VAE hash" and "VAE" (the file's name) when a separate VAE is used.
+      if (!extras.model_hash.empty()) add("Model hash", extras.model_hash);
+      if (!r.model.empty()) add("Model", file_stem(r.model));
+      if (!r.vae.empty()) {
+        if (!extras.vae_hash.empty()) add("VAE hash", extras.vae_hash);
+        add("VAE", file_stem(r.vae, true));
+      }
     } else if (key == "Batch size") {
       if (r.batch_size > 1) {
         add(key, f.text(r));
@@ -123,7 +179,9 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
     } else if (key == "Clip skip") {
       if (r.clip_skip > 1) add(key, f.text(r));
     } else if (key == "Eta") {
-      if (r.eta != 0.0) add(key, f.text(r));
+      // A1111's DDIM sampler writes its eta as "Eta DDIM" when not 0 (its "Eta" is k-diffusion's
+      // ancestral eta, which gen does not have; gen's eta is DDIM's only).
+      if (r.eta != 0.0 && r.sampler == Sampler::Ddim) add("Eta DDIM", f.text(r));
     } else if (key == "Denoising strength") {  // A1111 writes it for img2img / inpainting only
       if (r.has_init_image()) add(key, f.text(r));
       else if (r.has_hires()) add(key, field_text(r, "hires_strength"));
@@ -160,38 +218,25 @@ std::string request::a1111_parameters(const Request& r, std::uint64_t seed, int 
       add(key, f.text(r));
     }
   }
-  for (std::size_t i = 0; i < r.controls.size(); ++i) {
-    // A1111's unit order first (Module, Model, Weight, Resize Mode, Guidance Start/End), then
-    // any other row with an infotext key, in table order.
-    static const char* const kUnitOrder[] = {"Module", "Model", "Weight", "Resize Mode", "Guidance Start",
-                                             "Guidance End"};
-    std::string unit;
-    const auto put = [&](const auto& f) {
-      unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " + f.text(r.controls[i]);
-    };
-    for (const char* key : kUnitOrder)
-      for (const auto& f : request::control_table())
-        if (f.info.infotext == key) put(f);
-    for (const auto& f : request::control_table())
-      if (!f.info.infotext.empty() && !f.text(r.controls[i]).empty() &&  // (UniControl Task: only when given)
-          std::find(std::begin(kUnitOrder), std::end(kUnitOrder), f.info.infotext) == std::end(kUnitOrder))
-        put(f);
-    unit += std::string(", Control Mode: ") + name_of(r.control_mode);
-    add("ControlNet " + std::to_string(i), "\"" + unit + "\"");
-  }
+  add("RNG", "CPU");  // A1111's opts.randn_source: gen draws its noise on the CPU (the `rng` row)
+  for (std::size_t i = 0; i < r.controls.size(); ++i)
+    add("ControlNet " + std::to_string(i),
+        control_unit(r, r.controls[i], i < extras.control_hashes.size() ? extras.control_hashes[i] : ""));
   // T2I-Adapters as the A1111 ControlNet extension lists its units (gen's own key: the
   // extension runs adapters as ControlNet units, which gen keeps apart).
   for (std::size_t i = 0; i < r.adapters.size(); ++i) {
     std::string unit;
     for (const auto& f : request::adapter_table())
-      if (!f.info.infotext.empty()) unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " + f.text(r.adapters[i]);
-    add("T2I-Adapter " + std::to_string(i), "\"" + unit + "\"");
+      if (!f.info.infotext.empty())  // the model by its file name, not its path
+        unit += (unit.empty() ? "" : ", ") + f.info.infotext + ": " +
+                (f.info.name == "model" ? file_stem(r.adapters[i].model, true) : f.text(r.adapters[i]));
+    add("T2I-Adapter " + std::to_string(i), unit);
   }
   // A1111's "Lora hashes" (extra_networks_lora.py).
-  if (!lora_hashes.empty()) add("Lora hashes", "\"" + lora_hashes + "\"");
+  if (!extras.lora_hashes.empty()) add("Lora hashes", extras.lora_hashes);
   // A1111's "TI hashes" (sd_hijack_clip.py): the embeddings the prompts used, which only the
   // engine knows (it tokenised them).
-  if (!ti_hashes.empty()) add("TI hashes", "\"" + ti_hashes + "\"");
+  if (!extras.ti_hashes.empty()) add("TI hashes", extras.ti_hashes);
   add("Version", "gen");
   return head + line;
 }

@@ -48,7 +48,7 @@ open(f"{d}/truncated.safetensors", "wb").write(open(src, "rb").read()[:1000])
 PY
 
 # Accepted -----------------------------------------------------------------------------------
-works "a kohya LoRA" 64 64 -- arg --lora "$K:0.8"
+works "a kohya LoRA" 64 64 -- arg --lora "$K:0.8" --metadata full   # the PNG is copied elsewhere below: absolute paths
 cp "$O/out.png" "$GEN_TMP/kohya.png"
 works "gen --from an image made with a LoRA" 64 64 -- gen_t --from "$GEN_TMP/kohya.png" -q -o "$O/out.png"
 pixels_equal "$O/out.png" "$GEN_TMP/kohya.png" && pass "--from re-applies the LoRA" || bad "--from image differs"

@@ -18,7 +18,6 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
-#include "frontend/request_paths.hpp"
 #include "commands.hpp"
 #include "gen/engine.hpp"
 #include "core/atomic_file.hpp"
@@ -43,6 +42,7 @@ struct Options {
   std::string progress = "auto";
   bool quiet = false;
   bool overwrite = false;
+  std::string metadata = "portable";  // --metadata: jobs without their own "metadata"
 };
 
 std::atomic<bool> g_cancel{false};
@@ -93,7 +93,15 @@ nlohmann::json timings_json(const Timings& t) {
           {"denoise_s", t.denoise}, {"decode_s", t.decode}, {"total_s", t.total}};
 }
 
-// An image already on disk from an earlier run of this very job (its "gen" metadata equal),
+// The "gen" chunk of an image's metadata ("" when --metadata none writes none: never equal to a
+// file's, whose absence is not a match).
+std::string gen_chunk(const std::map<std::string, std::string>& meta) {
+  const auto it = meta.find("gen");
+  return it == meta.end() ? std::string("\x01none") : it->second;
+}
+
+// An image already on disk from an earlier run of this very job (its "gen" metadata equal; an
+// image written with --metadata none cannot tell and is rendered again),
 // reached inside the output folder without following links: at `relative` or, as the earlier
 // run may have found that name taken, at one of its numbered names (up to the first free one).
 // Returns where ("": nowhere). `numbered` false: only `relative` (--overwrite writes there).
@@ -223,6 +231,7 @@ int run(Options& o) {
     }
     // Filled here (as the engine would) so the expected metadata of written images is known.
     const Request r = with_defaults(*job->request, o.engine);
+    const MetadataMode metadata = metadata_mode_from_name(job->metadata.empty() ? o.metadata : job->metadata);
     Timings sum;
     int reused = 0;
     std::vector<std::string> written;
@@ -235,11 +244,10 @@ int run(Options& o) {
         std::vector<std::string> found;
         for (int k = 0; k < r.batch_size && have_all; ++k) {
           const auto i = static_cast<std::size_t>(b * r.batch_size + k);
-          found.push_back(already_written(folder, job->outputs[i],
-                                          frontend::portable_metadata(image_metadata(r, job->seeds[i], 0),
-                                                                      folder.display(job->outputs[i]))
-                                              .at("gen"),
-                                          !o.overwrite));
+          found.push_back(already_written(
+              folder, job->outputs[i],
+              gen_chunk(file_metadata(image_metadata(r, job->seeds[i], 0), folder.display(job->outputs[i]), metadata)),
+              !o.overwrite));
           have_all = !found.back().empty();
         }
         if (have_all) {
@@ -255,12 +263,12 @@ int run(Options& o) {
         cb.on_image = [&](const GeneratedImage& img) {
           const auto& relative = job->outputs[static_cast<std::size_t>(b * r.batch_size + img.index)];
           const auto path = folder.display(relative);
-          const auto meta = frontend::portable_metadata(img.metadata, path);
+          const auto meta = file_metadata(img.metadata, path, metadata);
           const auto png = encode_png(img.image, meta, {}, path);
           std::string actual = path;
           // This job's own image from an interrupted run (its request in the metadata) is
           // replaced where it is; anything else is never overwritten unless asked.
-          const auto mine = o.overwrite ? std::string() : already_written(folder, relative, meta.at("gen"));
+          const auto mine = o.overwrite ? std::string() : already_written(folder, relative, gen_chunk(meta));
           if (o.overwrite || !mine.empty()) {
             write_file_atomic(folder, mine.empty() ? relative : mine, png.data(), png.size());
             actual = folder.display(mine.empty() ? relative : mine);
@@ -359,6 +367,11 @@ Command register_batch(CLI::App& app) {
   add_memory_options(*sub, o->engine);
   sub->add_flag("--overwrite", o->overwrite,
                 "Replace existing output files (by default an image whose name is taken goes to the next free one: out-1.png, ...)");
+  sub->add_option("--metadata", o->metadata,
+                  "What the images say about their making: portable (no absolute paths), full or none "
+                  "(a job's own \"metadata\" wins; docs/metadata.md)")
+      ->check(CLI::IsMember({"portable", "full", "none"}))
+      ->capture_default_str();
   return {sub, [o] { return run(*o); }};
 }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "frontend/request_paths.hpp"
@@ -19,6 +20,7 @@
 #include "core/fs.hpp"
 #include "gen/image.hpp"
 #include "gen/engine.hpp"
+#include "gen/metadata.hpp"
 #include "gen/output.hpp"
 #include "gen/request.hpp"
 #include "memory_options.hpp"
@@ -34,6 +36,7 @@ struct Options {
   std::string progress = "auto";
   bool quiet = false;
   bool overwrite = false;
+  std::string metadata = "portable";
   int threads = 0;
   WeightsMode weights = WeightsMode::Auto;
   EngineOptions memory;  // memory_guard, memory_limit
@@ -43,20 +46,57 @@ struct Options {
 std::atomic<bool> g_cancel{false};
 void on_signal(int) { g_cancel.store(true); }
 
+// The value of field `path` ("model", "controls[0].image") in `r`; nullopt when `r` has no
+// such control group.
+std::optional<std::string> value_at(const gen::Request& r, const std::string& path) {
+  if (path.rfind("controls[", 0) != 0) return gen::field_text(r, path);
+  const auto close = path.find("].");
+  const auto i = static_cast<std::size_t>(std::stoul(path.substr(9, close - 9)));
+  if (i >= r.controls.size()) return std::nullopt;
+  return gen::field_text(r.controls[i], path.substr(close + 2));
+}
+
+// What an A1111 image's text holds that gen leaves out or cannot match: one warning line each
+// (after the command line has settled what gen cannot honour, so that an error stays one line).
+void warn_a1111(const Options& o, const gen::A1111Import& imp) {
+  if (o.quiet || o.progress == "json") return;
+  if (!imp.unknown.empty()) {
+    std::string keys;
+    for (const auto& k : imp.unknown) keys += (keys.empty() ? "" : ", ") + k;
+    std::fprintf(stderr, "gen: warning: %s: A1111 keys gen does not use (left out): %s\n", o.from.c_str(), keys.c_str());
+  }
+  for (const auto& n : imp.notes) std::fprintf(stderr, "gen: warning: %s: %s\n", o.from.c_str(), n.c_str());
+}
+
 int run(Options& o) {
   gen::Request base;
+  gen::A1111Import a1111;
   if (!o.from.empty()) {
     auto text = read_png_text(o.from);
     auto it = text.find("gen");
-    if (it == text.end()) fail(ErrorCode::NotFound, o.from, "no gen request in this image's metadata (no 'gen' text chunk)");
-    // Only the request is taken: where to write is the command line's choice (-o), never
-    // the image's (an "output" it may carry is ignored).
-    base = gen::Request::from_json(it->second, o.from);
-    // Its relative paths are relative to the image's folder (as they were written).
-    gen::frontend::resolve_paths(base, std::filesystem::path(o.from).parent_path().string());
+    const auto params = text.find("parameters");
+    if (it != text.end()) {
+      // Only the request is taken: where to write is the command line's choice (-o), never
+      // the image's (an "output" it may carry is ignored).
+      base = gen::Request::from_json(it->second, o.from);
+      // Its relative paths are relative to the image's folder (as they were written).
+      gen::frontend::resolve_paths(base, std::filesystem::path(o.from).parent_path().string());
+    } else if (params != text.end()) {
+      // An A1111 image: its text read as A1111 reads it, files found by name (docs/metadata.md).
+      a1111 = gen::request_from_a1111(params->second, a1111_lookup());
+      base = a1111.request;
+    } else {
+      fail(ErrorCode::NotFound, o.from, "no gen request and no A1111 parameters in this image's metadata (no 'gen' or 'parameters' text chunk)");
+    }
   }
   // Options given on the command line override the request read with --from.
   gen::Request out = o.request.apply(base);
+  // An A1111 value gen cannot honour is an error unless the command line changed that field.
+  for (const auto& [field, message] : a1111.problems) {
+    const auto now = value_at(out, field);
+    if (now && *now == value_at(base, field).value_or("")) fail(ErrorCode::InvalidArgument, o.from, message);
+  }
+  warn_a1111(o, a1111);
   // Image-to-image and inpainting without -W/-H render at the init image's size, rounded
   // down to a multiple of 8, as diffusers' img2img pipeline does (docs/editing.md).
   if (o.from.empty() && out.has_init_image() && out.outpaint.empty() && !o.request.given("width") &&
@@ -110,9 +150,9 @@ int run(Options& o) {
     // claimed atomically (a file another program creates meanwhile is not replaced).
     std::string path = wanted;
     if (o.overwrite) {
-      write_png(path, img.image, gen::frontend::portable_metadata(img.metadata, path));
+      write_png(path, img.image, gen::file_metadata(img.metadata, path, gen::metadata_mode_from_name(o.metadata)));
     } else {
-      const auto png = encode_png(img.image, gen::frontend::portable_metadata(img.metadata, wanted), {}, wanted);
+      const auto png = encode_png(img.image, gen::file_metadata(img.metadata, wanted, gen::metadata_mode_from_name(o.metadata)), {}, wanted);
       path = write_file_new(wanted, png.data(), png.size());
     }
     if (json) {
@@ -156,7 +196,13 @@ Command register_generate(CLI::App& app) {
   o->request.add(app);
   app.add_option("-o,--output", o->output, "Output PNG pattern: {index}, {seed}, {batch}, {n}")->capture_default_str();
   app.add_option("--from", o->from,
-                 "Re-run the request stored in a PNG gen wrote (options given override it; -o says where to write)");
+                 "Re-run the request stored in a PNG gen or A1111 wrote (options given override it; -o says where "
+                 "to write; an A1111 image's files are found by name in $GEN_MODEL_DIR / $GEN_CONTROLNET_DIR)");
+  app.add_option("--metadata", o->metadata,
+                 "What the PNG says about its making: portable (no absolute paths), full (absolute paths) or none "
+                 "(docs/metadata.md)")
+      ->check(CLI::IsMember({"portable", "full", "none"}))
+      ->capture_default_str();
   app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
       ->capture_default_str();
   add_choice(app, "--weights", o->weights, kWeightsHelp);

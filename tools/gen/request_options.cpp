@@ -210,6 +210,13 @@ std::string folder_from_env(const char* var, const char* what) {
   return v;
 }
 
+A1111Lookup a1111_lookup() {
+  A1111Lookup lookup;
+  if (const auto d = folder_from_env("GEN_MODEL_DIR", "model"); !d.empty()) lookup.model_dirs.push_back(d);
+  if (const auto d = folder_from_env("GEN_CONTROLNET_DIR", "ControlNet"); !d.empty()) lookup.controlnet_dirs.push_back(d);
+  return lookup;
+}
+
 void environment_defaults(EngineOptions& o) {
   const auto from_env = [](std::string& field, const char* var, const char* what) {
     if (field.empty()) field = folder_from_env(var, what);

@@ -15,6 +15,7 @@
 
 #include "gen/engine.hpp"
 #include "gen/error.hpp"
+#include "gen/metadata.hpp"
 #include "gen/request.hpp"
 
 namespace gen::cli {
@@ -57,6 +58,9 @@ LoraRequest parse_lora_option(const std::string& text, const std::string& subjec
 void environment_defaults(EngineOptions& o);
 // $VAR as a folder ("" when unset or empty); NotFound naming VAR and `what` when it is no folder.
 std::string folder_from_env(const char* var, const char* what);
+// Where an A1111 text's files are looked up by name: $GEN_MODEL_DIR (checkpoints, VAEs) and
+// $GEN_CONTROLNET_DIR (docs/metadata.md).
+A1111Lookup a1111_lookup();
 
 // Sets `target` from its name, or throws InvalidArgument naming `subject`.
 template <class E>
