@@ -83,7 +83,8 @@ log "make the tiny models (random weights, real architectures, every file layout
 "$venv/bin/python" tools/make_tiny_models.py --out "$build/models" >/dev/null
 log "gen inspect"
 "$build/tools/gen" inspect "$build/models/tiny-sd15.safetensors"
-log "gen: text-to-image on the tiny model"
-"$build/tools/gen" -p "a lighthouse on a cliff at sunset" -m "$build/models/diffusers/tiny-sd15-pipeline" \
-  -W 128 -H 128 --steps 8 --seed 42 -o "$build/first-image.png"
-log "done: $build/first-image.png (random weights, so it looks like noise); see README for real weights"
+log "gen: the demo model (trained by gen: docs/training.md#the-demo-model) with its ControlNet"
+"$build/tools/gen" -m models/demo/model --control models/demo/controlnet \
+  --control-image models/demo/example/outline.png -p "a red circle on a blue background" \
+  -W 64 -H 64 --steps 20 --seed 1 -o "$build/first-image.png" --overwrite
+log "done: $build/first-image.png (a red circle on a blue background); see README for real weights"

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 GEN=${GEN:-$root/build/tools/gen}
 OUT=${1:-$root/build/demo}
-VAE_STEPS=${VAE_STEPS:-2000} UNET_STEPS=${UNET_STEPS:-5000} CN_STEPS=${CN_STEPS:-1500}
+VAE_STEPS=${VAE_STEPS:-2000} UNET_STEPS=${UNET_STEPS:-4000} CN_STEPS=${CN_STEPS:-4000}
 T="--threads 1 --seed 0"
 mkdir -p "$OUT"
 t0=$(date +%s)

@@ -35,7 +35,7 @@ VAE = {
 }
 SCHEDULER = {
     "_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_schedule": "linear",
-    "beta_start": 0.0001, "beta_end": 0.02, "prediction_type": "epsilon", "clip_sample": False,
+    "beta_start": 0.0001, "beta_end": 0.02, "prediction_type": "v_prediction", "clip_sample": False,
     "set_alpha_to_one": False, "steps_offset": 1, "timestep_spacing": "leading",
 }
 INDEX = {

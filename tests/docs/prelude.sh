@@ -141,6 +141,8 @@ PY
 # An ESRGAN-family upscaler (the small old-layout ×4 net of tools/esrgan_reference.py).
 "$GEN_PYTHON" "$GEN_SRC/tools/esrgan_reference.py" --out upscalers --only old_x4 >/dev/null
 ln -s upscalers/old_x4.pth 4x-UltraSharp.pth
+# The demo model gen trained (README's first picture, docs/training.md): the repository's models/.
+ln -s "$GEN_SRC/models" models
 # What docs/training.md's (allow-listed) training run leaves: run/controlnet.
 mkdir -p run
 ln -s "$M/diffusers/tiny-controlnet" run/controlnet
