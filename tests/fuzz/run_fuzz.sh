@@ -24,7 +24,7 @@ case $target in
                    image/image.cpp image/png.cpp image/jpeg.cpp)
             libs=(-lpng -ljpeg -lz) ;;
   request) units=(core/error.cpp core/files.cpp core/json.cpp request/fields.cpp request/request.cpp editing/outpaint.cpp
-                  request/infotext.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
+                  request/infotext.cpp request/file_hashes.cpp request/a1111_names.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
                   image/image.cpp image/png.cpp image/jpeg.cpp  # Request::validate checks control pixels
                   adapters/lora_names.cpp core/sha256.cpp core/file_cache.cpp core/named_file.cpp  # the infotext's Lora hashes
                   io/safetensors_file.cpp io/safetensors_format.cpp io/dtype.cpp)

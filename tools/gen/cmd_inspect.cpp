@@ -42,7 +42,9 @@ void print_report(std::ostringstream& out, const io::InspectReport& r, bool tens
                            : r.load.as == "upscaler" ? "an upscaler (--hires-upscaler-model, gen upscale --model)"
                            : r.load.as == "annotator" ? "an annotator's weights (--preprocess NAME)"
                            : r.load.as == "t2i-adapter" ? "a T2I-Adapter (--adapter)"
-                                                     : "the model (-m)";
+                           : r.summary.find("SDXL refiner") != std::string::npos
+                               ? "the model (-m) with --init-image, or as --refiner after an SDXL base"
+                               : "the model (-m)";
     out << pad << "load:     ";
     if (r.load.ok) out << "ok as " << as << (r.load.config.empty() ? "" : ", with " + r.load.config) << "\n";
     else out << "no, as " << as << ": " << r.load.reason << " [" << code_name(r.load.code) << "]\n";
