@@ -42,7 +42,7 @@ void print_report(std::ostringstream& out, const io::InspectReport& r, bool tens
                            : r.load.as == "upscaler" ? "an upscaler (--hires-upscaler-model, gen upscale --model)"
                            : r.load.as == "annotator" ? "an annotator's weights (--preprocess NAME)"
                            : r.load.as == "t2i-adapter" ? "a T2I-Adapter (--adapter)"
-                           : r.summary.find("SDXL refiner") != std::string::npos
+                           : r.model.summary.find("SDXL refiner") != std::string::npos
                                ? "the model (-m) with --init-image, or as --refiner after an SDXL base"
                                : "the model (-m)";
     out << pad << "load:     ";
