@@ -66,7 +66,7 @@ for f in "$M"/*.safetensors "$M"/*.ckpt "$M"/diffusers/* "$M"/diffusers/*/vae "$
   as=$(load_field "$GEN_TMP/v.json" as)
   case $as in
     model) args=(-m "$f")  # an SDXL refiner refines an image (inspect says so)
-           grep -q '"SDXL refiner' "$GEN_TMP/v.json" && args+=(-i "$GEN_SRC/tests/data/control/source.png" --strength 0.5) ;;
+           grep -q '"SDXL refiner' "$GEN_TMP/v.json" && args+=(-i "$GEN_SRC/tests/data/control/source.png" --strength 1) ;;
     controlnet) args=(-m "$P" --control "$f" --control-image "$GEN_SRC/tests/data/control/source.png") ;;
     vae) args=(-m "$P" --vae "$f") ;;
     *) bad "$f: load.as is '$as'"; continue ;;
