@@ -76,7 +76,10 @@ Outcome load(const std::string& as, const std::string& path, const std::string& 
       const auto files = models::ModelFiles::open(path);
       files.load_unet(at::kFloat, at::kCPU);
       files.load_vae(at::kFloat, at::kCPU);
-      files.load_text_encoder(at::kFloat, at::kCPU);
+      if (files.refiner())  // an SDXL refiner has the second (bigG) text encoder only
+        files.load_text_encoder_2(at::kFloat, at::kCPU);
+      else
+        files.load_text_encoder(at::kFloat, at::kCPU);
       o.family = models::family_name(files.family());
     } else if (as == "controlnet") {
       // The base UNet's values are only added to "difference" files; unloaded ones are skipped.
