@@ -28,9 +28,12 @@ ln -s "$M/tiny-sd21.safetensors" v2-1_768-ema-pruned.safetensors
 ln -s "$C/tiny-v2-inference-v.yaml" v2-1_768-ema-pruned.yaml
 ln -s "$C/tiny-v2-inference-v.yaml" v2-inference-v.yaml
 ln -s "$M/tiny-sdxl.safetensors" sd_xl_base_1.0.safetensors
+ln -s "$M/tiny-sdxl-refiner.safetensors" sd_xl_refiner_1.0.safetensors
 # Diffusers folders.
 ln -s "$M/diffusers/tiny-sd15-pipeline" sd15
 ln -s "$M/diffusers/tiny-sdxl-pipeline" stable-diffusion-xl-base-1.0
+ln -s "$M/diffusers/tiny-sdxl-refiner-pipeline" stable-diffusion-xl-refiner-1.0
+ln -s "$M/diffusers/tiny-sd15-pipeline" tiny-sd15-pipeline   # docs/performance.md names it so
 # ControlNets: the tiny v1.1-style file under each name the docs use.
 for n in control_v11p_sd15_canny control_v11f1p_sd15_depth control_v11p_sd15_openpose \
          control_v11p_sd15_scribble control_v11p_sd15_mlsd control_v11p_sd15_softedge.pth \
