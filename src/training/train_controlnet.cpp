@@ -50,15 +50,7 @@ void train_controlnet(const TrainControlNetOptions& o, const std::function<void(
   const std::string target = o.prediction.empty() ? files.prediction_type() : o.prediction;
   if (target != "epsilon" && target != "v_prediction")
     fail(ErrorCode::Unsupported, "--prediction", "'" + target + "': epsilon or v_prediction");
-  training::LoopOptions lo;
-  lo.output = o.output;
-  lo.steps = o.steps;
-  lo.accumulation = o.accumulation;
-  lo.checkpoint_every = o.checkpoint_every;
-  lo.resume = o.resume;
-  lo.seed = o.seed;
-  lo.model_name = "controlnet";
-  lo.settings = settings_of(o, target, data.samples.size());
+  const auto lo = training::loop_options_of(o, "controlnet", settings_of(o, target, data.samples.size()));
   const auto resumed = training::prepare_output(lo);
 
   auto unet = files.load_unet(at::kFloat, at::kCPU);

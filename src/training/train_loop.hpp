@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "gen/training.hpp"
 #include "training/trainer.hpp"
@@ -36,6 +37,22 @@ struct ResumePoint {
   std::string checkpoint;   // its folder ("" for a new run); the model inside is model_name/
   std::int64_t adam_step = 0;
 };
+
+// The loop's options from a command's options (TrainControlNetOptions, TrainModelOptions: the
+// same field names), the finished model's folder name and the settings a resume must share.
+template <class Options>
+LoopOptions loop_options_of(const Options& o, std::string model_name, nlohmann::json settings) {
+  LoopOptions lo;
+  lo.output = o.output;
+  lo.steps = o.steps;
+  lo.accumulation = o.accumulation;
+  lo.checkpoint_every = o.checkpoint_every;
+  lo.resume = o.resume;
+  lo.seed = o.seed;
+  lo.model_name = std::move(model_name);
+  lo.settings = std::move(settings);
+  return lo;
+}
 
 // Checks the options, creates the output folder, refuses one holding checkpoints (without
 // resume) or a finished model, and reads the newest checkpoint's state when resuming (refusing

@@ -45,19 +45,10 @@ models::ModelFiles open_folder(const TrainModelOptions& o, const char* part) {
 }
 
 training::LoopOptions loop_options(const TrainModelOptions& o, const char* name, nlohmann::json settings) {
-  training::LoopOptions lo;
-  lo.output = o.output;
-  lo.steps = o.steps;
-  lo.accumulation = o.accumulation;
-  lo.checkpoint_every = o.checkpoint_every;
-  lo.resume = o.resume;
-  lo.seed = o.seed;
-  lo.model_name = name;
   settings.update({{"model", o.model}, {"data", o.data}, {"batch_size", o.batch_size},
                    {"accumulation", o.accumulation}, {"learning_rate", o.learning_rate},
                    {"max_grad_norm", o.max_grad_norm}, {"seed", o.seed}});
-  lo.settings = std::move(settings);
-  return lo;
+  return training::loop_options_of(o, name, std::move(settings));
 }
 
 training::TrainSettings train_settings(const TrainModelOptions& o) {
