@@ -348,9 +348,11 @@ struct AdapterRequest {
 
 struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
-  // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model; "gen.request/1" and
-  // "/1.1" files are still read (a 1.2 file without hires_upscaler_model has its default, "").
-  static constexpr const char* kSchema = "gen.request/1.2";
+  // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model, 1.3 SDXL's (the
+  // micro-conditioning sizes, aesthetic scores, refiner, refiner_switch), the T2I-Adapter
+  // groups ("adapters") and UniControl's controls[].task; "gen.request/1", "/1.1" and "/1.2"
+  // files are still read (a field a file lacks has its default).
+  static constexpr const char* kSchema = "gen.request/1.3";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
   std::vector<AdapterRequest> adapters;  // T2I-Adapters (JSON key "adapters")
