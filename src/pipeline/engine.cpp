@@ -27,6 +27,7 @@
 #include "pipeline/memory_guard.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/refiner.hpp"
+#include "pipeline/sampling_config.hpp"
 #include "pipeline/sdxl_stage.hpp"
 #include "pipeline/t2i_stage.hpp"
 #include "pipeline/threads.hpp"
@@ -83,16 +84,9 @@ DenoiseRequest denoise_settings(const Request& req, const BaseModel& base) {
   d.cfg_scale = req.cfg_scale;
   d.sampler = name_of(req.sampler);
   d.steps = req.steps;
-  // The folder's config as diffusers' `<sampler's class>.from_config` reads it (that class's
-  // defaults for absent keys); a single file has none and gets Stable Diffusion's.
-  if (!base.scheduler_config.is_null())
-    d.scheduler = SchedulerConfig::from_json(base.scheduler_config, d.sampler,
-                                             req.model + "/scheduler/scheduler_config.json");
-  // An old scheduler config with steps_offset != 1 or clip_sample on is corrected (SD never
-  // used either).
-  d.scheduler.steps_offset = 1;
-  d.scheduler.clip_sample = false;
-  d.scheduler.prediction_type = base.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
+  // The folder's config as diffusers reads it, corrected as its SD pipelines do (pipeline/sampling_config.hpp).
+  d.scheduler = sampling_config(base.scheduler_config, d.sampler, base.prediction,
+                                req.model + "/scheduler/scheduler_config.json");
   // --scheduler auto keeps the folder's sigma choice; normal and karras replace it.
   if (req.scheduler != Schedule::Auto) {
     d.scheduler.use_karras_sigmas = req.scheduler == Schedule::Karras;
