@@ -19,9 +19,9 @@ differ_from_none "$O/lora" LoRA
 differ_from_none "$O/ti" embedding
 
 X=$M/diffusers/tiny-sdxl-pipeline
-run_gen() { "$GEN" -m "$X" -p "a red house" -W 64 -H 64 --steps 1 --seed 1 -q -o "$GEN_TMP/bad.png" "$@" 2>"$GEN_TMP/bad.err"; }
+run_gen() { "$GEN" -m "$X" -p "$1" -W 64 -H 64 --steps 1 --seed 1 -q -o "$GEN_TMP/bad.png" "${@:2}" 2>"$GEN_TMP/bad.err"; }
 rm -f "$GEN_TMP/bad.png"
-run_gen --lora "$R/loras/sd15-kohya.safetensors"
+run_gen "a red house" --lora "$R/loras/sd15-kohya.safetensors"
 rc=$?
 if [ "$rc" = 7 ] && grep -q "sd1" "$GEN_TMP/bad.err" && grep -q "sdxl" "$GEN_TMP/bad.err" && [ ! -e "$GEN_TMP/bad.png" ]; then
   pass "an SD 1.x LoRA on SDXL: exit 7 naming both families"
@@ -30,7 +30,7 @@ else
 fi
 "$GEN_PYTHON" -c 'import sys, torch; from safetensors.torch import save_file
 save_file({"emb_params": torch.randn(2, 64)}, sys.argv[1])' "$GEN_TMP/ticat.safetensors"
-run_gen -p "a ticat" --embedding "$GEN_TMP/ticat.safetensors"
+run_gen "a ticat" --embedding "$GEN_TMP/ticat.safetensors"
 rc=$?
 if [ "$rc" = 7 ] && grep -q "SDXL" "$GEN_TMP/bad.err" && grep -q "clip_g" "$GEN_TMP/bad.err" && [ ! -e "$GEN_TMP/bad.png" ]; then
   pass "a one-encoder embedding on SDXL: exit 7 naming clip_l / clip_g"
