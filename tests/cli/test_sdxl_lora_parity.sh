@@ -37,4 +37,9 @@ if [ "$rc" = 7 ] && grep -q "SDXL" "$GEN_TMP/bad.err" && grep -q "clip_g" "$GEN_
 else
   bad "a one-encoder embedding on SDXL: exit $rc: $(cat "$GEN_TMP/bad.err")"
 fi
+# gen inspect names the family of each layout.
+for f in style-peft style-kohya style-sgm; do
+  if "$GEN" inspect "$R/loras/$f.safetensors" 2>&1 | grep -q "LoRA for SDXL"; then pass "inspect $f: for SDXL"
+  else bad "inspect $f: $("$GEN" inspect "$R/loras/$f.safetensors" 2>&1 | head -3)"; fi
+done
 finish
