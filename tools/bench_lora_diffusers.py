@@ -55,9 +55,11 @@ def main():
     from transformers import CLIPTextModel
     d = os.path.join(a.models, "diffusers")
     t0 = time.perf_counter()
-    pipe = StableDiffusionPipeline(vae=AutoencoderKL.from_pretrained(os.path.join(d, "vae")),
-                                   text_encoder=CLIPTextModel.from_pretrained(os.path.join(d, "text_encoder")),
-                                   tokenizer=None, unet=UNet2DConditionModel.from_pretrained(os.path.join(d, "unet")),
+    f32 = dict(torch_dtype=torch.float32)  # as gen bench's w-cpu (the files may be fp16)
+    pipe = StableDiffusionPipeline(vae=AutoencoderKL.from_pretrained(os.path.join(d, "vae"), **f32),
+                                   text_encoder=CLIPTextModel.from_pretrained(os.path.join(d, "text_encoder"), **f32),
+                                   tokenizer=None,
+                                   unet=UNet2DConditionModel.from_pretrained(os.path.join(d, "unet"), **f32),
                                    scheduler=EulerDiscreteScheduler(), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     load_s = time.perf_counter() - t0
