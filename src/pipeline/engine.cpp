@@ -240,7 +240,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
-  if (base.text2) check_sdxl_request(req, base, loras.size());
+  if (base.text2) check_sdxl_request(req, base);
   // The SDXL hand-off: the refiner, loaded beside the base (pipeline/refiner.hpp).
   BaseModel* refiner = nullptr;
   Request refiner_req;
@@ -260,7 +260,8 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   s.stage = "finding the embeddings";
   const auto embeddings = s.embeddings.prepare(
       req, {prompts.prompt, prompts.negative_prompt, prompts.hires_prompt, prompts.hires_negative_prompt}, encoder,
-      (base.text ? base.text : base.text2)->config().width, req.model);
+      base.text2 ? (base.text ? base.text->config().width : 0) : base.text->config().width, req.model,
+      base.text2 ? base.text2->config().width : 0);
   encoder.embeddings = embeddings.get();
   s.stage = "loading the models";
 
