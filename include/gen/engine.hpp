@@ -102,6 +102,13 @@ struct Progress {
   // from 1 with its own total).
   int step = 0, steps = 0;
   double seconds = 0;           // since the batch started
+  // The batch's sampling passes: 1, or 2 with hires fix (its second pass) or an SDXL refiner
+  // (which goes on counting the base's steps), 3 with both; `pass` is 0-based.
+  int pass = 0, passes = 1;
+  double elapsed = 0;           // seconds since generate() started (model loading included)
+  // The fraction of the call's sampling done, 0..1, over every batch (each pass of a batch
+  // weighs the same): what a total ETA is estimated from.
+  double done = 0;
 };
 
 // A cheap preview of the latents (a fixed linear map from the 4 latent channels to RGB,
