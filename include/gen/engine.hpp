@@ -174,7 +174,7 @@ struct LoadProgress {
 
 struct Callbacks {
   std::function<void(const GeneratedImage&)> on_image;  // as each image is ready
-  std::function<void(const Progress&)> on_progress;     // after every model call
+  std::function<void(const Progress&)> on_progress;     // after every sampling step
   std::function<void(const Preview&)> on_preview;       // every `preview_every` model calls
   std::function<void(const LoadProgress&)> on_load;     // before each model part is read
   // Something worth knowing that does not stop the request (a setting the request's
@@ -222,8 +222,9 @@ class GEN_API Engine {
   // Cancelled after cancel().
   std::vector<GeneratedImage> generate(const Request& request, const Callbacks& callbacks = {});
 
-  // Stops the generate() in progress at its next model call (it throws gen::Error with
-  // ErrorCode::Cancelled). Returns false, and does nothing, when no call is in progress.
+  // Stops the generate() in progress between two blocks of the model call running (the UNet,
+  // ControlNets and VAE check once per block; it throws gen::Error with ErrorCode::Cancelled).
+  // Returns false, and does nothing, when no call is in progress.
   bool cancel();
 
   Timings last_timings() const;
