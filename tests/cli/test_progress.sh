@@ -69,7 +69,8 @@ for f in files:
 missing = set(schema) - seen
 if missing:
     errors.append(f"documented events never seen: {sorted(missing)}")
-print("\n".join(errors))
+if errors:
+    print("\n".join(errors))
 sys.exit(1 if errors else 0)
 PY
 
