@@ -15,6 +15,7 @@
 #include "core/fail.hpp"
 #include "kernels.hpp"
 #include "models/flops.hpp"
+#include "models/stop.hpp"
 #include "pipeline/batch_runner.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/diagnose.hpp"
@@ -167,6 +168,8 @@ void Engine::generate(const Request& req, const Callbacks& callbacks, const std:
              (decoding ? "vae_tiling on (--vae-tiling on), a smaller batch_size or size" : "a smaller batch_size or size") +
              (gpu ? ", dtype fp16, or device cpu" : ", or fewer models kept loaded"));
   };
+  // The model code of this thread checks `cancel` between its blocks (models/stop.hpp).
+  const models::StopScope stop(cancel);
   try {
     run(req, callbacks, cancel);
   } catch (const c10::OutOfMemoryError& e) {
@@ -267,6 +270,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
 
   BatchJob job;
   job.request = &req;
+  job.started = t_start;
   job.base = &base;
   job.denoise = denoise_settings(req, base);
   // Editing: the init image and mask in pixels (before the control images, which follow

@@ -40,7 +40,7 @@ Command register_train(CLI::App& app) {
   cn->add_option("--empty-prompts", o->empty_prompts, "fraction of captions replaced by the empty prompt (default 0)");
   cn->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (default 0: only the last)");
   cn->add_option("--seed", o->seed, "seed of the data order, noise, timesteps and caption dropout (default 0)");
-  cn->add_option("--threads", o->threads, "CPU threads (0: one for small work, else one per core)");
+  cn->add_option("-t,--threads", o->threads, "CPU threads (0: one for small work, else one per core)");
   cn->add_flag("--resume", o->resume, "continue from the newest checkpoint in the output folder (same settings)");
   cn->add_option("--resolution", o->resolution,
                  "resize (shorter side, bilinear) and centre-crop every image to this square side (default: as they are)");
@@ -78,7 +78,7 @@ Command register_train(CLI::App& app) {
     c->add_option("--max-grad-norm", m->max_grad_norm, "gradient clipping norm (default 1; 0: none)");
     c->add_option("--checkpoint-every", m->checkpoint_every, "steps between checkpoints (default 0: only the last)");
     c->add_option("--seed", m->seed, "seed of the data order and noise (default 0)");
-    c->add_option("--threads", m->threads, "CPU threads (0: one for small work, else one per core)");
+    c->add_option("-t,--threads", m->threads, "CPU threads (0: one for small work, else one per core)");
     c->add_flag("--resume", m->resume, "continue from the newest checkpoint in the output folder (same settings)");
   }
   unet->add_option("--prediction", m->prediction, "epsilon or v_prediction (default: the model's)")
