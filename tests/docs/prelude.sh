@@ -153,6 +153,20 @@ for n, seed, extra in (("controlnet-canny-sdxl-1.0", 91, {}), ("controlnet-depth
 os.symlink(os.path.abspath("controlnet-canny-sdxl-1.0/diffusion_pytorch_model.safetensors"),
            "diffusers_xl_canny_full.safetensors")
 
+# An SDXL LoRA and an SDXL embedding (docs/sdxl.md), made as tests/cli/test_sdxl_lora_parity.sh
+# makes them: a kohya file in ~/sd/Lora, {clip_l, clip_g} vectors in ~/sd/embeddings.
+from diffusers import StableDiffusionXLPipeline  # noqa: E402
+from diffusers_sdxl_lora_reference import make_lora  # noqa: E402
+xl = StableDiffusionXLPipeline.from_pretrained(f"{M}/diffusers/tiny-sdxl-pipeline")
+make_lora(xl, 2, 2, 5, "sd/Lora", "xl-watercolor")
+os.replace("sd/Lora/xl-watercolor-kohya.safetensors", "sd/Lora/xl-watercolor.safetensors")
+for f in ("xl-watercolor-peft.safetensors", "xl-watercolor-sgm.safetensors"):
+    os.remove(os.path.join("sd/Lora", f))
+g = torch.Generator().manual_seed(6)
+save_file({"clip_l": 0.01 * torch.randn(1, xl.text_encoder.config.hidden_size, generator=g),
+           "clip_g": 0.01 * torch.randn(1, xl.text_encoder_2.config.hidden_size, generator=g)},
+          "sd/embeddings/xlcat.safetensors")
+
 # A1111 PNGs (docs/metadata.md): A1111's "parameters" text and no gen chunk; the model and the
 # ControlNet found by name in ~/sd/models/… (GEN_MODEL_DIR, GEN_CONTROLNET_DIR in the doc).
 os.makedirs("sd/models/Stable-diffusion", exist_ok=True); os.makedirs("sd/models/ControlNet", exist_ok=True)
