@@ -49,6 +49,10 @@ for t in "blur:ksize=31 unicontrol_blur:ksize=31" "inpainting unicontrol_inpaint
 done
 pixels_equal prep-blur.png prep-inpainting.png && bad "blur and inpainting preparations give the same image" ||
   pass "the preparations differ"
+printf '{"model": "%s", "prompt": "a house", "width": 64, "height": 64, "steps": 2, "seed": 5, "output": "job.png", "controls": [{"model": "%s", "image": "%s", "task": "blur", "preprocess": "unicontrol:ksize=31", "preprocess_resolution": 64}]}\n' \
+  "$P" "$U" "$P0" > jobs.jsonl
+"$GEN" batch jobs.jsonl -O jobs -q 2> batch.err && pixels_equal prep-blur.png jobs/job.png &&
+  pass "a job file's preprocess unicontrol gives the CLI's pixels" || bad "job file: $(cat batch.err)"
 "$GEN" --from prep-blur.png -q -o from.png && pixels_equal prep-blur.png from.png && pass "gen --from repeats it" ||
   bad "gen --from"
 
