@@ -9,6 +9,7 @@
 #include "annotators/annotator_util.hpp"
 #include "annotators/mlsd.hpp"
 #include "annotators/model_free.hpp"
+#include "annotators/unicontrol_prep.hpp"
 #include "core/fail.hpp"
 
 namespace gen::annotators {
@@ -120,6 +121,13 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
   if (name == "lineart_standard")
     return to_image(lineart_standard(input, spec.number("sigma"), spec.number("threshold"), photo.size()));
   if (name == "color") return to_image(color(input));
+  // UniControl's preparations: the map at the detect size, as the reference's demos (unicontrol_prep.hpp).
+  const auto number = [&](const char* key) { return static_cast<int>(spec.number(key)); };
+  if (name == "unicontrol_grayscale") return to_image(unicontrol_grayscale(input));
+  if (name == "unicontrol_blur") return to_image(unicontrol_blur(input, number("ksize")));
+  if (name == "unicontrol_outpainting") return to_image(unicontrol_outpainting(input, number("height"), number("width")));
+  if (name == "unicontrol_inpainting")
+    return to_image(unicontrol_inpainting(input, number("top"), number("bottom"), number("left"), number("right")));
   // The networks' maps (and shuffle's) come out at resize_image(input, image_resolution)'s size.
   const cv::Size out_size = detect_size(input.cols, input.rows, s.resolution);
   cv::Mat map;
@@ -148,6 +156,8 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
     cv::Mat one = kind == "mlsd" ? mlsd_draw(mlsd_lines(outputs.at(0), spec.number("score"), spec.number("distance")), input.size())
                                  : network_map(kind, outputs, input.size(), spec.has("safe"));
     cv::cvtColor(one, map, cv::COLOR_GRAY2RGB);  // HWC3
+    if (name == "unicontrol_hedsketch")  // the HED map at the detect size, then the demo's sketch loop
+      return to_image(unicontrol_sketch(map, number("threshold"), static_cast<std::uint32_t>(s.seed)));
   }
   cv::Mat out;
   cv::resize(map, out, out_size, 0, 0, cv::INTER_LINEAR);

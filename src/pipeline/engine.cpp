@@ -299,6 +299,8 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       ControlUnit u;
       u.net = &net;
       const std::string subject = c.pixels.empty() ? c.image : "controls[" + std::to_string(i) + "].pixels";
+      // --preprocess unicontrol: the preparation of the group's task (docs/unicontrol.md).
+      const std::string prep = annotators::resolve_unicontrol(c.preprocess, c.task, "controls[" + std::to_string(i) + "].preprocess");
       if (c.image.empty() && c.pixels.empty()) {  // inpaint_only without an image: the init image
         u.image = control::prepare_control_image(images.pixels, "none", "just", width, height, "init image");
       } else if (images.crop) {
@@ -310,11 +312,11 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                    ": with --inpaint-area masked a control image is cropped as the init image is, so it must be the same size");
         const Image cropped = editing::preprocess_image(to_rgb8(full), width, height, editing::ResizeMode::Fill,
                                                         &*images.crop, 8, subject);
-        u.image = control::prepare_control_image(cropped, c.preprocess, "just", width, height, subject, use);
+        u.image = control::prepare_control_image(cropped, prep, "just", width, height, subject, use);
       } else {
         u.image = c.pixels.empty()
-                      ? control::prepare_control_image(c.image, c.preprocess, name_of(c.resize), width, height, use)
-                      : control::prepare_control_image(c.pixels, c.preprocess, name_of(c.resize), width, height, subject,
+                      ? control::prepare_control_image(c.image, prep, name_of(c.resize), width, height, use)
+                      : control::prepare_control_image(c.pixels, prep, name_of(c.resize), width, height, subject,
                                                        use);
       }
       if (c.preprocess == "inpaint_only") {  // masked pixels = −1 (make_inpaint_condition)

@@ -51,10 +51,16 @@ std::vector<AdapterUnit> t2i_units(const Request& req, const BaseModel& base, T2
     u.name = "T2I-Adapter " + std::to_string(i) + " (" + a.model + ")";
     u.net = &cache.get(a.model, settings, loaded, report);
     const auto& c = u.net->config();
-    if (c.sdxl())
+    // SDXL adapters (full_adapter_xl) steer SDXL UNets, the others SD 1.x / 2.x ones (diffusers'
+    // StableDiffusionXLAdapterPipeline and StableDiffusionAdapterPipeline; the same UNet hook).
+    const bool sdxl_model = base.family == models::ModelFamily::SDXL;
+    if (c.sdxl() != sdxl_model)
       fail(ErrorCode::ModelMismatch, a.model,
-           std::string("an SDXL T2I-Adapter (") + control::kind_id(c.kind) + ") needs an SDXL model, and the model is " +
-               (base.family == models::ModelFamily::SD2 ? "SD 2.x" : "SD 1.x"));
+           c.sdxl() ? std::string("an SDXL T2I-Adapter (") + control::kind_id(c.kind) +
+                          ") needs an SDXL model, and the model is " +
+                          (base.family == models::ModelFamily::SD2 ? "SD 2.x" : "SD 1.x")
+                    : std::string("an SD 1.x/2.x T2I-Adapter (") + control::kind_id(c.kind) +
+                          ") does not fit an SDXL model: SDXL takes full_adapter_xl adapters (t2i-adapter-*-sdxl-1.0)");
     const std::string subject = a.pixels.empty() ? a.image : "adapters[" + std::to_string(i) + "].pixels";
     if (c.in_channels == 1) {
       const Image rgb = to_rgb8(a.pixels.empty() ? read_image(a.image) : a.pixels);

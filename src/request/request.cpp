@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "annotators/registry.hpp"
 #include "control/control_image.hpp"
 #include "editing/outpaint.hpp"
 #include "core/fail.hpp"
@@ -161,7 +162,7 @@ void Request::validate() const {
     if (!c.pixels.empty()) check_image(c.pixels, f + ".pixels");
     check_rows(request::control_table(), c, f + ".");
     if (c.start > c.end) bad(f, "start is after end");
-    control::check_preprocess(c.preprocess);
+    control::check_preprocess(annotators::resolve_unicontrol(c.preprocess, c.task, f + ".preprocess"));
   }
   for (std::size_t i = 0; i < adapters.size(); ++i) {
     const auto& a = adapters[i];

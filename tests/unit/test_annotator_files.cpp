@@ -135,7 +135,7 @@ TEST(AnnotatorFiles, RealNamesAndShapesOfEveryRelease) {
   }
   // The --preprocess names that read each kind come from the registry.
   EXPECT_EQ(an::preprocess_names_for("lineart"), (std::vector<std::string>{"lineart", "lineart_coarse"}));
-  EXPECT_EQ(an::preprocess_names_for("hed"), (std::vector<std::string>{"hed"}));
+  EXPECT_EQ(an::preprocess_names_for("hed"), (std::vector<std::string>{"hed", "unicontrol_hedsketch"}));
   EXPECT_EQ(an::preprocess_names_for("depth_anything"), (std::vector<std::string>{"depth_anything"}));
   EXPECT_EQ(an::preprocess_names_for("midas"), (std::vector<std::string>{"midas", "normal_midas"}));
 }
