@@ -111,6 +111,21 @@ TEST(NormalBae, ConfigFromTheOriginalKeys) {
   EXPECT_EQ(f.prefix, "module.");
   EXPECT_EQ(an::original_file(f), "scannet.pt");
   EXPECT_EQ(an::preprocess_names_for("normalbae"), (std::vector<std::string>{"normal_bae"}));
+  // The names without DataParallel's module. (as controlnet-aux's load_checkpoint leaves them) load too.
+  const std::string bare = GEN_BINARY_DIR "/tests/tmp/normalbae-bare.safetensors";
+  {
+    std::vector<TensorData> keep;
+    for (const auto& n : ckpt.names()) {
+      const auto& info = ckpt.info(n);
+      keep.push_back({n.substr(7), info.dtype, info.shape, ckpt.data(n), static_cast<std::size_t>(info.nbytes())});
+    }
+    write_safetensors(bare, keep);
+  }
+  const auto b = an::load_normalbae(bare);
+  EXPECT_EQ(b.config.up, c.up);
+  const auto x = at::randn({1, 3, 64, 64}, at::TensorOptions().dtype(at::kFloat));
+  c10::InferenceMode guard;
+  EXPECT_TRUE(at::equal(an::normalbae_forward(b, x), an::normalbae_forward(m, x)));
 }
 
 TEST(NormalBae, NetworkMatchesControlnetAuxBothFormats) {
