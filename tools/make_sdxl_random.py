@@ -14,16 +14,19 @@ weights and biases, norms 1; the ControlNet's zero convolutions N(0, 0.02) as a 
 so the peak memory stays near one model's 16-bit size.
 """
 import argparse
-import gzip
 import json
 import math
 import os
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_tokenizer_fixtures import write_vocab_folder  # noqa: E402
 
 UNET = dict(sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280),
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
@@ -45,30 +48,11 @@ SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_s
              "use_karras_sigmas": False, "clip_sample": False}
 
 
-def bytes_to_unicode():  # CLIP's (and GPT-2's) byte ↔ printable-character table
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
 def write_tokenizer(folder, vocab_gz, pad):
-    """vocab.json and merges.txt as openai/clip-vit-large-patch14's: the 48,894 merges of CLIP's
-    BPE file, the vocabulary built from them as CLIP's SimpleTokenizer builds it."""
-    merges = gzip.open(vocab_gz).read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
-    chars = bytes_to_unicode()
-    vocab = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in merges]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    """vocab.json and merges.txt as openai/clip-vit-large-patch14's (make_tokenizer_fixtures'
+    write_vocab_folder: CLIP's SimpleTokenizer vocabulary from the BPE file), with its pad token."""
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump({t: i for i, t in enumerate(vocab)}, f, ensure_ascii=False)
-    with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+    write_vocab_folder(vocab_gz, folder)
     special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": pad,
                "unk_token": "<|endoftext|>"}
     with open(os.path.join(folder, "special_tokens_map.json"), "w") as f:

@@ -7,9 +7,7 @@
 
 namespace gen::pipeline {
 
-void check_sdxl_request(const Request& r, const BaseModel& base, std::size_t adapters) {
-  if (adapters > 0)
-    fail(ErrorCode::Unsupported, r.model, "LoRA / LyCORIS files on SDXL models are not supported yet");
+void check_sdxl_request(const Request& r, const BaseModel& base) {
   if (base.refiner && !r.has_init_image())
     fail(ErrorCode::InvalidArgument, r.model,
          "an SDXL refiner (only the second text encoder) refines an image: give --init-image, or use an SDXL base "

@@ -430,7 +430,7 @@ Command register_bench(CLI::App& app) {
   add_choice(*sub, "--dtype", o->dtype, "auto, fp32, fp16 or bf16");
   sub->add_option("--warmup", o->warmup, "Untimed runs first")->capture_default_str();
   sub->add_option("--repeats", o->repeats, "Timed runs (default: 5 for w1, 3 otherwise)");
-  sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0: one per core)");
   add_choice(*sub, "--weights", o->weights, kWeightsHelp);
   sub->add_option_function<std::string>(
          "--vae-tiling",
