@@ -13,7 +13,9 @@ midas and normal_midas: MidasDetector over the DPT-Hybrid of tools/make_annotato
 depth_anything (not in controlnet-aux 0.0.10): transformers' DepthAnythingForDepthEstimation
 (vits size) with the original repo's preprocessing (tools/depth_anything_reference.py:
 network_input at 518, the original position-embedding resize), bilinear to the picture size,
-min-max to 8 bits. Prints a table of medians and the ratio gen / reference.
+min-max to 8 bits; normal_bae (not in the default list: the full-size network, 290 MB): the real-size
+NNET of tools/normalbae_reference.py --full with random weights, saved as scannet.pt and converted,
+run by controlnet-aux's NormalBaeDetector. Prints a table of medians and the ratio gen / reference.
 """
 import argparse
 import json
@@ -102,6 +104,11 @@ def reference_runners(d, names):
         det_m = MidasDetector(Inference().eval())
         run["midas"] = lambda p: det_m(p, **kw)
         run["normal_midas"] = lambda p: det_m(p, depth_and_normal=True, **kw)[1]
+    if "normal_bae" in names:
+        import normalbae_reference
+        from controlnet_aux.normalbae import NormalBaeDetector
+        det_n = NormalBaeDetector(normalbae_reference.make_model(d, full=True))  # writes d/scannet.pt
+        run["normal_bae"] = lambda p: det_n(p, **kw)
     return run
 
 
@@ -175,6 +182,8 @@ def main():
             specs.append(n)
         elif n == "depth_anything":  # its weights come with the reference model (depth_reference)
             specs.append(n + ":file=" + os.path.join(a.dir, "depth_anything_v2_vits.safetensors"))
+        elif n == "normal_bae":  # likewise (reference_runners writes scannet.pt; converted below)
+            specs.append(n + ":file=" + os.path.join(a.dir, "scannet.safetensors"))
         else:
             specs.append(n)
     pic = picture()
@@ -184,6 +193,9 @@ def main():
     if a.device == "cuda":
         print("reference on the CPU only (controlnet-aux's detectors pick their own device)")
     run = reference_runners(a.dir, a.annotators)
+    if "normal_bae" in a.annotators:
+        subprocess.run([a.gen, "convert", os.path.join(a.dir, "scannet.pt"), os.path.join(a.dir, "scannet.safetensors"),
+                        "--overwrite"], check=True, stdout=subprocess.DEVNULL)  # made again with each run
     cmd = [a.gen, "bench", "-w", "annotators", "--json", "--annotator-dir", a.dir, "--image", png,
            "--threads", str(a.threads), "--warmup", str(a.warmup), "--repeats", str(a.repeats),
            "--device", a.device]

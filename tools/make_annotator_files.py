@@ -17,7 +17,8 @@ netG.pth (lineart_anime) carries "module."; body_pose_model.pth / hand_pose_mode
 names without controlnet-aux's "model0." / "model1_0." ... prefixes (util.transfer adds them);
 facenet.pth, the MLSD files, ControlNetHED.pth, sk_model*.pth, depth_anything_v2_vit*.pth and
 dpt_hybrid-midas-501f0c75.pt (MiDaS DPT-Hybrid, controlnet-aux's DPTDepthModel over timm) are
-plain state dicts.
+plain state dicts; scannet.pt (NormalBAE, controlnet-aux's NNET) is {"model": {"module." + name}}
+(controlnet-aux's load_checkpoint reads ["model"] and strips "module.").
 """
 import argparse
 import contextlib
@@ -73,6 +74,16 @@ def midas():
     return DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
 
 
+def normalbae():
+    """NormalBAE's NNET as NormalBaeDetector.from_pretrained builds it."""
+    import types
+    from controlnet_aux.normalbae.nets.NNET import NNET
+    args = types.SimpleNamespace(mode="client", architecture="BN", pretrained="scannet", sampling_ratio=0.4,
+                                 importance_ratio=0.7)
+    with contextlib.redirect_stdout(sys.stderr):  # its Encoder prints while loading geffnet
+        return NNET(args)
+
+
 def networks(meta):
     """{original file name: (state dict, how it is saved)}; lazily built."""
     from controlnet_aux.hed import ControlNetHED_Apache2
@@ -107,6 +118,7 @@ def networks(meta):
         "mlsd_tiny_512_fp32.pth": (build(MobileV2_MLSD_Tiny), "plain"),
         **{f"depth_anything_v2_{v}.pth": (functools.partial(depth_anything, v, meta), "plain") for v in DEPTH},
         "dpt_hybrid-midas-501f0c75.pt": (build(midas), "plain"),
+        "scannet.pt": (build(normalbae), "scannet"),
     }
 
 
@@ -121,13 +133,15 @@ def saved(sd, how):
     """The object torch.save writes in the original release."""
     if how == "pidinet":
         return {"epoch": 14, "state_dict": {"module." + k: v for k, v in sd.items()}}
+    if how == "scannet":
+        return {"model": {"module." + k: v for k, v in sd.items()}}
     if how == "module":
         return {"module." + k: v for k, v in sd.items()}
     return sd
 
 
 def flat(obj):
-    return obj["state_dict"] if "state_dict" in obj else obj
+    return obj["state_dict"] if "state_dict" in obj else obj["model"] if "model" in obj else obj
 
 
 def main():

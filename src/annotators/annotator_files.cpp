@@ -52,6 +52,9 @@ AnnotatorFile identify_annotator(const TensorShapes& tensors) {
     f.kind = "midas";  // dpt_hybrid-midas-501f0c75.pt
     f.variant = "dpt_hybrid";
     f.width = m.dim0("pretrained.model.patch_embed.proj.weight");
+  } else if (m.all({"encoder.original_model.conv_stem.weight", "decoder.up1._net.0.weight",
+                    "decoder.out_conv_res1.0.weight"})) {
+    f.kind = "normalbae";  // scannet.pt (its names under DataParallel's "module.")
   } else if (m.all({"conv5_5_CPM_L1.weight", "Mconv7_stage6_L2.weight"})) {
     f.kind = "openpose_body";  // body_pose_model.pth
     f.variant = "raw";
@@ -84,6 +87,7 @@ std::string describe_kind(const std::string& kind) {
   if (kind == "openpose_hand") return "an OpenPose hand model file (hand_pose_model, for openpose hands)";
   if (kind == "openpose_face") return "an OpenPose face model file (facenet, for openpose faces)";
   if (kind == "mlsd") return "an M-LSD line-segment annotator file (mlsd_large_512_fp32 / mlsd_tiny_512_fp32, for mlsd)";
+  if (kind == "normalbae") return "a NormalBAE surface-normal file (scannet, for normal_bae)";
   return "not an annotator file gen knows";
 }
 
@@ -100,6 +104,7 @@ std::string original_file(const AnnotatorFile& f) {
   if (k == "openpose_hand") return "hand_pose_model.pth";
   if (k == "openpose_face") return "facenet.pth";
   if (k == "mlsd") return f.variant == "tiny" ? "mlsd_tiny_512_fp32.pth" : "mlsd_large_512_fp32.pth";
+  if (k == "normalbae") return "scannet.pt";
   return "";
 }
 

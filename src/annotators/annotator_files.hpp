@@ -15,7 +15,8 @@ using TensorShapes = std::map<std::string, std::vector<std::int64_t>>;
 
 // The annotator file kinds (AnnotatorInfo::kind names the one an annotator reads):
 //   hed, pidinet, lineart (sk_model / sk_model2: one network, the file cannot tell which),
-//   lineart_anime, depth_anything, midas, openpose_body, openpose_hand, openpose_face, mlsd.
+//   lineart_anime, depth_anything, midas, openpose_body, openpose_hand, openpose_face, mlsd,
+//   normalbae (scannet.pt).
 struct AnnotatorFile {
   std::string kind;     // "" when the tensors are no annotator file gen knows
   std::string variant;  // depth_anything: vits / vitb / vitl / vitg / custom; midas: dpt_hybrid; mlsd: large / tiny;

@@ -41,8 +41,9 @@ std::string Annotators::weights_path(const AnnotatorSpec& spec_in, const std::st
                " " + fs::path(spec.file).replace_extension(".safetensors").string() + "`");
     return spec.file;
   }
-  // The releases are .pth files, MiDaS's a .pt file (dpt_hybrid-midas-501f0c75.pt).
-  const std::string orig = stem + (std::string(spec.info->kind) == "midas" ? ".pt" : ".pth");
+  // The releases are .pth files, MiDaS's and NormalBAE's .pt files (dpt_hybrid-midas-501f0c75.pt, scannet.pt).
+  const std::string kind = spec.info->kind;
+  const std::string orig = stem + (kind == "midas" || kind == "normalbae" ? ".pt" : ".pth");
   const std::string hint = " (" + orig + " from lllyasviel/Annotators, converted once with `gen convert " + orig +
                            " " + stem + ".safetensors`; docs/preprocessors.md)";
   if (dir_.empty())
@@ -77,6 +78,16 @@ std::shared_ptr<Midas> Annotators::midas(const AnnotatorSpec& spec, c10::Device 
   }
   return *midas_cache_.get(weights_path(spec), [&](const std::string& p) {
     return std::make_shared<Midas>(load_midas(p, device));
+  });
+}
+
+std::shared_ptr<NormalBae> Annotators::normalbae(const AnnotatorSpec& spec, c10::Device device) {
+  if (device != cache_device_) {
+    clear();
+    cache_device_ = device;
+  }
+  return *normalbae_cache_.get(weights_path(spec), [&](const std::string& p) {
+    return std::make_shared<NormalBae>(load_normalbae(p, device));
   });
 }
 
@@ -142,6 +153,8 @@ Image Annotators::run(const Image& rgb, const std::string& text, const RunSettin
     const auto depth = midas_depth(*midas(spec, s.device), to_image(input));
     map = to_mat(name == "normal_midas" ? midas_normal_map(depth, spec.number("a"), spec.number("bg_th"))
                                         : midas_depth_map(depth));
+  } else if (name == "normal_bae") {  // NormalBaeDetector: x, y, z as R, G, B (docs/preprocessors.md)
+    map = to_mat(normalbae_detect(*normalbae(spec, s.device), to_image(input)));
   } else if (name == "shuffle") {
     const double seed = spec.number("seed");
     map = shuffle(input, seed >= 0 ? static_cast<std::uint32_t>(seed) : static_cast<std::uint32_t>(s.seed));

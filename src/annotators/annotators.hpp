@@ -15,6 +15,7 @@
 #include "annotators/depth_anything.hpp"
 #include "annotators/midas.hpp"
 #include "annotators/networks.hpp"
+#include "annotators/normalbae.hpp"
 #include "annotators/openpose.hpp"
 #include "annotators/registry.hpp"
 #include "core/file_cache.hpp"
@@ -45,6 +46,8 @@ class Annotators {
   std::shared_ptr<DepthAnything> depth_anything(const AnnotatorSpec& spec, c10::Device device);
   // MiDaS DPT-Hybrid (midas, normal_midas), cached the same way.
   std::shared_ptr<Midas> midas(const AnnotatorSpec& spec, c10::Device device);
+  // NormalBAE (normal_bae), cached the same way.
+  std::shared_ptr<NormalBae> normalbae(const AnnotatorSpec& spec, c10::Device device);
   // OpenPose: the body net (spec's file= or body_pose_model in the folder) and, as the preset
   // asks, hand_pose_model / facenet from the same folder; each net cached on its own.
   OpenposeNets openpose(const AnnotatorSpec& spec, const PoseOptions& options, c10::Device device);
@@ -52,6 +55,7 @@ class Annotators {
     cache_.clear();
     depth_cache_.clear();
     midas_cache_.clear();
+    normalbae_cache_.clear();
     pose_body_.clear();
     pose_cpm_.clear();
   }
@@ -61,6 +65,7 @@ class Annotators {
   core::FileCache<std::shared_ptr<Network>> cache_{4};
   core::FileCache<std::shared_ptr<DepthAnything>> depth_cache_{2};
   core::FileCache<std::shared_ptr<Midas>> midas_cache_{1};
+  core::FileCache<std::shared_ptr<NormalBae>> normalbae_cache_{1};
   core::FileCache<std::shared_ptr<OpenposeBodyNet>> pose_body_{1};
   core::FileCache<std::shared_ptr<OpenposeCpmNet>> pose_cpm_{2};  // hand and face
   // weights_path for another stem of the same annotator (OpenPose's hand and face files).

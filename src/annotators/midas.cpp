@@ -10,6 +10,7 @@
 
 #include "annotators/annotator_files.hpp"
 #include "annotators/dpt_blocks.hpp"
+#include "annotators/net_layers.hpp"
 #include "arch/classify.hpp"
 #include "core/fail.hpp"
 #include "models/loader.hpp"
@@ -29,15 +30,6 @@ namespace {
 
 const std::string kViT = "pretrained.model.";
 const std::string kResNet = "pretrained.model.patch_embed.backbone.";
-
-// TensorFlow "SAME" padding (timm's pad_same): total max((⌈i/s⌉ − 1)·s + k − i, 0), the odd
-// pixel after; `value` fills it (−∞ for max pooling).
-at::Tensor pad_same(const at::Tensor& x, std::int64_t k, std::int64_t s, double value = 0.0) {
-  auto total = [&](std::int64_t i) { return std::max<std::int64_t>(((i + s - 1) / s - 1) * s + k - i, 0); };
-  const auto ph = total(x.size(2)), pw = total(x.size(3));
-  if (ph == 0 && pw == 0) return x;
-  return at::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, value);
-}
 
 // timm's StdConv2dSame (eps 1e-8, no bias): the weight standardised per output channel (biased
 // variance), then a convolution with "same" padding (static when stride 1 and k odd).

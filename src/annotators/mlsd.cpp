@@ -11,20 +11,6 @@ namespace gen::annotators {
 
 namespace {
 
-// nn.BatchNorm2d in eval mode (running statistics, eps 1e-5). num_batches_tracked is not read.
-class BatchNorm : public models::Module {
- public:
-  explicit BatchNorm(std::int64_t c)
-      : w_(param("weight", {c})), b_(param("bias", {c})), mean_(param("running_mean", {c})), var_(param("running_var", {c})) {}
-  at::Tensor operator()(const at::Tensor& x) const {
-    return at::batch_norm(x, models::as_operand(w_, x), models::as_operand(b_, x), models::as_operand(mean_, x),
-                          models::as_operand(var_, x), false, 0.1, 1e-5, true);
-  }
-
- private:
-  at::Tensor &w_, &b_, &mean_, &var_;
-};
-
 // A Sequential of (Conv2d, BatchNorm2d[, activation]) at `parent`.`name`: "0" the conv, "1" the norm.
 struct ConvBn {
   Conv* conv;

@@ -1,6 +1,7 @@
 // gen — the layers the annotator networks need beyond models/layers.hpp: a convolution with
 // groups and dilation whose weight may be transformed before use (PiDiNet's pixel-difference
-// convolutions), and a transposed convolution. Parameter names: weight, bias.
+// convolutions), a transposed convolution, eval-mode BatchNorm, and TensorFlow "SAME" padding.
+// Parameter names: weight, bias (BatchNorm: also running_mean, running_var).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -35,5 +36,22 @@ class ConvTranspose : public models::Module {
   at::Tensor& b_;
   std::int64_t stride_, padding_, output_padding_;
 };
+
+// nn.BatchNorm2d in eval mode (running statistics; eps 1e-5 as torch's default, 1e-3 in the
+// TF-ported EfficientNets). num_batches_tracked is not read.
+class BatchNorm : public models::Module {
+ public:
+  explicit BatchNorm(std::int64_t c, double eps = 1e-5);
+  at::Tensor operator()(const at::Tensor& x) const;
+
+ private:
+  at::Tensor &w_, &b_, &mean_, &var_;
+  double eps_;
+};
+
+// TensorFlow "SAME" padding (timm's pad_same, gen-efficientnet's Conv2dSame): total
+// max((⌈i/s⌉ − 1)·s + k − i, 0) per side pair, the odd pixel after; `value` fills it (−∞ for
+// max pooling). `x` unchanged when nothing is added.
+at::Tensor pad_same(const at::Tensor& x, std::int64_t k, std::int64_t s, double value = 0.0);
 
 }  // namespace gen::annotators

@@ -26,6 +26,7 @@ const std::vector<AnnotatorInfo>& annotator_table() {
       {"midas", "dpt_hybrid-midas-501f0c75", "midas", {}, {}},
       {"normal_midas", "dpt_hybrid-midas-501f0c75", "midas", {}, {{"a", 0.01, 100, 6.283185307179586, false},
                                                                   {"bg_th", 0, 1, 0.1, false}}},
+      {"normal_bae", "scannet", "normalbae", {}, {}},
       // UniControl's task preparations (annotators/unicontrol_prep.hpp; docs/unicontrol.md), the
       // defaults those of the reference's demos.
       {"unicontrol_grayscale", "", "", {}, {}},
@@ -42,7 +43,7 @@ const std::vector<AnnotatorAlias>& annotator_aliases() {
   // sd-webui-controlnet's preprocessor names (scripts/preprocessor/legacy/preprocessor_compiled.py:
   // its labels, then its internal keys where they differ) for the annotators gen has. Names the
   // extension shares with gen (hed, pidinet, lineart_coarse, lineart_anime, mlsd, openpose*,
-  // shuffle, normal_midas, ...) need no entry.
+  // shuffle, normal_midas, normal_bae, ...) need no entry.
   static const std::vector<AnnotatorAlias> aliases = {
       {"depth_midas", "midas"},
       {"depth_anything_v2", "depth_anything"},

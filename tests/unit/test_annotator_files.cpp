@@ -18,6 +18,7 @@
 #include "annotators/networks.hpp"
 #include "gen/error.hpp"
 #include "annotators/midas.hpp"
+#include "annotators/normalbae.hpp"
 #include "io/inspect.hpp"
 #include "test_python.hpp"
 
@@ -49,12 +50,15 @@ const std::map<std::string, Expect>& expected() {
       {"depth_anything_v2_vitb", {"depth_anything", "vitb", ""}},
       {"depth_anything_v2_vitl", {"depth_anything", "vitl", ""}},
       {"dpt_hybrid-midas-501f0c75", {"midas", "dpt_hybrid", ""}},
+      {"scannet", {"normalbae", "", "module."}},
   };
   return e;
 }
 
-// The original release's extension: MiDaS's file is a .pt, the others .pth.
-std::string pickle_ext(const std::string& stem) { return stem.rfind("dpt_hybrid", 0) == 0 ? ".pt" : ".pth"; }
+// The original release's extension: MiDaS's and NormalBAE's files are .pt, the others .pth.
+std::string pickle_ext(const std::string& stem) {
+  return stem.rfind("dpt_hybrid", 0) == 0 || stem == "scannet" ? ".pt" : ".pth";
+}
 
 // The script's output, made once per test binary run.
 const std::string& made() {
@@ -132,12 +136,28 @@ TEST(AnnotatorFiles, RealNamesAndShapesOfEveryRelease) {
       EXPECT_EQ(c.features, 256);
       EXPECT_EQ(c.head_hidden, 32);
     }
+    if (std::string(want.kind) == "normalbae") {  // the released NNET's sizes (B5 encoder), from its shapes alone
+      an::TensorShapes bare;
+      for (const auto& [n, shape] : shapes) bare[n.substr(7)] = shape;  // without module.
+      const an::NormalBaeConfig c = an::infer_normalbae_config(bare, stem);
+      EXPECT_EQ(c.stem, 48);
+      std::vector<std::size_t> blocks;
+      for (const auto& st : c.stages) blocks.push_back(st.size());
+      EXPECT_EQ(blocks, (std::vector<std::size_t>{3, 5, 5, 7, 7, 9, 3}));
+      EXPECT_EQ(c.stages[6].back().out, 512);
+      EXPECT_EQ(c.stages[6].back().mid, 3072);  // 512 · 6
+      EXPECT_EQ(c.stages[6].back().se, 128);
+      EXPECT_EQ(c.head, 2048);
+      EXPECT_EQ(c.bottleneck, 2048);
+      EXPECT_EQ(c.up, (std::vector<std::int64_t>{1024, 512, 256, 128}));
+    }
   }
   // The --preprocess names that read each kind come from the registry.
   EXPECT_EQ(an::preprocess_names_for("lineart"), (std::vector<std::string>{"lineart", "lineart_coarse"}));
   EXPECT_EQ(an::preprocess_names_for("hed"), (std::vector<std::string>{"hed", "unicontrol_hedsketch"}));
   EXPECT_EQ(an::preprocess_names_for("depth_anything"), (std::vector<std::string>{"depth_anything"}));
   EXPECT_EQ(an::preprocess_names_for("midas"), (std::vector<std::string>{"midas", "normal_midas"}));
+  EXPECT_EQ(an::preprocess_names_for("normalbae"), (std::vector<std::string>{"normal_bae"}));
 }
 
 TEST(AnnotatorFiles, AMissingMarkerIsNoAnnotator) {
@@ -149,7 +169,8 @@ TEST(AnnotatorFiles, AMissingMarkerIsNoAnnotator) {
            {"sk_model.pth", "model2.0.conv_block.1.weight"},
            {"depth_anything_v2_vits.pth", "depth_head.scratch.output_conv1.weight"},
            {"body_pose_model.pth", "conv5_5_CPM_L1.weight"},
-           {"mlsd_tiny_512_fp32.pth", "block15.conv1.0.weight"}}) {
+           {"mlsd_tiny_512_fp32.pth", "block15.conv1.0.weight"},
+           {"scannet.pt", "module.decoder.out_conv_res1.0.weight"}}) {
     nlohmann::json j = all.at(file);
     ASSERT_EQ(j.erase(drop), 1u) << file << " " << drop;
     EXPECT_EQ(gen::classify(named(j)).kind, ModelKind::Unknown) << file;
