@@ -311,7 +311,12 @@ std::string names_text() {
     GEN_RANGE(64, 4096, 0))                                                                                     \
   X(std::string, task, "", "--control-task",                                                                   \
     "A UniControl group's task (hed, canny, seg, depth, normal, openpose, hedsketch, bbox, outpainting, "       \
-    "grayscale, blur, inpainting) or a mix NAME:W,NAME:W (docs/unicontrol.md)", "UniControl Task", GEN_ANY)
+    "grayscale, blur, inpainting) or a mix NAME:W,NAME:W (docs/unicontrol.md)", "UniControl Task", GEN_ANY)    \
+  X(std::string, type, "", "--control-type",                                                                   \
+    "A ControlNet Union group's control type: openpose, depth, hed/pidi/scribble/ted, "                          \
+    "canny/lineart/anime_lineart/mlsd, normal, segment, tile, repaint (or the index); repeated in a group, the "  \
+    "n-th --control-type, --control-image, --preprocess and --preprocess-resolution form the n-th condition "    \
+    "(docs/controlnet.md)", "", GEN_ANY)
 
 // One T2I-Adapter group (docs/t2i_adapter.md): X(...) as above. The CLI's --adapter starts a
 // group; --adapter-image and --adapter-scale after it set that group's fields.
@@ -337,6 +342,10 @@ struct ControlRequest {
   // The control image in memory, used instead of the `image` file when not empty (any
   // channels and depth gen::to_rgb8 takes). Not part of the JSON form.
   Image pixels;
+  // A ControlNet Union group's further conditions, after the group's own (type, image): each
+  // sets type, image (or pixels), preprocess and preprocess_resolution only; the group's
+  // model, scale, start, end and resize hold for all (JSON key "conditions").
+  std::vector<ControlRequest> conditions;
 };
 
 struct AdapterRequest {
