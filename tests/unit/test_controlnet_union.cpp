@@ -7,10 +7,11 @@
 
 #include <ATen/ATen.h>
 
-#include "arch/infer.hpp"
+#include <algorithm>
+#include <iostream>
+
 #include "control/controlnet.hpp"
 #include "gen/error.hpp"
-#include "gen/safetensors.hpp"
 #include "model_fixtures.hpp"
 #include "models/key_map.hpp"
 #include "models/loader.hpp"
@@ -50,9 +51,15 @@ models::ControlResiduals run(const control::ControlNet& net, Io& io, const std::
 
 void expect_matches(const models::ControlResiduals& r, Io& io, const std::string& key) {
   ASSERT_EQ(r.down.size(), 6u);  // conv_in + 3 levels × 1 res block + 2 downsamplers
-  for (std::size_t i = 0; i < r.down.size(); ++i)
-    EXPECT_LE(relative_error(r.down[i], io[key + ".down." + std::to_string(i)]), kTolerance) << key << " residual " << i;
-  EXPECT_LE(relative_error(r.middle, io[key + ".mid"]), kTolerance) << key;
+  double worst = 0;
+  for (std::size_t i = 0; i < r.down.size(); ++i) {
+    const double e = relative_error(r.down[i], io[key + ".down." + std::to_string(i)]);
+    EXPECT_LE(e, kTolerance) << key << " residual " << i;
+    worst = std::max(worst, e);
+  }
+  const double e = relative_error(r.middle, io[key + ".mid"]);
+  EXPECT_LE(e, kTolerance) << key;
+  std::cout << key << ": worst relative error " << std::max(worst, e) << "\n";
 }
 
 }  // namespace
@@ -68,19 +75,8 @@ TEST(ControlNetUnion, ConfigFromDiffusers) {
   EXPECT_EQ(c.unet.adm_in_channels, 34);
 }
 
-TEST(ControlNetUnion, ConfigFromTheSingleFileShapes) {
-  // A diffusers-named single file (xinsir's .safetensors) has no config: its shapes tell.
-  auto ckpt = SafetensorsCheckpoint::open(model_fixture(std::string(kName) + ".safetensors"));
-  arch::ShapeMap shapes;
-  for (const auto& n : ckpt.names()) shapes[n] = ckpt.info(n).shape;
-  const auto c = arch::infer_controlnet_diffusers(shapes, arch::Family::SDXL, kName);
-  const auto want = fixture_config();
-  EXPECT_EQ(c.union_types, 8);
-  EXPECT_EQ(c.union_layers, 2);
-  EXPECT_EQ(c.union_channels, want.union_channels);
-  EXPECT_EQ(c.union_embed_dim, want.union_embed_dim);
-  EXPECT_EQ(c.hint_block_channels, want.hint_block_channels);
-}
+// (xinsir's single file, config from its shapes: tests/cli/test_sdxl_union_parity.sh, which needs
+// the 32 GroupNorm groups a single file implies; this fixture's 2 groups are in its config only.)
 
 TEST(ControlNetUnion, OneConditionMatchesDiffusers) {
   auto net = load_fixture();
