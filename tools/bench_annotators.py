@@ -8,7 +8,8 @@ thread count (torch.set_num_threads here, --threads for gen).
 
 gen: `gen bench -w annotators --json` (weights loaded once, each map timed as `gen preprocess`
 makes it: detect and image resolution 512). Reference: the controlnet-aux detector called with
-detect_resolution=image_resolution=512 (hed, pidinet, lineart, lineart_coarse, lineart_standard);
+detect_resolution=image_resolution=512 (hed, pidinet, lineart, lineart_coarse, lineart_standard,
+midas and normal_midas: MidasDetector over the DPT-Hybrid of tools/make_annotator_files.py);
 depth_anything (not in controlnet-aux 0.0.10): transformers' DepthAnythingForDepthEstimation
 (vits size) with the original repo's preprocessing (tools/depth_anything_reference.py:
 network_input at 518, the original position-embedding resize), bilinear to the picture size,
@@ -34,7 +35,8 @@ sys.path.insert(0, HERE)
 import make_annotator_files as maf  # noqa: E402
 
 DEFAULT = ["hed", "pidinet", "lineart", "lineart_coarse", "lineart_standard", "depth_anything"]
-WEIGHTS = {"hed": "hed", "pidinet": "pidinet", "lineart": "lineart", "lineart_coarse": "lineart_coarse"}
+WEIGHTS = {"hed": "hed", "pidinet": "pidinet", "lineart": "lineart", "lineart_coarse": "lineart_coarse",
+           "midas": "midas", "normal_midas": "midas"}
 
 
 def picture(size=512):
@@ -85,6 +87,21 @@ def reference_runners(d, names):
         run["lineart_standard"] = lambda p: det_s(p, detect_resolution=512, output_type="np")
     if "depth_anything" in names:
         run["depth_anything"] = depth_reference(d)
+    if "midas" in names or "normal_midas" in names:
+        from controlnet_aux.midas import MidasDetector
+
+        class Inference(torch.nn.Module):  # MiDaSInference without its file loading
+            def __init__(self):
+                super().__init__()
+                self.model = maf.midas().eval()
+                self.model.load_state_dict(load("dpt_hybrid-midas-501f0c75.pt"))
+
+            def forward(self, x):
+                return self.model(x)
+
+        det_m = MidasDetector(Inference().eval())
+        run["midas"] = lambda p: det_m(p, **kw)
+        run["normal_midas"] = lambda p: det_m(p, depth_and_normal=True, **kw)[1]
     return run
 
 
@@ -152,7 +169,7 @@ def main():
     for n in a.annotators:
         if n in WEIGHTS:
             pth = os.path.join(a.dir, maf.FULL[WEIGHTS[n]])
-            st = pth[:-4] + ".safetensors"
+            st = os.path.splitext(pth)[0] + ".safetensors"
             if not os.path.exists(st):
                 subprocess.run([a.gen, "convert", pth, st], check=True, stdout=subprocess.DEVNULL)
             specs.append(n)

@@ -2,12 +2,16 @@
 """Side by side on the CPU: gen against diffusers on the same random SD 1.5 weights, the same
 request, the same machine and run (workload W-cpu: SD 1.5 + one ControlNet, 256x256, 4 Euler
 steps, CFG 7.5, fp32, batch 1; --workload i2i-cpu: the same as ControlNet img2img, 5 steps at
-strength 0.8 (4 run); inpaint-cpu: ControlNet inpainting of a centred square, 4 steps). Each side runs as its own process, end to end (start,
+strength 0.8 (4 run); inpaint-cpu: ControlNet inpainting of a centred square, 4 steps; w4-cpu:
+SDXL base + one SDXL ControlNet, 256x256, 2 Euler steps, on tools/make_sdxl_random.py's
+full-size random weights). Each side runs as its own process, end to end (start,
 loading, text encoding, sampling, VAE decode, writing the PNG), with the same thread count;
 wall time and peak resident memory come from the process (wait4's rusage).
 
     python tools/make_sd15_random.py --out build/sd15 --diffusers   # once, ~3 GB
     python tools/bench_cpu.py --models build/sd15 --gen build/tools/gen --repeats 3
+    python tools/make_sdxl_random.py --out build/sdxl --vocab VOCAB.gz         # once, ~9.3 GB
+    python tools/bench_cpu.py --models build/sdxl --gen build/tools/gen --workload w4-cpu
 
 Prints a table of medians and the ratio gen/diffusers (lower is better for gen).
 """
@@ -42,6 +46,20 @@ tok = sys.argv[6]
 tokenizer = CLIPTokenizer(os.path.join(tok, "vocab.json"), os.path.join(tok, "merges.txt"), model_max_length=77,
                           pad_token="<|endoftext|>")
 load = dict(torch_dtype=torch.float32)
+if req["workload"] == "w4-cpu":  # SDXL: the pipeline folder with its own tokenizers
+    from diffusers import StableDiffusionXLControlNetPipeline
+    pipe = StableDiffusionXLControlNetPipeline.from_pretrained(
+        os.path.join(m, "sdxl-random"), controlnet=ControlNetModel.from_pretrained(
+            os.path.join(m, "controlnet-sdxl-random"), **load), **load)
+    pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    with torch.inference_mode():
+        image = pipe(req["prompt"], negative_prompt="", width=req["width"], height=req["height"],
+                     num_inference_steps=req["steps"], guidance_scale=req["cfg"],
+                     image=Image.open(req["control_image"]).convert("RGB"),
+                     generator=torch.Generator().manual_seed(req["seed"])).images[0]
+    image.save(out)
+    sys.exit(0)
 cls = {"w-cpu": StableDiffusionControlNetPipeline, "i2i-cpu": StableDiffusionControlNetImg2ImgPipeline,
        "inpaint-cpu": StableDiffusionControlNetInpaintPipeline}[req["workload"]]
 pipe = cls(
@@ -85,7 +103,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--gen-args", default="", help="more options for gen, e.g. '--weights wide'")
-    ap.add_argument("--workload", default="w-cpu", choices=("w-cpu", "i2i-cpu", "inpaint-cpu"))
+    ap.add_argument("--workload", default="w-cpu", choices=("w-cpu", "i2i-cpu", "inpaint-cpu", "w4-cpu"))
     a = ap.parse_args()
     sys.path.insert(0, HERE)
     from make_tokenizer_fixtures import write_vocab_folder
@@ -101,7 +119,7 @@ def main():
     m = np.zeros((256, 256), np.uint8)
     m[64:192, 64:192] = 255
     Image.fromarray(m).save(mask)
-    steps, strength = {"w-cpu": (4, 1.0), "i2i-cpu": (5, 0.8), "inpaint-cpu": (4, 1.0)}[a.workload]
+    steps, strength = {"w-cpu": (4, 1.0), "i2i-cpu": (5, 0.8), "inpaint-cpu": (4, 1.0), "w4-cpu": (2, 1.0)}[a.workload]
     req = dict(prompt="a photograph of an astronaut riding a horse", width=256, height=256, steps=steps, cfg=7.5,
                seed=1, control_image=control, workload=a.workload, strength=strength, mask=mask)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
@@ -109,12 +127,18 @@ def main():
                "--vocab", VOCAB, "-W", "256", "-H", "256", "--steps", str(steps), "--cfg-scale", "7.5", "--seed", "1",
                "--sampler", "euler", "--device", "cpu", "--dtype", "fp32", "-q", "-o", os.path.join(work, "gen.png"),
                "--control", os.path.join(a.models, "control-sd15-random.safetensors"), "--control-image", control]
-    if a.workload != "w-cpu":
+    if a.workload == "w4-cpu":  # the SDXL folders (their tokenizers; no --vocab)
+        gen_cmd = [a.gen, "-p", req["prompt"], "-m", os.path.join(a.models, "sdxl-random"), "-W", "256", "-H", "256",
+                   "--steps", str(steps), "--cfg-scale", "7.5", "--seed", "1", "--sampler", "euler", "--device", "cpu",
+                   "--dtype", "fp32", "-q", "-o", os.path.join(work, "gen.png"),
+                   "--control", os.path.join(a.models, "controlnet-sdxl-random"), "--control-image", control]
+    elif a.workload != "w-cpu":
         gen_cmd += ["--init-image", control, "--strength", str(strength)]
     if a.workload == "inpaint-cpu":
         gen_cmd += ["--mask", mask]
     gen_cmd += a.gen_args.split()
-    diff_cmd = [sys.executable, "-c", DIFFUSERS_RUN, os.path.join(a.models, "diffusers"),
+    diff_cmd = [sys.executable, "-c", DIFFUSERS_RUN,
+                a.models if a.workload == "w4-cpu" else os.path.join(a.models, "diffusers"),
                 os.path.join(work, "diffusers.png"), json.dumps(req), HERE, str(a.threads), tok]
     results = {"gen": [], "diffusers": []}
     for _ in range(a.repeats):  # interleaved, so drifts in machine load hit both sides
@@ -131,7 +155,8 @@ def main():
     if a.json:
         print(json.dumps(table, indent=1))
         return
-    print(f"{a.workload} (SD 1.5 + ControlNet, 256x256, {steps} Euler steps at strength {strength}, CFG 7.5, fp32, "
+    family = "SDXL + SDXL ControlNet" if a.workload == "w4-cpu" else "SD 1.5 + ControlNet"
+    print(f"{a.workload} ({family}, 256x256, {steps} Euler steps at strength {strength}, CFG 7.5, fp32, "
           f"{a.threads} threads), "
           f"medians of {a.repeats} interleaved runs, end to end per process:")
     for side in ("gen", "diffusers"):

@@ -30,15 +30,19 @@ UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.n
 TE_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
 
 
-def make_lora(pipe, rank, alpha, seed, out, name):
+def make_lora(pipe, rank, alpha, seed, out, name, use_dora=False):
     """A PEFT LoRA with random A and B on pipe's UNet and text encoder, saved in the PEFT layout
-    (diffusers' save_lora_weights) and in the kohya layout (diffusers' convert_state_dict_to_kohya)."""
+    (diffusers' save_lora_weights) and in the kohya layout (diffusers' convert_state_dict_to_kohya).
+    use_dora: PEFT's DoRA (lora_magnitude_vector, set from the random B and then scaled by random
+    factors around 1), PEFT layout only."""
     from diffusers import StableDiffusionPipeline
     from diffusers.utils import convert_state_dict_to_kohya
     from peft import LoraConfig, get_peft_model_state_dict
     torch.manual_seed(seed)
-    unet_cfg = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=False, target_modules=UNET_TARGETS)
-    te_cfg = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=False, target_modules=TE_TARGETS)
+    unet_cfg = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=False, target_modules=UNET_TARGETS,
+                          use_dora=use_dora)
+    te_cfg = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=False, target_modules=TE_TARGETS,
+                        use_dora=use_dora)
     pipe.unet.add_adapter(unet_cfg, adapter_name=name)
     pipe.text_encoder.add_adapter(te_cfg, adapter_name=name)
     g = torch.Generator().manual_seed(seed)
@@ -46,17 +50,36 @@ def make_lora(pipe, rank, alpha, seed, out, name):
         for n, p in model.named_parameters():
             if f"lora_B.{name}" in n:
                 p.data = torch.randn(p.shape, generator=g) * 0.05
+            if f"lora_magnitude_vector.{name}" in n:
+                p.data = p.data * (1 + 0.1 * torch.randn(p.shape, generator=g))
     unet_sd = get_peft_model_state_dict(pipe.unet, adapter_name=name)
     te_sd = get_peft_model_state_dict(pipe.text_encoder, adapter_name=name)
     StableDiffusionPipeline.save_lora_weights(out, unet_lora_layers=unet_sd, text_encoder_lora_layers=te_sd,
                                               weight_name=f"{name}-peft.safetensors",
                                               unet_lora_adapter_metadata=unet_cfg.to_dict(),
                                               text_encoder_lora_adapter_metadata=te_cfg.to_dict())
+    if use_dora:
+        return
     both = {**{"unet." + k: v for k, v in unet_sd.items()}, **{"text_encoder." + k: v for k, v in te_sd.items()}}
     kohya = convert_state_dict_to_kohya(both)
     from safetensors.torch import save_file
     save_file({k: v.contiguous() for k, v in kohya.items()}, os.path.join(out, f"{name}-kohya.safetensors"),
               metadata={"ss_base_model_version": "sd_v1", "ss_network_dim": str(rank)})
+
+
+def load_te_magnitudes(pipe, path, adapter_name):
+    """diffusers 0.42 + transformers 5 leave the text encoder's DoRA magnitudes at their initial
+    values (the file's `text_encoder.….lora_magnitude_vector` reaches transformers as
+    `lora_magnitude_vector.<adapter>`, which expects `….weight`: "UNEXPECTED" / "MISSING" in its
+    load report); the UNet's load. Copy them from the file, so that PEFT's forward runs the
+    file's DoRA (what load_lora_weights means to do)."""
+    from safetensors.torch import load_file
+    state = load_file(path)
+    for name, module in pipe.text_encoder.named_modules():
+        mags = getattr(module, "lora_magnitude_vector", None)
+        key = "text_encoder." + name + ".lora_magnitude_vector"
+        if mags is not None and adapter_name in mags and key in state:
+            mags[adapter_name].weight.data.copy_(state[key].reshape(mags[adapter_name].weight.shape))
 
 
 def main():
@@ -76,6 +99,8 @@ def main():
     make_lora(pipe, 4, 8, 61, loras, "style")   # alpha / rank = 2
     pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False)
     make_lora(pipe, 2, 2, 62, loras, "second")  # alpha / rank = 1
+    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False)
+    make_lora(pipe, 4, 4, 63, loras, "dora", use_dora=True)  # PEFT's DoRA, alpha / rank = 1
     # Render from a fresh pipeline (the one above carries the PEFT layers).
     pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False)
     pipe.scheduler = diffusers.EulerDiscreteScheduler.from_config(pipe.scheduler.config)
@@ -97,6 +122,17 @@ def main():
              args=["--lora", "{L}/style-kohya.safetensors:0.5", "--lora", "{L}/second-peft.safetensors"]),
         dict(name="fused", loras=[("style-peft", 0.9, 0.9)], fuse=True,
              args=["--lora", "{L}/style-peft.safetensors:0.9", "--lora-mode", "merge"]),
+        # PEFT's DoRA: PEFT's forward (UNet and text encoder weights apart), merged by gen and on the fly;
+        # fused by diffusers; beside a plain LoRA on the same layers.
+        dict(name="dora", loras=[("dora-peft", 1.0, 1.0)], args=["--lora", "{L}/dora-peft.safetensors"]),
+        dict(name="dora_weights", loras=[("dora-peft", 0.8, 0.5)],
+             args=["--lora", "{L}/dora-peft.safetensors:0.8:0.5"]),
+        dict(name="dora_on_the_fly", loras=[("dora-peft", 0.8, 0.5)],
+             args=["--lora", "{L}/dora-peft.safetensors:0.8:0.5", "--lora-mode", "on_the_fly"]),
+        dict(name="dora_fused", loras=[("dora-peft", 0.7, 0.7)], fuse=True,
+             args=["--lora", "{L}/dora-peft.safetensors:0.7", "--lora-mode", "merge"]),
+        dict(name="dora_after_lora", loras=[("second-peft", 0.6, 0.6), ("dora-peft", 1.0, 1.0)],
+             args=["--lora", "{L}/second-peft.safetensors:0.6", "--lora", "{L}/dora-peft.safetensors"]),
     ]
     out_cases = []
     prompt, negative, seed, steps, cfg, w, h = "a red house by the sea", "fog", 5, 4, 7.5, 80, 64
@@ -105,6 +141,7 @@ def main():
         for i, (f, unet_w, te_w) in enumerate(c["loras"]):
             n = f"{c['name']}_{i}"
             pipe.load_lora_weights(os.path.join(loras, f + ".safetensors"), adapter_name=n)
+            load_te_magnitudes(pipe, os.path.join(loras, f + ".safetensors"), n)
             names.append((n, unet_w, te_w))
         if c.get("fuse"):
             (n, unet_w, _), = names

@@ -29,9 +29,83 @@ SCHEDULERS = {"euler": "EulerDiscreteScheduler", "euler_a": "EulerAncestralDiscr
               "dpmpp_2m": "DPMSolverMultistepScheduler", "ddim": "DDIMScheduler"}
 
 
+# Over 75 tokens of the tiny tokenizer, commas among them (A1111 moves the words after the
+# last comma of a full window into the next one).
+LONG = ("a red house by the sea, a cat on the roof, a dog in the garden, a boat on the water, "
+        "mountains far away, a tower on the hill, a lake in the valley, rain on the window")
+
+
 def size(text):  # "WIDTHxHEIGHT" → diffusers' (height, width)
     w, h = (int(v) for v in text.split("x"))
     return (h, w)
+
+
+def a1111_windows(tok, fragments, pad_after_end):
+    """A1111's chunking (modules/sd_hijack_clip.py, tokenize_line, with the default
+    comma_padding_backtrack 20), written from its description: `fragments` is a list of (text,
+    weight) and "BREAK"; each window is [start] + 75 tokens (padded with end) + [end], and an
+    encoder whose pad id differs from its end id (OpenCLIP bigG: 0) has everything after the
+    first end token set to its pad id. Returns (ids [k, 77], multipliers [k, 77])."""
+    start, end = tok.bos_token_id, tok.eos_token_id
+    comma = tok.convert_tokens_to_ids(",</w>")
+    chunks, cur, mult, last_comma = [], [], [], -1
+
+    def next_chunk():
+        nonlocal cur, mult, last_comma
+        ids = [start] + cur + [end] * (75 - len(cur)) + [end]
+        ws = [1.0] + mult + [1.0] * (75 - len(mult)) + [1.0]
+        if pad_after_end is not None:
+            first = ids.index(end)
+            ids = ids[:first + 1] + [pad_after_end] * (76 - first)
+        chunks.append((ids, ws))
+        cur, mult, last_comma = [], [], -1
+
+    for frag in fragments:
+        if frag == "BREAK":
+            next_chunk()
+            continue
+        text, weight = frag
+        for t in tok(text, add_special_tokens=False)["input_ids"]:
+            if t == comma:
+                last_comma = len(cur)
+            elif len(cur) == 75 and last_comma != -1 and len(cur) - last_comma <= 20:
+                cut = last_comma + 1
+                moved, moved_w = cur[cut:], mult[cut:]
+                cur, mult = cur[:cut], mult[:cut]
+                next_chunk()
+                cur, mult = moved, moved_w
+            if len(cur) == 75:
+                next_chunk()
+            cur.append(t)
+            mult.append(weight)
+    if cur or not chunks:
+        next_chunk()
+    return torch.tensor([c[0] for c in chunks]), torch.tensor([c[1] for c in chunks])
+
+
+def a1111_embeds(pipe, fragments, windows=None):
+    """SDXL conditioning as A1111 builds it: every window through both encoders (the
+    penultimate hidden states), emphasis on each encoder's output on its own (rows × weight,
+    then that window's mean restored), the windows concatenated, padded to `windows` with the
+    empty prompt's window; the pooled text: bigG's projection of the first window."""
+    outs, pooled = [], None
+    for tok, enc, pad in ((pipe.tokenizer, pipe.text_encoder, None), (pipe.tokenizer_2, pipe.text_encoder_2, 0)):
+        ids, mult = a1111_windows(tok, fragments, pad)
+        if windows and ids.shape[0] < windows:
+            e_ids, e_mult = a1111_windows(tok, [("", 1.0)], pad)
+            ids = torch.cat([ids] + [e_ids] * (windows - ids.shape[0]))
+            mult = torch.cat([mult] + [e_mult] * (windows - mult.shape[0]))
+        zs = []
+        for k in range(ids.shape[0]):
+            o = enc(ids[k:k + 1], output_hidden_states=True)
+            z = o.hidden_states[-2]
+            mean = z.mean()
+            z = z * mult[k].view(1, -1, 1)
+            zs.append(z * (mean / z.mean()))
+            if pad == 0 and k == 0:
+                pooled = o.text_embeds
+        outs.append(torch.cat(zs, 1))
+    return torch.cat(outs, -1), pooled
 
 
 def main():
@@ -76,6 +150,15 @@ def main():
         # (gen: the plain prompt syntax with an empty negative prompt).
         dict(name="force_zeros", sampler="euler", seed=7, prompt="a lake", negative=None, syntax="plain"),
         dict(name="single_file", sampler="euler", seed=8, prompt="a red house", negative="night", single=True),
+        # A1111's prompt syntax with SDXL (gen's default): windows through both encoders. The
+        # conditioning comes from a1111_embeds; diffusers renders it (prompt_embeds=…).
+        dict(name="a1111_break", sampler="euler", seed=9, prompt="a red house BREAK by the sea", negative="fog",
+             a1111=([("a red house", 1.0), "BREAK", ("by the sea", 1.0)], [("fog", 1.0)])),
+        dict(name="a1111_emphasis", sampler="dpmpp_2m", seed=10, prompt="a (red:1.4) house by the [sea]",
+             negative="(fog:1.2)", a1111=([("a ", 1.0), ("red", 1.4), (" house by the ", 1.0), ("sea", 1 / 1.1)],
+                                          [("fog", 1.2)])),
+        dict(name="a1111_long", sampler="euler", seed=11, prompt=LONG, negative="blurry, fog",
+             a1111=([(LONG, 1.0)], [("blurry, fog", 1.0)])),
     ]
     out_cases = []
     for c in cases:
@@ -92,6 +175,16 @@ def main():
             kw["crops_coords_top_left"] = tuple(int(v) for v in c["crop"].split(","))
         if "negative_crop" in c:
             kw["negative_crops_coords_top_left"] = tuple(int(v) for v in c["negative_crop"].split(","))
+        if "a1111" in c:
+            pos, neg = c["a1111"]
+            windows = max(a1111_windows(pipe.tokenizer, f, None)[0].shape[0] for f in (pos, neg))
+            assert windows > 1 or c["name"] != "a1111_long", "the long prompt must need two windows"
+            pe, pp = a1111_embeds(pipe, pos, windows)
+            ne, npool = a1111_embeds(pipe, neg, windows)
+            for k in ("prompt", "negative_prompt"):
+                kw.pop(k)
+            kw.update(prompt_embeds=pe, pooled_prompt_embeds=pp, negative_prompt_embeds=ne,
+                      negative_pooled_prompt_embeds=npool)
         images = run(**kw).images
         model = single if c.get("single") else folder
         args = ["-p", c["prompt"], "-n", c["negative"] or "", "-m", model, "-W", str(w), "-H", str(h),

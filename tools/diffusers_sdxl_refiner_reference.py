@@ -11,7 +11,11 @@ base), writes an 80x64 init image, and runs diffusers on:
   - the base → refiner hand-off: StableDiffusionXLPipeline with denoising_end F and
     output_type="latent", its latents given to the refiner with denoising_start F, both
     calls with the same list of CPU generators (so a stochastic sampler continues each
-    image's stream).
+    image's stream); the same from the base's image-to-image
+    (StableDiffusionXLImg2ImgPipeline with strength and denoising_end) and from
+    StableDiffusionXLControlNetPipeline (a random SDXL ControlNet, made as
+    diffusers_sdxl_controlnet_reference.py makes them, steering the base's part);
+  - the base as 4-channel inpainting (StableDiffusionXLInpaintPipeline).
 Per case it writes the 8-bit PNG diffusers makes and the `gen` arguments of the same request
 into OUT/cases.json (with an A1111 infotext fragment for the hand-off).
 
@@ -52,7 +56,11 @@ def main():
     ap.add_argument("--only", help="the cases to run, comma-separated names (default: all)")
     a = ap.parse_args()
     import diffusers
-    from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+    from diffusers import (StableDiffusionXLControlNetPipeline, StableDiffusionXLImg2ImgPipeline,
+                           StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline)
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from diffusers_sdxl_controlnet_reference import random_controlnet
     from transformers import CLIPTokenizer
     torch.set_grad_enabled(False)
     torch.set_num_threads(1)  # tiny models: threads only contend (as make_tiny_models.py)
@@ -82,6 +90,17 @@ def main():
     ramp = np.stack([x * 255 / W, y * 255 / H, (x + y) * 127 / (W + H)], -1)
     init = os.path.join(a.out, "init.png")
     Image.fromarray(np.clip(ramp + rng.normal(0, 20, ramp.shape), 0, 255).astype(np.uint8)).save(init)
+    # A control image (a white frame on black) and an inpainting mask (a white ellipse).
+    control, mask = os.path.join(a.out, "control.png"), os.path.join(a.out, "mask.png")
+    frame = np.zeros((H, W, 3), np.uint8)
+    frame[12:52, 16:64][[0, -1], :] = 255
+    frame[12:52, 16:64][:, [0, -1]] = 255
+    Image.fromarray(frame).save(control)
+    Image.fromarray((((x - 40) / 24.0) ** 2 + ((y - 32) / 18.0) ** 2 <= 1).astype(np.uint8) * 255).save(mask)
+    cn_dir = os.path.join(a.out, "sdxl-controlnet")
+    random_controlnet(base.unet, 91).save_pretrained(cn_dir)
+    from diffusers import ControlNetModel
+    controlnet = ControlNetModel.from_pretrained(cn_dir).eval()
 
     cases = [
         # The refiner as image-to-image.
@@ -108,6 +127,16 @@ def main():
         dict(name="handoff_euler_a_batch2_07", sampler="euler_a", seed=12, switch=0.7, batch=2),
         dict(name="handoff_single_file", sampler="dpmpp_2m", seed=13, switch=0.8, single=True,
              infotext=f"Refiner: tiny-sdxl-refiner [{single_hash}], Refiner switch at: 0.8"),
+        # The hand-off from the base's image-to-image (strength first, then the cutoff).
+        dict(name="handoff_img2img_euler", sampler="euler", seed=15, switch=0.8, strength=0.7),
+        dict(name="handoff_img2img_dpmpp_2m", sampler="dpmpp_2m", seed=16, switch=0.7, strength=0.9),
+        # … from a ControlNet on the base (active for the first half of the whole schedule).
+        dict(name="handoff_controlnet_euler", sampler="euler", seed=17, switch=0.8, controlnet=(0.8, 0.5)),
+        dict(name="handoff_controlnet_euler_a_batch2", sampler="euler_a", seed=18, switch=0.7, controlnet=(1.0, 1.0),
+             batch=2),
+        # The base as 4-channel inpainting.
+        dict(name="base_inpaint_euler", sampler="euler", seed=19, strength=0.75, base=True, inpaint=True),
+        dict(name="base_inpaint_dpmpp_2m_s1", sampler="dpmpp_2m", seed=20, strength=1.0, base=True, inpaint=True),
     ]
     if a.only:
         cases = [c for c in cases if c["name"] in a.only.split(",")]
@@ -117,12 +146,12 @@ def main():
         prompt, negative = c.get("prompt", "a red house by the sea"), c.get("negative", "fog")
         gens = [torch.Generator().manual_seed(c["seed"] + i) for i in range(batch)]
 
-        def make(pipe, cls):
+        def make(pipe, cls, **extra):
             scheduler = getattr(diffusers, SCHEDULERS[c["sampler"]]).from_config(pipe.scheduler.config)
             # (the pipeline's own config, which __init__ would otherwise default)
             flags = {k: pipe.config[k] for k in ("requires_aesthetics_score", "force_zeros_for_empty_prompt")
                      if k in pipe.config}
-            return cls(**{**pipe.components, "scheduler": scheduler}, **flags)
+            return cls(**{**pipe.components, "scheduler": scheduler, **extra}, **flags)
 
         kw = dict(prompt=prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=cfg,
                   num_images_per_prompt=batch, generator=gens)
@@ -138,8 +167,22 @@ def main():
                 "--cfg-scale", str(cfg), "--sampler", c["sampler"], "--seed", str(c["seed"]),
                 "--batch-size", str(batch)]
         if "switch" in c:
-            latents = make(base, StableDiffusionXLPipeline)(**kw, width=W, height=H, denoising_end=c["switch"],
-                                                            output_type="latent").images
+            if "strength" in c:
+                latents = make(base, StableDiffusionXLImg2ImgPipeline)(
+                    **kw, image=Image.open(init).convert("RGB"), strength=c["strength"], denoising_end=c["switch"],
+                    output_type="latent").images
+                args += ["--init-image", init, "--strength", str(c["strength"])]
+            elif "controlnet" in c:
+                scale, end = c["controlnet"]
+                latents = make(base, StableDiffusionXLControlNetPipeline, controlnet=controlnet)(
+                    **kw, image=Image.open(control).convert("RGB"), width=W, height=H,
+                    controlnet_conditioning_scale=scale, control_guidance_end=end, denoising_end=c["switch"],
+                    output_type="latent").images
+                args += ["--control", cn_dir, "--control-image", control, "--control-scale", str(scale),
+                         "--control-end", str(end)]
+            else:
+                latents = make(base, StableDiffusionXLPipeline)(**kw, width=W, height=H, denoising_end=c["switch"],
+                                                                output_type="latent").images
             rk = dict(prompt=prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=cfg,
                       num_images_per_prompt=batch, generator=gens)
             images = make(refiner, StableDiffusionXLImg2ImgPipeline)(
@@ -150,8 +193,14 @@ def main():
             for key in ("aesthetic_score", "negative_aesthetic_score"):
                 if key in c:
                     kw[key] = c[key]
-            images = make(pipe, StableDiffusionXLImg2ImgPipeline)(
-                **kw, image=Image.open(init).convert("RGB"), strength=c["strength"], output_type="np").images
+            if c.get("inpaint"):
+                images = make(base, StableDiffusionXLInpaintPipeline)(
+                    **kw, image=Image.open(init).convert("RGB"), mask_image=Image.open(mask), width=W, height=H,
+                    strength=c["strength"], output_type="np").images
+                args += ["--mask", mask]
+            else:
+                images = make(pipe, StableDiffusionXLImg2ImgPipeline)(
+                    **kw, image=Image.open(init).convert("RGB"), strength=c["strength"], output_type="np").images
             args += ["-m", base_dir if c.get("base") else refiner_model, "--init-image", init,
                      "--strength", str(c["strength"])]
             for key in ("aesthetic_score", "negative_aesthetic_score"):

@@ -74,6 +74,9 @@ CASES = [
     ("plus_x2", "plus_x2.pth", "old", 8, 1, 2, 3, 3, True, None, (16, 16)),
     # Real-ESRGAN x2plus: pixel-unshuffled input (in_nc 12), a x4 net, x2 overall; odd size: reflect-padded
     ("unshuffle_x2", "unshuffle_x2.pth", "basicsr", 8, 1, 4, 12, 3, False, "params_ema", (15, 14)),
+    # BasicSR's training checkpoints hold both; "params" gets other random weights, so a loader
+    # that picks it differs from spandrel (which runs params_ema)
+    ("both_x2", "both_x2.pth", "basicsr", 8, 1, 2, 3, 3, False, "params+params_ema", (12, 12)),
 ]
 
 
@@ -158,7 +161,11 @@ def main():
         if file.endswith(".safetensors"):
             save_file(dict(state), path)
         else:
-            torch.save({wrap: state} if wrap else state, path)
+            if wrap == "params+params_ema":
+                other = to_new(old_state(nf, nb, scale, in_nc, out_nc, plus, seed=i + 101), nb, layout)
+                torch.save({"params": other, "params_ema": state}, path)
+            else:
+                torch.save({wrap: state} if wrap else state, path)
         desc = ModelLoader("cpu").load_from_file(path)
         model = desc.model.eval().float()
         torch.manual_seed(100 + i)

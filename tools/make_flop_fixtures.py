@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """FLOP counts from PyTorch's own counter (torch.utils.flop_counter.FlopCounterMode) for
 the model fixtures of tests/data/models (same configs and input shapes as
-make_model_fixtures.py) and for full-size SD 1.5 at 512x512, written to
+make_model_fixtures.py), for full-size SD 1.5 at 512x512 and for full-size SDXL + its
+ControlNet at 1024x1024 and 256x256 (tools/make_sdxl_random.py's configs), written to
 tests/data/models/flops.json. The C++ counter (src/models/flops) must give the same numbers;
 gen bench divides by time to report TFLOP/s. Models are built on the meta device: no
 weights, no memory, only shapes.
@@ -10,6 +11,7 @@ weights, no memory, only shapes.
 """
 import json
 import os
+import sys
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -57,6 +59,40 @@ def main():
         out["sd15_vae_decode_512"] = count(lambda: vae.decode(meta((1, 4, 64, 64))))
         te = CLIPTextModel(CLIPTextConfig(hidden_act="quick_gelu"))
         out["sd15_text_77"] = count(lambda: te(torch.zeros(1, 77, dtype=torch.long, device="meta")))
+        # SDXL: the fixture models of make_model_fixtures.py (unet_sdxl, controlnet_sdxl) on
+        # their inputs' shapes, and the full-size base + ControlNet at 1024x1024 (W4) and
+        # 256x256 (W4-cpu), the SDXL VAE decoder, both text encoders.
+        def text_time(b, n):
+            return {"text_embeds": meta((b, n)), "time_ids": meta((b, 6))}
+        unet = UNet2DConditionModel(**fx.unet_sdxl_cfg())
+        x, t, ctx = meta((2, 4, 16, 12)), torch.tensor([999.0, 37.0], device="meta"), meta((2, 5, 20))
+        out["unet_sdxl"] = count(lambda: unet(x, t, encoder_hidden_states=ctx, added_cond_kwargs=text_time(2, 10)))
+        cfg = dict(fx.unet_sdxl_cfg(), transformer_layers_per_block=(1, 1, 2))
+        for k in ("up_block_types", "sample_size", "out_channels"):
+            cfg.pop(k)
+        cn = ControlNetModel(**cfg, conditioning_embedding_out_channels=(2, 4, 4, 8))
+        x = meta((2, 4, 8, 6))
+        out["controlnet_sdxl"] = count(lambda: cn(x, t, encoder_hidden_states=ctx, controlnet_cond=meta((2, 3, 64, 48)),
+                                                  added_cond_kwargs=text_time(2, 10)))
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import make_sdxl_random as xl
+        from transformers import CLIPTextModelWithProjection
+        unet = UNet2DConditionModel(**xl.UNET)
+        cn = ControlNetModel.from_unet(unet, load_weights_from_unet=False)
+        t1 = torch.tensor([999.0], device="meta")
+        for size in (1024, 256):
+            x, ctx = meta((1, 4, size // 8, size // 8)), meta((1, 77, 2048))
+            out[f"sdxl_unet_{size}"] = count(lambda: unet(x, t1, encoder_hidden_states=ctx,
+                                                          added_cond_kwargs=text_time(1, 1280)))
+            out[f"sdxl_controlnet_{size}"] = count(lambda: cn(x, t1, encoder_hidden_states=ctx,
+                                                              controlnet_cond=meta((1, 3, size, size)),
+                                                              added_cond_kwargs=text_time(1, 1280)))
+            vae = AutoencoderKL(**xl.VAE)
+            out[f"sdxl_vae_decode_{size}"] = count(lambda: vae.decode(meta((1, 4, size // 8, size // 8))))
+        ids = torch.zeros(1, 77, dtype=torch.long, device="meta")
+        te1 = CLIPTextModel(CLIPTextConfig(**xl.CLIP_L))
+        te2 = CLIPTextModelWithProjection(CLIPTextConfig(**xl.CLIP_G))
+        out["sdxl_text_77"] = count(lambda: (te1(ids, output_hidden_states=True), te2(ids, output_hidden_states=True)))
     path = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "models", "flops.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)

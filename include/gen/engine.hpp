@@ -102,6 +102,13 @@ struct Progress {
   // from 1 with its own total).
   int step = 0, steps = 0;
   double seconds = 0;           // since the batch started
+  // The batch's sampling passes: 1, or 2 with hires fix (its second pass) or an SDXL refiner
+  // (which goes on counting the base's steps), 3 with both; `pass` is 0-based.
+  int pass = 0, passes = 1;
+  double elapsed = 0;           // seconds since generate() started (model loading included)
+  // The fraction of the call's sampling done, 0..1, over every batch (each pass of a batch
+  // weighs the same): what a total ETA is estimated from.
+  double done = 0;
 };
 
 // A cheap preview of the latents (a fixed linear map from the 4 latent channels to RGB,
@@ -167,7 +174,7 @@ struct LoadProgress {
 
 struct Callbacks {
   std::function<void(const GeneratedImage&)> on_image;  // as each image is ready
-  std::function<void(const Progress&)> on_progress;     // after every model call
+  std::function<void(const Progress&)> on_progress;     // after every sampling step
   std::function<void(const Preview&)> on_preview;       // every `preview_every` model calls
   std::function<void(const LoadProgress&)> on_load;     // before each model part is read
   // Something worth knowing that does not stop the request (a setting the request's
@@ -215,8 +222,9 @@ class GEN_API Engine {
   // Cancelled after cancel().
   std::vector<GeneratedImage> generate(const Request& request, const Callbacks& callbacks = {});
 
-  // Stops the generate() in progress at its next model call (it throws gen::Error with
-  // ErrorCode::Cancelled). Returns false, and does nothing, when no call is in progress.
+  // Stops the generate() in progress between two blocks of the model call running (the UNet,
+  // ControlNets and VAE check once per block; it throws gen::Error with ErrorCode::Cancelled).
+  // Returns false, and does nothing, when no call is in progress.
   bool cancel();
 
   Timings last_timings() const;

@@ -22,6 +22,17 @@ GEN_API std::string a1111_parameters(const Request& request, std::uint64_t seed,
 // The A1111 sampler label ("euler_a", karras → "Euler a Karras").
 GEN_API std::string a1111_sampler_name(Sampler sampler, Schedule schedule);
 
+// A sampler as users name it (what gen's --sampler reads): gen's name ("euler_a"), A1111's label
+// as a1111_sampler_name writes it, in any letter case ("DPM++ 2M Karras": also the karras
+// schedule), or stable-diffusion.cpp's --sampling-method name ("dpm++2m"). `schedule` is Auto
+// when the name gives none. Throws InvalidArgument naming `subject` for an unknown name, or one
+// of a sampler gen does not have, said as such ("A1111's sampler 'DPM2 a' is not one gen has").
+struct SamplerLabel {
+  Sampler sampler = Sampler::Euler;
+  Schedule schedule = Schedule::Auto;
+};
+GEN_API SamplerLabel sampler_from_label(const std::string& text, const std::string& subject);
+
 // A1111's name of a hires-fix upscaler (latent_bicubic → "Latent (bicubic)").
 GEN_API std::string hires_upscaler_a1111_name(HiresUpscaler upscaler);
 

@@ -164,17 +164,18 @@ std::string names_text() {
   X(TextCleanup, text_cleanup, TextCleanup::Auto, "--text-cleanup",                                            \
     "auto (diffusers folder: NFC as transformers 5; CLIP vocabulary: ftfy as A1111), ftfy or nfc", "", GEN_ANY) \
   X(int, steps, 20, "--steps", "Sampling steps", "Steps", GEN_RANGE(1, 1000, 0))                                \
-  X(Sampler, sampler, Sampler::Euler, "--sampler", "The sampler", "Sampler", GEN_ANY)                           \
+  X(Sampler, sampler, Sampler::Euler, "--sampler,--sampling-method",                                          \
+    "The sampler (also as A1111 and stable-diffusion.cpp name it: \"DPM++ 2M Karras\", dpm++2m)", "Sampler", GEN_ANY) \
   X(Schedule, scheduler, Schedule::Auto, "--scheduler",                                                       \
     "Noise schedule: auto (the model folder's scheduler config), normal or karras", "", GEN_ANY)               \
-  X(double, cfg_scale, 7.5, "--cfg-scale", "Classifier-free guidance scale (1 turns guidance off)", "CFG scale", \
+  X(double, cfg_scale, 7.5, "--cfg-scale,--cfg", "Classifier-free guidance scale (1 turns guidance off)", "CFG scale", \
     GEN_RANGE(0, 100, 0))                                                                                       \
-  X(std::optional<std::uint64_t>, seed, std::nullopt, "--seed",                                                 \
+  X(std::optional<std::uint64_t>, seed, std::nullopt, "-s,--seed",                                                 \
     "Seed (random when omitted or -1; image i of a batch uses seed + i)", "Seed", GEN_ANY)                      \
   X(int, width, 512, "-W,--width", "Image width, a multiple of 8", "Size", GEN_RANGE(8, 16384, 8))              \
   X(int, height, 512, "-H,--height", "Image height, a multiple of 8", "", GEN_RANGE(8, 16384, 8))               \
   X(int, batch_size, 1, "--batch-size", "Images per batch (denoised together)", "Batch size", GEN_RANGE(1, 64, 0)) \
-  X(int, batch_count, 1, "--batch-count", "Batches, one after the other", "", GEN_RANGE(1, 100000, 0))          \
+  X(int, batch_count, 1, "-b,--batch-count", "Batches, one after the other", "", GEN_RANGE(1, 100000, 0))          \
   X(int, clip_skip, 0, "--clip-skip", "A1111 clip skip (1 = last layer; 0 = the model's default)", "Clip skip", \
     GEN_RANGE(0, 12, 0))                                                                                        \
   X(double, eta, 0.0, "--eta", "DDIM eta", "Eta", GEN_RANGE(0, 1, 0))                                           \
@@ -289,10 +290,10 @@ std::string names_text() {
 // One ControlNet group: X(...) as above. The CLI's --control starts a group; the options
 // after it set that group's fields.
 #define GEN_CONTROL_FIELDS(X)                                                                                  \
-  X(std::string, model, "", "--control", "ControlNet weights; starts a ControlNet group (repeatable)", "Model",  \
+  X(std::string, model, "", "--control,--control-net", "ControlNet weights; starts a ControlNet group (repeatable)", "Model",  \
     GEN_ANY)                                                                                                    \
   X(std::string, image, "", "--control-image", "The group's control image (PNG/JPEG)", "", GEN_ANY)             \
-  X(double, scale, 1.0, "--control-scale", "The group's conditioning scale", "Weight", GEN_RANGE(0, 10, 0))     \
+  X(double, scale, 1.0, "--control-scale,--control-strength", "The group's conditioning scale", "Weight", GEN_RANGE(0, 10, 0))     \
   X(double, start, 0.0, "--control-start", "Fraction of the steps where the group starts", "Guidance Start",    \
     GEN_RANGE(0, 1, 0))                                                                                         \
   X(double, end, 1.0, "--control-end", "Fraction of the steps where the group stops", "Guidance End",           \
@@ -357,9 +358,12 @@ struct AdapterRequest {
 
 struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
-  // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model; "gen.request/1" and
-  // "/1.1" files are still read (a 1.2 file without hires_upscaler_model has its default, "").
-  static constexpr const char* kSchema = "gen.request/1.2";
+  // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model, 1.3 SDXL's (the
+  // micro-conditioning sizes, aesthetic scores, refiner, refiner_switch), the T2I-Adapter
+  // groups ("adapters"), UniControl's controls[].task and the ControlNet Union's controls[].type
+  // and controls[].conditions; "gen.request/1", "/1.1" and "/1.2"
+  // files are still read (a field a file lacks has its default).
+  static constexpr const char* kSchema = "gen.request/1.3";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)
   std::vector<ControlRequest> controls;
   std::vector<AdapterRequest> adapters;  // T2I-Adapters (JSON key "adapters")

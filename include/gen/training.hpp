@@ -60,6 +60,25 @@ struct TrainControlNetOptions {
   std::uint64_t seed = 0;
   bool resume = false;       // continue from the newest checkpoint in `output` (same settings)
   int threads = 0;           // CPU threads (0: as generation chooses, docs/performance.md#threads)
+  // Images: 0 = used at their size (sides multiples of 8); else resized (shorter side, bilinear)
+  // and centre-cropped to resolution² as train_controlnet.py does, or cropped at random with
+  // random_crop (the crop a function of (seed, sample index)).
+  int resolution = 0;
+  bool random_crop = false;
+  // Control images made from the training images by a preprocessor (the --preprocess names of
+  // `gen preprocess`: canny:100:200, lineart_standard, hed, ...) for samples without
+  // "conditioning_image", or for every sample with preprocess_always; made once, kept in memory.
+  std::string preprocess;
+  bool preprocess_always = false;
+  std::string annotator_dir;       // where annotator networks find their weights
+  int preprocess_resolution = 512;  // annotators' detection resolution
+  // Every validation_every steps: each (prompt, control image) pair drawn with the ControlNet of
+  // that step into output/validation/step-<N>-<k>.png (UniPC, CFG 7.5, `validation_steps` steps, `seed`).
+  int validation_every = 0;
+  std::vector<std::string> validation_prompts, validation_images;
+  int validation_steps = 20;
+  bool gradient_checkpointing = false;  // recompute UNet / ControlNet blocks in backward (less memory)
+  std::string mixed_precision = "no";   // "no" or "bf16" (CPU autocast; fp32 master weights)
 };
 
 struct TrainProgress {
@@ -68,6 +87,7 @@ struct TrainProgress {
   double steps_per_second = 0;
   double eta_seconds = 0;
   std::string checkpoint;    // written after this step ("" if none)
+  std::vector<std::string> validation;  // validation images written after this step
 };
 
 // Throws gen::Error: the model's, ControlNet's and images' errors (naming them); NotFound /
@@ -103,6 +123,8 @@ struct TrainModelOptions {
   std::uint64_t seed = 0;
   bool resume = false;
   int threads = 0;
+  bool gradient_checkpointing = false;  // UNet: recompute its blocks in backward
+  std::string mixed_precision = "no";   // "no" or "bf16"
 };
 GEN_API void train_unet(const TrainModelOptions& options, const std::function<void(const TrainProgress&)>& progress = {});
 GEN_API void train_vae(const TrainModelOptions& options, const std::function<void(const TrainProgress&)>& progress = {});

@@ -113,6 +113,18 @@ at::Tensor decompose(const AdapterModule& m, const at::Tensor& merged, double mu
   return merged * scale;
 }
 
+// PEFT's DoRA (tuners/lora/dora.py, variants.py merge_safe): with the LoRA part
+// D = multiplier · scale · ΔW (PEFT's scaling carries the adapter weight), the norm of each
+// output row of base + D (the weight without the adapters; detached, no eps) gives
+// f = magnitude / ‖base + D‖, and the layer computes f · (W + D): its forward
+// y + (f − 1)·(W x) + f·D x, which merging equals.
+at::Tensor peft_decompose(const AdapterModule& m, const at::Tensor& weight, const at::Tensor& base, const at::Tensor& d) {
+  std::vector<int64_t> shape(weight.dim(), 1);
+  shape[0] = weight.size(0);
+  const auto norm = (base + d).reshape({weight.size(0), -1}).norm(2, {1}).reshape(shape);
+  return m.tensors.at("magnitude").reshape(shape).to(weight.device()) / norm * (weight + d);
+}
+
 }  // namespace
 
 at::Tensor delta_weight(const AdapterModule& m, at::IntArrayRef target) {
@@ -131,10 +143,11 @@ at::Tensor delta_weight(const AdapterModule& m, at::IntArrayRef target) {
   return fit(m, d, target) * m.scale();
 }
 
-at::Tensor merged_weight(const AdapterModule& m, const at::Tensor& weight, double multiplier) {
+at::Tensor merged_weight(const AdapterModule& m, const at::Tensor& weight, double multiplier, const at::Tensor& base) {
   const auto w = weight.to(at::kFloat);
   const auto d = delta_weight(m, w.sizes()).to(w.device());
   if (m.dora()) return decompose(m, w + d, multiplier);
+  if (m.peft_dora()) return peft_decompose(m, w, base.defined() ? base.to(at::kFloat) : w, d * multiplier);
   return w + d * multiplier;
 }
 

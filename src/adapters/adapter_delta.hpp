@@ -13,8 +13,11 @@ namespace gen::adapters {
 // (ModelMismatch) naming both shapes when ΔW cannot have that shape.
 at::Tensor delta_weight(const AdapterModule& m, at::IntArrayRef target);
 
-// The float32 `weight` with m·ΔW added, or for a DoRA module the weight decomposed as LyCORIS
-// merges it at `multiplier`.
-at::Tensor merged_weight(const AdapterModule& m, const at::Tensor& weight, double multiplier);
+// The float32 `weight` with m·ΔW added; for a LyCORIS DoRA module (dora_scale) the weight
+// decomposed as LyCORIS merges it at `multiplier`; for a PEFT DoRA module (magnitude) as PEFT
+// merges it, the norm taken over `base` + m·ΔW — the weight without any adapter, as PEFT's
+// forward takes it when several adapters share a layer (undefined: `weight`).
+at::Tensor merged_weight(const AdapterModule& m, const at::Tensor& weight, double multiplier,
+                         const at::Tensor& base = at::Tensor());
 
 }  // namespace gen::adapters

@@ -229,9 +229,15 @@ void check_module(const std::string& path, AdapterModule& m) {
     fail(ErrorCode::InvalidFormat, path, "module " + m.key + " has an alpha but no weight change");
   }
   if (kinds > 1) fail(ErrorCode::InvalidFormat, path, "module " + m.key + " mixes several adapter kinds");
-  if (has("magnitude"))
-    fail(ErrorCode::Unsupported, path,
-         "module " + m.key + " is a PEFT DoRA (lora_magnitude_vector); gen applies LyCORIS' DoRA (dora_scale) only");
+  if (has("magnitude")) {  // PEFT's DoRA: one magnitude per output feature of a LoRA module
+    if (m.kind != AdapterKind::LoRA || has("dora_scale"))
+      fail(ErrorCode::InvalidFormat, path, "module " + m.key + " has a PEFT DoRA magnitude without lora_A / lora_B");
+    const auto& mag = m.tensors.at("magnitude");
+    if (mag.numel() != m.tensors.at("lora_up").size(0))
+      fail(ErrorCode::InvalidFormat, path,
+           "module " + m.key + ": lora_magnitude_vector " + shape_text(mag) + " does not have one value per output (" +
+               std::to_string(m.tensors.at("lora_up").size(0)) + ")");
+  }
 }
 
 }  // namespace

@@ -31,12 +31,13 @@ struct AdapterModule {
   AdapterKind kind = AdapterKind::LoRA;
   // By role: lora_down, lora_up, lora_mid, hada_w1_a, hada_w1_b, hada_w2_a, hada_w2_b, hada_t1,
   // hada_t2, lokr_w1, lokr_w1_a, lokr_w1_b, lokr_w2, lokr_w2_a, lokr_w2_b, lokr_t2, diff,
-  // dora_scale.
+  // dora_scale (LyCORIS' DoRA), magnitude (PEFT's DoRA: lora_magnitude_vector, [out]).
   std::map<std::string, at::Tensor> tensors;
   std::optional<double> alpha;
   std::int64_t rank = 0;  // the low-rank dimension; 0 when the module has none (full LoKr, diff)
   bool rs_lora = false;   // PEFT's use_rslora: scale alpha / sqrt(rank)
-  bool dora() const { return tensors.count("dora_scale") != 0; }
+  bool dora() const { return tensors.count("dora_scale") != 0; }        // LyCORIS' weight decomposition
+  bool peft_dora() const { return tensors.count("magnitude") != 0; }    // PEFT's (use_dora=True)
   // The scale of the module's ΔW: alpha / rank (alpha / √rank for rsLoRA); 1 without alpha or rank.
   double scale() const;
 };
@@ -53,7 +54,7 @@ struct AdapterFile {
 // Reads an adapter file. Errors (gen::Error naming the file): NotFound / Io; InvalidFormat (a
 // corrupt file, a module without its partner factor, factors whose ranks disagree, a
 // non-scalar or non-finite alpha, NaN or infinite values, no adapter module at all);
-// UnsafeContent (a pickle holding more than tensors); Unsupported (a dtype, PEFT's DoRA).
+// UnsafeContent (a pickle holding more than tensors); Unsupported (a dtype).
 AdapterFile read_adapter_file(const std::string& path);
 
 // The same from tensors already in memory (`path` names them in messages).

@@ -133,6 +133,24 @@ const at::Tensor& vectors_for(const EmbeddingFile& e, std::int64_t width, const 
   return it->second;
 }
 
+std::pair<at::Tensor, at::Tensor> sdxl_vectors_for(const EmbeddingFile& e, std::int64_t width1, std::int64_t width2,
+                                                   const std::string& model) {
+  const auto l = e.vectors.find("clip_l"), g = e.vectors.find("clip_g");
+  const bool fits = l != e.vectors.end() && g != e.vectors.end() && g->second.size(1) == width2 &&
+                    (width1 == 0 || l->second.size(1) == width1);
+  if (!fits) {
+    std::string what = "is an embedding of width " + std::to_string(e.width()) + family_of_width(e.width());
+    if (e.layout == "sdxl")
+      what += " (clip_l " + std::to_string(l->second.size(1)) + " + clip_g " + std::to_string(g->second.size(1)) + ")";
+    const std::string takes = width1 ? "clip_l " + std::to_string(width1) + " + clip_g " + std::to_string(width2)
+                                     : "clip_g " + std::to_string(width2) + " (a refiner)";
+    fail(ErrorCode::ModelMismatch, e.path,
+         what + " but the model is SDXL and takes one vector set per text encoder: " + takes +
+             (model.empty() ? "" : " (" + model + ")"));
+  }
+  return {width1 ? l->second : at::Tensor(), g->second};
+}
+
 std::string embedding_short_hash(const std::string& path) {
   return core::memo_by_file("ti hash", path, [](const std::string& p) { return sha256_file(p).substr(0, 12); });
 }

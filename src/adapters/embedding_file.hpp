@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace gen::adapters {
 
@@ -44,6 +45,14 @@ EmbeddingFile parse_embedding_tensors(const std::string& path, const std::map<st
 // The [n, C] vectors for a text encoder of `width` (SD 1.x: 768, SD 2.x: 1024). ModelMismatch
 // naming the file, its width and the model's when they differ (A1111 skips such files).
 const at::Tensor& vectors_for(const EmbeddingFile& file, std::int64_t width, const std::string& model);
+
+// SDXL: the [n, C] vectors for each text encoder, {clip_l, clip_g}, from an SDXL file
+// (A1111's and diffusers' one vector set per encoder). `width1` is the first encoder's width
+// (0: the model has none, a refiner; clip_l is then undefined), `width2` the second's.
+// ModelMismatch naming the file and both widths for a file of one vector set (SD 1.x / 2.x)
+// or of other widths.
+std::pair<at::Tensor, at::Tensor> sdxl_vectors_for(const EmbeddingFile& file, std::int64_t width1, std::int64_t width2,
+                                                   const std::string& model);
 
 // A1111's short hash of an embedding file (the `TI hashes` infotext field): the first 12 hex
 // digits of the SHA-256 of the whole file. Cached by path, size and modification time.

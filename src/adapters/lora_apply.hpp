@@ -7,7 +7,8 @@
 //               model file again. The step then costs what it did without adapters.
 //   on the fly  y ← layer(x) + m·s·up(down(x)) (kohya's and PEFT's forward); nothing copied,
 //               switching is free, each step pays the low-rank products. LoHa / LoKr / DoRA
-//               modules run on the fly as their full ΔW; a target that is not a layer (the
+//               modules run on the fly as their full ΔW (a layer with a PEFT DoRA module: the
+//               change of all its modules together, as PEFT's forward); a target that is not a layer (the
 //               fused OpenCLIP in-projection, the bare conv_in) is merged either way.
 #pragma once
 

@@ -91,7 +91,8 @@ void TargetIndex::add_controlnet(control::ControlNet& net) {
                   [&](Target t, const std::vector<std::string>& k) { add(std::move(t), k); });
 }
 
-void TargetIndex::add_text(models::ClipTextModel& text) {
+void TargetIndex::add_text(models::ClipTextModel& text, bool second) {
+  const std::string tag = second ? "te2:" : "te:";
   // HF names (SD 1.x; diffusers SD 2.x), or OpenCLIP's (LDM SD 2.x files) with each module
   // also under the HF name that adapter files use for it.
   auto hf_name = [](std::string path) {
@@ -103,8 +104,8 @@ void TargetIndex::add_text(models::ClipTextModel& text) {
   };
   auto keys_of = [&](const std::string& path) {
     const std::string hf = hf_name(path);
-    std::vector<std::string> k{"te:text_model_" + flat(hf), "te:" + flat(hf)};
-    if (hf != path) k.push_back("te:" + flat(path));
+    std::vector<std::string> k{tag + "text_model_" + flat(hf), tag + flat(hf)};
+    if (hf != path) k.push_back(tag + flat(path));
     return k;
   };
   text.visit_modules([&](const std::string& path, models::Module& m) {
@@ -129,7 +130,7 @@ void TargetIndex::add_text(models::ClipTextModel& text) {
       t.weight = &p.value;
       t.slice = s;
       const std::string hf = layer + ".self_attn." + qkv[s];
-      add(std::move(t), {"te:text_model_" + flat(hf), "te:" + flat(hf)});
+      add(std::move(t), {tag + "text_model_" + flat(hf), tag + flat(hf)});
     }
   });
 }

@@ -44,7 +44,8 @@ struct Target {
 class TargetIndex {
  public:
   void add_unet(models::UNet& unet);
-  void add_text(models::ClipTextModel& text);
+  // `second`: SDXL's second text encoder (OpenCLIP bigG; kohya `lora_te2_`, PEFT `text_encoder_2.`).
+  void add_text(models::ClipTextModel& text, bool second = false);
   void add_controlnet(control::ControlNet& net);
   // The target of a file's module key (AdapterModule::key) in `layout`; null when none.
   const Target* find(const std::string& file_key, AdapterLayout layout) const;
@@ -57,8 +58,8 @@ class TargetIndex {
 };
 
 // The index key of a file's module key: a part tag and the flattened module name
-// ("unet:down_blocks_0_attentions_0_proj_in"), "" when its prefix names no part gen has
-// (e.g. SDXL's second text encoder, "te2:" is returned so that callers can name it).
+// ("unet:down_blocks_0_attentions_0_proj_in"; "te:" the (first) text encoder, "te2:" SDXL's
+// second, "cn:" ControlNets), "" when its prefix names no part gen has.
 std::string lookup_key(const std::string& file_key, AdapterLayout layout);
 
 }  // namespace gen::adapters

@@ -300,7 +300,7 @@ ModelReport classify_lora(const Shapes& s) {
     if (starts(k, "lora_te2_") || starts(k, "text_encoder_2.")) te2 = true;
     if (starts(k, "lora_controlnet_") || starts(k, "controlnet.")) cn = true;
     if (ends(k, ".lora_mid.weight") || ends(k, ".hada_t1") || ends(k, ".lokr_t2")) ++tucker;
-    if (ends(k, ".dora_scale")) ++dora;
+    if (ends(k, ".dora_scale") || ends(k, ".lora_magnitude_vector") || ends(k, ".lora_magnitude_vector.weight")) ++dora;
     if (ends(k, ".lokr_w1_b") || ends(k, ".lokr_w2_b")) ranks.insert(dim(&shape, 0));
     const char* kind = rank_factor(k);
     if (!kind) continue;

@@ -19,7 +19,12 @@ double sinc(double x) {
   return std::sin(x) / x;
 }
 
-// Resample.c lanczos_filter and bicubic_filter (with its `#define a -0.5`), and their supports.
+// Resample.c bilinear_filter, lanczos_filter and bicubic_filter (with its `#define a -0.5`), and their supports.
+double bilinear(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
 double lanczos(double x) { return (-3.0 <= x && x < 3.0) ? sinc(x) * sinc(x / 3.0) : 0.0; }
 
 double bicubic(double x) {
@@ -36,6 +41,7 @@ struct Kernel {
 };
 
 Kernel kernel_of(PillowFilter filter) {
+  if (filter == PillowFilter::Bilinear) return Kernel{bilinear, 1.0};
   return filter == PillowFilter::Bicubic ? Kernel{bicubic, 2.0} : Kernel{lanczos, 3.0};
 }
 

@@ -1,7 +1,8 @@
 // gen — image resampling that reproduces Pillow's Image.resize on 8-bit images exactly (the same
 // filter coefficients and fixed-point arithmetic as Pillow's src/libImaging/Resample.c), for the
-// two filters diffusers uses: LANCZOS (control images, VaeImageProcessor.resize) and BICUBIC
-// (Image.resize's default, which _resize_and_fill's margin strips get).
+// filters diffusers uses: LANCZOS (control images, VaeImageProcessor.resize), BICUBIC
+// (Image.resize's default, which _resize_and_fill's margin strips get) and BILINEAR (torchvision's
+// transforms.Resize default, which diffusers' training scripts use).
 #pragma once
 
 #include "gen/image.hpp"
@@ -13,6 +14,7 @@ namespace gen {
 enum class PillowFilter {
   Bicubic,  // BICUBIC: cubic convolution with a = -0.5, support 2 (Image.resize's default)
   Lanczos,  // LANCZOS: sinc(x) * sinc(x / 3) on -3 <= x < 3, support 3
+  Bilinear, // BILINEAR: the triangle 1 - |x| on |x| < 1, support 1
 };
 
 // `image`: 8-bit, any channel count, resampled as stored (Pillow's own premultiplication of

@@ -38,7 +38,9 @@ bool TorchTensor::contiguous() const noexcept {
 
 namespace {
 
-const char* const kWrapperKeys[] = {"state_dict", "model_state_dict", "module", "model", "params"};
+// "params_ema" before "params": BasicSR saves both, and the EMA weights are the ones to run
+// (spandrel's and BasicSR's own choice for inference).
+const char* const kWrapperKeys[] = {"state_dict", "model_state_dict", "module", "model", "params_ema", "params"};
 constexpr int kMaxDepth = 64;
 constexpr std::size_t kMaxVisits = 1u << 22;
 // Containers the pickle holds more than once (through DUP or the memo) are walked once

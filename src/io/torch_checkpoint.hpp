@@ -26,8 +26,8 @@
 // Which entries become tensors ("the flattening rule"):
 //   * The pickled object must be a dict.
 //   * If that dict has no tensor at its first level but one of the wrapper keys
-//     "state_dict", "model_state_dict", "module", "model", "params" (tried in this
-//     order) holds a dict, that dict is used and the other top-level entries are
+//     "state_dict", "model_state_dict", "module", "model", "params_ema", "params" (tried
+//     in this order) holds a dict, that dict is used and the other top-level entries are
 //     dropped (e.g. Lightning's 'global_step', 'epoch', 'optimizer_states').
 //   * Nested dicts (and lists / tuples that hold tensors) are walked; names are the
 //     keys joined with '.', list positions written as decimal indices.

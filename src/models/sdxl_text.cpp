@@ -7,11 +7,12 @@
 namespace gen::models {
 
 SdxlText encode_sdxl_text(const ClipTextModel* first, const ClipTextModel& second, const at::Tensor& ids1,
-                          const at::Tensor& ids2, std::int64_t clip_skip, at::ScalarType dtype) {
+                          const at::Tensor& ids2, std::int64_t clip_skip, at::ScalarType dtype,
+                          const std::vector<TokenOverride>& overrides2) {
   if (second.config().projection_dim <= 0)
     fail(ErrorCode::InvalidArgument, "text encoder 2", "SDXL's second text encoder needs its text_projection");
   if (clip_skip < 0) fail(ErrorCode::InvalidArgument, "text encoder", "clip skip must not be negative");
-  auto two = second.encode(ids2, clip_skip + 1, true, dtype);
+  auto two = second.encode(ids2, clip_skip + 1, true, dtype, overrides2);
   SdxlText out;
   out.pooled = two.pooled;
   if (!first) {

@@ -23,8 +23,10 @@ struct SdxlText {
 // `first` may be null (the refiner); `ids1` is then ignored. `clip_skip` as diffusers'
 // (0: the penultimate layer). `dtype`: the computation's (Undefined: the weights').
 // InvalidArgument when the second encoder has no text_projection or the id batches differ.
+// `overrides2`: textual-inversion vectors for the second encoder (ClipTextModel::forward).
 SdxlText encode_sdxl_text(const ClipTextModel* first, const ClipTextModel& second, const at::Tensor& ids1,
                           const at::Tensor& ids2, std::int64_t clip_skip = 0,
-                          at::ScalarType dtype = at::ScalarType::Undefined);
+                          at::ScalarType dtype = at::ScalarType::Undefined,
+                          const std::vector<TokenOverride>& overrides2 = {});
 
 }  // namespace gen::models

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/fail.hpp"
+#include "models/checkpoint.hpp"
 
 
 namespace gen::models {
@@ -97,7 +98,7 @@ std::vector<at::Tensor> UNetEncoder::down(const at::Tensor& x, const at::Tensor&
   at::Tensor h = x;
   std::size_t next = 0;  // the next intrablock feature
   for (std::size_t i = 0; i < input_blocks_.size(); ++i) {
-    h = input_blocks_[i]->forward(h, emb, context);
+    h = run_block(*input_blocks_[i], h, emb, context, at::Tensor());
     if (i == 0 && after_first_of) h = h + after_first_of(h);
     else if (i == 0 && after_first.defined()) h = h + after_first;
     // (the skip is the sum: diffusers adds in place to the tensor it also keeps as the skip)
@@ -110,7 +111,7 @@ std::vector<at::Tensor> UNetEncoder::down(const at::Tensor& x, const at::Tensor&
 }
 
 at::Tensor UNetEncoder::middle(const at::Tensor& h, const at::Tensor& emb, const at::Tensor& context) const {
-  return middle_->forward(h, emb, context);
+  return run_block(*middle_, h, emb, context, at::Tensor());
 }
 
 UNet::UNet(const UNetConfig& config) : cfg_(config), encoder_((config.validate("UNet"), *this), config) {
@@ -159,7 +160,7 @@ at::Tensor UNet::forward(const at::Tensor& x, const at::Tensor& timesteps, const
     if (control && !control->down.empty()) skip = skip + control->down[hs.size()];
     // The next skip (if any) tells an upsampler which size to reach (odd latent sizes).
     const at::Tensor& size_hint = hs.empty() ? at::Tensor() : hs.back();
-    h = output_blocks_[i]->forward(at::cat({h, skip}, 1), emb, context, size_hint);
+    h = run_block(*output_blocks_[i], at::cat({h, skip}, 1), emb, context, size_hint);
   }
   return (*out_conv_)(out_norm_->silu(h));
 }

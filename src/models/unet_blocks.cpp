@@ -1,5 +1,6 @@
 #include "models/unet_blocks.hpp"
 #include "models/flops.hpp"
+#include "models/stop.hpp"
 
 #include <ATen/ATen.h>
 
@@ -20,7 +21,10 @@ at::Tensor timestep_embedding(const at::Tensor& t, std::int64_t dim, double max_
 
 at::Tensor UNetBlock::forward(at::Tensor x, const at::Tensor& emb, const at::Tensor& context,
                               const at::Tensor& size_hint) {
-  for (auto* layer : layers_) x = layer->forward(x, emb, context, size_hint);
+  for (auto* layer : layers_) {
+    check_stop();  // SIGINT / SIGTERM between layers, not only between model calls (models/stop.hpp)
+    x = layer->forward(x, emb, context, size_hint);
+  }
   return x;
 }
 

@@ -1,5 +1,6 @@
 #include "models/vae.hpp"
 
+#include "models/stop.hpp"
 #include "models/vae_blocks.hpp"
 
 #include <ATen/ATen.h>
@@ -69,6 +70,7 @@ at::Tensor Vae::decode(const at::Tensor& z) const {
   auto h = (*dec_in_)((*post_quant_)(z));
   h = (*dec_mid2_)((*dec_attn_)((*dec_mid1_)(h)));
   for (auto l = static_cast<std::int64_t>(up_.size()) - 1; l >= 0; --l) {
+    check_stop();  // SIGINT / SIGTERM between blocks (models/stop.hpp)
     for (auto* b : up_[l].blocks) h = (*b)(h);
     if (up_[l].resample) h = (*up_[l].resample)(upsample2(h));
   }
@@ -78,6 +80,7 @@ at::Tensor Vae::decode(const at::Tensor& z) const {
 std::pair<at::Tensor, at::Tensor> Vae::encode(const at::Tensor& x) const {
   auto h = (*enc_in_)(x);
   for (const auto& L : down_) {
+    check_stop();
     for (auto* b : L.blocks) h = (*b)(h);
     if (L.resample) h = (*L.resample)(at::constant_pad_nd(h, {0, 1, 0, 1}));  // LDM pads right/bottom
   }

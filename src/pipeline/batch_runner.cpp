@@ -51,6 +51,8 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
   request::InfotextExtras extras = request::file_hashes(req);
   extras.lora_hashes = job.lora_hashes;
   extras.ti_hashes = job.ti_hashes;
+  const int passes = 1 + (job.refiner ? 1 : 0) + (job.hires ? 1 : 0);
+  int pass = 0, pass_from = 0;  // the pass running, and the steps counted before it (a refiner goes on counting)
   for (int batch = 0; batch < req.batch_count; ++batch) {
     d.seed = *req.seed + static_cast<std::uint64_t>(batch) * static_cast<std::uint64_t>(req.batch_size);
     const auto t_batch = std::chrono::steady_clock::now();
@@ -68,6 +70,13 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
           p.step = info.step;
           p.steps = info.total;
           p.seconds = since(t_batch);
+          p.pass = pass;
+          p.passes = passes;
+          p.elapsed = since(job.started);
+          const double in_pass = info.total > pass_from
+                                     ? static_cast<double>(info.step - pass_from) / (info.total - pass_from)
+                                     : 1.0;
+          p.done = std::min(1.0, (batch + (pass + in_pass) / passes) / req.batch_count);
           callbacks.on_progress(p);
         }
         if (callbacks.on_preview && (info.step % preview_every == 0 || info.step == info.total)) {
@@ -79,14 +88,19 @@ void run_batches(BatchJob& job, const Callbacks& callbacks, const std::atomic<bo
           if (!p.image.empty()) callbacks.on_preview(p);
         }
       };
+      pass = pass_from = 0;
       auto state = prepare_latents(job.models, d);
       auto latents = denoise(job.models, d, state, job.negative, job.positive, on_step, cancel);
       if (job.refiner) {
         stage = "refining (batch " + std::to_string(batch + 1) + ")";
+        pass_from = timings.steps;
+        ++pass;
         latents = refiner_pass(*job.refiner, latents, std::move(state.generators), timings.steps, on_step, cancel);
       }
       if (job.hires) {
         stage = "hires fix (batch " + std::to_string(batch + 1) + ")";
+        pass_from = 0;
+        ++pass;
         latents = hires_pass(job.models, *job.hires, latents, d.seed, on_step, cancel);
       }
       if (!all_finite(latents)) diagnose_nonfinite("denoising", *job.base, job.controlnets);  // also waits for the GPU

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@ struct BatchJob {
   const RefinerJob* refiner = nullptr;      // SDXL: the refiner takes over (and decodes)
   std::string lora_hashes;                  // the infotext's "Lora hashes" ("": none)
   std::string ti_hashes;                    // the infotext's "TI hashes" ("": none)
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // Progress::elapsed
 };
 
 // Runs every batch of `job`. `stage` is kept up to date for error messages ("denoising

@@ -48,6 +48,28 @@ at::Tensor emphasise(at::Tensor z, const text::PromptTokens& tokens, c10::Device
   return zf.to(dtype);
 }
 
+// The embeddings' vectors at their positions of `tokens` (from `vectors`: PromptEmbeddings'
+// vectors, or SDXL's vectors2 for the second encoder).
+std::vector<models::TokenOverride> overrides_of(const TextEncoder& enc, const text::PromptTokens& tokens,
+                                                const std::vector<at::Tensor> PromptEmbeddings::*vectors) {
+  std::vector<models::TokenOverride> overrides;
+  for (const auto& u : tokens.embeddings) {
+    if (!enc.embeddings || u.index < 0 || static_cast<std::size_t>(u.index) >= (enc.embeddings->*vectors).size() ||
+        !(enc.embeddings->*vectors)[u.index].defined())
+      fail(ErrorCode::Internal, "text encoder", "an embedding position without its vectors");
+    overrides.push_back({u.window, u.position, (enc.embeddings->*vectors)[u.index].narrow(0, 0, u.vectors)});
+  }
+  return overrides;
+}
+
+// The embeddings `tokens` uses, appended to `used` in order of first use, each once per list
+// starting at `first`.
+void note_used(const text::PromptTokens& tokens, std::vector<int>& used, std::size_t first) {
+  for (const auto& u : tokens.embeddings)
+    if (std::find(used.begin() + static_cast<std::ptrdiff_t>(first), used.end(), u.index) == used.end())
+      used.push_back(u.index);
+}
+
 }  // namespace
 
 at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& tokens) {
@@ -55,12 +77,7 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
   const auto [device, dtype] = placement(enc, model);
   const auto k = tokens.windows, w = text::PromptTokens::kWindow;
   auto ids = ids_of(tokens, device);
-  std::vector<models::TokenOverride> overrides;
-  for (const auto& u : tokens.embeddings) {
-    if (!enc.embeddings || u.index < 0 || static_cast<std::size_t>(u.index) >= enc.embeddings->vectors.size())
-      fail(ErrorCode::Internal, "text encoder", "an embedding position without its vectors");
-    overrides.push_back({u.window, u.position, enc.embeddings->vectors[u.index].narrow(0, 0, u.vectors)});
-  }
+  const auto overrides = overrides_of(enc, tokens, &PromptEmbeddings::vectors);
   auto z = model.forward(ids, enc.skip, dtype, overrides);  // [k, 77, C], each window separately
   z = emphasise(z, tokens, device, dtype);
   return z.reshape({1, k * w, z.size(2)}).to(dtype);
@@ -68,19 +85,21 @@ at::Tensor encode_tokens(const TextEncoder& enc, const text::PromptTokens& token
 
 at::Tensor encode_tokens_sdxl(const TextEncoder& enc, const text::PromptTokens& tokens,
                               const text::PromptTokens& tokens2, at::Tensor& pooled) {
-  if (!tokens.embeddings.empty() || !tokens2.embeddings.empty())
-    fail(ErrorCode::Unsupported, "prompt", "textual-inversion embeddings with SDXL models are not supported yet");
   if (tokens.windows != tokens2.windows)
     fail(ErrorCode::Internal, "prompt", "the two SDXL tokenizers gave different window counts");
   const auto [device, dtype] = placement(enc, *enc.model2);
   const auto k = tokens.windows, w = text::PromptTokens::kWindow;
   // Each window separately through each encoder (clip skip as diffusers': 0 = penultimate).
   const auto ids2 = ids_of(tokens2, device);
-  auto two = models::encode_sdxl_text(nullptr, *enc.model2, at::Tensor(), ids2, enc.skip, dtype);
+  // Textual inversion: each encoder takes its own vector set (clip_l, clip_g), as A1111's two
+  // embedders and diffusers' load_textual_inversion per text encoder.
+  auto two = models::encode_sdxl_text(nullptr, *enc.model2, at::Tensor(), ids2, enc.skip, dtype,
+                                      overrides_of(enc, tokens2, &PromptEmbeddings::vectors2));
   pooled = two.pooled.slice(0, 0, 1).to(dtype);  // the first window's
   auto z = emphasise(two.context, tokens2, device, dtype);
   if (enc.model) {
-    auto one = enc.model->encode(ids_of(tokens, device), enc.skip + 1, false, dtype).hidden;
+    auto one = enc.model->encode(ids_of(tokens, device), enc.skip + 1, false, dtype,
+                                 overrides_of(enc, tokens, &PromptEmbeddings::vectors)).hidden;
     z = at::cat({emphasise(one, tokens, device, dtype), z}, -1);
   }
   return z.reshape({1, k * w, z.size(2)}).to(dtype);
@@ -122,7 +141,10 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const s
     auto neg2 = text::tokenize_prompt(*enc.tokenizer2, negative, opt2);
     if (!enc.emphasis)
       for (auto* t : {&pos, &neg, &pos2, &neg2}) truncate_to_one_window(*t);
-    if (embeddings_used) embeddings_used->clear();
+    if (embeddings_used) {
+      embeddings_used->clear();
+      for (const auto* t : {&pos, &neg}) note_used(*t, *embeddings_used, embeddings_used->size());
+    }
     const int k = std::max({pos.windows, neg.windows, pos2.windows, neg2.windows});
     text::pad_windows(pos, k, tok1, enc.padding);
     text::pad_windows(neg, k, tok1, enc.padding);
@@ -147,13 +169,7 @@ std::pair<at::Tensor, at::Tensor> encode_prompts(const TextEncoder& enc, const s
   }
   if (embeddings_used) {
     embeddings_used->clear();
-    for (const auto* t : {&pos, &neg}) {
-      const auto first = embeddings_used->size();
-      for (const auto& u : t->embeddings)
-        if (std::find(embeddings_used->begin() + static_cast<std::ptrdiff_t>(first), embeddings_used->end(), u.index) ==
-            embeddings_used->end())
-          embeddings_used->push_back(u.index);
-    }
+    for (const auto* t : {&pos, &neg}) note_used(*t, *embeddings_used, embeddings_used->size());
   }
   const int k = std::max(pos.windows, neg.windows);
   text::pad_windows(pos, k, *enc.tokenizer, enc.padding);

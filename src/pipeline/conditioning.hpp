@@ -20,10 +20,12 @@ namespace gen::pipeline {
 
 // The textual-inversion embeddings a request's prompts name (pipeline/embedding_stage.hpp
 // finds them): names → index; vectors[index] [n, C] float32; labels[index] "name: short hash"
-// as A1111's `TI hashes` lists them.
+// as A1111's `TI hashes` lists them. SDXL: vectors[index] for the first text encoder (clip_l;
+// undefined for a refiner), vectors2[index] for the second (clip_g).
 struct PromptEmbeddings {
   text::EmbeddingNames names;
   std::vector<at::Tensor> vectors;
+  std::vector<at::Tensor> vectors2;
   std::vector<std::string> labels;
 };
 

@@ -54,8 +54,13 @@ std::shared_ptr<const adapters::EmbeddingFile> EmbeddingStage::file(const std::s
 
 std::shared_ptr<const PromptEmbeddings> EmbeddingStage::prepare(const Request& r, const std::vector<std::string>& prompts,
                                                                 const TextEncoder& encoder, std::int64_t width,
-                                                                const std::string& model) {
+                                                                const std::string& model, std::int64_t width2) {
   auto out = std::make_shared<PromptEmbeddings>();
+  // The vectors for this model's encoder(s) (SDXL: one set each), the widths checked.
+  const auto vectors_of = [&](const adapters::EmbeddingFile& f) {
+    if (width2 > 0) return adapters::sdxl_vectors_for(f, width, width2, model);
+    return std::pair<at::Tensor, at::Tensor>(adapters::vectors_for(f, width, model), at::Tensor());
+  };
   // The candidates: the request's files first (read now: naming a file is asking for it), then
   // the folder's. A name already taken keeps its first file (A1111: one embedding per name).
   std::vector<Candidate> candidates;
@@ -67,7 +72,7 @@ std::shared_ptr<const PromptEmbeddings> EmbeddingStage::prepare(const Request& r
       fail(ErrorCode::NotFound, "embeddings[" + std::to_string(i) + "]", "no such embedding file '" + path + "'");
     Candidate c{"", path, file(path)};
     c.name = c.file->name;
-    adapters::vectors_for(*c.file, width, model);  // asked for by name: its width is checked now
+    vectors_of(*c.file);  // asked for by name: its width is checked now
     if (taken.insert(c.name).second) candidates.push_back(std::move(c));
   }
   const std::string& dir = r.embeddings_dir;
@@ -102,13 +107,14 @@ std::shared_ptr<const PromptEmbeddings> EmbeddingStage::prepare(const Request& r
   for (int i : used) {
     auto& c = candidates[static_cast<std::size_t>(i)];
     if (!c.file) c.file = file(c.path);
-    const at::Tensor& v = adapters::vectors_for(*c.file, width, model);
+    const auto [v, v2] = vectors_of(*c.file);
     if (c.file->count > 75)
       fail(ErrorCode::Unsupported, c.file->path,
            "has " + std::to_string(c.file->count) + " vectors; a prompt window holds 75 tokens");
     const int index = static_cast<int>(out->vectors.size());
     out->names.add({ids[static_cast<std::size_t>(i)], static_cast<int>(c.file->count), index});
     out->vectors.push_back(v);
+    out->vectors2.push_back(v2);
     std::string label;
     for (char ch : c.name)
       if (ch != ':' && ch != ',') label.push_back(ch);

@@ -23,12 +23,14 @@ class EmbeddingStage {
  public:
   explicit EmbeddingStage(std::size_t capacity = 64) : files_(capacity) {}
   // The embeddings `prompts` name (laid out as `encoder` lays prompts), for a text encoder of
-  // `width` (`model` names it in messages). Errors: NotFound (a listed file, the folder),
-  // the reader's errors for a named file, ModelMismatch (a named file of another width),
-  // Unsupported (an embedding of more than 75 vectors).
+  // `width` (`model` names it in messages); SDXL: `width2` the second encoder's (0: not SDXL),
+  // `width` the first's (0: a refiner, which has none). Errors: NotFound (a listed file, the
+  // folder), the reader's errors for a named file, ModelMismatch (a named file of another
+  // width; on SDXL a file without its clip_l / clip_g pair), Unsupported (an embedding of more
+  // than 75 vectors).
   std::shared_ptr<const PromptEmbeddings> prepare(const Request& request, const std::vector<std::string>& prompts,
                                                   const TextEncoder& encoder, std::int64_t width,
-                                                  const std::string& model);
+                                                  const std::string& model, std::int64_t width2 = 0);
   void clear() { files_.clear(); }
 
  private:

@@ -15,6 +15,7 @@
 #include "core/fail.hpp"
 #include "kernels.hpp"
 #include "models/flops.hpp"
+#include "models/stop.hpp"
 #include "pipeline/batch_runner.hpp"
 #include "pipeline/conditioning.hpp"
 #include "pipeline/diagnose.hpp"
@@ -27,6 +28,7 @@
 #include "pipeline/memory_guard.hpp"
 #include "pipeline/model_cache.hpp"
 #include "pipeline/refiner.hpp"
+#include "pipeline/sampling_config.hpp"
 #include "pipeline/sdxl_stage.hpp"
 #include "pipeline/t2i_stage.hpp"
 #include "pipeline/threads.hpp"
@@ -83,16 +85,9 @@ DenoiseRequest denoise_settings(const Request& req, const BaseModel& base) {
   d.cfg_scale = req.cfg_scale;
   d.sampler = name_of(req.sampler);
   d.steps = req.steps;
-  // The folder's config as diffusers' `<sampler's class>.from_config` reads it (that class's
-  // defaults for absent keys); a single file has none and gets Stable Diffusion's.
-  if (!base.scheduler_config.is_null())
-    d.scheduler = SchedulerConfig::from_json(base.scheduler_config, d.sampler,
-                                             req.model + "/scheduler/scheduler_config.json");
-  // An old scheduler config with steps_offset != 1 or clip_sample on is corrected (SD never
-  // used either).
-  d.scheduler.steps_offset = 1;
-  d.scheduler.clip_sample = false;
-  d.scheduler.prediction_type = base.prediction == "v_prediction" ? Prediction::VPrediction : Prediction::Epsilon;
+  // The folder's config as diffusers reads it, corrected as its SD pipelines do (pipeline/sampling_config.hpp).
+  d.scheduler = sampling_config(base.scheduler_config, d.sampler, base.prediction,
+                                req.model + "/scheduler/scheduler_config.json");
   // --scheduler auto keeps the folder's sigma choice; normal and karras replace it.
   if (req.scheduler != Schedule::Auto) {
     d.scheduler.use_karras_sigmas = req.scheduler == Schedule::Karras;
@@ -173,6 +168,8 @@ void Engine::generate(const Request& req, const Callbacks& callbacks, const std:
              (decoding ? "vae_tiling on (--vae-tiling on), a smaller batch_size or size" : "a smaller batch_size or size") +
              (gpu ? ", dtype fp16, or device cpu" : ", or fewer models kept loaded"));
   };
+  // The model code of this thread checks `cancel` between its blocks (models/stop.hpp).
+  const models::StopScope stop(cancel);
   try {
     run(req, callbacks, cancel);
   } catch (const c10::OutOfMemoryError& e) {
@@ -246,7 +243,7 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                                : threads_for(request_work(req.width, req.height, base.unet->config().model_channels,
                                                           req.batch_size),
                                              s.options.threads, available_cpus()));
-  if (base.text2) check_sdxl_request(req, base, loras.size());
+  if (base.text2) check_sdxl_request(req, base);
   // The SDXL hand-off: the refiner, loaded beside the base (pipeline/refiner.hpp).
   BaseModel* refiner = nullptr;
   Request refiner_req;
@@ -266,12 +263,14 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   s.stage = "finding the embeddings";
   const auto embeddings = s.embeddings.prepare(
       req, {prompts.prompt, prompts.negative_prompt, prompts.hires_prompt, prompts.hires_negative_prompt}, encoder,
-      (base.text ? base.text : base.text2)->config().width, req.model);
+      base.text2 ? (base.text ? base.text->config().width : 0) : base.text->config().width, req.model,
+      base.text2 ? base.text2->config().width : 0);
   encoder.embeddings = embeddings.get();
   s.stage = "loading the models";
 
   BatchJob job;
   job.request = &req;
+  job.started = t_start;
   job.base = &base;
   job.denoise = denoise_settings(req, base);
   // Editing: the init image and mask in pixels (before the control images, which follow

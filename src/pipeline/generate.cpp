@@ -298,8 +298,11 @@ at::Tensor denoise(const Models& m, const DenoiseRequest& req, LatentState& stat
     if (m.unet_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     const double t = scheds[0]->timesteps()[static_cast<std::size_t>(i)];
     std::vector<bool> active(req.controls.size());
-    // (diffusers counts the start and end fractions over the calls that run)
-    for (std::size_t c = 0; c < req.controls.size(); ++c) active[c] = unit_active(req.controls[c], i - begin, n - begin);
+    // (diffusers counts the start and end fractions over the calls after the init image's
+    // start — all of them when a base stops early for a refiner: controlnet_keep is made
+    // before denoising_end cuts the timesteps)
+    for (std::size_t c = 0; c < req.controls.size(); ++c)
+      active[c] = unit_active(req.controls[c], i - begin, scheds[0]->size() - begin);
 
     at::Tensor eps;
     const auto t_step = std::chrono::steady_clock::now();

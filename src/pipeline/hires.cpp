@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "core/fail.hpp"
 #include "editing/mask_ops.hpp"
@@ -63,18 +64,25 @@ at::Tensor upscale_latents(const at::Tensor& x, const HiresPlan& p, HiresUpscale
     case HiresUpscaler::LatentNearestExact: y = at::_upsample_nearest_exact2d(x, size); break;
     case HiresUpscaler::Lanczos: fail(ErrorCode::Internal, "hires", "lanczos is not a latent upscaler");
   }
+  return truncate_latents(y, p);
+}
+
+at::Tensor truncate_latents(const at::Tensor& y, const HiresPlan& p) {
   // A1111: samples[:, :, ty // 2 : H − (ty + 1) // 2, tx // 2 : W − (tx + 1) // 2]
-  if (p.trunc_x || p.trunc_y)
-    y = y.slice(2, p.trunc_y / 2, y.size(2) - (p.trunc_y + 1) / 2).slice(3, p.trunc_x / 2, y.size(3) - (p.trunc_x + 1) / 2);
-  return y.contiguous();
+  if (!p.trunc_x && !p.trunc_y) return y.contiguous();
+  return y.slice(2, p.trunc_y / 2, y.size(2) - (p.trunc_y + 1) / 2)
+      .slice(3, p.trunc_x / 2, y.size(3) - (p.trunc_x + 1) / 2)
+      .contiguous();
 }
 
 namespace {
 
 // The Lanczos upscaler: the first pass decoded to 8 bits as A1111 does (255 · x truncated),
-// resized with Pillow's Lanczos to the final size (covering it and cut when both sides were
-// given), back to [-1, 1]. With a net: first upscaled by it as A1111's images.resize_image does
+// resized with Pillow's Lanczos to hr_upscale_to_x × hr_upscale_to_y (p.to_width × p.to_height,
+// which need not be multiples of 8 and, with both sides given, covers the target), back to
+// [-1, 1]. With a net: first upscaled by it as A1111's images.resize_image(0, …) does
 // (Upscaler.upscale by max(to_width / W, to_height / H) when that is above 1), then resized.
+// The VAE encodes that whole image; the caller cuts the latents (A1111's sample_hr_pass).
 at::Tensor lanczos_images(const Models& m, const at::Tensor& latents, const HiresPlan& p,
                           const upscalers::EsrganNet* net) {
   auto images = decode(m, latents).mul(255.0).to(at::kByte).permute({0, 2, 3, 1}).contiguous().to(at::kCPU);
@@ -84,9 +92,7 @@ at::Tensor lanczos_images(const Models& m, const at::Tensor& latents, const Hire
     std::memcpy(img.data8.data(), images[k].data_ptr<std::uint8_t>(), img.data8.size());
     const double scale = std::max(static_cast<double>(p.to_width) / img.width, static_cast<double>(p.to_height) / img.height);
     if (net && scale > 1.0) img = upscalers::upscale_to_scale(img, scale, upscalers::esrgan_tile_net(*net, m.dtype, m.device));
-    const Image big = editing::resize_mode(img, p.width, p.height,
-                                           p.trunc_x || p.trunc_y ? editing::ResizeMode::Crop : editing::ResizeMode::Default,
-                                           "hires");
+    const Image big = editing::resize_mode(img, p.to_width, p.to_height, editing::ResizeMode::Default, "hires");
     auto t = at::from_blob(const_cast<std::uint8_t*>(big.data8.data()), {big.height, big.width, 3}, at::kByte);
     out.push_back(t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).mul(2.0).sub(1.0));
   }
@@ -95,6 +101,16 @@ at::Tensor lanczos_images(const Models& m, const at::Tensor& latents, const Hire
 
 }  // namespace
 
+std::pair<at::Tensor, at::Tensor> hires_pixel_posterior(const Models& m, const at::Tensor& latents, const HiresPlan& p,
+                                                        const upscalers::EsrganNet* net) {
+  auto x = lanczos_images(m, latents, p, net).to(m.device, m.dtype);
+  if (m.vae_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  auto [mean, logvar] = m.vae->encode(x);
+  // A1111 samples the posterior of the whole image, then cuts; cutting the mean and the
+  // deviation first gives the same distribution and keeps gen's draw order.
+  return {truncate_latents(mean, p), truncate_latents(at::exp(0.5 * logvar), p)};
+}
+
 at::Tensor hires_pass(const Models& m, const HiresJob& job, const at::Tensor& latents, std::uint64_t seed,
                       const StepCallback& on_step, const std::atomic<bool>* cancel) {
   EditInputs e;
@@ -102,11 +118,7 @@ at::Tensor hires_pass(const Models& m, const HiresJob& job, const at::Tensor& la
   e.convention = StrengthSteps::A1111Fixed;  // A1111 passes the hires steps: exactly that many run
   e.scaling = m.vae->config().scaling_factor;
   if (job.upscaler == HiresUpscaler::Lanczos || job.net) {
-    auto x = lanczos_images(m, latents, job.plan, job.net).to(m.device, m.dtype);
-    if (m.vae_channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    auto [mean, logvar] = m.vae->encode(x);
-    e.mean = mean.contiguous();
-    e.std = at::exp(0.5 * logvar).contiguous();
+    std::tie(e.mean, e.std) = hires_pixel_posterior(m, latents, job.plan, job.net);
   } else {
     e.given = upscale_latents(latents.to(at::kFloat), job.plan, job.upscaler).to(m.dtype);
   }

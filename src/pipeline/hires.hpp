@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 
 #include "gen/request.hpp"
 #include "pipeline/generate.hpp"
@@ -35,6 +36,16 @@ HiresPlan hires_plan(const Request& request, int factor);
 
 // The first pass's latents [B, C, h, w] interpolated to the plan's latent size and cut.
 at::Tensor upscale_latents(const at::Tensor& latents, const HiresPlan& plan, HiresUpscaler upscaler);
+
+// Latents [B, C, h, w] cut as A1111's sample_hr_pass cuts them: trunc_y // 2 rows at the top,
+// (trunc_y + 1) // 2 at the bottom, the same for the columns.
+at::Tensor truncate_latents(const at::Tensor& latents, const HiresPlan& plan);
+
+// The pixel upscalers (Lanczos, or an ESRGAN-family net then Lanczos): the first pass decoded
+// to 8 bits, upscaled to to_width × to_height, VAE-encoded whole and cut as the latents are.
+// Returns the posterior's mean and standard deviation at the final latent size.
+std::pair<at::Tensor, at::Tensor> hires_pixel_posterior(const Models& models, const at::Tensor& latents,
+                                                        const HiresPlan& plan, const upscalers::EsrganNet* net);
 
 struct HiresJob {
   HiresPlan plan;

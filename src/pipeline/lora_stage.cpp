@@ -73,6 +73,7 @@ LoraReport LoraStage::apply(BaseModel& base, const std::vector<control::ControlN
   adapters::TargetIndex index;
   index.add_unet(*base.unet);
   if (base.text) index.add_text(*base.text);  // (an SDXL refiner has the second encoder only)
+  if (base.text2) index.add_text(*base.text2, /*second=*/true);
   for (auto* n : nets) index.add_controlnet(*n);
   const auto plan = adapters::plan_loras(uses, index);
   if (!plan.unmatched.empty()) {

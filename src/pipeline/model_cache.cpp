@@ -11,15 +11,17 @@
 
 #include <cstdio>
 
-namespace gen::pipeline {
-namespace {
+#include "pipeline/channels_last.hpp"
 
-// 4-D weights (convolutions) in channels-last layout, for NHWC activations.
+namespace gen::pipeline {
+
 void to_channels_last(models::Module& m) {
   m.visit([](const std::string&, models::Module::Param& p) {
     if (p.value.defined() && p.value.dim() == 4) p.value = p.value.contiguous(at::MemoryFormat::ChannelsLast);
   });
 }
+
+namespace {
 
 // Sequential offload: the weights stay in page-locked host memory, so that each layer's copy
 // to the GPU (models::as_operand) is asynchronous.

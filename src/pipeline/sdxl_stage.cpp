@@ -7,9 +7,7 @@
 
 namespace gen::pipeline {
 
-void check_sdxl_request(const Request& r, const BaseModel& base, std::size_t adapters) {
-  if (adapters > 0)
-    fail(ErrorCode::Unsupported, r.model, "LoRA / LyCORIS files on SDXL models are not supported yet");
+void check_sdxl_request(const Request& r, const BaseModel& base) {
   if (base.refiner && !r.has_init_image())
     fail(ErrorCode::InvalidArgument, r.model,
          "an SDXL refiner (only the second text encoder) refines an image: give --init-image, or use an SDXL base "
@@ -20,9 +18,12 @@ Request refiner_request(const Request& r, const BaseModel& base) {
   if (!base.text2)
     fail(ErrorCode::InvalidArgument, "refiner",
          "the base model " + r.model + " is not SDXL: --refiner hands an SDXL base's latents to an SDXL refiner");
-  const char* other = r.has_init_image()     ? "an init image (image-to-image, inpainting)"
+  // Image-to-image and ControlNets hand off as diffusers' StableDiffusionXLImg2ImgPipeline /
+  // StableDiffusionXLControlNetPipeline with denoising_end do (the ControlNets steer the base's
+  // part). Inpainting is not: diffusers' refiner pass re-blends with the base's latents given
+  // as its image, A1111 blends with the init image — two different pictures, neither taken yet.
+  const char* other = r.has_mask()           ? "a mask (inpainting, outpainting)"
                       : r.has_hires()        ? "hires fix"
-                      : !r.controls.empty()  ? "ControlNets"
                       : !r.adapters.empty()  ? "T2I-Adapters"
                                              : nullptr;
   if (other) fail(ErrorCode::Unsupported, "refiner", std::string("the hand-off to a refiner with ") + other + " is not supported yet");
@@ -30,6 +31,9 @@ Request refiner_request(const Request& r, const BaseModel& base) {
   out.model = r.refiner;
   out.model_config.clear();
   out.refiner.clear();
+  out.controls.clear();  // they steer the base's part only
+  out.init_image.clear();
+  out.init_pixels = Image();
   return out;
 }
 

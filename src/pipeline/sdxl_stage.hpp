@@ -13,14 +13,13 @@
 namespace gen::pipeline {
 
 // Throws for what gen's SDXL pipeline does not do with `base`: a refiner (only the second
-// text encoder) as a text-to-image model (InvalidArgument: it refines an init image), and
-// LoRAs / LyCORIS on SDXL (`adapters`: how many the request applies; Unsupported, not yet).
-void check_sdxl_request(const Request& request, const BaseModel& base, std::size_t adapters);
+// text encoder) as a text-to-image model (InvalidArgument: it refines an init image).
+void check_sdxl_request(const Request& request, const BaseModel& base);
 
 // The base → refiner hand-off (pipeline/refiner.hpp). refiner_request: the request the
 // refiner runs (its model; the base's VAE, vocabulary and sampler; no LDM config), after
-// refusing what the hand-off does not do with `base` (not SDXL: InvalidArgument; an init
-// image, hires fix, ControlNets, T2I-Adapters: Unsupported, not yet). check_refiner: the
+// refusing what the hand-off does not do with `base` (not SDXL: InvalidArgument; a
+// mask, hires fix, T2I-Adapters: Unsupported, not yet). check_refiner: the
 // loaded refiner must be SDXL with the base's latent space (ModelMismatch naming it).
 Request refiner_request(const Request& request, const BaseModel& base);
 void check_refiner(const Request& request, const BaseModel& base, const BaseModel& refiner);

@@ -4,6 +4,7 @@
 
 #include "kernels.hpp"
 #include "models/flops.hpp"
+#include "models/stop.hpp"
 
 namespace gen::pipeline {
 
@@ -105,7 +106,12 @@ at::Tensor StepGraphs::run(const std::string& key, const at::Tensor& x, double t
       if (other.get() != &e && other->graph) share = other->graph.get();
     auto graph = std::make_unique<kernels::CudaGraph>();
     try {
-      graph->capture([&] { e.out = body(e.x, e.tt, e.fixed); }, share);
+      graph->capture(
+          [&] {
+            const models::StopScope no_stop(nullptr);  // never throw out of a capture half done
+            e.out = body(e.x, e.tt, e.fixed);
+          },
+          share);
     } catch (const std::exception& err) {
       std::string why = err.what();
       stats_.disabled_why = "CUDA graph capture failed: " + why.substr(0, why.find('\n'));

@@ -3,11 +3,13 @@
 // "slider_1", "slider_2"); docs/metadata.md lists the table.
 #include "request/a1111_names.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 
+#include "core/fail.hpp"
 #include "gen/metadata.hpp"
 
 namespace gen::request {
@@ -167,6 +169,69 @@ std::optional<std::pair<Sampler, Schedule>> sampler_of_a1111(const std::string& 
   }
   return std::nullopt;
 }
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// stable-diffusion.cpp's --sampling-method names (src/stable-diffusion.cpp, sample_method_to_str)
+// of the samplers gen has; the others are in kSdCppLacking.
+constexpr std::pair<const char*, Sampler> kSdCpp[] = {
+    {"euler", Sampler::Euler},     {"euler_a", Sampler::EulerA},         {"heun", Sampler::Heun},
+    {"dpm++2m", Sampler::DpmPP2M}, {"dpm++2m_sde", Sampler::DpmPP2MSde}, {"lcm", Sampler::Lcm},
+    {"lms", Sampler::Lms},
+};
+constexpr const char* kSdCppLacking[] = {"dpm2",          "dpm++2s_a",      "dpm++2mv2", "ipndm",   "ipndm_v",
+                                         "ddim_trailing", "tcd",            "res_multistep", "res_2s", "er_sde",
+                                         "euler_cfg_pp",  "euler_a_cfg_pp", "euler_ge",  "dpm++2m_sde_bt"};
+// A1111's samplers (modules/sd_samplers_kdiffusion.py, sd_samplers_timesteps.py) gen lacks.
+constexpr const char* kA1111Lacking[] = {"DPM++ SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE",
+                                         "DPM2",      "DPM2 a",            "DPM fast",   "DPM adaptive",
+                                         "Restart",   "DDIM CFG++",        "Euler CFG++", "Euler a CFG++"};
+
+}  // namespace
+
+}  // namespace gen::request
+
+namespace gen {
+
+SamplerLabel sampler_from_label(const std::string& text, const std::string& subject) {
+  using request::lower;
+  if (const auto s = enum_from_name<Sampler>(text)) return SamplerLabel{*s, Schedule::Auto};
+  const std::string t = lower(text);
+  for (const auto& [s, name] : Names<Sampler>::table) {
+    (void)name;
+    if (t == lower(a1111_sampler_name(s, Schedule::Normal))) return SamplerLabel{s, Schedule::Auto};
+    if (t == lower(a1111_sampler_name(s, Schedule::Karras))) return SamplerLabel{s, Schedule::Karras};
+  }
+  for (const auto& [name, s] : request::kSdCpp)
+    if (t == name) return SamplerLabel{s, Schedule::Auto};
+  std::string why;
+  for (const char* name : request::kSdCppLacking)
+    if (t == name) why = "stable-diffusion.cpp's sampler '" + text + "' is not one gen has";
+  for (const std::string suffix : {"", " karras", " exponential"})
+    for (const char* name : request::kA1111Lacking)
+      if (t == lower(name) + suffix) why = "A1111's sampler '" + std::string(name) + "' is not one gen has";
+  // A sampler gen has with a schedule it has not ("DPM++ 2M SDE Exponential").
+  const auto space = t.rfind(' ');
+  if (why.empty() && space != std::string::npos)
+    for (const auto& [s, name] : Names<Sampler>::table) {
+      (void)name;
+      if (t.substr(0, space) == lower(a1111_sampler_name(s, Schedule::Normal)))
+        why = "gen has the sampler '" + a1111_sampler_name(s, Schedule::Normal) + "' but not the schedule '" +
+              text.substr(space + 1) + "' (normal or karras)";
+    }
+  fail(ErrorCode::InvalidArgument, subject,
+       (why.empty() ? "unknown sampler '" + text + "'" : why) + ": must be " + names_text<Sampler>() +
+           ", or their A1111 or stable-diffusion.cpp names (docs/cli.md#samplers)");
+}
+
+}  // namespace gen
+
+namespace gen::request {
 
 std::optional<HiresUpscaler> hires_upscaler_of_a1111(const std::string& name) {
   for (const auto& [u, n] : Names<HiresUpscaler>::table) {

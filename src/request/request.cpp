@@ -278,9 +278,9 @@ nlohmann::json to_json(const Request& r) {
 Request from_json(const nlohmann::json& j, const std::string& subject) {
   if (!j.is_object()) fail(ErrorCode::InvalidArgument, subject, "a request must be a JSON object");
   if (j.contains("schema") && j["schema"] != Request::kSchema && j["schema"] != "gen.request/1" &&
-      j["schema"] != "gen.request/1.1")
+      j["schema"] != "gen.request/1.1" && j["schema"] != "gen.request/1.2")
     fail(ErrorCode::Unsupported, subject,
-         "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1, /1.1 and " +
+         "request schema " + core::json_excerpt(j["schema"]) + " (this gen reads gen.request/1, /1.1, /1.2 and " +
              Request::kSchema + ")");
   Request r;
   rows_from_json(request_table(), r, j, {"schema", "controls", "adapters", "loras", "embeddings", "output"}, subject);

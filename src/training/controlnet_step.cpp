@@ -37,7 +37,12 @@ ControlNetTrainer::ControlNetTrainer(models::UNet& unet, control::ControlNet& ne
 ControlNetTrainer::~ControlNetTrainer() = default;
 
 double ControlNetTrainer::forward_backward(const TrainSample& s) {
-  return trainer_.backward(noise_prediction_loss(unet_, &net_, s, alphas_cumprod_, settings_.target));
+  at::Tensor loss;
+  {
+    ForwardScope scope(settings_.precision, settings_.gradient_checkpointing);
+    loss = noise_prediction_loss(unet_, &net_, s, alphas_cumprod_, settings_.target);
+  }
+  return trainer_.backward(loss);
 }
 
 bool ControlNetTrainer::finish_micro_step() { return trainer_.finish_micro_step(); }

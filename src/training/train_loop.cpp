@@ -146,7 +146,8 @@ std::int64_t SampleOrder::operator()(std::int64_t k) {
 
 void run_loop(const LoopOptions& o, const ResumePoint& r, ParameterTrainer& trainer,
               const std::function<double(std::int64_t)>& micro, const std::function<void(const std::string&)>& save,
-              const std::function<void(const TrainProgress&)>& progress) {
+              const std::function<void(const TrainProgress&)>& progress,
+              const std::function<std::vector<std::string>(int)>& after_step) {
   const auto t0 = std::chrono::steady_clock::now();
   try {
     for (int step = r.step; step < o.steps; ++step) {
@@ -166,6 +167,7 @@ void run_loop(const LoopOptions& o, const ResumePoint& r, ParameterTrainer& trai
         write_checkpoint(o, step + 1, trainer, save);
         p.checkpoint = core::join(o.output, "checkpoint-" + std::to_string(step + 1));
       }
+      if (after_step) p.validation = after_step(step + 1);
       if (progress) progress(p);
     }
   } catch (const c10::OutOfMemoryError&) {

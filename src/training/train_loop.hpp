@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "gen/training.hpp"
 #include "training/trainer.hpp"
@@ -80,9 +81,11 @@ class SampleOrder {
 // Runs optimizer steps r.step .. o.steps. `micro(m)` does forward and backward of micro-batch m
 // (m = step × accumulation + a) and returns its loss; `save(folder)` writes the trained model as
 // the folder `folder` (created by it). Checkpoints every o.checkpoint_every steps and at the end;
-// the finished model goes to output/model_name.
+// the finished model goes to output/model_name. `after_step(step)` (optional) runs after each
+// step's checkpoint (validation images); the files it returns go to the step's progress.
 void run_loop(const LoopOptions& o, const ResumePoint& r, ParameterTrainer& trainer,
               const std::function<double(std::int64_t)>& micro, const std::function<void(const std::string&)>& save,
-              const std::function<void(const TrainProgress&)>& progress);
+              const std::function<void(const TrainProgress&)>& progress,
+              const std::function<std::vector<std::string>(int)>& after_step = {});
 
 }  // namespace gen::training

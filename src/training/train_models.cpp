@@ -32,6 +32,7 @@ void check_common(const TrainModelOptions& o) {
   if (!(o.learning_rate > 0)) fail(ErrorCode::InvalidArgument, "--learning-rate", "must be positive");
   if (!(o.empty_prompts >= 0 && o.empty_prompts <= 1)) fail(ErrorCode::InvalidArgument, "--empty-prompts", "must be in [0, 1]");
   if (!(o.kl_weight >= 0)) fail(ErrorCode::InvalidArgument, "--kl-weight", "must not be negative");
+  training::precision_of(o.mixed_precision);
 }
 
 models::ModelFiles open_folder(const TrainModelOptions& o, const char* part) {
@@ -48,6 +49,7 @@ training::LoopOptions loop_options(const TrainModelOptions& o, const char* name,
   settings.update({{"model", o.model}, {"data", o.data}, {"batch_size", o.batch_size},
                    {"accumulation", o.accumulation}, {"learning_rate", o.learning_rate},
                    {"max_grad_norm", o.max_grad_norm}, {"seed", o.seed}});
+  if (o.mixed_precision != "no") settings["mixed_precision"] = o.mixed_precision;  // (older checkpoints have none)
   return training::loop_options_of(o, name, std::move(settings));
 }
 
@@ -56,6 +58,7 @@ training::TrainSettings train_settings(const TrainModelOptions& o) {
   ts.learning_rate = o.learning_rate;
   ts.max_grad_norm = o.max_grad_norm;
   ts.accumulation = o.accumulation;
+  ts.precision = training::precision_of(o.mixed_precision);
   return ts;
 }
 
@@ -81,7 +84,7 @@ nlohmann::json config_with(const std::string& path, const nlohmann::json& update
 
 void train_unet(const TrainModelOptions& o, const std::function<void(const TrainProgress&)>& progress) {
   check_common(o);
-  const auto data = training::read_dataset(o.data, false);
+  const auto data = training::read_dataset(o.data, training::ControlColumn::Unused);
   const auto files = open_folder(o, "UNet");
   const std::string target = o.prediction.empty() ? files.prediction_type() : o.prediction;
   if (target != "epsilon" && target != "v_prediction")
@@ -138,6 +141,7 @@ void train_unet(const TrainModelOptions& o, const std::function<void(const Train
   training::freeze(*text);
   auto ts = train_settings(o);
   ts.target = target == "epsilon" ? training::Target::Epsilon : training::Target::VPrediction;
+  ts.gradient_checkpointing = o.gradient_checkpointing;
   training::ParameterTrainer trainer(*unet, ts);
   training::load_optimizer_state(resumed, trainer);
   pipeline::use_threads(pipeline::threads_for(
@@ -159,7 +163,12 @@ void train_unet(const TrainModelOptions& o, const std::function<void(const Train
     s.noise = at::randn(s.latents.sizes(), g);
     s.timesteps = at::randint(0, train_steps, {o.batch_size}, g, at::kLong);
     s.context = at::stack(ctx);
-    return trainer.backward(training::noise_prediction_loss(*unet, nullptr, s, alphas, ts.target));
+    at::Tensor loss;
+    {
+      training::ForwardScope scope(ts.precision, ts.gradient_checkpointing);
+      loss = training::noise_prediction_loss(*unet, nullptr, s, alphas, ts.target);
+    }
+    return trainer.backward(loss);
   };
   const auto config = core::join(files.path(), "unet/config.json");
   const auto map = models::unet_key_map(files.unet_config());
@@ -171,7 +180,7 @@ void train_unet(const TrainModelOptions& o, const std::function<void(const Train
 
 void train_vae(const TrainModelOptions& o, const std::function<void(const TrainProgress&)>& progress) {
   check_common(o);
-  const auto data = training::read_dataset(o.data, false);
+  const auto data = training::read_dataset(o.data, training::ControlColumn::Unused);
   const auto files = open_folder(o, "VAE");
   const auto lo = loop_options(o, "vae", {{"samples", data.samples.size()}, {"kl_weight", o.kl_weight}});
   const auto resumed = training::prepare_output(lo);
@@ -197,13 +206,20 @@ void train_vae(const TrainModelOptions& o, const std::function<void(const TrainP
     std::vector<at::Tensor> batch;
     for (int b = 0; b < o.batch_size; ++b) batch.push_back(images[sample_at(m * o.batch_size + b)]);
     const auto x = at::stack(batch);
-    auto [mean, logvar] = vae->encode(x);
-    const auto z = mean + (0.5 * logvar).exp() * at::randn(mean.sizes(), g);
-    const auto recon = vae->decode(z);
-    // LDM's KL of a diagonal Gaussian against N(0, I), summed over the latent, here per image
-    // pixel value like the reconstruction term.
-    const auto kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum() / static_cast<double>(x.numel());
-    return trainer.backward(at::l1_loss(recon, x) + o.kl_weight * kl);
+    at::Tensor loss;
+    {
+      training::ForwardScope scope(trainer.settings().precision, false);
+      auto [mean, logvar] = vae->encode(x);
+      mean = mean.to(at::kFloat);
+      logvar = logvar.to(at::kFloat);
+      const auto z = mean + (0.5 * logvar).exp() * at::randn(mean.sizes(), g);
+      const auto recon = vae->decode(z).to(at::kFloat);
+      // LDM's KL of a diagonal Gaussian against N(0, I), summed over the latent, here per image
+      // pixel value like the reconstruction term.
+      const auto kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum() / static_cast<double>(x.numel());
+      loss = at::l1_loss(recon, x) + o.kl_weight * kl;
+    }
+    return trainer.backward(loss);
   };
   const auto config = core::join(files.path(), "vae/config.json");
   const auto map = models::vae_key_map(files.vae_config());

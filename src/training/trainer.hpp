@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/module.hpp"
+#include "training/precision.hpp"
 
 namespace torch::optim {
 class AdamW;
@@ -30,6 +31,8 @@ struct TrainSettings {
   double max_grad_norm = 1.0;  // <= 0: no clipping
   int accumulation = 1;        // micro-batches per optimizer step
   Target target = Target::Epsilon;
+  Precision precision = Precision::Fp32;  // the forward's (training/precision.hpp)
+  bool gradient_checkpointing = false;    // recompute UNet / ControlNet blocks in backward
 };
 
 class ParameterTrainer {

@@ -200,7 +200,7 @@ fails "hires fix with an init image" 2 invalid-argument hires_scale "not with an
   arg "${init[@]}" --hires-scale 2
 fails "hires fix with a scale and a size" 2 invalid-argument hires_scale "not both" -- \
   arg --hires-scale 2 --hires-width 128
-fails "hires fix, unknown sampler" 2 invalid-argument hires_sampler "unknown sampler" -- arg --hires-scale 2 --hires-sampler fast
+fails "hires fix, unknown sampler" 2 invalid-argument --hires-sampler "unknown sampler 'fast'" -- arg --hires-scale 2 --hires-sampler fast
 fails "hires fix to less than one latent" 2 invalid-argument hires_scale "outside 8..16384" -- arg --hires-scale 0.1
 fails "--inpaint-area masked with a control image of another size" 2 invalid-argument "$(re "$I/mask-50x30.png")" \
   "must be the same size" -- arg "${init[@]}" --mask "$I/mask.png" --inpaint-area masked \

@@ -13,7 +13,7 @@ common=(-m "$P" -W 64 -H 64 --steps 3 -q)
 "$GEN" -p "a red house" "${common[@]}" --seed 7 -o "$O/a-{index}-{seed}.png" && [ -f "$O/a-0-7.png" ] &&
   pass "generate a 64x64 image" || bad "generate"
 "$GEN" info "$O/a-0-7.png" | grep -q "Seed: 7, Size: 64x64" && pass "gen info shows the A1111 parameters" || bad "gen info"
-"$GEN" info --json "$O/a-0-7.png" | grep -q '"schema": "gen.request/1.2"' && pass "gen info --json" || bad "gen info --json"
+"$GEN" info --json "$O/a-0-7.png" | grep -q '"schema": "gen.request/1.3"' && pass "gen info --json" || bad "gen info --json"
 "$GEN" -p "a red house" "${common[@]}" --seed 7 -o "$O/b.png" && pixels_equal "$O/a-0-7.png" "$O/b.png" &&
   pass "same request and seed → identical pixels" || bad "determinism"
 "$GEN" --from "$O/a-0-7.png" -q -o "$O/c.png" && pixels_equal "$O/a-0-7.png" "$O/c.png" &&

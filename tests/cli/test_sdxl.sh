@@ -63,6 +63,22 @@ expect_exit 3 "no-te2-folder/text_encoder_2: model_index.json lists it, but the 
 cp -r "$X" "$GEN_TMP/no-tok2" && rm -r "$GEN_TMP/no-tok2/tokenizer_2"
 expect_exit 3 "no-tok2/tokenizer_2: an SDXL pipeline needs its second tokenizer" -- run -m "$GEN_TMP/no-tok2" -o "$GEN_TMP/x.png"
 expect_exit 2 "original_size: '0x512' is out of range" -- run -m "$X" --original-size 0x512 -o "$GEN_TMP/x.png"
+# The SDXL fields live in the gen chunk (A1111 has no infotext keys for them: its text keeps
+# its own keys only) and `gen --from` re-runs them pixel-identically.
+if run -m "$X" --original-size 1024x768 --crop 16,8 --negative-target-size 512x512 --seed 3 -o "$GEN_TMP/xl.png"; then
+  "$GEN" --from "$GEN_TMP/xl.png" -q -o "$GEN_TMP/xl2.png" && pixels_equal "$GEN_TMP/xl.png" "$GEN_TMP/xl2.png" &&
+    pass "gen --from re-runs the micro-conditioning pixel-identically" || bad "--from an SDXL image"
+  run -m "$X" --seed 3 -o "$GEN_TMP/xl-plain.png" && ! pixels_equal "$GEN_TMP/xl.png" "$GEN_TMP/xl-plain.png" &&
+    pass "the micro-conditioning changes the image" || bad "the micro-conditioning did nothing"
+  "$PY" -c 'import json, sys; from PIL import Image
+t = Image.open(sys.argv[1]).text; r = json.loads(t["gen"])
+keys = [kv.split(": ")[0] for kv in t["parameters"].split("\n")[-1].split(", ")]
+sys.exit(0 if r["original_size"] == "1024x768" and r["crop"] == "16,8" and
+         keys == ["Steps", "Sampler", "CFG scale", "Seed", "Size", "Model", "RNG", "Version"] else 1)' "$GEN_TMP/xl.png" &&
+    pass "the gen chunk holds the SDXL fields, the A1111 text A1111's keys only" || bad "SDXL metadata"
+else
+  bad "rendering with micro-conditioning failed"
+fi
 expect_exit 2 "negative_target_size: '99999x64' is out of range" -- run -m "$X" --negative-target-size 99999x64 -o "$GEN_TMP/x.png"
 expect_exit 2 "crop: must be TOP,LEFT" -- run -m "$X" --crop 12x3 -o "$GEN_TMP/x.png"
 expect_exit 2 "target_size: must be WIDTHxHEIGHT in whole pixels" -- run -m "$X" --target-size 64.5x64 -o "$GEN_TMP/x.png"

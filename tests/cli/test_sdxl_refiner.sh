@@ -4,7 +4,8 @@
 # samplers, two strengths, aesthetic-score and micro-conditioning variants, a batch, an empty
 # negative prompt, the LDM single file), the base as image-to-image, and the base → refiner
 # hand-off (--refiner, --refiner-switch: denoising_end / denoising_start) with Euler, DPM++ 2M
-# and Euler a (tools/diffusers_sdxl_refiner_reference.py; at most 1 level of 8 bits, with the
+# and Euler a, from text, from the base's image-to-image and from a ControlNet on the base, and
+# the base as 4-channel inpainting (tools/diffusers_sdxl_refiner_reference.py; at most 1 level of 8 bits, with the
 # A1111 infotext's "Refiner" keys). Then `gen --from` re-runs a hand-off pixel-identically,
 # and the bad inputs fail with one line and the exit code of docs/errors.md.
 source "$(dirname "$0")/lib.sh"
@@ -43,8 +44,10 @@ expect_exit 2 "refiner_switch: at 0.05.* leaves the base model no step" -- \
   run -m "$B" --refiner "$F" --refiner-switch 0.05 -o "$GEN_TMP/x.png"
 expect_exit 2 "refiner_switch: at 0.9995.* leaves the refiner no step" -- \
   run -m "$B" --refiner "$F" --refiner-switch 0.9995 -o "$GEN_TMP/x.png"
-expect_exit 6 "refiner: the hand-off to a refiner with an init image .* not supported yet" -- \
-  run -m "$B" --refiner "$F" --init-image "$R/init.png" -o "$GEN_TMP/x.png"
+expect_exit 6 "refiner: the hand-off to a refiner with a mask .* not supported yet" -- \
+  run -m "$B" --refiner "$F" --init-image "$R/init.png" --mask "$R/mask.png" -o "$GEN_TMP/x.png"
+expect_exit 6 "refiner: the hand-off to a refiner with hires fix is not supported yet" -- \
+  run -m "$B" --refiner "$F" --hires-scale 2 -o "$GEN_TMP/x.png"
 expect_exit 2 "aesthetic_score" -- run -m "$F" --init-image "$R/init.png" --aesthetic-score 11 -o "$GEN_TMP/x.png"
 [ ! -e "$GEN_TMP/x.png" ] && pass "no output written by the failures" || bad "a failure wrote x.png"
 finish

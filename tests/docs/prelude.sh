@@ -107,7 +107,7 @@ d.rectangle((20, 24, 60, 56), fill=(180, 120, 80)); d.polygon([(16, 26), (40, 8)
 d.ellipse((70, 6, 88, 24), fill=(250, 220, 90))
 for n in ("photo.jpg", "car.jpg", "stage.jpg", "room.jpg"):
     img.save(n, quality=90)
-for n in ("anime.png", "house.png", "shuffled.png"):
+for n in ("anime.png", "house.png", "shuffled.png", "photo.png"):
     img.save(n)
 edges = Image.new("RGB", (96, 64)); ImageDraw.Draw(edges).rectangle((20, 24, 60, 56), outline=(255, 255, 255))
 for n in ("edges.png", "outline.png", "pose.png"):
@@ -139,6 +139,56 @@ for i, (colour, name) in enumerate([((220, 30, 30), "red"), ((30, 200, 40), "gre
     a.save(f"fill50k/img{i}.png"); b.save(f"fill50k/ctl{i}.png")
     rows.append({"image": f"img{i}.png", "conditioning_image": f"ctl{i}.png", "text": f"a {name} circle"})
 open("fill50k/metadata.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))
+
+# SDXL ControlNets under the names docs/controlnet.md and docs/sdxl.md use (diffusers folders,
+# made as tests/cli/test_sdxl_controlnet_parity.sh makes them; "-small": no transformer blocks).
+from diffusers import UNet2DConditionModel  # noqa: E402
+from diffusers_sdxl_controlnet_reference import random_controlnet  # noqa: E402
+xl_unet = UNet2DConditionModel.from_pretrained(f"{M}/diffusers/tiny-sdxl-pipeline/unet")
+levels = len(xl_unet.config.down_block_types)
+for n, seed, extra in (("controlnet-canny-sdxl-1.0", 91, {}), ("controlnet-depth-sdxl-1.0", 93, {}),
+                       ("controlnet-canny-sdxl-1.0-small", 92, {"transformer_layers_per_block": [0] * levels})):
+    random_controlnet(xl_unet, seed, **extra).save_pretrained(n)
+# the same weights as one file, as A1111 users name diffusers' SDXL canny
+os.symlink(os.path.abspath("controlnet-canny-sdxl-1.0/diffusion_pytorch_model.safetensors"),
+           "diffusers_xl_canny_full.safetensors")
+
+# An SDXL LoRA and an SDXL embedding (docs/sdxl.md), made as tests/cli/test_sdxl_lora_parity.sh
+# makes them: a kohya file in ~/sd/Lora, {clip_l, clip_g} vectors in ~/sd/embeddings.
+from diffusers import StableDiffusionXLPipeline  # noqa: E402
+from diffusers_sdxl_lora_reference import make_lora  # noqa: E402
+xl = StableDiffusionXLPipeline.from_pretrained(f"{M}/diffusers/tiny-sdxl-pipeline")
+make_lora(xl, 2, 2, 5, "sd/Lora", "xl-watercolor")
+os.replace("sd/Lora/xl-watercolor-kohya.safetensors", "sd/Lora/xl-watercolor.safetensors")
+for f in ("xl-watercolor-peft.safetensors", "xl-watercolor-sgm.safetensors"):
+    os.remove(os.path.join("sd/Lora", f))
+g = torch.Generator().manual_seed(6)
+save_file({"clip_l": 0.01 * torch.randn(1, xl.text_encoder.config.hidden_size, generator=g),
+           "clip_g": 0.01 * torch.randn(1, xl.text_encoder_2.config.hidden_size, generator=g)},
+          "sd/embeddings/xlcat.safetensors")
+
+# A1111 PNGs (docs/metadata.md): A1111's "parameters" text and no gen chunk; the model and the
+# ControlNet found by name in ~/sd/models/… (GEN_MODEL_DIR, GEN_CONTROLNET_DIR in the doc).
+os.makedirs("sd/models/Stable-diffusion", exist_ok=True); os.makedirs("sd/models/ControlNet", exist_ok=True)
+os.symlink(os.path.abspath("bpe_simple_vocab_16e6.txt.gz"), "sd/models/Stable-diffusion/bpe_simple_vocab_16e6.txt.gz")
+for ext in ("safetensors", "yaml"):
+    os.symlink(os.path.abspath(f"v1-5-pruned-emaonly.{ext}"), f"sd/models/Stable-diffusion/v1-5-pruned-emaonly.{ext}")
+    os.symlink(os.path.abspath(f"v1-5-pruned-emaonly.{ext}"), f"my.{ext}")
+os.symlink(os.path.abspath("control_v11p_sd15_openpose.safetensors"), "sd/models/ControlNet/control_v11p_sd15_openpose.safetensors")
+
+
+def a1111_png(name, text):
+    from PIL import PngImagePlugin
+    info = PngImagePlugin.PngInfo(); info.add_text("parameters", text)
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(name, pnginfo=info)
+
+
+params = ("a lighthouse on a cliff\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M, Schedule type: Karras, "
+          "CFG scale: 7, Seed: 42, Size: 64x64, Model: v1-5-pruned-emaonly, RNG: CPU, Version: v1.10.1")
+a1111_png("a1111.png", params)
+a1111_png("a1111-pose.png", params + ', ControlNet 0: "Module: none, Model: control_v11p_sd15_openpose, '
+          'Weight: 1.0, Resize Mode: Crop and Resize, Processor Res: 512, Guidance Start: 0.0, Guidance End: 1.0, '
+          'Pixel Perfect: False, Control Mode: Balanced"')
 PY
 
 # An ESRGAN-family upscaler (the small old-layout ×4 net of tools/esrgan_reference.py).

@@ -165,10 +165,16 @@ TEST(Adapters, TheReaderRefusesBrokenModulesNamingThem) {
   // half a LoHa
   EXPECT_EQ(code_of([&] { parse_adapter_tensors("f", {{"lora_unet_x.hada_w1_a", r(6, 2)}, {"lora_unet_x.hada_w1_b", r(2, 8)}}, {}); }),
             gen::ErrorCode::InvalidFormat);
-  // PEFT's DoRA is named as such
+  // PEFT's DoRA: one magnitude per output feature, beside lora_A / lora_B
   EXPECT_EQ(code_of([&] { parse_adapter_tensors("f", {{"unet.x.lora_A.weight", r(4, 8)}, {"unet.x.lora_B.weight", r(6, 4)},
                                                       {"unet.x.lora_magnitude_vector", r(6, 1)}}, {}); }),
-            gen::ErrorCode::Unsupported);
+            gen::ErrorCode::Ok);
+  EXPECT_EQ(code_of([&] { parse_adapter_tensors("f", {{"unet.x.lora_A.weight", r(4, 8)}, {"unet.x.lora_B.weight", r(6, 4)},
+                                                      {"unet.x.lora_magnitude_vector", r(5, 1)}}, {}); }, &msg),
+            gen::ErrorCode::InvalidFormat);
+  EXPECT_NE(msg.find("lora_magnitude_vector"), std::string::npos) << msg;
+  EXPECT_EQ(code_of([&] { parse_adapter_tensors("f", {{"unet.x.lora_magnitude_vector", r(6, 1)}}, {}); }),
+            gen::ErrorCode::InvalidFormat);
 }
 
 TEST(Adapters, ScaleIsAlphaOverRankAndOneWithoutAlpha) {
@@ -399,4 +405,95 @@ TEST(Adapters, ControlNetModulesReachTheControlNetByTheirDiffusersNames) {
   for (const auto& item : plan.items) EXPECT_DOUBLE_EQ(item.multiplier, 0.5);  // the UNet multiplier
   a.restore();
   EXPECT_TRUE(same(net, before, &diff)) << diff;
+}
+
+// PEFT's DoRA (lora_magnitude_vector) on the tiny SD 1.5, after a plain LoRA on the same layers:
+// merged, the weights change (and differ from the plain LoRA's alone) and come back bit for bit;
+// on the fly (each layer's change of both files as one ΔW beside it) the layers give the merged
+// outputs. Image parity with PEFT's forward and fuse_lora: tests/cli/test_lora_parity.sh.
+TEST(Adapters, PeftDoraMergesRestoresBitForBitAndRunsOnTheFly) {
+  auto& base = base_model(tiny_models() + "/diffusers/tiny-sd15-pipeline");
+  TargetIndex index;
+  index.add_unet(*base.unet);
+  index.add_text(*base.text);
+  const std::string path = tiny_models() + "/tiny-lora-peft.safetensors";
+  auto plain = std::make_shared<const AdapterFile>(read_adapter_file(path));
+  Tensors t;
+  at::manual_seed(11);
+  for (const auto& m : plain->modules) {
+    t[m.key + ".lora_A.weight"] = m.tensors.at("lora_down");
+    t[m.key + ".lora_B.weight"] = m.tensors.at("lora_up");
+    t[m.key + ".lora_magnitude_vector"] = at::rand({m.tensors.at("lora_up").size(0)}) + 0.5;
+  }
+  auto dora = std::make_shared<const AdapterFile>(parse_adapter_tensors("dora", t, {}));
+  ASSERT_EQ(dora->modules.size(), plain->modules.size());
+  for (const auto& m : dora->modules) ASSERT_TRUE(m.peft_dora()) << m.key;
+  const auto plan = plan_loras({LoraUse{plain, "plain", 0.6, 0.6}, LoraUse{dora, "dora", 0.8, 0.5}}, index);
+  ASSERT_TRUE(plan.unmatched.empty()) << plan.unmatched.front();
+  const auto plain_plan = plan_loras({LoraUse{plain, "plain", 0.6, 0.6}}, index);
+  const auto unet0 = snapshot(*base.unet), text0 = snapshot(*base.text);
+  AppliedAdapters applied;
+  applied.apply(plain_plan, LoraStrategy::Merge, at::kFloat);
+  std::vector<at::Tensor> plain_weights;
+  for (const auto& item : plan.items) plain_weights.push_back(item.target->weight->clone());
+  applied.apply(plan, LoraStrategy::Merge, at::kFloat);
+  at::manual_seed(3);
+  std::vector<at::Tensor> inputs, merged;
+  std::size_t changed_by_dora = 0;
+  for (std::size_t i = 0; i < plan.items.size(); ++i) {
+    const auto& tg = *plan.items[i].target;
+    if (!at::equal(*tg.weight, plain_weights[i])) ++changed_by_dora;
+    if (!tg.linear && !tg.conv) continue;
+    at::Tensor x = tg.linear ? at::randn({2, tg.shape()[1]}) : at::randn({1, tg.shape()[1], 6, 6});
+    inputs.push_back(x);
+    merged.push_back(tg.linear ? (*tg.linear)(x) : (*tg.conv)(x));
+  }
+  EXPECT_EQ(changed_by_dora, plan.items.size());
+  applied.restore();
+  std::string diff;
+  EXPECT_TRUE(same(*base.unet, unet0, &diff)) << diff;
+  EXPECT_TRUE(same(*base.text, text0, &diff)) << diff;
+  applied.apply(plan, LoraStrategy::OnTheFly, at::kFloat);
+  EXPECT_TRUE(same(*base.unet, unet0, &diff)) << diff;  // the weights stay as loaded
+  std::size_t k = 0;
+  for (const auto& item : plan.items) {
+    const auto& tg = *item.target;
+    if (!tg.linear && !tg.conv) continue;
+    const auto y = tg.linear ? (*tg.linear)(inputs[k]) : (*tg.conv)(inputs[k]);
+    EXPECT_TRUE(at::allclose(y, merged[k], 1e-4, 1e-5)) << tg.name << " " << (y - merged[k]).abs().max().item<float>();
+    ++k;
+  }
+  applied.restore();
+  EXPECT_TRUE(same(*base.unet, unet0, &diff)) << diff;
+}
+
+// SDXL: kohya's lora_te1_ / lora_te2_ and PEFT's text_encoder_2. reach the first and the second
+// text encoder, sgm (LDM) and diffusers UNet names the same layer, on the diffusers folder and
+// the single file (OpenCLIP's fused in-projection for the second encoder).
+TEST(Adapters, SdxlNamesReachBothTextEncodersAndTheUNet) {
+  for (const std::string model : {"/diffusers/tiny-sdxl-pipeline", "/tiny-sdxl.safetensors"}) {
+    SCOPED_TRACE(model);
+    auto& base = base_model(tiny_models() + model);
+    ASSERT_TRUE(base.text && base.text2);
+    TargetIndex index;
+    index.add_unet(*base.unet);
+    index.add_text(*base.text);
+    index.add_text(*base.text2, /*second=*/true);
+    const Target* one = index.find("lora_te1_text_model_encoder_layers_0_self_attn_q_proj", AdapterLayout::Kohya);
+    const Target* two = index.find("lora_te2_text_model_encoder_layers_0_self_attn_q_proj", AdapterLayout::Kohya);
+    const Target* two_peft = index.find("text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj", AdapterLayout::Peft);
+    const Target* fc = index.find("lora_te2_text_model_encoder_layers_1_mlp_fc2", AdapterLayout::Kohya);
+    ASSERT_TRUE(one && two && two_peft && fc);
+    EXPECT_EQ(two, two_peft);
+    EXPECT_NE(one, two);
+    EXPECT_EQ(one->part, Part::TextEncoder);
+    EXPECT_EQ(two->part, Part::TextEncoder);
+    EXPECT_EQ(one->shape()[1], base.text->config().width);
+    EXPECT_EQ(two->shape()[1], base.text2->config().width);
+    const Target* sgm = index.find("lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k", AdapterLayout::Kohya);
+    const Target* dif = index.find("lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k", AdapterLayout::Kohya);
+    ASSERT_TRUE(sgm && dif);
+    EXPECT_EQ(sgm, dif);
+    EXPECT_EQ(sgm->shape()[1], base.text->config().width + base.text2->config().width);
+  }
 }

@@ -285,6 +285,22 @@ TEST(EmbeddingFile, AWidthMismatchNamesBothWidths) {
   EXPECT_NE(message.find("width 2048 (SDXL) (clip_l 768 + clip_g 1280) but the model's text encoder takes 768"),
             std::string::npos)
       << message;
+  // On SDXL: clip_l for the first encoder, clip_g for the second (a refiner: clip_g only).
+  const auto [l, g] = gen::adapters::sdxl_vectors_for(xl, 768, 1280, "m");
+  EXPECT_TRUE(at::equal(l, xl.vectors.at("clip_l")));
+  EXPECT_TRUE(at::equal(g, xl.vectors.at("clip_g")));
+  const auto [none, g2] = gen::adapters::sdxl_vectors_for(xl, 0, 1280, "refiner");
+  EXPECT_FALSE(none.defined());
+  EXPECT_TRUE(at::equal(g2, xl.vectors.at("clip_g")));
+  // A one-encoder file on SDXL, and an SDXL file of other widths, name both.
+  std::tie(code, message) = error_of([&] { gen::adapters::sdxl_vectors_for(sd2, 768, 1280, "xl.safetensors"); });
+  EXPECT_EQ(code, gen::ErrorCode::ModelMismatch);
+  EXPECT_EQ(message,
+            "/e/sd2.safetensors: is an embedding of width 1024 (SD 2.x) but the model is SDXL and takes one vector set "
+            "per text encoder: clip_l 768 + clip_g 1280 (xl.safetensors)");
+  std::tie(code, message) = error_of([&] { gen::adapters::sdxl_vectors_for(xl, 768, 1024, "m"); });
+  EXPECT_EQ(code, gen::ErrorCode::ModelMismatch);
+  EXPECT_NE(message.find("(clip_l 768 + clip_g 1280) but the model is SDXL"), std::string::npos) << message;
 }
 
 // ---------------------------------------------------------------- the text model

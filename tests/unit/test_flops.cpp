@@ -66,3 +66,24 @@ TEST(Flops, TextEncoderMatchesTorchFlopCounter) {
   Io io("te_sd1");
   EXPECT_EQ(counted([&] { te.forward(io["ids"], 0); }), reference("te_sd1"));
 }
+
+// SDXL: the added condition's MLP (pooled text + time ids), per-level transformer depths and
+// linear projections count as PyTorch counts them (the full-size W4 figures in
+// docs/performance.md come from the same counter).
+TEST(Flops, SdxlUNetMatchesTorchFlopCounter) {
+  models::UNet unet(models::UNetConfig::from_diffusers(read_json(model_fixture("unet_sdxl.json")), "unet_sdxl"));
+  load(unet, "unet_sdxl");
+  Io io("unet_sdxl");
+  const auto added = models::added_condition(unet.config(), io["text_embeds"], io["time_ids"]);
+  EXPECT_EQ(counted([&] { unet.forward(io["x"], io["t"], io["context"], nullptr, added); }), reference("unet_sdxl"));
+}
+
+TEST(Flops, SdxlControlNetMatchesTorchFlopCounter) {
+  control::ControlNet net(control::ControlNetConfig::from_diffusers(read_json(model_fixture("controlnet_sdxl.json")),
+                                                                    "controlnet_sdxl"));
+  load(net, "controlnet_sdxl");
+  Io io("controlnet_sdxl");
+  const auto added = models::added_condition(net.config().unet, io["text_embeds"], io["time_ids"]);
+  EXPECT_EQ(counted([&] { net.forward(io["x"], io["t"], io["context"], net.embed_hint(io["hint"]), nullptr, added); }),
+            reference("controlnet_sdxl"));
+}

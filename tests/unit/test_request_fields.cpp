@@ -161,6 +161,12 @@ TEST(RequestFields, EditingFieldsThatExcludeOrNeedEachOtherAreRefused) {
   EXPECT_NE(error_of([&] { r.validate(); }).find("strength: must be between 0 and 1"), std::string::npos);
   // A request of schema 1 (before editing) is still read.
   EXPECT_EQ(gen::Request::from_json(R"({"schema": "gen.request/1", "prompt": "x"})").prompt, "x");
+  // … and of 1.2 (before SDXL's 1.3 fields, which take their defaults); gen writes 1.3.
+  const auto old = gen::Request::from_json(R"({"schema": "gen.request/1.2", "prompt": "y", "original_size": "1024x768"})");
+  EXPECT_EQ(old.prompt, "y");
+  EXPECT_EQ(old.original_size, "1024x768");
+  EXPECT_EQ(old.refiner, "");
+  EXPECT_EQ(nlohmann::json::parse(old.to_json())["schema"], "gen.request/1.3");
   try {
     gen::Request::from_json(R"({"schema": "gen.request/2"})");
     ADD_FAILURE() << "schema 2 read";

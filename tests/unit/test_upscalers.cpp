@@ -74,7 +74,7 @@ TEST(Upscalers, NetsMatchSpandrelInEveryLayout) {
   const auto ref = gen::read_tensor_file(dir + "/cases.safetensors").tensors;
   nlohmann::json cases;
   std::ifstream(dir + "/cases.json") >> cases;
-  ASSERT_EQ(cases.size(), 7u);
+  ASSERT_EQ(cases.size(), 8u);
   for (const auto& [name, c] : cases.items()) {
     SCOPED_TRACE(name);
     const auto m = load_upscaler(dir + "/" + c["file"].get<std::string>(), at::kFloat, c10::Device(c10::kCPU));
@@ -96,9 +96,9 @@ TEST(Upscalers, NetsMatchSpandrelInEveryLayout) {
   auto cfg = [&](const std::string& file) {
     return load_upscaler(dir + "/" + file, at::kFloat, c10::Device(c10::kCPU)).net->config();
   };
-  const auto a = cfg("basicsr_x4.pth");  // {"params_ema": {...}}, 2 blocks
+  const auto a = cfg("basicsr_x4.pth");  // {"params_ema": {...}}, 2 blocks: the reader unwraps it
   EXPECT_EQ(a.layout, EsrganLayout::BasicSR);
-  EXPECT_EQ(a.prefix, "params_ema.");
+  EXPECT_EQ(a.prefix, "");
   EXPECT_EQ(a.nb, 2);
   EXPECT_EQ(a.nf, 8);
   EXPECT_EQ(a.gc, 32);

@@ -6,10 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -27,6 +25,7 @@
 #include "frontend/jobs.hpp"
 #include "gen/metadata.hpp"
 #include "memory_options.hpp"
+#include "progress.hpp"
 #include "request_options.hpp"
 
 namespace gen::cli {
@@ -44,9 +43,6 @@ struct Options {
   bool overwrite = false;
   std::string metadata = "portable";  // --metadata: jobs without their own "metadata"
 };
-
-std::atomic<bool> g_cancel{false};
-void on_signal(int) { g_cancel.store(true); }
 
 // The results file: opened for appending without following a link and without blocking
 // (it must be a regular file: a FIFO or device is refused, not waited on), locked against
@@ -190,7 +186,7 @@ int run(Options& o) {
   if (o.resume) remove_stale_temps(folder, mine);
 
   const bool json = o.progress == "json";
-  const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
+  BarLine bar(!o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2))));
   auto emit = [&](const nlohmann::json& event) {
     if (!json) return;
     std::printf("%s\n", event.dump().c_str());
@@ -198,19 +194,24 @@ int run(Options& o) {
   };
   auto say = [&](const std::string& line) {
     if (o.quiet || json) return;
-    if (bar) std::fputs("\r\033[K", stderr);
-    std::fprintf(stderr, "%s\n", line.c_str());
+    bar.message(line);
   };
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // SIGINT / SIGTERM stop the job running between two blocks of a model call; --resume goes on.
+  const SignalStop stop(engine);
   int ok = 0, failed = 0, skipped = 0, position = 0;
   bool cancelled = false;
   const auto total = static_cast<int>(mine.size());
+  // The total ETA: over the jobs to render (not those done by an earlier run or unreadable),
+  // from the time rendering started.
+  int to_render = 0, rendered = 0;
+  for (const auto& j : mine) to_render += j.ok() && !done.count(j.id) ? 1 : 0;
+  const auto t_run = std::chrono::steady_clock::now();
+  double render_from = -1;  // seconds into the run when the first step's batch started
   for (const auto& one_job : mine) {
     const auto* job = &one_job;
     ++position;
-    if (g_cancel.load()) {
+    if (SignalStop::requested()) {
       cancelled = true;
       break;
     }
@@ -225,7 +226,8 @@ int run(Options& o) {
       record["error"] = {{"code", code_name(job->error)}, {"exit_code", static_cast<int>(job->error)},
                          {"message", job->message}};
       results.append(record);
-      emit({{"event", "job"}, {"id", job->id}, {"status", "failed"}, {"error", job->message}});
+      emit({{"event", "job"}, {"id", job->id}, {"status", "failed"}, {"outputs", nlohmann::json::array()},
+            {"error", job->message}});
       say("gen: job " + job->id + " failed [" + code_name(job->error) + "]: " + job->message);
       continue;
     }
@@ -279,17 +281,33 @@ int run(Options& o) {
           written.push_back(actual);
           emit({{"event", "image"}, {"id", job->id}, {"path", actual}, {"seed", img.seed}});
         };
+        cb.on_load = [&](const LoadProgress& p) {
+          if (SignalStop::requested()) fail(ErrorCode::Cancelled, "batch", "interrupted");
+          if (json)
+            emit({{"event", "load"}, {"id", job->id}, {"what", p.what}, {"path", p.path}, {"index", p.index},
+                  {"elapsed_s", p.seconds}});
+          else if (bar.enabled())
+            bar.message(load_line(p));
+        };
         cb.on_progress = [&](const Progress& p) {
-          if (g_cancel.load()) fail(ErrorCode::Cancelled, "batch", "interrupted");
-          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (SignalStop::requested()) fail(ErrorCode::Cancelled, "batch", "interrupted");
+          const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
+          if (render_from < 0) render_from = now - p.seconds;
+          // This job's share: its batches (each a generate() call here) and the current one's progress.
+          const double job_done = (b + p.done) / r.batch_count;
+          const double all_done = to_render > 0 ? std::min(1.0, (rendered + job_done) / to_render) : 1.0;
+          const double eta = eta_seconds(render_from, now, all_done);
           if (json) {
-            emit({{"event", "step"}, {"id", job->id}, {"batch", b + 1}, {"batches", r.batch_count}, {"step", p.step},
-                  {"steps", p.steps}});
-          } else if (bar) {
-            const int width = 24, filled = total ? width * (position - 1) / total : 0;
-            std::fprintf(stderr, "\r\033[Kjobs [%s%s] %d/%d (%d failed)  job %s batch %d/%d step %d/%d  %.1fs",
-                         std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), position - 1,
-                         total, failed, job->id.c_str(), b + 1, r.batch_count, p.step, p.steps, secs);
+            emit({{"event", "step"}, {"id", job->id}, {"batch", b + 1}, {"batches", r.batch_count},
+                  {"pass", p.pass + 1}, {"passes", p.passes}, {"step", p.step}, {"steps", p.steps},
+                  {"done", all_done}, {"elapsed_s", now},
+                  {"eta_s", eta < 0 ? nlohmann::json(nullptr) : nlohmann::json(eta)}});
+          } else if (bar.enabled()) {
+            bar.show("jobs " + bar_text(all_done, 24) + " " + std::to_string(position - 1) + "/" + std::to_string(total) +
+                     " (" + std::to_string(failed) + " failed)  job " + job->id + " batch " + std::to_string(b + 1) +
+                     "/" + std::to_string(r.batch_count) + " step " + std::to_string(p.step) + "/" +
+                     std::to_string(p.steps) + "  elapsed " + clock_text(now) + "  ETA " +
+                     (eta < 0 ? std::string("?") : clock_text(eta)));
           }
         };
         engine.generate(one, cb);
@@ -303,6 +321,7 @@ int run(Options& o) {
       }
       sum.total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       ++ok;
+      ++rendered;
       record["status"] = "ok";
       record["outputs"] = written;
       record["seeds"] = job->seeds;
@@ -310,7 +329,7 @@ int run(Options& o) {
       record["timings"] = timings_json(sum);
       record["error"] = nullptr;
       results.append(record);
-      emit({{"event", "job"}, {"id", job->id}, {"status", "ok"}, {"outputs", written}});
+      emit({{"event", "job"}, {"id", job->id}, {"status", "ok"}, {"outputs", written}, {"error", nullptr}});
       say("gen: job " + job->id + " ok: " + std::to_string(written.size()) + " image(s)" +
           (reused ? " (" + std::to_string(reused) + " already there)" : ""));
     } catch (const Error& e) {
@@ -319,22 +338,27 @@ int run(Options& o) {
         break;
       }
       ++failed;
+      ++rendered;
       record["status"] = "failed";
       record["outputs"] = written;
       record["error"] = {{"code", code_name(e.code())}, {"exit_code", e.exit_code()}, {"message", e.what()}};
       results.append(record);
-      emit({{"event", "job"}, {"id", job->id}, {"status", "failed"}, {"error", e.what()}});
+      emit({{"event", "job"}, {"id", job->id}, {"status", "failed"}, {"outputs", written}, {"error", e.what()}});
       say(std::string("gen: job ") + job->id + " failed [" + code_name(e.code()) + "]: " + e.what());
     }
   }
-  if (bar) std::fputs("\r\033[K", stderr);
+  if (cancelled) bar.end();  // the bar's line ends; the summary and "interrupted" follow on clean lines
+  else bar.close();
   const std::string summary = std::to_string(ok) + " ok, " + std::to_string(failed) + " failed, " +
                               std::to_string(skipped) + " already done" +
                               (shard.count > 1 ? " (shard " + o.shard + ")" : "") + "; results in " + o.results;
   emit({{"event", "done"}, {"ok", ok}, {"failed", failed}, {"skipped", skipped}, {"cancelled", cancelled},
         {"results", o.results}});
   if (!o.quiet && !json) std::fprintf(stderr, "gen batch: %s\n", summary.c_str());
-  if (cancelled) fail(ErrorCode::Cancelled, "batch", "interrupted; run the same command with --resume to continue");
+  if (cancelled)
+    fail(ErrorCode::Cancelled, "batch",
+         std::string("interrupted") + (*SignalStop::signal_name() ? std::string(" by ") + SignalStop::signal_name() : "") +
+             "; run the same command with --resume to continue");
   if (failed > 0) fail(ErrorCode::JobsFailed, o.jobs, std::to_string(failed) + " job(s) failed (see " + o.results + ")");
   return 0;
 }
@@ -360,8 +384,10 @@ Command register_batch(CLI::App& app) {
   add_choice(*sub, "--dtype", o->engine.dtype, "Dtype for jobs that say auto: auto, fp32, fp16 or bf16");
   sub->add_option("--max-models", o->engine.max_models, "Base models kept loaded")->capture_default_str();
   sub->add_option("--max-controlnets", o->engine.max_controlnets, "ControlNets kept loaded")->capture_default_str();
-  sub->add_option("--progress", o->progress, "auto, bar, json (JSON lines on stdout) or none")->capture_default_str();
-  sub->add_option("--threads", o->engine.threads, "CPU threads (0: one per core)");
+  sub->add_option("--progress", o->progress, "auto, bar, json (JSON lines on stdout, docs/cli.md) or none")
+      ->check(CLI::IsMember({"auto", "bar", "json", "none"}))
+      ->capture_default_str();
+  sub->add_option("-t,--threads", o->engine.threads, "CPU threads (0: one per core)");
   add_choice(*sub, "--weights", o->engine.weights, kWeightsHelp);
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   add_memory_options(*sub, o->engine);

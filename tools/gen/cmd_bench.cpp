@@ -1,4 +1,4 @@
-// `gen bench`: runs a workload (W1–W3, W-cpu, or any request) with warm-up and repeats and
+// `gen bench`: runs a workload (W1–W4, W-cpu, W4-cpu, or any request) with warm-up and repeats and
 // reports medians and spread per stage, images/s, peak memory and achieved TFLOP/s
 // (FLOPs counted as the models run, as torch.utils.flop_counter counts them).
 #include <sys/resource.h>
@@ -94,6 +94,18 @@ Workload make_workload(const Options& o) {
       r.dtype = Precision::Fp32;
       w.what = "SD 1.5 + 1 ControlNet, 256x256, 4 steps, CFG 7.5, batch 1, Euler, fp32 CPU";
       w.repeats = 3;
+    } else if (n == "w4" || n == "w4-cpu") {
+      // SDXL base + one SDXL ControlNet (-m and --control: full size, e.g. tools/make_sdxl_random.py).
+      const bool cpu = n == "w4-cpu";
+      r.width = r.height = cpu ? 256 : 1024;
+      r.steps = cpu ? 2 : 20;
+      if (cpu) {
+        r.device = Device::Cpu;
+        r.dtype = Precision::Fp32;
+      }
+      w.what = std::string("SDXL base + 1 SDXL ControlNet, ") + (cpu ? "256x256, 2 steps" : "1024x1024, 20 steps") +
+               ", CFG 7.5, batch 1, Euler" + (cpu ? ", fp32 CPU" : "");
+      w.repeats = 3;
     } else if (n == "i2i" || n == "i2i-cpu" || n == "inpaint" || n == "inpaint-cpu") {
       // The editing workloads: ControlNet img2img, 25 steps at strength 0.8 (20 run; the init
       // image is VAE-encoded once per request), or ControlNet inpainting (4-channel UNet) of a
@@ -115,7 +127,7 @@ Workload make_workload(const Options& o) {
       w.repeats = 3;
     } else {
       fail(ErrorCode::InvalidArgument, "--workload",
-           "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu, i2i, i2i-cpu, inpaint, inpaint-cpu, annotators");
+           "'" + n + "': known: w1, w2, w3, w3-decode, w-cpu, w4, w4-cpu, i2i, i2i-cpu, inpaint, inpaint-cpu, annotators");
     }
     w.name = n;
     if (n != "w3-decode") {
@@ -406,7 +418,8 @@ Command register_bench(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* sub = app.add_subcommand("bench", "Time a workload: stages, steps, images/s, peak memory, TFLOP/s (docs/performance.md)");
   sub->add_option("-w,--workload", o->workload,
-                  "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu, i2i(-cpu), inpaint(-cpu), "
+                  "w1, w2 (batch 8), w3 (1024x1024), w3-decode (2048x2048), w-cpu, w4 / w4-cpu (SDXL + ControlNet), "
+                  "i2i(-cpu), inpaint(-cpu), "
                   "annotators (each annotator at 512x512)")
       ->capture_default_str();
   sub->add_option("--request", o->request_file, "Time this gen.request/1 JSON file instead of a workload");
@@ -417,7 +430,7 @@ Command register_bench(CLI::App& app) {
   add_choice(*sub, "--dtype", o->dtype, "auto, fp32, fp16 or bf16");
   sub->add_option("--warmup", o->warmup, "Untimed runs first")->capture_default_str();
   sub->add_option("--repeats", o->repeats, "Timed runs (default: 5 for w1, 3 otherwise)");
-  sub->add_option("--threads", o->threads, "CPU threads (0: one per core)");
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0: one per core)");
   add_choice(*sub, "--weights", o->weights, kWeightsHelp);
   sub->add_option_function<std::string>(
          "--vae-tiling",

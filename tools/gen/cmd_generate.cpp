@@ -3,10 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -24,6 +22,7 @@
 #include "gen/output.hpp"
 #include "gen/request.hpp"
 #include "memory_options.hpp"
+#include "progress.hpp"
 #include "request_options.hpp"
 
 namespace gen::cli {
@@ -41,10 +40,6 @@ struct Options {
   WeightsMode weights = WeightsMode::Auto;
   EngineOptions memory;  // memory_guard, memory_limit
 };
-
-// SIGINT/SIGTERM stop the generation at the next model call (exit code 10, no partial file).
-std::atomic<bool> g_cancel{false};
-void on_signal(int) { g_cancel.store(true); }
 
 // The value of field `path` ("model", "controls[0].image") in `r`; nullopt when `r` has no
 // such control group.
@@ -117,17 +112,19 @@ int run(Options& o) {
   gen::check_output_path(gen::output_path(o.output, 0, *out.seed, 0, 0));
 
   const bool json = o.progress == "json";
-  const bool bar = !o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2)));
+  BarLine line(!o.quiet && !json && (o.progress == "bar" || (o.progress == "auto" && ::isatty(2))));
   // The seed is reported once the models are loaded and the first step ran, so that a
   // request that fails early prints exactly one line: its error.
   bool announced = o.quiet || json;
   auto announce = [&] {
     if (announced) return;
     announced = true;
-    std::fprintf(stderr, "gen: seed %llu\n", static_cast<unsigned long long>(*out.seed));
+    line.message("gen: seed " + std::to_string(*out.seed));
   };
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  auto emit = [&](const nlohmann::json& event) {
+    std::printf("%s\n", event.dump().c_str());
+    std::fflush(stdout);
+  };
   gen::EngineOptions eo = gen::default_engine_options();
   eo.threads = o.threads;
   eo.weights = o.weights;
@@ -136,12 +133,25 @@ int run(Options& o) {
   eo.upscaler_dir = o.request.upscaler_dir;
   environment_defaults(eo);
   gen::Engine engine(eo);
+  // SIGINT / SIGTERM: the engine stops between two blocks of the model call running (exit 10,
+  // no partial file; images of finished batches are written).
+  const SignalStop stop(engine);
+  auto check_stop = [] {
+    if (SignalStop::requested())
+      fail(ErrorCode::Cancelled, "generation", std::string("interrupted by ") + SignalStop::signal_name());
+  };
   gen::Callbacks cb;
   cb.keep_images = false;
   cb.on_warning = [&](const std::string& w) {
     if (o.quiet || json) return;
-    if (bar) std::fputs("\r\033[K", stderr);
-    std::fprintf(stderr, "gen: warning: %s\n", w.c_str());
+    line.message("gen: warning: " + w);
+  };
+  cb.on_load = [&](const gen::LoadProgress& p) {
+    check_stop();
+    if (json)
+      emit({{"event", "load"}, {"what", p.what}, {"path", p.path}, {"index", p.index}, {"elapsed_s", p.seconds}});
+    else if (line.enabled())
+      line.message(load_line(p));
   };
   cb.on_image = [&](const gen::GeneratedImage& img) {
     announce();
@@ -156,36 +166,44 @@ int run(Options& o) {
       path = write_file_new(wanted, png.data(), png.size());
     }
     if (json) {
-      std::printf("%s\n", nlohmann::json{{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}}
-                              .dump()
-                              .c_str());
-      std::fflush(stdout);
+      emit({{"event", "image"}, {"path", path}, {"seed", img.seed}, {"index", img.index}});
     } else if (!o.quiet) {
-      if (bar) std::fputs("\r\033[K", stderr);
-      std::fprintf(stderr, "gen: wrote %s (seed %llu)%s\n", path.c_str(), static_cast<unsigned long long>(img.seed),
-                   path == wanted ? "" : ("; " + wanted + " exists, --overwrite replaces it").c_str());
+      line.message("gen: wrote " + path + " (seed " + std::to_string(img.seed) + ")" +
+                   (path == wanted ? "" : "; " + wanted + " exists, --overwrite replaces it"));
     }
   };
+  double sampling_from = -1;  // seconds into the call when sampling started (for the total ETA)
   cb.on_progress = [&](const gen::Progress& p) {
-    if (g_cancel.load()) fail(ErrorCode::Cancelled, "generation", "interrupted at step " + std::to_string(p.step));
+    check_stop();
     announce();
+    if (sampling_from < 0) sampling_from = p.elapsed - p.seconds;
     const double rate = p.seconds > 0 ? p.step / p.seconds : 0;
+    const double eta = eta_seconds(sampling_from, p.elapsed, p.done);
     if (json) {
-      std::printf("%s\n", nlohmann::json{{"event", "step"}, {"batch", p.batch + 1}, {"batches", p.batches},
-                                         {"step", p.step}, {"steps", p.steps}, {"it_per_s", rate}}
-                              .dump()
-                              .c_str());
-      std::fflush(stdout);
-    } else if (bar) {
-      const double eta = rate > 0 ? (p.steps - p.step) / rate : 0;
-      const int width = 30, filled = p.steps ? width * p.step / p.steps : 0;
-      std::fprintf(stderr, "\r\033[Kbatch %d/%d [%s%s] %d/%d  %.2f it/s  ETA %.0fs", p.batch + 1, p.batches,
-                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), p.step, p.steps,
-                   rate, eta);
+      emit({{"event", "step"}, {"batch", p.batch + 1}, {"batches", p.batches}, {"pass", p.pass + 1},
+            {"passes", p.passes}, {"step", p.step}, {"steps", p.steps}, {"it_per_s", rate}, {"done", p.done},
+            {"elapsed_s", p.elapsed}, {"eta_s", eta < 0 ? nlohmann::json(nullptr) : nlohmann::json(eta)}});
+    } else if (line.enabled()) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, " %d/%d  %.2f it/s  elapsed %s  ETA %s", p.step, p.steps, rate,
+                    clock_text(p.elapsed).c_str(), eta < 0 ? "?" : clock_text(eta).c_str());
+      line.show("batch " + std::to_string(p.batch + 1) + "/" + std::to_string(p.batches) +
+                (p.passes > 1 ? " pass " + std::to_string(p.pass + 1) + "/" + std::to_string(p.passes) : "") + " " +
+                bar_text(p.done, 30) + buf);
     }
   };
-  engine.generate(out, cb);
-  if (bar) std::fputs("\r\033[K", stderr);
+  try {
+    engine.generate(out, cb);
+  } catch (const Error& e) {
+    line.end();  // the bar's line ends; the error (or "interrupted") starts a clean one
+    // Stopped between two blocks of a model call by the signal: say so as a step would.
+    if (e.code() == ErrorCode::Cancelled) check_stop();
+    throw;
+  } catch (...) {
+    line.end();
+    throw;
+  }
+  line.close();
   return 0;
 }
 
@@ -203,10 +221,12 @@ Command register_generate(CLI::App& app) {
                  "(docs/metadata.md)")
       ->check(CLI::IsMember({"portable", "full", "none"}))
       ->capture_default_str();
-  app.add_option("--progress", o->progress, "auto, bar, json (one JSON line per step on stdout) or none")
+  app.add_option("--progress", o->progress,
+                 "auto (a bar on a terminal), bar, json (JSON lines on stdout: docs/cli.md#progress-events) or none")
+      ->check(CLI::IsMember({"auto", "bar", "json", "none"}))
       ->capture_default_str();
   add_choice(app, "--weights", o->weights, kWeightsHelp);
-  app.add_option("--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
+  app.add_option("-t,--threads", o->threads, "CPU threads (0: one per core); results are bit-identical only for the same count");
   app.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   add_memory_options(app, o->memory);
   app.add_flag("--overwrite", o->overwrite,

@@ -1,6 +1,9 @@
 // gen train controlnet --model M --controlnet CN --data DATA -o OUT [--steps N] [--batch-size B]
 //   [--accumulation A] [--learning-rate LR] [--max-grad-norm G] [--prediction P]
 //   [--empty-prompts F] [--checkpoint-every K] [--seed S] [--resume] [--vocab FILE]
+//   [--resolution R [--random-crop]] [--preprocess SPEC [--preprocess-always]]
+//   [--validation-every N --validation-prompt P --validation-image IMG ...] [--gradient-checkpointing]
+//   [--mixed-precision no|bf16]
 // gen train unet|vae --model M --data DATA -o OUT [the same loop options]
 // gen train init CONFIG OUT [--seed S];  gen train shapes OUT [--count N] [--size S] [--seed S]
 #include <array>
@@ -11,6 +14,7 @@
 
 #include "commands.hpp"
 #include "gen/training.hpp"
+#include "request_options.hpp"
 
 namespace gen::cli {
 
@@ -36,8 +40,28 @@ Command register_train(CLI::App& app) {
   cn->add_option("--empty-prompts", o->empty_prompts, "fraction of captions replaced by the empty prompt (default 0)");
   cn->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (default 0: only the last)");
   cn->add_option("--seed", o->seed, "seed of the data order, noise, timesteps and caption dropout (default 0)");
-  cn->add_option("--threads", o->threads, "CPU threads (0: one for small work, else one per core)");
+  cn->add_option("-t,--threads", o->threads, "CPU threads (0: one for small work, else one per core)");
   cn->add_flag("--resume", o->resume, "continue from the newest checkpoint in the output folder (same settings)");
+  cn->add_option("--resolution", o->resolution,
+                 "resize (shorter side, bilinear) and centre-crop every image to this square side (default: as they are)");
+  cn->add_flag("--random-crop", o->random_crop, "crop at a random place (per sample, from --seed) instead of the centre");
+  cn->add_option("--preprocess", o->preprocess,
+                 "make missing control images from the training images: a gen preprocess name (canny:100:200, "
+                 "lineart_standard, hed, ...)");
+  cn->add_flag("--preprocess-always", o->preprocess_always, "make every control image with --preprocess");
+  cn->add_option("--preprocess-resolution", o->preprocess_resolution, "annotators' detection resolution (default 512)");
+  cn->add_option("--annotator-dir", o->annotator_dir, "where annotators find their weights (default: $GEN_ANNOTATOR_DIR)");
+  cn->add_option("--validation-every", o->validation_every, "steps between validation images (default 0: none)");
+  cn->add_option("--validation-prompt", o->validation_prompts, "a validation prompt (repeatable, paired with the images)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cn->add_option("--validation-image", o->validation_images, "a validation control image (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cn->add_option("--validation-steps", o->validation_steps, "sampling steps of a validation image (default 20)");
+  cn->add_flag("--gradient-checkpointing", o->gradient_checkpointing,
+               "recompute the UNet and ControlNet blocks in backward: less memory, about one more forward of time");
+  cn->add_option("--mixed-precision", o->mixed_precision, "no or bf16 (CPU autocast; fp32 master weights)");
 
   // gen train unet | vae: the same loop for a model's own parts.
   auto m = std::make_shared<TrainModelOptions>();
@@ -54,12 +78,15 @@ Command register_train(CLI::App& app) {
     c->add_option("--max-grad-norm", m->max_grad_norm, "gradient clipping norm (default 1; 0: none)");
     c->add_option("--checkpoint-every", m->checkpoint_every, "steps between checkpoints (default 0: only the last)");
     c->add_option("--seed", m->seed, "seed of the data order and noise (default 0)");
-    c->add_option("--threads", m->threads, "CPU threads (0: one for small work, else one per core)");
+    c->add_option("-t,--threads", m->threads, "CPU threads (0: one for small work, else one per core)");
     c->add_flag("--resume", m->resume, "continue from the newest checkpoint in the output folder (same settings)");
   }
   unet->add_option("--prediction", m->prediction, "epsilon or v_prediction (default: the model's)")
       ->check(CLI::IsMember({"epsilon", "v_prediction"}));
   unet->add_option("--empty-prompts", m->empty_prompts, "fraction of captions replaced by the empty prompt (default 0)");
+  unet->add_flag("--gradient-checkpointing", m->gradient_checkpointing, "recompute the UNet's blocks in backward: less memory");
+  for (auto* c : {unet, vae})
+    c->add_option("--mixed-precision", m->mixed_precision, "no or bf16 (CPU autocast; fp32 master weights)");
   vae->add_option("--kl-weight", m->kl_weight, "weight of the KL term (default 1e-6, LDM's)");
 
   auto init_dir = std::make_shared<std::array<std::string, 2>>();
@@ -80,12 +107,15 @@ Command register_train(CLI::App& app) {
 
   return {sub, [=] {
             auto show = [](const TrainProgress& p) {
-              std::printf("step %d/%d  loss %.6f  %.2f steps/s  ETA %.0f s%s%s\n", p.step, p.steps, p.loss,
+              std::string validation;
+              for (const auto& f : p.validation) validation += "  validation " + f;
+              std::printf("step %d/%d  loss %.6f  %.2f steps/s  ETA %.0f s%s%s%s\n", p.step, p.steps, p.loss,
                           p.steps_per_second, p.eta_seconds, p.checkpoint.empty() ? "" : "  checkpoint ",
-                          p.checkpoint.c_str());
+                          p.checkpoint.c_str(), validation.c_str());
               std::fflush(stdout);
             };
             if (cn->parsed()) {
+              if (o->annotator_dir.empty()) o->annotator_dir = folder_from_env("GEN_ANNOTATOR_DIR", "annotator");
               train_controlnet(*o, show);
               std::printf("wrote %s/controlnet\n", o->output.c_str());
             } else if (unet->parsed() || vae->parsed()) {

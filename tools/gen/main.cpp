@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "help.hpp"
 #include "gen/engine.hpp"
 #include "gen/error.hpp"
 #include "gen/version.hpp"
@@ -32,37 +33,6 @@ int report(gen::ErrorCode code, const char* what) {
   return static_cast<int>(code);
 }
 
-// CLI11's messages reworded as "<option>: <problem>", like every other gen error.
-std::string parse_error_text(CLI::App& app, const CLI::ParseError& e) {
-  std::string what = e.what();
-  auto after = [&](const std::string& prefix) -> std::string {
-    return what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : std::string();
-  };
-  if (dynamic_cast<const CLI::ConversionError*>(&e)) {  // "Could not convert: --width = abc"
-    const auto rest = after("Could not convert: ");
-    const auto eq = rest.find(" = ");
-    if (eq != std::string::npos) return rest.substr(0, eq) + ": '" + rest.substr(eq + 3) + "' is not a valid number";
-  }
-  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {  // "The following argument(s) was/were not expected: --bogus"
-    const auto colon = what.find(": ");
-    if (colon != std::string::npos) {
-      // CLI11 lists them last first: put them back in command-line order.
-      std::vector<std::string> words;
-      std::istringstream in(what.substr(colon + 2));
-      for (std::string w; in >> w;) words.insert(words.begin(), w);
-      std::string args;
-      for (const auto& w : words) args += (args.empty() ? "" : " ") + w;
-      const bool options = !words.empty() && words.front().rfind('-', 0) == 0;
-      const char* kind = options ? (words.size() > 1 ? "unknown options" : "unknown option")
-                                 : (words.size() > 1 ? "unexpected arguments" : "unexpected argument");
-      return args + ": " + kind + " (see gen --help)";
-    }
-  }
-  std::string where = "gen";
-  for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
-  return where + ": " + what;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,6 +41,7 @@ int main(int argc, char** argv) {
     CLI::App app{"gen — controllable image generation (Stable Diffusion + ControlNet)", "gen"};
     app.set_version_flag("--version", std::string("gen ") + gen::version_string());
     app.require_subcommand(0, 1);
+    gen::cli::use_help_format(app);  // before the subcommands, which take it over
     std::vector<gen::cli::Command> commands;
     commands.push_back(gen::cli::register_inspect(app));
     commands.push_back(gen::cli::register_convert(app));
@@ -83,6 +54,9 @@ int main(int argc, char** argv) {
     commands.push_back(gen::cli::register_controlnet(app));
     commands.push_back(gen::cli::register_train(app));
     auto generate = gen::cli::register_generate(app);
+    gen::cli::group_generate_options(app);
+    if (const auto missing = gen::cli::missing_value(app, argc, argv); !missing.empty())
+      return report(gen::ErrorCode::InvalidArgument, missing.c_str());
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -92,7 +66,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
-      return report(gen::ErrorCode::InvalidArgument, parse_error_text(app, e).c_str());
+      return report(gen::ErrorCode::InvalidArgument, gen::cli::parse_error_text(app, e).c_str());
     }
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();

@@ -139,12 +139,47 @@ std::vector<G> groups_in_order(const CLI::App& app, const std::map<std::string, 
 
 }  // namespace
 
+namespace {
+
+// --sampler / --hires-sampler TEXT: gen's name, A1111's label ("DPM++ 2M Karras" also sets the
+// schedule) or stable-diffusion.cpp's (gen::sampler_from_label). `scheduler`: --scheduler's
+// value when given ("" otherwise).
+void set_sampler(Request& r, const std::string& field, const std::string& text, const std::string& subject,
+                 const std::string& scheduler) {
+  if (field == "hires_sampler" && text.empty()) {  // "": the first pass's sampler
+    r.hires_sampler.clear();
+    return;
+  }
+  const auto label = sampler_from_label(text, subject);
+  if (field == "hires_sampler") {
+    if (label.schedule != Schedule::Auto)
+      fail(ErrorCode::InvalidArgument, subject,
+           "'" + text + "' names a schedule: the second pass uses --scheduler's; give the sampler alone ('" +
+               a1111_sampler_name(label.sampler, Schedule::Normal) + "')");
+    r.hires_sampler = name_of(label.sampler);
+    return;
+  }
+  r.sampler = label.sampler;
+  if (label.schedule == Schedule::Auto) return;
+  if (!scheduler.empty() && enum_from_name<Schedule>(scheduler) != label.schedule)
+    fail(ErrorCode::InvalidArgument, subject,
+         "'" + text + "' names the " + name_of(label.schedule) + " schedule but --scheduler says '" + scheduler + "'");
+  r.scheduler = label.schedule;
+}
+
+}  // namespace
+
 Request RequestOptions::apply(Request r) const {
   auto value_of = [](const CLI::Option* opt, std::size_t i) {
     return opt->get_expected_min() == 0 ? std::string("true") : opt->results().at(i);
   };
-  for (const auto& [name, opt] : fields_)
-    if (opt->count()) set_field(r, name, value_of(opt, opt->results().size() - 1), long_name(opt->get_name()));
+  const std::string scheduler = given("scheduler") ? fields_.at("scheduler")->results().back() : "";
+  for (const auto& [name, opt] : fields_) {
+    if (!opt->count()) continue;
+    const auto value = value_of(opt, opt->results().size() - 1);
+    if (name == "sampler" || name == "hires_sampler") set_sampler(r, name, value, long_name(opt->get_name()), scheduler);
+    else set_field(r, name, value, long_name(opt->get_name()));
+  }
   if (lora_ && lora_->count()) {
     r.loras.clear();
     for (const auto& text : lora_->results()) r.loras.push_back(parse_lora_option(text, "--lora"));
