@@ -2,7 +2,7 @@
 """Write tests/data/models/config_defaults.json: the config keys that diffusers' / transformers'
 model classes read, with their __init__ defaults (what `from_pretrained` takes for a key that
 config.json lacks), for the classes gen loads from a diffusers folder: UNet2DConditionModel,
-ControlNetModel, AutoencoderKL and CLIPTextConfig (the text encoder's config).
+ControlNetModel, ControlNetUnionModel, AutoencoderKL and CLIPTextConfig (the text encoder's config).
 
 gen's tables (src/arch/config_keys.cpp) hold the same defaults and a verdict for every key
 (honoured, fixed to the values gen implements, or without effect on inference);
@@ -24,6 +24,7 @@ import diffusers  # noqa: E402
 import transformers  # noqa: E402
 
 CLASSES = {"UNet2DConditionModel": diffusers.UNet2DConditionModel, "ControlNetModel": diffusers.ControlNetModel,
+           "ControlNetUnionModel": diffusers.ControlNetUnionModel,
            "AutoencoderKL": diffusers.AutoencoderKL, "CLIPTextConfig": transformers.CLIPTextConfig}
 
 

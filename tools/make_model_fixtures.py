@@ -18,6 +18,10 @@ and one call of each with fixed inputs:
   controlnet_sdxl_small  the same with transformer_layers_per_block 0 everywhere (diffusers'
             "small" SDXL ControlNets: norm and projections, no transformer blocks), weights
             under diffusers' names (the key table's rows)
+  controlnet_union  ControlNetUnionModel made from unet_sdxl's config (8 control types, a 2-layer
+            condition transformer): one condition (depth), and two at once (openpose, canny) with
+            their scales acting inside, batch 3; diffusers names (no key-table rows: the Union's own
+            modules share their names)
   te_sdxl   CLIPTextModel + CLIPTextModelWithProjection through StableDiffusionXLPipeline.encode_prompt
             (two tiny tokenizers); the second encoder's weights in both layouts (HF, OpenCLIP)
 
@@ -211,6 +215,45 @@ def make_controlnet_sdxl(out, name, depths, seed, diffusers_names=False):
     save(out, name, weights, dict(model.config), io)
 
 
+def make_controlnet_union(out, name, seed):
+    from diffusers import ControlNetUnionModel
+    cfg = dict(unet_sdxl_cfg())
+    for k in ("up_block_types", "sample_size", "out_channels"):
+        cfg.pop(k)
+    c = cfg["block_out_channels"][0]
+    torch.manual_seed(seed)
+    model = ControlNetUnionModel(**cfg, conditioning_embedding_out_channels=(2, 4, 4, 8), num_control_type=8,
+                                 num_trans_channel=c, num_trans_head=2, num_trans_layer=2, num_proj_channel=c)
+    model = layouts.randomise(model, seed, perturb=0.05)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():  # task_embedding is √D·randn: bring it to the features' size
+        model.task_embedding.mul_(0.5)
+    b = 3
+    x = torch.randn(b, 4, 8, 6, generator=g)
+    t = torch.tensor([999.0, 500.0, 37.0])
+    ctx = torch.randn(b, 5, 20, generator=g)
+    hints = [torch.rand(1, 3, 64, 48, generator=g) for _ in range(2)]
+    text_embeds = torch.randn(b, 10, generator=g)
+    time_ids = torch.tensor([[1024.0, 768.0, 0.0, 0.0, 1024.0, 768.0], [512.0, 640.0, 32.0, 8.0, 128.0, 96.0],
+                             [64.0, 48.0, 0.0, 0.0, 64.0, 48.0]])
+    added_kw = {"text_embeds": text_embeds, "time_ids": time_ids}
+    io = {"x": x, "t": t, "context": ctx, "hint0": hints[0], "hint1": hints[1], "text_embeds": text_embeds,
+          "time_ids": time_ids}
+
+    def call(modes, images, scales):
+        onehot = torch.zeros(8).scatter_(0, torch.tensor(modes), 1).reshape(1, -1).repeat(b, 1)
+        return model(x, t, encoder_hidden_states=ctx, controlnet_cond=[h.repeat(b, 1, 1, 1) for h in images],
+                     control_type=onehot, control_type_idx=modes, conditioning_scale=scales,
+                     added_cond_kwargs=added_kw, return_dict=False)
+
+    for key, (modes, images, scales) in {"one": ([1], [hints[0]], [1.0]),
+                                         "two": ([0, 3], hints, [0.6, 1.3])}.items():
+        downs, mid = call(modes, images, scales)
+        io[key + ".mid"] = mid
+        io.update({f"{key}.down.{i}": d for i, d in enumerate(downs)})
+    save(out, name, layouts.sd(model), {"_class_name": "ControlNetUnionModel", **dict(model.config)}, io)
+
+
 def make_text_sdxl(out, seed):
     import tempfile
     from diffusers import StableDiffusionXLPipeline
@@ -248,8 +291,12 @@ def make_text_sdxl(out, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "models"))
+    ap.add_argument("--only", help="write this fixture alone (e.g. controlnet_union)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.only == "controlnet_union":
+        make_controlnet_union(a.out, "controlnet_union", 801)
+        return
     make_unet(a.out, "unet_sd1", False, 101)
     make_unet(a.out, "unet_sd2", True, 102)
     make_text(a.out, "te_sd1", "quick_gelu", False, 201)
@@ -260,6 +307,7 @@ def main():
     make_text_sdxl(a.out, 601)
     make_controlnet_sdxl(a.out, "controlnet_sdxl", (1, 1, 2), 701)
     make_controlnet_sdxl(a.out, "controlnet_sdxl_small", (0, 0, 0), 702, diffusers_names=True)
+    make_controlnet_union(a.out, "controlnet_union", 801)
 
 
 if __name__ == "__main__":

@@ -312,7 +312,12 @@ std::string names_text() {
     GEN_RANGE(64, 4096, 0))                                                                                     \
   X(std::string, task, "", "--control-task",                                                                   \
     "A UniControl group's task (hed, canny, seg, depth, normal, openpose, hedsketch, bbox, outpainting, "       \
-    "grayscale, blur, inpainting) or a mix NAME:W,NAME:W (docs/unicontrol.md)", "UniControl Task", GEN_ANY)
+    "grayscale, blur, inpainting) or a mix NAME:W,NAME:W (docs/unicontrol.md)", "UniControl Task", GEN_ANY)    \
+  X(std::string, type, "", "--control-type",                                                                   \
+    "A ControlNet Union group's control type: openpose, depth, hed/pidi/scribble/ted, "                          \
+    "canny/lineart/anime_lineart/mlsd, normal, segment, tile, repaint (or the index); repeated in a group, the "  \
+    "n-th --control-type, --control-image, --preprocess and --preprocess-resolution form the n-th condition "    \
+    "(docs/controlnet.md)", "", GEN_ANY)
 
 // One T2I-Adapter group (docs/t2i_adapter.md): X(...) as above. The CLI's --adapter starts a
 // group; --adapter-image and --adapter-scale after it set that group's fields.
@@ -338,6 +343,10 @@ struct ControlRequest {
   // The control image in memory, used instead of the `image` file when not empty (any
   // channels and depth gen::to_rgb8 takes). Not part of the JSON form.
   Image pixels;
+  // A ControlNet Union group's further conditions, after the group's own (type, image): each
+  // sets type, image (or pixels), preprocess and preprocess_resolution only; the group's
+  // model, scale, start, end and resize hold for all (JSON key "conditions").
+  std::vector<ControlRequest> conditions;
 };
 
 struct AdapterRequest {
@@ -351,7 +360,8 @@ struct Request {
   // 1.1 added the editing fields (init_image, strength, mask, ...), 1.2 the adapters (loras,
   // lora_dir, embeddings, embeddings_dir, ...) and hires_upscaler_model, 1.3 SDXL's (the
   // micro-conditioning sizes, aesthetic scores, refiner, refiner_switch), the T2I-Adapter
-  // groups ("adapters") and UniControl's controls[].task; "gen.request/1", "/1.1" and "/1.2"
+  // groups ("adapters"), UniControl's controls[].task and the ControlNet Union's controls[].type
+  // and controls[].conditions; "gen.request/1", "/1.1" and "/1.2"
   // files are still read (a field a file lacks has its default).
   static constexpr const char* kSchema = "gen.request/1.3";
   GEN_REQUEST_FIELDS(GEN_FIELD_MEMBER)

@@ -541,6 +541,12 @@ ModelReport classify_standalone(const Shapes& s) {
     add_unet_facts(r, u);
     put(r, "hint_channels", dim(get(s, "controlnet_cond_embedding.conv_in.weight"), 1));
     r.summary = "ControlNet for " + family_name(r.family) + " (diffusers ControlNetModel names)";
+    if (const auto* task = get(s, arch::kUnionMarker)) {  // control/controlnet_union.hpp
+      put(r, "union_control_types", dim(task, 0));
+      r.summary = "ControlNet Union (" + family_name(r.family) + ", diffusers ControlNetUnionModel names)";
+      r.notes.push_back("ControlNet Union: give each control image its type with --control FILE --control-type TYPE "
+                        "--control-image IMAGE (docs/controlnet.md)");
+    }
     return r;
   }
   const bool ldm_unet = get(s, "input_blocks.0.0.weight") && any_under(s, "time_embed.");

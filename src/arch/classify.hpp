@@ -113,6 +113,8 @@ inline constexpr const char* kLdmControlPrefix = "control_model.";
 // A UniControl's control model (control/unicontrol.hpp) has this tensor (under
 // kLdmControlPrefix or bare) and per-task hint blocks in place of `input_hint_block`.
 inline constexpr const char* kUniControlMarker = "task_id_hypernet.0.weight";
+// A ControlNet Union / ProMax (control/controlnet_union.hpp) has this tensor, [types, width].
+inline constexpr const char* kUnionMarker = "task_embedding";
 // transformers 4's CLIPTextModel wraps the HF names in `text_model.` (5 does not).
 inline constexpr const char* kTransformersTextPrefix = "text_model.";
 

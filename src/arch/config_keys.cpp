@@ -17,6 +17,7 @@ const std::map<std::string, const char*>& default_texts() {
       {"AutoencoderKL", R"({"act_fn":"silu","block_out_channels":[64],"down_block_types":["DownEncoderBlock2D"],"force_upcast":true,"in_channels":3,"latent_channels":4,"latents_mean":null,"latents_std":null,"layers_per_block":1,"mid_block_add_attention":true,"norm_num_groups":32,"out_channels":3,"sample_size":32,"scaling_factor":0.18215,"shift_factor":null,"up_block_types":["UpDecoderBlock2D"],"use_post_quant_conv":true,"use_quant_conv":true})"},
       {"CLIPTextConfig", R"({"architectures":null,"attention_dropout":0.0,"bos_token_id":49406,"chunk_size_feed_forward":0,"dtype":null,"eos_token_id":49407,"hidden_act":"quick_gelu","hidden_size":512,"id2label":null,"initializer_factor":1.0,"initializer_range":0.02,"intermediate_size":2048,"is_encoder_decoder":false,"label2id":null,"layer_norm_eps":1e-05,"max_position_embeddings":77,"num_attention_heads":8,"num_hidden_layers":12,"output_hidden_states":false,"pad_token_id":1,"problem_type":null,"projection_dim":512,"return_dict":true,"transformers_version":null,"vocab_size":49408})"},
       {"ControlNetModel", R"({"act_fn":"silu","addition_embed_type":null,"addition_embed_type_num_heads":64,"addition_time_embed_dim":null,"attention_head_dim":8,"block_out_channels":[320,640,1280,1280],"class_embed_type":null,"conditioning_channels":3,"conditioning_embedding_out_channels":[16,32,96,256],"controlnet_conditioning_channel_order":"rgb","cross_attention_dim":1280,"down_block_types":["CrossAttnDownBlock2D","CrossAttnDownBlock2D","CrossAttnDownBlock2D","DownBlock2D"],"downsample_padding":1,"encoder_hid_dim":null,"encoder_hid_dim_type":null,"flip_sin_to_cos":true,"freq_shift":0,"global_pool_conditions":false,"in_channels":4,"layers_per_block":2,"mid_block_scale_factor":1,"mid_block_type":"UNetMidBlock2DCrossAttn","norm_eps":1e-05,"norm_num_groups":32,"num_attention_heads":null,"num_class_embeds":null,"only_cross_attention":false,"projection_class_embeddings_input_dim":null,"resnet_time_scale_shift":"default","transformer_layers_per_block":1,"upcast_attention":false,"use_linear_projection":false})"},
+      {"ControlNetUnionModel", R"({"act_fn":"silu","addition_embed_type":null,"addition_embed_type_num_heads":64,"addition_time_embed_dim":null,"attention_head_dim":8,"block_out_channels":[320,640,1280,1280],"class_embed_type":null,"conditioning_channels":3,"conditioning_embedding_out_channels":[48,96,192,384],"controlnet_conditioning_channel_order":"rgb","cross_attention_dim":1280,"down_block_types":["CrossAttnDownBlock2D","CrossAttnDownBlock2D","CrossAttnDownBlock2D","DownBlock2D"],"downsample_padding":1,"encoder_hid_dim":null,"encoder_hid_dim_type":null,"flip_sin_to_cos":true,"freq_shift":0,"global_pool_conditions":false,"in_channels":4,"layers_per_block":2,"mid_block_scale_factor":1,"norm_eps":1e-05,"norm_num_groups":32,"num_attention_heads":null,"num_class_embeds":null,"num_control_type":6,"num_proj_channel":320,"num_trans_channel":320,"num_trans_head":8,"num_trans_layer":1,"only_cross_attention":false,"projection_class_embeddings_input_dim":null,"resnet_time_scale_shift":"default","transformer_layers_per_block":1,"upcast_attention":false,"use_linear_projection":false})"},
       {"UNet2DConditionModel", R"({"act_fn":"silu","addition_embed_type":null,"addition_embed_type_num_heads":64,"addition_time_embed_dim":null,"attention_head_dim":8,"attention_type":"default","block_out_channels":[320,640,1280,1280],"center_input_sample":false,"class_embed_type":null,"class_embeddings_concat":false,"conv_in_kernel":3,"conv_out_kernel":3,"cross_attention_dim":1280,"cross_attention_norm":null,"down_block_types":["CrossAttnDownBlock2D","CrossAttnDownBlock2D","CrossAttnDownBlock2D","DownBlock2D"],"downsample_padding":1,"dropout":0.0,"dual_cross_attention":false,"encoder_hid_dim":null,"encoder_hid_dim_type":null,"flip_sin_to_cos":true,"freq_shift":0,"in_channels":4,"layers_per_block":2,"mid_block_only_cross_attention":null,"mid_block_scale_factor":1,"mid_block_type":"UNetMidBlock2DCrossAttn","norm_eps":1e-05,"norm_num_groups":32,"num_attention_heads":null,"num_class_embeds":null,"only_cross_attention":false,"out_channels":4,"projection_class_embeddings_input_dim":null,"resnet_out_scale_factor":1.0,"resnet_skip_time_act":false,"resnet_time_scale_shift":"default","reverse_transformer_layers_per_block":null,"sample_size":null,"time_cond_proj_dim":null,"time_embedding_act_fn":null,"time_embedding_dim":null,"time_embedding_type":"positional","timestep_post_act":null,"transformer_layers_per_block":1,"up_block_types":["UpBlock2D","CrossAttnUpBlock2D","CrossAttnUpBlock2D","CrossAttnUpBlock2D"],"upcast_attention":false,"use_linear_projection":false})"},
   };
   return texts;
@@ -99,6 +100,19 @@ std::map<std::string, std::vector<KeyRule>> make_rules() {
                     "with \"text_time\" (SDXL): the added vector's width (pooled text + time ids)"),
        })
     c.push_back(k);
+  // ControlNetUnionModel: ControlNetModel's keys less mid_block_type, rgb only, and the Union's.
+  auto& un = r["ControlNetUnionModel"];
+  for (const auto& k : c)
+    if (k.key != "mid_block_type" && k.key != "controlnet_conditioning_channel_order") un.push_back(k);
+  for (auto k : std::vector<KeyRule>{
+           fixed("controlnet_conditioning_channel_order", json::array({"rgb"})),
+           honoured("num_control_type", "the control types (the one-hot's length, task_embedding's rows)"),
+           honoured("num_trans_channel", "the condition transformer's width (= block_out_channels[0])"),
+           honoured("num_trans_head", "the condition transformer's heads"),
+           honoured("num_trans_layer", "the condition transformer's layers"),
+           honoured("num_proj_channel", "spatial_ch_projs' width (= block_out_channels[0])"),
+       })
+    un.push_back(k);
   r["AutoencoderKL"] = {
       honoured("in_channels", "image channels in"),
       honoured("out_channels", "image channels out"),
@@ -152,8 +166,8 @@ std::map<std::string, std::vector<KeyRule>> make_rules() {
 }  // namespace
 
 const std::vector<std::string>& config_classes() {
-  static const std::vector<std::string> names = {"UNet2DConditionModel", "ControlNetModel", "AutoencoderKL",
-                                                 "CLIPTextConfig"};
+  static const std::vector<std::string> names = {"UNet2DConditionModel", "ControlNetModel", "ControlNetUnionModel",
+                                                 "AutoencoderKL", "CLIPTextConfig"};
   return names;
 }
 

@@ -1,5 +1,5 @@
 // gen — the config keys of the model classes gen reads from diffusers folders
-// (UNet2DConditionModel, ControlNetModel, AutoencoderKL, transformers' CLIPTextConfig): each
+// (UNet2DConditionModel, ControlNetModel, ControlNetUnionModel, AutoencoderKL, transformers' CLIPTextConfig): each
 // class's __init__ defaults, which a config.json without the key gets (as from_pretrained
 // gives them), and gen's verdict on every key: honoured, fixed to the values gen implements
 // (any other value is refused, naming the key), or without effect on Stable Diffusion
@@ -26,7 +26,8 @@ struct KeyRule {
   std::string note;        // Inert: why; Honoured: where it goes (for docs and messages)
 };
 
-// The classes: "UNet2DConditionModel", "ControlNetModel", "AutoencoderKL", "CLIPTextConfig".
+// The classes: "UNet2DConditionModel", "ControlNetModel", "ControlNetUnionModel", "AutoencoderKL",
+// "CLIPTextConfig".
 const std::vector<std::string>& config_classes();
 // The class's __init__ defaults (every key it reads). InvalidArgument for another class.
 const nlohmann::json& class_defaults(const std::string& cls);

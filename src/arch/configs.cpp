@@ -323,9 +323,33 @@ ControlNetConfig ControlNetConfig::sd15() {
 }
 
 ControlNetConfig ControlNetConfig::from_diffusers(const nlohmann::json& j, const std::string& subject) {
-  const nlohmann::json e = arch::with_class_defaults(j, "ControlNetModel", subject);
+  // ControlNetUnionModel (xinsir's own files say "ControlNetModel_Union"): the ControlNet's keys
+  // less mid_block_type (always UNetMidBlock2DCrossAttn), plus the Union's.
+  const auto cls = j.is_object() ? j.value("_class_name", nlohmann::json()) : nlohmann::json();
+  const bool is_union = cls == "ControlNetUnionModel" || cls == "ControlNetModel_Union";
+  nlohmann::json e = arch::with_class_defaults(j, is_union ? "ControlNetUnionModel" : "ControlNetModel", subject);
+  if (is_union) e["mid_block_type"] = "UNetMidBlock2DCrossAttn";
   ControlNetConfig c;
   c.unet = models::read_unet(e, true, subject);
+  if (is_union) {
+    c.union_types = models::get_int(e, "num_control_type", subject);
+    c.union_channels = models::get_int(e, "num_trans_channel", subject);
+    c.union_heads = models::get_int(e, "num_trans_head", subject);
+    c.union_layers = models::get_int(e, "num_trans_layer", subject);
+    c.union_proj_channels = models::get_int(e, "num_proj_channel", subject);
+    if (!e["addition_time_embed_dim"].is_number_integer())
+      fail(ErrorCode::InvalidFormat, subject,
+           "a ControlNetUnionModel needs 'addition_time_embed_dim' (the control-type sinusoid's width)");
+    c.union_embed_dim = e["addition_time_embed_dim"].get<std::int64_t>();
+    if (c.union_types <= 0 || c.union_types > 64 || c.union_channels != c.unet.model_channels ||
+        c.union_proj_channels != c.unet.model_channels || c.union_heads <= 0 ||
+        c.union_channels % c.union_heads != 0 || c.union_layers < 0 || c.union_layers > 64 ||
+        c.union_embed_dim <= 0 || c.union_embed_dim > 4096)
+      fail(ErrorCode::InvalidFormat, subject,
+           "num_control_type (1-64), num_trans_channel and num_proj_channel (= block_out_channels[0] = " +
+               std::to_string(c.unet.model_channels) + "), num_trans_head (dividing num_trans_channel) and "
+               "num_trans_layer do not describe a ControlNet Union");
+  }
   if (!e["conditioning_channels"].is_number_integer() || e["conditioning_channels"].get<std::int64_t>() <= 0)
     fail(ErrorCode::InvalidFormat, subject, "'conditioning_channels' must be a positive integer");
   c.hint_channels = e["conditioning_channels"].get<std::int64_t>();

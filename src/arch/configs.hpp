@@ -131,9 +131,20 @@ struct ControlNetConfig {
   std::int64_t unicontrol_tasks = 0;
   std::int64_t unicontrol_feature_dim = 768;
   bool unicontrol_v11 = true;
+  // ControlNet Union / ProMax (control/controlnet_union.hpp): the number of control types
+  // (0: not a Union; diffusers num_control_type), the condition transformer's width, heads and
+  // layers (num_trans_channel, num_trans_head, num_trans_layer), spatial_ch_projs' output
+  // (num_proj_channel) and each one-hot entry's sinusoid width (addition_time_embed_dim).
+  std::int64_t union_types = 0;
+  std::int64_t union_channels = 320;
+  std::int64_t union_heads = 8;
+  std::int64_t union_layers = 1;
+  std::int64_t union_proj_channels = 320;
+  std::int64_t union_embed_dim = 256;
 
   static ControlNetConfig sd15();
-  // From a diffusers ControlNetModel config.json (class defaults, refusals: arch/config_keys.hpp).
+  // From a diffusers ControlNetModel or ControlNetUnionModel config.json (class defaults,
+  // refusals: arch/config_keys.hpp).
   static ControlNetConfig from_diffusers(const nlohmann::json& config, const std::string& subject);
 };
 

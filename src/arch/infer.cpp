@@ -320,6 +320,22 @@ ControlNetConfig infer_controlnet_diffusers(const ShapeMap& s, Family family, co
   c.hint_block_channels = {hin[0]};
   for (int k = 1; s.count("controlnet_cond_embedding.blocks." + std::to_string(k) + ".weight"); k += 2)
     c.hint_block_channels.push_back(need(s, "controlnet_cond_embedding.blocks." + std::to_string(k) + ".weight", subject)[0]);
+  if (s.count(kUnionMarker)) {  // ControlNet Union / ProMax (control/controlnet_union.hpp)
+    const auto& task = need(s, kUnionMarker, subject);
+    c.union_types = task.at(0);
+    c.union_channels = task.at(1);
+    c.union_layers = 0;
+    while (s.count("transformer_layes." + std::to_string(c.union_layers) + ".attn.in_proj_weight")) ++c.union_layers;
+    c.union_proj_channels = need(s, "spatial_ch_projs.weight", subject)[0];
+    c.union_embed_dim = need(s, "control_add_embedding.linear_1.weight", subject)[1] / std::max<std::int64_t>(c.union_types, 1);
+    // The head count is not stored: ControlNetUnionModel's num_trans_head, 8 (xinsir's files).
+    c.union_heads = c.union_channels % 8 == 0 ? 8 : 1;
+    if (c.union_channels != u.model_channels || c.union_proj_channels != u.model_channels ||
+        c.union_embed_dim * c.union_types != need(s, "control_add_embedding.linear_1.weight", subject)[1])
+      fail(ErrorCode::ModelMismatch, subject,
+           "task_embedding, spatial_ch_projs and control_add_embedding do not fit a ControlNet Union with " +
+               std::to_string(u.model_channels) + " channels");
+  }
   u.validate(subject);
   return c;
 }

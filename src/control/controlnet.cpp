@@ -40,6 +40,7 @@ ControlNet::ControlNet(const ControlNetConfig& config)
                                .add("0", std::make_unique<Conv2d>(skips[i], skips[i], 1)));
   middle_out_ = &add("middle_block_out", std::make_unique<Container>())
                      .add("0", std::make_unique<Conv2d>(encoder_.middle_channels(), encoder_.middle_channels(), 1));
+  if (cfg_.union_types > 0) union_ = std::make_unique<UnionParts>(*this, cfg_);
 }
 
 namespace {
@@ -71,13 +72,25 @@ at::Tensor ControlNet::embed_hint(const at::Tensor& hint, const TaskModulation* 
 
 models::ControlResiduals ControlNet::forward(const at::Tensor& x, const at::Tensor& timesteps,
                                              const at::Tensor& context, const at::Tensor& hint_embedding,
-                                             const TaskModulation* task, const at::Tensor& added) const {
+                                             const TaskModulation* task, const at::Tensor& added,
+                                             const UnionCall* uni) const {
   check_task(uni_ != nullptr, task);
+  if ((union_ != nullptr) != (uni != nullptr))
+    fail(ErrorCode::InvalidArgument, "ControlNet",
+         union_ ? "a ControlNet Union needs its control types (--control-type)"
+                : "control types were given to a ControlNet that is not a Union");
   auto t = timesteps.dim() == 0 ? timesteps.expand({x.size(0)}) : timesteps;
-  const auto emb = encoder_.embed_time(t, x.scalar_type(), added);
-  auto hint = hint_embedding.to(x.scalar_type());
-  if (hint.size(0) != x.size(0)) hint = hint.expand({x.size(0), -1, -1, -1});
-  auto hs = encoder_.down(x, emb, context, hint);
+  auto emb = encoder_.embed_time(t, x.scalar_type(), added);
+  std::vector<at::Tensor> hs;
+  if (union_) {  // diffusers ControlNetUnionModel: the one-hot's embedding joins the time's
+    emb = emb + union_->type_embedding(uni->types, emb);
+    hs = encoder_.down(x, emb, context, at::Tensor(), nullptr,
+                       [&](const at::Tensor& x0) { return union_->fuse(x0, hint_embedding, *uni); });
+  } else {
+    auto hint = hint_embedding.to(x.scalar_type());
+    if (hint.size(0) != x.size(0)) hint = hint.expand({x.size(0), -1, -1, -1});
+    hs = encoder_.down(x, emb, context, hint);
+  }
   models::ControlResiduals r;
   r.down.reserve(hs.size());
   for (std::size_t i = 0; i < hs.size(); ++i)

@@ -3,7 +3,9 @@
 // output into a residual for the locked UNet. LDM names (cldm.py): time_embed,
 // input_blocks, middle_block, input_hint_block, zero_convs, middle_block_out.
 // A UniControl (config.unicontrol_tasks > 0) has the parts of control/unicontrol.hpp in place
-// of input_hint_block and zero_convs; its calls take the task's modulation.
+// of input_hint_block and zero_convs; its calls take the task's modulation. A ControlNet Union
+// (config.union_types > 0) has the parts of control/controlnet_union.hpp besides them: its
+// hint encoder embeds each condition's image, its calls take the conditions' types and scales.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "arch/configs.hpp"  // ControlNetConfig
+#include "control/controlnet_union.hpp"
 #include "control/unicontrol.hpp"
 #include "models/unet.hpp"
 
@@ -29,9 +32,15 @@ class ControlNet : public models::Module {
   // Residuals for the UNet's skips and middle block, before any scaling. `added`: an SDXL
   // ControlNet's added condition [B, adm_in_channels] (models::added_condition: pooled text +
   // time ids, the same vector the SDXL UNet takes; required for one, refused otherwise).
+  // `uni`: a Union's call (required for one, refused otherwise); `hint_embedding` then holds
+  // its conditions' embeddings [K, C, h, w], in the order of uni->types.
   models::ControlResiduals forward(const at::Tensor& x, const at::Tensor& timesteps,
                                    const at::Tensor& context, const at::Tensor& hint_embedding,
-                                   const TaskModulation* task = nullptr, const at::Tensor& added = at::Tensor()) const;
+                                   const TaskModulation* task = nullptr, const at::Tensor& added = at::Tensor(),
+                                   const UnionCall* uni = nullptr) const;
+  bool is_union() const { return union_ != nullptr; }
+  // The control types a Union file has (0 for another ControlNet).
+  std::int64_t union_types() const { return cfg_.union_types; }
   bool is_unicontrol() const { return uni_ != nullptr; }
   UniControlParts* unicontrol() { return uni_.get(); }
   const UniControlParts* unicontrol() const { return uni_.get(); }
@@ -46,6 +55,7 @@ class ControlNet : public models::Module {
   std::vector<models::Conv2d*> zero_convs_;
   models::Conv2d* middle_out_ = nullptr;
   std::unique_ptr<UniControlParts> uni_;
+  std::unique_ptr<UnionParts> union_;
 };
 
 }  // namespace gen::control

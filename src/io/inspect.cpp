@@ -2,6 +2,7 @@
 #include "io/inspect.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -131,7 +132,8 @@ std::string pick_weights(const fs::path& dir, std::string& pickled) {
 }
 
 ModelKind kind_from_class(const std::string& cls) {
-  if (cls == "ControlNetModel") return ModelKind::ControlNet;
+  if (cls == "ControlNetModel" || cls == "ControlNetUnionModel" || cls == "ControlNetModel_Union")
+    return ModelKind::ControlNet;
   if (cls == "T2IAdapter") return ModelKind::T2IAdapter;
   if (cls == "UNet2DConditionModel") return ModelKind::UNet;
   if (cls == "AutoencoderKL" || cls == "AutoencoderTiny") return ModelKind::VAE;
@@ -386,6 +388,15 @@ InspectReport inspect_any(const std::string& path) {
 InspectReport inspect_path(const std::string& path) {
   InspectReport r = inspect_any(path);
   r.load = judge_load(r.path, r.model);
+  // xinsir's ProMax file holds the same tensors as the Union file (more training, the tile and
+  // repaint types used): only its name tells them apart.
+  const auto union_at = r.model.summary.find("ControlNet Union (");
+  if (union_at != std::string::npos) {
+    std::string lower = fs::path(r.path).filename().string();
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("promax") != std::string::npos)
+      r.model.summary.replace(union_at, 16, "ControlNet Union ProMax");
+  }
   if (r.model.kind == ModelKind::Annotator && r.format == "torch-pickle") {
     // The annotators read .safetensors only (docs/preprocessors.md): the conversion, once.
     const std::string to = fs::path(r.path).replace_extension(".safetensors").string();

@@ -3,58 +3,52 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
+
 #include "core/fail.hpp"
 
 namespace gen::models {
 
-struct ClipTextModel::Layer : public Module {
-  Layer(const ClipTextConfig& c) : cfg(c) {
-    const bool hf = c.layout == ClipTextConfig::Layout::HuggingFace;
-    const auto w = c.width;
-    norm1 = &add(hf ? "layer_norm1" : "ln_1", std::make_unique<LayerNorm>(w, c.eps));
-    if (hf) {
-      q = &add("self_attn.q_proj", std::make_unique<Linear>(w, w));
-      k = &add("self_attn.k_proj", std::make_unique<Linear>(w, w));
-      v = &add("self_attn.v_proj", std::make_unique<Linear>(w, w));
-      out = &add("self_attn.out_proj", std::make_unique<Linear>(w, w));
-    } else {
-      auto& attn = add("attn", std::make_unique<Container>());
-      in_w = &attn.add("", std::make_unique<Parameter>("in_proj_weight", std::vector<std::int64_t>{3 * w, w}));
-      in_b = &attn.add("", std::make_unique<Parameter>("in_proj_bias", std::vector<std::int64_t>{3 * w}));
-      out = &attn.add("out_proj", std::make_unique<Linear>(w, w));
-    }
-    norm2 = &add(hf ? "layer_norm2" : "ln_2", std::make_unique<LayerNorm>(w, c.eps));
-    fc1 = &add(hf ? "mlp.fc1" : "mlp.c_fc", std::make_unique<Linear>(w, c.ff_dim));
-    fc2 = &add(hf ? "mlp.fc2" : "mlp.c_proj", std::make_unique<Linear>(c.ff_dim, w));
+ClipTextLayer::ClipTextLayer(const ClipTextConfig& c) : cfg_(c) {
+  const bool hf = c.layout == ClipTextConfig::Layout::HuggingFace;
+  const auto w = c.width;
+  norm1_ = &add(hf ? "layer_norm1" : "ln_1", std::make_unique<LayerNorm>(w, c.eps));
+  if (hf) {
+    q_ = &add("self_attn.q_proj", std::make_unique<Linear>(w, w));
+    k_ = &add("self_attn.k_proj", std::make_unique<Linear>(w, w));
+    v_ = &add("self_attn.v_proj", std::make_unique<Linear>(w, w));
+    out_ = &add("self_attn.out_proj", std::make_unique<Linear>(w, w));
+  } else {
+    auto& attn = add("attn", std::make_unique<Container>());
+    in_w_ = &attn.add("", std::make_unique<Parameter>("in_proj_weight", std::vector<std::int64_t>{3 * w, w}));
+    in_b_ = &attn.add("", std::make_unique<Parameter>("in_proj_bias", std::vector<std::int64_t>{3 * w}));
+    out_ = &attn.add("out_proj", std::make_unique<Linear>(w, w));
   }
+  norm2_ = &add(hf ? "layer_norm2" : "ln_2", std::make_unique<LayerNorm>(w, c.eps));
+  fc1_ = &add(hf ? "mlp.fc1" : "mlp.c_fc", std::make_unique<Linear>(w, c.ff_dim));
+  fc2_ = &add(hf ? "mlp.fc2" : "mlp.c_proj", std::make_unique<Linear>(c.ff_dim, w));
+}
 
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask) const {
-    const auto b = x.size(0), l = x.size(1), hd = cfg.width / cfg.heads;
-    auto h = (*norm1)(x);
-    at::Tensor qv, kv, vv;
-    if (q) {
-      qv = (*q)(h), kv = (*k)(h), vv = (*v)(h);
-    } else {
-      flops::linear(h, in_w->value());
-      auto qkv = at::linear(h, as_operand(in_w->value(), h), as_operand(in_b->value(), h)).chunk(3, -1);
-      qv = qkv[0], kv = qkv[1], vv = qkv[2];
-    }
-    auto split = [&](const at::Tensor& t) { return t.view({b, l, cfg.heads, hd}).transpose(1, 2); };
-    flops::attention(split(qv), split(kv), split(vv));
-    auto a = at::scaled_dot_product_attention(split(qv), split(kv), split(vv), mask);
-    auto y = x + (*out)(a.transpose(1, 2).reshape({b, l, cfg.width}));
-    auto f = (*fc1)((*norm2)(y));
-    f = cfg.quick_gelu ? f * at::sigmoid(1.702 * f) : at::gelu(f);
-    return y + (*fc2)(f);
+at::Tensor ClipTextLayer::forward(const at::Tensor& x, const at::Tensor& mask) const {
+  const auto b = x.size(0), l = x.size(1), hd = cfg_.width / cfg_.heads;
+  auto h = (*norm1_)(x);
+  at::Tensor qv, kv, vv;
+  if (q_) {
+    qv = (*q_)(h), kv = (*k_)(h), vv = (*v_)(h);
+  } else {
+    flops::linear(h, in_w_->value());
+    auto qkv = at::linear(h, as_operand(in_w_->value(), h), as_operand(in_b_->value(), h)).chunk(3, -1);
+    qv = qkv[0], kv = qkv[1], vv = qkv[2];
   }
-
-  const ClipTextConfig& cfg;
-  LayerNorm* norm1 = nullptr;
-  LayerNorm* norm2 = nullptr;
-  Linear *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr, *fc1 = nullptr, *fc2 = nullptr;
-  Parameter* in_w = nullptr;
-  Parameter* in_b = nullptr;
-};
+  auto split = [&](const at::Tensor& t) { return t.reshape({b, l, cfg_.heads, hd}).transpose(1, 2); };
+  flops::attention(split(qv), split(kv), split(vv));
+  const auto m = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
+  auto a = at::scaled_dot_product_attention(split(qv), split(kv), split(vv), m);
+  auto y = x + (*out_)(a.transpose(1, 2).reshape({b, l, cfg_.width}));
+  auto f = (*fc1_)((*norm2_)(y));
+  f = cfg_.quick_gelu ? f * at::sigmoid(1.702 * f) : at::gelu(f);
+  return y + (*fc2_)(f);
+}
 
 ClipTextModel::ClipTextModel(const ClipTextConfig& c) : cfg_(c) {
   const bool hf = c.layout == ClipTextConfig::Layout::HuggingFace;
@@ -71,7 +65,7 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& c) : cfg_(c) {
   auto& stack = hf ? add("encoder", std::make_unique<Container>()).add("layers", std::make_unique<Container>())
                    : add("transformer", std::make_unique<Container>()).add("resblocks", std::make_unique<Container>());
   for (std::int64_t i = 0; i < c.layers; ++i)
-    layers_.push_back(&stack.add(std::to_string(i), std::make_unique<Layer>(cfg_)));
+    layers_.push_back(&stack.add(std::to_string(i), std::make_unique<ClipTextLayer>(cfg_)));
   final_norm_ = &add(hf ? "final_layer_norm" : "ln_final", std::make_unique<LayerNorm>(c.width, c.eps));
   if (c.projection_dim > 0) {
     if (hf)

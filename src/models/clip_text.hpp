@@ -22,6 +22,26 @@ struct TokenOverride {
   at::Tensor vectors;
 };
 
+// One pre-norm transformer layer of the text tower (attention, then the MLP, each residual),
+// named as the layout of `config` (HF: layer_norm1, self_attn.{q,k,v,out}_proj, mlp.fc1/fc2;
+// OpenCLIP: ln_1, attn.in_proj_weight/bias + attn.out_proj, mlp.c_fc/c_proj). The ControlNet
+// Union's condition transformer (control/controlnet_union.hpp) is one of these, OpenCLIP-named.
+class ClipTextLayer : public Module {
+ public:
+  explicit ClipTextLayer(const ClipTextConfig& config);
+  // x [B, L, width] → [B, L, width], attention over L; `mask` [L, L] bool (true: may attend),
+  // or undefined for none.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = at::Tensor()) const;
+
+ private:
+  ClipTextConfig cfg_;
+  LayerNorm* norm1_ = nullptr;
+  LayerNorm* norm2_ = nullptr;
+  Linear *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *out_ = nullptr, *fc1_ = nullptr, *fc2_ = nullptr;
+  Parameter* in_w_ = nullptr;
+  Parameter* in_b_ = nullptr;
+};
+
 class ClipTextModel : public Module {
  public:
   explicit ClipTextModel(const ClipTextConfig& config);
@@ -50,7 +70,6 @@ class ClipTextModel : public Module {
                  const std::vector<TokenOverride>& overrides = {}) const;
 
  private:
-  struct Layer;
   at::Tensor embed(const at::Tensor& ids, std::int64_t skip, at::ScalarType& dtype,
                    const std::vector<TokenOverride>& overrides) const;
   at::Tensor pool(const at::Tensor& normed, const at::Tensor& ids) const;
@@ -59,7 +78,7 @@ class ClipTextModel : public Module {
   Parameter* projection_t_ = nullptr;   // OpenCLIP layout ([width, P])
   Embedding* tokens_ = nullptr;
   Parameter* positions_ = nullptr;
-  std::vector<Layer*> layers_;
+  std::vector<ClipTextLayer*> layers_;
   LayerNorm* final_norm_ = nullptr;
 };
 

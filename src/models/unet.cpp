@@ -91,14 +91,16 @@ at::Tensor added_condition(const UNetConfig& c, const at::Tensor& pooled, const 
 
 std::vector<at::Tensor> UNetEncoder::down(const at::Tensor& x, const at::Tensor& emb,
                                           const at::Tensor& context, const at::Tensor& after_first,
-                                          const std::vector<at::Tensor>* intrablock) const {
+                                          const std::vector<at::Tensor>* intrablock,
+                                          const std::function<at::Tensor(const at::Tensor&)>& after_first_of) const {
   std::vector<at::Tensor> hs;
   hs.reserve(input_blocks_.size());
   at::Tensor h = x;
   std::size_t next = 0;  // the next intrablock feature
   for (std::size_t i = 0; i < input_blocks_.size(); ++i) {
     h = run_block(*input_blocks_[i], h, emb, context, at::Tensor());
-    if (i == 0 && after_first.defined()) h = h + after_first;
+    if (i == 0 && after_first_of) h = h + after_first_of(h);
+    else if (i == 0 && after_first.defined()) h = h + after_first;
     // (the skip is the sum: diffusers adds in place to the tensor it also keeps as the skip)
     if (intrablock && next < intrablock->size() && next < intrablock_points_.size() &&
         intrablock_points_[next].block == i)

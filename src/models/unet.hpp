@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,12 @@ class UNetEncoder {
   // Runs input_blocks; `after_first` (may be undefined) is added after input_blocks.0
   // (the ControlNet's hint), `intrablock` (T2I-Adapter features, may be null) one per level at
   // intrablock_points(), in order. Returns every block's output (the skips).
+  // `after_first_of` (may be null): instead of `after_first`, what to add computed from
+  // input_blocks.0's output (the ControlNet Union's fused conditions).
   std::vector<at::Tensor> down(const at::Tensor& x, const at::Tensor& emb, const at::Tensor& context,
                                const at::Tensor& after_first = at::Tensor(),
-                               const std::vector<at::Tensor>* intrablock = nullptr) const;
+                               const std::vector<at::Tensor>* intrablock = nullptr,
+                               const std::function<at::Tensor(const at::Tensor&)>& after_first_of = nullptr) const;
   at::Tensor middle(const at::Tensor& h, const at::Tensor& emb, const at::Tensor& context) const;
   const std::vector<std::int64_t>& skip_channels() const { return skip_channels_; }
   std::int64_t middle_channels() const { return middle_channels_; }

@@ -288,23 +288,19 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
   s.annotators.set_dir(req.annotator_dir);
   auto control_units = [&](int width, int height, bool record) {
     std::vector<ControlUnit> units;
-    for (std::size_t i = 0; i < req.controls.size(); ++i) {
-      const auto& c = req.controls[i];
+    // One control image (a group's, or a Union group's further condition `k`) at the size, with
+    // k's preprocessor and the group's resize mode.
+    auto prepare = [&](const ControlRequest& c, const ControlRequest& k, const std::string& subject,
+                       const std::string& field) {
       annotators::RunSettings run;  // annotators: fp32 on the request's device, seeded by the request
-      run.resolution = c.preprocess_resolution;
+      run.resolution = k.preprocess_resolution;
       run.seed = req.seed.value_or(0);
       run.device = device;
       const control::AnnotatorUse use{&s.annotators, &run};
-      auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
-      ControlUnit u;
-      u.net = &net;
-      const std::string subject = c.pixels.empty() ? c.image : "controls[" + std::to_string(i) + "].pixels";
       // --preprocess unicontrol: the preparation of the group's task (docs/unicontrol.md).
-      const std::string prep = annotators::resolve_unicontrol(c.preprocess, c.task, "controls[" + std::to_string(i) + "].preprocess");
-      if (c.image.empty() && c.pixels.empty()) {  // inpaint_only without an image: the init image
-        u.image = control::prepare_control_image(images.pixels, "none", "just", width, height, "init image");
-      } else if (images.crop) {
-        const Image full = c.pixels.empty() ? read_image(c.image) : c.pixels;
+      const std::string prep = annotators::resolve_unicontrol(k.preprocess, c.task, field + ".preprocess");
+      if (images.crop) {
+        const Image full = k.pixels.empty() ? read_image(k.image) : k.pixels;
         if (full.width != images.original.width || full.height != images.original.height)
           fail(ErrorCode::InvalidArgument, subject,
                "is " + std::to_string(full.width) + "x" + std::to_string(full.height) + " but the init image is " +
@@ -312,12 +308,22 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
                    ": with --inpaint-area masked a control image is cropped as the init image is, so it must be the same size");
         const Image cropped = editing::preprocess_image(to_rgb8(full), width, height, editing::ResizeMode::Fill,
                                                         &*images.crop, 8, subject);
-        u.image = control::prepare_control_image(cropped, prep, "just", width, height, subject, use);
+        return control::prepare_control_image(cropped, prep, "just", width, height, subject, use);
+      }
+      return k.pixels.empty()
+                 ? control::prepare_control_image(k.image, prep, name_of(c.resize), width, height, use)
+                 : control::prepare_control_image(k.pixels, prep, name_of(c.resize), width, height, subject, use);
+    };
+    for (std::size_t i = 0; i < req.controls.size(); ++i) {
+      const auto& c = req.controls[i];
+      auto& net = s.models.controlnet(base, c, s.options.max_controlnets, i, timings.models_loaded, report);
+      ControlUnit u;
+      u.net = &net;
+      const std::string subject = c.pixels.empty() ? c.image : "controls[" + std::to_string(i) + "].pixels";
+      if (c.image.empty() && c.pixels.empty()) {  // inpaint_only without an image: the init image
+        u.image = control::prepare_control_image(images.pixels, "none", "just", width, height, "init image");
       } else {
-        u.image = c.pixels.empty()
-                      ? control::prepare_control_image(c.image, prep, name_of(c.resize), width, height, use)
-                      : control::prepare_control_image(c.pixels, prep, name_of(c.resize), width, height, subject,
-                                                       use);
+        u.image = prepare(c, c, subject, "controls[" + std::to_string(i) + "]");
       }
       if (c.preprocess == "inpaint_only") {  // masked pixels = −1 (make_inpaint_condition)
         auto m = images.mask;
@@ -329,6 +335,16 @@ void Engine::run(const Request& asked, const Callbacks& callbacks, const std::at
       u.end = c.end;
       u.pooled_by_request = c.global_pool;
       u.task = unicontrol_task(net, c, encoder, tokenizer);
+      u.union_types = union_types_of(net, c);
+      for (std::size_t k = 0; k < c.conditions.size(); ++k) {  // a Union's further conditions, stacked
+        const auto& more = c.conditions[k];
+        const std::string ks = more.pixels.empty()
+                                   ? more.image
+                                   : "controls[" + std::to_string(i) + "].conditions[" + std::to_string(k) + "].pixels";
+        u.image = at::cat({u.image, prepare(c, more, ks,
+                                            "controls[" + std::to_string(i) + "].conditions[" + std::to_string(k) + "]")},
+                          0);
+      }
       units.push_back(u);
       if (record) job.controlnets.emplace_back(&net, c.model);
     }

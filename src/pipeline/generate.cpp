@@ -57,8 +57,12 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
   models::ControlResiduals total;
   bool any = false;
   for (std::size_t c = 0; c < req.controls.size(); ++c) {
-    if (!active[c]) continue;
     const auto& u = req.controls[c];
+    // A ControlNet Union with several conditions alone in the request: its scales act inside
+    // (control/controlnet_union.hpp), and outside start/end it still runs with the conditions
+    // at 0, as StableDiffusionXLControlNetUnionPipeline calls it.
+    const bool union_inside = req.controls.size() == 1 && u.union_types.size() > 1;
+    if (!active[c] && !union_inside) continue;
     const bool cond_only =
         cfg && (req.guess_mode || req.control_mode == ControlMode::ControlImportant || u.pooled_by_request);
     auto cx = cond_only ? x : model_in;
@@ -68,8 +72,15 @@ at::Tensor guided_output(const Models& m, const DenoiseRequest& req, const at::T
     at::Tensor cadded;
     if (added.defined() && u.net->config().unet.adm_in_channels > 0)
       cadded = cond_only ? added.slice(0, added.size(0) - cx.size(0)) : added;
-    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c], u.task.get(), cadded);
-    auto scales = residual_scales(req, u.scale, r.down.size() + 1, u.net->config().global_average_pooling);
+    control::UnionCall call;
+    if (!u.union_types.empty()) {
+      call.types = u.union_types;
+      call.scales.assign(u.union_types.size(), union_inside ? (active[c] ? u.scale : 0.0) : 1.0);
+    }
+    auto r = u.net->forward(cx, tt.slice(0, 0, cx.size(0)), cctx, hints[c], u.task.get(), cadded,
+                            u.union_types.empty() ? nullptr : &call);
+    auto scales = residual_scales(req, union_inside ? 1.0 : u.scale, r.down.size() + 1,
+                                  u.net->config().global_average_pooling);
     for (std::size_t k = 0; k < r.down.size(); ++k) r.down[k] = r.down[k] * scales[k];
     r.middle = r.middle * scales.back();
     if (cond_only) {  // the unconditional half gets no residuals

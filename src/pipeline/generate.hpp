@@ -38,6 +38,9 @@ struct ControlUnit {
   bool pooled_by_request = false;
   // A UniControl's task (docs/unicontrol.md); null for a plain ControlNet.
   std::shared_ptr<const control::TaskModulation> task;
+  // A ControlNet Union's control types, one per condition; `image` then holds the conditions'
+  // images [K, 3, H, W] in this order. Empty for another ControlNet.
+  std::vector<std::int64_t> union_types;
 };
 
 // A T2I-Adapter with its control image: its features × scale, summed over the adapters (diffusers'

@@ -149,6 +149,12 @@ void check_controlnet_fits(const control::ControlNet& net, const models::UNet& b
   const auto& cu = net.config().unet;
   const auto& bu = base.config();
   // SDXL ControlNets take the base UNet's added condition (label_emb); SD 1.x/2.x ones none.
+  if (net.is_union() && bu.adm_in_channels == 0)
+    fail(ErrorCode::ModelMismatch, path,
+         "a ControlNet Union (SDXL: " + std::to_string(net.union_types()) +
+             " control types, text context " + std::to_string(cu.context_dim) +
+             ") does not fit the base model, which is SD 1.x / 2.x (text context " + std::to_string(bu.context_dim) +
+             "): a ControlNet Union needs an SDXL model");
   if (cu.adm_in_channels > 0 && bu.adm_in_channels == 0)
     fail(ErrorCode::ModelMismatch, path,
          "an SDXL ControlNet (text context " + std::to_string(cu.context_dim) +

@@ -37,4 +37,29 @@ std::shared_ptr<const control::TaskModulation> unicontrol_task(const control::Co
   return std::make_shared<const control::TaskModulation>(net.task_modulation(feature, mix));
 }
 
+std::vector<std::int64_t> union_types_of(const control::ControlNet& net, const ControlRequest& c) {
+  if (!net.is_union()) {
+    if (!c.type.empty())
+      fail(ErrorCode::InvalidArgument, c.model,
+           "is not a ControlNet Union: --control-type '" + c.type + "' does not apply to it");
+    if (!c.conditions.empty())
+      fail(ErrorCode::InvalidArgument, c.model,
+           "is not a ControlNet Union: it takes one control image per --control group, not " +
+               std::to_string(c.conditions.size() + 1));
+    return {};
+  }
+  const auto count = net.union_types();
+  if (c.type.empty())
+    fail(ErrorCode::InvalidArgument, c.model,
+         "is a ControlNet Union: give each control image its type with --control-type (this file knows " +
+             control::union_type_names(count) + ")");
+  if (static_cast<std::int64_t>(c.conditions.size()) + 1 > count)
+    fail(ErrorCode::InvalidArgument, c.model,
+         std::to_string(c.conditions.size() + 1) + " control images in one group, but this ControlNet Union has " +
+             std::to_string(count) + " control types");
+  std::vector<std::int64_t> types{control::union_type_index(c.type, count, "--control-type")};
+  for (const auto& k : c.conditions) types.push_back(control::union_type_index(k.type, count, "--control-type"));
+  return types;
+}
+
 }  // namespace gen::pipeline

@@ -139,6 +139,13 @@ std::string control_unit(const Request& r, const ControlRequest& c, const std::s
   // gen's own key for a UniControl group (the extension ignores keys it does not know); a mix
   // "NAME:W,NAME:W" cannot be written in this text (the gen metadata keeps it).
   if (!c.task.empty() && c.task.find_first_of(",:") == std::string::npos) unit += ", UniControl Task: " + c.task;
+  // gen's own key for a ControlNet Union group: its conditions' types joined by '+' (the
+  // extension's text holds no ',' or ':' inside a value; no image is written, as for any unit).
+  if (!c.type.empty()) {
+    std::string types = c.type;
+    for (const auto& k : c.conditions) types += "+" + k.type;
+    if (types.find_first_of(",:") == std::string::npos) unit += ", Union Type: " + types;
+  }
   return unit;
 }
 

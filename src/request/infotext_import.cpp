@@ -235,6 +235,22 @@ A1111Import request_from_a1111(const std::string& text, const A1111Lookup& looku
       else imp.problems.emplace_back(where + ".resize", "A1111 'ControlNet " + std::to_string(n) + "': unknown Resize Mode '" + u.at("resize_mode").text + "'");
     }
     if (u.count("unicontrol_task")) c.task = u.at("unicontrol_task").text;
+    if (u.count("union_type")) {  // "depth+canny": the group's type, then its further conditions'
+      const std::string& t = u.at("union_type").text;
+      std::size_t start = 0;
+      for (bool first = true;; first = false) {
+        const auto plus = t.find('+', start);
+        const std::string one = t.substr(start, plus == std::string::npos ? std::string::npos : plus - start);
+        if (first) {
+          c.type = one;
+        } else {
+          c.conditions.emplace_back();  // without its image (never stored): validate() names it
+          c.conditions.back().type = one;
+        }
+        if (plus == std::string::npos) break;
+        start = plus + 1;
+      }
+    }
     if (u.count("control_mode")) {
       if (const auto m = request::control_mode_of_a1111(u.at("control_mode").text)) {
         r.control_mode = *m;

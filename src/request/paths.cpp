@@ -20,6 +20,7 @@ void for_each_path(Request& r, const std::function<void(std::string&, bool maybe
   for (auto& c : r.controls) {
     f(c.model, false);
     f(c.image, false);
+    for (auto& k : c.conditions) f(k.image, false);  // a ControlNet Union's further images
   }
   for (auto& a : r.adapters) {
     f(a.model, false);

@@ -2,6 +2,7 @@
 // plus the few rules that join fields (a ControlNet's start before its end).
 #include "request/request.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <set>
@@ -163,6 +164,24 @@ void Request::validate() const {
     check_rows(request::control_table(), c, f + ".");
     if (c.start > c.end) bad(f, "start is after end");
     control::check_preprocess(annotators::resolve_unicontrol(c.preprocess, c.task, f + ".preprocess"));
+    if (!c.conditions.empty() && c.type.empty())
+      bad(f + ".type", "is empty, but the group has " + std::to_string(c.conditions.size() + 1) +
+                           " control images: only a ControlNet Union group takes several, each with its --control-type");
+    for (std::size_t k = 0; k < c.conditions.size(); ++k) {
+      const auto& u = c.conditions[k];
+      const std::string g = f + ".conditions[" + std::to_string(k) + "]";
+      if (u.type.empty())
+        bad(g + ".type", "is empty: the group has more control images than control types (a ControlNet Union group "
+                         "pairs the n-th --control-type with the n-th --control-image)");
+      if (u.image.empty() && u.pixels.empty())
+        bad(g + ".image", "is empty: the group has more control types than control images (a ControlNet Union group "
+                          "pairs the n-th --control-type with the n-th --control-image)");
+      if (!u.pixels.empty()) check_image(u.pixels, g + ".pixels");
+      check_rows(request::control_table(), u, g + ".");
+      control::check_preprocess(annotators::resolve_unicontrol(u.preprocess, c.task, g + ".preprocess"));
+      if (u.preprocess == "inpaint_only") bad(g + ".preprocess", "inpaint_only is not a Union condition's preprocessor");
+      if (!u.conditions.empty()) bad(g + ".conditions", "a condition has no conditions of its own");
+    }
   }
   for (std::size_t i = 0; i < adapters.size(); ++i) {
     const auto& a = adapters[i];
@@ -222,12 +241,27 @@ std::uint64_t random_seed() {
 }  // namespace gen
 
 namespace gen::request {
+namespace {
+// The fields a Union group's further condition has (ControlRequest::conditions).
+const char* const kConditionFields[] = {"type", "image", "preprocess", "preprocess_resolution"};
+}  // namespace
 
 nlohmann::json to_json(const Request& r) {
   auto j = rows_to_json(request_table(), r);
   j["schema"] = Request::kSchema;
   j["controls"] = nlohmann::json::array();
-  for (const auto& c : r.controls) j["controls"].push_back(rows_to_json(control_table(), c));
+  for (const auto& c : r.controls) {
+    auto g = rows_to_json(control_table(), c);
+    if (!c.conditions.empty()) {  // written only when used: other groups stay as before
+      g["conditions"] = nlohmann::json::array();
+      for (const auto& k : c.conditions) {
+        nlohmann::json e = nlohmann::json::object();
+        for (const char* name : kConditionFields) e[name] = find_field(control_table(), name)->to_json(k);
+        g["conditions"].push_back(std::move(e));
+      }
+    }
+    j["controls"].push_back(std::move(g));
+  }
   if (!r.adapters.empty()) {  // written only when used: files without T2I-Adapters stay as before
     j["adapters"] = nlohmann::json::array();
     for (const auto& a : r.adapters) j["adapters"].push_back(rows_to_json(adapter_table(), a));
@@ -285,7 +319,25 @@ Request from_json(const nlohmann::json& j, const std::string& subject) {
       const std::string s = subject + ": controls[" + std::to_string(r.controls.size()) + "]";
       if (!c.is_object()) fail(ErrorCode::InvalidArgument, s, "must be an object");
       ControlRequest cr;
-      rows_from_json(control_table(), cr, c, {}, s);
+      rows_from_json(control_table(), cr, c, {"conditions"}, s);
+      if (c.contains("conditions")) {
+        const auto& list = c["conditions"];
+        if (!list.is_array()) fail(ErrorCode::InvalidArgument, s, "field 'conditions' must be an array");
+        for (const auto& k : list) {
+          const std::string ks = s + ": conditions[" + std::to_string(cr.conditions.size()) + "]";
+          if (!k.is_object()) fail(ErrorCode::InvalidArgument, ks, "must be an object {\"type\": ..., \"image\": ...}");
+          ControlRequest kr;
+          for (auto it = k.begin(); it != k.end(); ++it) {
+            const bool ours = std::find(std::begin(kConditionFields), std::end(kConditionFields), it.key()) !=
+                              std::end(kConditionFields);
+            if (!ours)
+              fail(ErrorCode::InvalidArgument, ks,
+                   "unknown field '" + it.key() + "' (a condition has type, image, preprocess, preprocess_resolution)");
+            find_field(control_table(), it.key())->from_json(kr, it.value(), ks);
+          }
+          cr.conditions.push_back(std::move(kr));
+        }
+      }
       r.controls.push_back(std::move(cr));
     }
   }

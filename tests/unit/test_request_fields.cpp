@@ -249,3 +249,57 @@ TEST(RequestFields, InfotextKeysComeFromTheTable) {
   EXPECT_NE(text.find("Weight: 0.5"), std::string::npos);
   EXPECT_EQ(text.substr(text.size() - 14), ", Version: gen");
 }
+
+TEST(RequestFields, UnionConditionsRoundTripAreCheckedAndWrittenAsInfotext) {
+  // A ControlNet Union group: its own type and image, then further conditions (docs/controlnet.md).
+  gen::Request r;
+  r.controls.emplace_back();
+  auto& c = r.controls[0];
+  c.model = "union.safetensors";
+  c.type = "openpose";
+  c.image = "pose.png";
+  c.conditions.emplace_back();
+  c.conditions[0].type = "canny";
+  c.conditions[0].image = "photo.png";
+  c.conditions[0].preprocess = "canny:100:200";
+  r.validate();
+  const auto j = nlohmann::json::parse(r.to_json());
+  EXPECT_EQ(j["controls"][0]["type"], "openpose");
+  EXPECT_EQ(j["controls"][0]["conditions"][0].size(), 4u);  // type, image, preprocess, preprocess_resolution
+  const auto back = gen::Request::from_json(r.to_json());
+  ASSERT_EQ(back.controls.size(), 1u);
+  ASSERT_EQ(back.controls[0].conditions.size(), 1u);
+  EXPECT_EQ(back.controls[0].conditions[0].type, "canny");
+  EXPECT_EQ(back.controls[0].conditions[0].image, "photo.png");
+  EXPECT_EQ(back.controls[0].conditions[0].preprocess, "canny:100:200");
+  EXPECT_EQ(back.to_json(), r.to_json());
+  // A group without conditions writes no "conditions" key (files as before).
+  gen::Request plain;
+  plain.controls.emplace_back();
+  EXPECT_FALSE(nlohmann::json::parse(plain.to_json())["controls"][0].contains("conditions"));
+  // The A1111 text: the types joined by '+'.
+  const auto text = gen::a1111_parameters(r, 7, 0);
+  EXPECT_NE(text.find(", Union Type: openpose+canny\""), std::string::npos) << text;
+  // Refused, naming the field: a condition without a type or image, types without a group type,
+  // a condition's own fields other than the four.
+  auto refused = [](const gen::Request& q, const std::string& field) {
+    try {
+      q.validate();
+      ADD_FAILURE() << field << " accepted";
+    } catch (const gen::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  auto no_type = r;
+  no_type.controls[0].conditions[0].type.clear();
+  refused(no_type, "controls[0].conditions[0].type");
+  auto no_image = r;
+  no_image.controls[0].conditions[0].image.clear();
+  refused(no_image, "controls[0].conditions[0].image");
+  auto no_group_type = r;
+  no_group_type.controls[0].type.clear();
+  refused(no_group_type, "controls[0].type");
+  auto j2 = j;
+  j2["controls"][0]["conditions"][0]["scale"] = 0.5;
+  EXPECT_THROW(gen::Request::from_json(j2.dump()), gen::Error);
+}

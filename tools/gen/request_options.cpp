@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 
 namespace gen::cli {
 namespace {
@@ -216,6 +218,10 @@ Request RequestOptions::apply(Request r) const {
   }
   std::vector<ControlRequest> groups;
   std::vector<std::pair<std::string, std::string>> defaults;  // (field, value) before any --control
+  // A ControlNet Union group's conditions: the n-th use of these in a group sets its n-th
+  // condition (the group itself, then ControlRequest::conditions).
+  static const std::set<std::string> per_condition = {"type", "image", "preprocess", "preprocess_resolution"};
+  std::map<std::string, std::size_t> nth_in_group;
   for (const CLI::Option* opt : app_->parse_order()) {
     const auto it = field_of.find(opt);
     if (it == field_of.end()) continue;
@@ -223,12 +229,22 @@ Request RequestOptions::apply(Request r) const {
     const std::string spelling = long_name(opt->get_name());
     if (it->second == "model") {
       groups.emplace_back();
+      nth_in_group.clear();
       for (const auto& [field, v] : defaults) set_field(groups.back(), field, v, "--control-resize");
     } else if (groups.empty()) {
       if (it->second != "resize")
         fail(ErrorCode::InvalidArgument, spelling, "comes before any --control (give --control FILE first)");
       defaults.emplace_back(it->second, value);
       continue;
+    }
+    if (per_condition.count(it->second)) {
+      const std::size_t n = nth_in_group[it->second]++;
+      if (n > 0) {
+        auto& more = groups.back().conditions;
+        if (more.size() < n) more.resize(n);
+        set_field(more[n - 1], it->second, value, spelling);
+        continue;
+      }
     }
     set_field(groups.back(), it->second, value, spelling);
   }
