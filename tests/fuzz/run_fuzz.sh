@@ -27,7 +27,8 @@ case $target in
                   request/infotext.cpp request/file_hashes.cpp request/a1111_names.cpp core/fs.cpp core/atomic_file.cpp io/mapped_file.cpp io/zip_reader.cpp
                   image/image.cpp image/png.cpp image/jpeg.cpp  # Request::validate checks control pixels
                   adapters/lora_names.cpp core/sha256.cpp core/file_cache.cpp core/named_file.cpp  # the infotext's Lora hashes
-                  io/safetensors_file.cpp io/safetensors_format.cpp io/dtype.cpp)
+                  io/safetensors_file.cpp io/safetensors_format.cpp io/dtype.cpp
+                  annotators/registry.cpp)  # --preprocess unicontrol resolves through the registry
            libs=(-lpng -ljpeg -lz) ;;
   *) echo "run_fuzz.sh: unknown target '$target'" >&2; exit 2 ;;
 esac
