@@ -3,6 +3,7 @@
 #include "annotators/annotator_files.hpp"
 
 #include "annotators/registry.hpp"
+#include "arch/classify.hpp"
 
 namespace gen::annotators {
 
@@ -117,6 +118,19 @@ std::vector<std::string> preprocess_names_for(const std::string& kind) {
   if (kind == "openpose_hand") out = {"openpose_hand", "openpose_full"};
   if (kind == "openpose_face") out = {"openpose_face", "openpose_full"};
   return out;
+}
+
+std::string describe_other_file(const TensorShapes& s, const std::string& own_kind, const std::string& own_label) {
+  const AnnotatorFile other = identify_annotator(s);  // the one recognition
+  if (!own_kind.empty() && other.kind == own_kind && !other.prefix.empty())
+    return own_label + " weights under '" + other.prefix + "' (`gen convert FILE OUT --prefix " + other.prefix +
+           " --strip-prefix` removes it)";
+  if (!other.kind.empty()) return describe_kind(other.kind);
+  std::vector<NamedShape> named;
+  for (const auto& [n, shape] : s) named.push_back({n, shape});
+  const auto report = classify(named);
+  if (report.kind != ModelKind::Unknown) return std::string("a ") + kind_id(report.kind) + " file";
+  return "no model gen knows";
 }
 
 }  // namespace gen::annotators

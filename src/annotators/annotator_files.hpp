@@ -36,6 +36,24 @@ std::string describe_kind(const std::string& kind);
 // The file name the original release uses ("ControlNetHED.pth"; lineart: "sk_model.pth / sk_model2.pth").
 std::string original_file(const AnnotatorFile& file);
 
+// What a file that is not the asked-for annotator is, for the loaders' wrong-file messages: the
+// asked-for kind `own_kind` under a wrapper prefix (with the `gen convert` that strips it; named
+// `own_label`), another annotator kind, another model kind (arch/classify.hpp), or "no model gen
+// knows". own_kind "" skips the prefix case.
+std::string describe_other_file(const TensorShapes& tensors, const std::string& own_kind = "",
+                                const std::string& own_label = "");
+
+// The shape of `name` in `tensors`, which must have `dims` dimensions; otherwise `bad` (which
+// throws) is called with "no NAME" or "NAME has N dimensions".
+template <class Bad>
+const std::vector<std::int64_t>& required_shape(const TensorShapes& tensors, const std::string& name, std::size_t dims,
+                                                const Bad& bad) {
+  const auto it = tensors.find(name);
+  if (it == tensors.end()) bad("no " + name);
+  if (it->second.size() != dims) bad(name + " has " + std::to_string(it->second.size()) + " dimensions");
+  return it->second;
+}
+
 // The --preprocess names whose weights are this kind (registry.hpp's table), in its order.
 std::vector<std::string> preprocess_names_for(const std::string& kind);
 

@@ -160,16 +160,7 @@ std::string looks_like(const Shapes& s) {
   if (has_prefix("pretrained.model.") && has_prefix("scratch.")) return "a MiDaS / DPT depth model (dpt_hybrid)";
   if (has_prefix("pretrained.blocks.") && !has_prefix("depth_head."))
     return "a DINOv2 backbone without the Depth Anything head";
-  const AnnotatorFile other = identify_annotator(s);  // annotator_files.hpp: the one recognition
-  if (other.kind == "depth_anything" && !other.prefix.empty())
-    return "Depth Anything V2 weights under '" + other.prefix + "' (`gen convert FILE OUT --prefix " + other.prefix +
-           " --strip-prefix` removes it)";
-  if (!other.kind.empty()) return describe_kind(other.kind);
-  std::vector<NamedShape> named;
-  for (const auto& [n, shape] : s) named.push_back({n, shape});
-  const auto report = classify(named);
-  if (report.kind != ModelKind::Unknown) return std::string("a ") + kind_id(report.kind) + " file";
-  return "no model gen knows";
+  return describe_other_file(s, "depth_anything", "Depth Anything V2");
 }
 
 std::vector<std::int64_t> shape_of(const Shapes& s, const std::string& name, const std::string& subject) {

@@ -220,16 +220,7 @@ namespace {
 std::string looks_like(const Shapes& s) {
   if (s.count(kViT + "patch_embed.proj.weight") && s.count("scratch.output_conv.4.weight"))
     return "MiDaS DPT-Large or another DPT without the ResNet stem (gen runs DPT-Hybrid, dpt_hybrid-midas-501f0c75)";
-  const AnnotatorFile other = identify_annotator(s);  // annotator_files.hpp: the one recognition
-  if (other.kind == "midas" && !other.prefix.empty())
-    return "MiDaS weights under '" + other.prefix + "' (`gen convert FILE OUT --prefix " + other.prefix +
-           " --strip-prefix` removes it)";
-  if (!other.kind.empty()) return describe_kind(other.kind);
-  std::vector<NamedShape> named;
-  for (const auto& [n, shape] : s) named.push_back({n, shape});
-  const auto report = classify(named);
-  if (report.kind != ModelKind::Unknown) return std::string("a ") + kind_id(report.kind) + " file";
-  return "no model gen knows";
+  return describe_other_file(s, "midas", "MiDaS");
 }
 
 }  // namespace
@@ -244,12 +235,7 @@ MidasConfig infer_midas_config(const Shapes& s, const std::string& subject) {
   const auto bad = [&](const std::string& what) {
     fail(ErrorCode::ModelMismatch, subject, "not a MiDaS DPT-Hybrid file as dpt_hybrid-midas-501f0c75.pt is: " + what);
   };
-  const auto shape = [&](const std::string& name, std::size_t dims) {
-    const auto it = s.find(name);
-    if (it == s.end()) bad("no " + name);
-    if (it->second.size() != dims) bad(name + " has " + std::to_string(it->second.size()) + " dimensions");
-    return it->second;
-  };
+  const auto shape = [&](const std::string& name, std::size_t dims) { return required_shape(s, name, dims, bad); };
   MidasConfig c;
   const auto stem = shape(kResNet + "stem.conv.weight", 4);
   if (stem[1] != 3 || stem[2] != 7 || stem[3] != 7) bad("stem.conv.weight is not [C, 3, 7, 7]");

@@ -240,15 +240,7 @@ class NormalBaeNet : public Module {
 
 namespace {
 
-std::string looks_like(const Shapes& s) {
-  const AnnotatorFile other = identify_annotator(s);  // annotator_files.hpp: the one recognition
-  if (!other.kind.empty()) return describe_kind(other.kind);
-  std::vector<NamedShape> named;
-  for (const auto& [n, shape] : s) named.push_back({n, shape});
-  const auto report = classify(named);
-  if (report.kind != ModelKind::Unknown) return std::string("a ") + kind_id(report.kind) + " file";
-  return "no model gen knows";
-}
+std::string looks_like(const Shapes& s) { return describe_other_file(s); }
 
 }  // namespace
 
@@ -259,12 +251,7 @@ NormalBaeConfig infer_normalbae_config(const Shapes& s, const std::string& subje
   const auto bad = [&](const std::string& what) {
     fail(ErrorCode::ModelMismatch, subject, "not a NormalBAE file as scannet.pt is: " + what);
   };
-  const auto shape = [&](const std::string& name, std::size_t dims) {
-    const auto it = s.find(name);
-    if (it == s.end()) bad("no " + name);
-    if (it->second.size() != dims) bad(name + " has " + std::to_string(it->second.size()) + " dimensions");
-    return it->second;
-  };
+  const auto shape = [&](const std::string& name, std::size_t dims) { return required_shape(s, name, dims, bad); };
   NormalBaeConfig c;
   const auto stem = shape(kEnc + "conv_stem.weight", 4);
   if (stem[1] != 3 || stem[2] != 3 || stem[3] != 3) bad("conv_stem.weight is not [C, 3, 3, 3]");
