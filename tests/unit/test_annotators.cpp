@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "annotators/annotator_util.hpp"
+#include "annotator_test_util.hpp"
 #include "annotators/annotators.hpp"
 #include "annotators/mlsd.hpp"
 #include "gen/error.hpp"
@@ -74,7 +75,10 @@ ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr
 
 }  // namespace
 
-TEST(Annotators, MapsMatchControlnetAux) {
+namespace {
+
+// Every case of cases.json on `device`.
+void maps_match_controlnet_aux(c10::Device device) {
   const std::string dir = reference();
   const auto cases = test::read_json(dir + "/cases.json");
   ASSERT_GE(cases["cases"].size(), 30u);
@@ -84,30 +88,33 @@ TEST(Annotators, MapsMatchControlnetAux) {
     const std::string name = c["name"], spec = c["preprocess"];
     an::RunSettings s;
     s.resolution = c["resolution"];
+    s.device = device;
     const Image got = runner.run(src, spec, s, "photo");
     const Image want = to_rgb8(read_image(dir + "/" + name + ".png"));
     ASSERT_EQ(got.width, want.width) << name;
     ASSERT_EQ(got.height, want.height) << name;
-    int worst = 0;
-    std::size_t off = 0;
-    for (std::size_t i = 0; i < got.data8.size(); ++i) {
-      const int d = std::abs(got.data8[i] - want.data8[i]);
-      worst = std::max(worst, d);
-      off += d > 1;
-    }
+    const auto d = test::map_diff(got, want, 1);
     // Thresholded maps (safe, scribble) may flip a pixel where the reference's value sits on
     // the threshold: counted and bounded (0.5% of the values); the others: within 1 level.
     // M-LSD's lines: a line whose score, length or end sits on a threshold or an integer may
     // come or go (the network within 1e-4); its decoding alone is exact (MlsdDecodingAndDrawing...).
     const bool thresholded = spec.find("safe") != std::string::npos || spec.find("scribble") != std::string::npos ||
                              spec.rfind("mlsd", 0) == 0;
-    if (thresholded) EXPECT_LE(off, got.data8.size() / 200) << name << ": " << off << " values flipped";
-    else EXPECT_LE(worst, 1) << name;
-    if (worst > 0) std::printf("%s: max %d, %zu values off by more than 1 of %zu\n", name.c_str(), worst, off, got.data8.size());
+    if (thresholded) EXPECT_LE(d.over, got.data8.size() / 200) << name << ": " << d.over << " values flipped";
+    else EXPECT_LE(d.worst, 1) << name;
+    if (d.worst > 0)
+      std::printf("%s (%s): max %d, %zu values off by more than 1 of %zu\n", name.c_str(), device.str().c_str(),
+                  d.worst, d.over, d.values);
   }
 }
 
-TEST(Annotators, NetworkOutputsMatchControlnetAux) {
+}  // namespace
+
+GEN_TEST_CPU_AND_CUDA(Annotators, MapsMatchControlnetAux, maps_match_controlnet_aux)
+
+namespace {
+
+void network_outputs_match(c10::Device device) {
   const std::string dir = reference();
   const auto raw = SafetensorsCheckpoint::open(dir + "/raw.safetensors");
   an::Annotators runner(dir);
@@ -117,14 +124,14 @@ TEST(Annotators, NetworkOutputsMatchControlnetAux) {
     for (int res : {128, 64}) {
       const std::string name = spec + "_" + std::to_string(res);
       const auto parsed = an::parse_annotator(spec);
-      const auto net = runner.network(parsed, c10::Device(c10::kCPU));
+      const auto net = runner.network(parsed, device);
       const std::string kind = parsed.info->kind;
       at::InferenceMode guard;
-      const auto outputs = net->forward(an::network_input(kind, an::resize_image(src, res), c10::Device(c10::kCPU)));
+      const auto outputs = net->forward(an::network_input(kind, an::resize_image(src, res), device));
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         const std::string key = kind == "hed" ? name + "." + std::to_string(i) : name;
         const auto want = load_tensor(raw, key, at::kFloat, at::kCPU);
-        const double err = test::relative_error(outputs[i][0][0], want);
+        const double err = test::relative_error(outputs[i][0][0].cpu(), want);
         EXPECT_LE(err, 1e-4) << key;
         ++compared;
       }
@@ -132,35 +139,41 @@ TEST(Annotators, NetworkOutputsMatchControlnetAux) {
   EXPECT_EQ(compared, 2 * (5 + 1 + 1 + 1));
 }
 
-// lineart_anime and M-LSD: the network input as gen makes it against the one the reference fed
-// (M-LSD: equal; lineart_anime: its uint8 INTER_CUBIC resize within 1 level, OpenCV 4.6 vs 4.10),
-// and the network on the reference's input within 1e-4 relative (M-LSD: all 9 channels).
-TEST(Annotators, LineartAnimeAndMlsdNetworksMatchControlnetAux) {
+void lineart_anime_and_mlsd_match(c10::Device device) {
   const std::string dir = reference();
   const auto raw = SafetensorsCheckpoint::open(dir + "/raw.safetensors");
   an::Annotators runner(dir);
   const cv::Mat src = an::to_mat(photo());
-  const c10::Device cpu(c10::kCPU);
   int compared = 0;
   for (const std::string spec : {"lineart_anime", "mlsd"})
     for (int res : {128, 64}) {
       const std::string name = spec + "_" + std::to_string(res);
       const auto parsed = an::parse_annotator(spec);
-      const auto net = runner.network(parsed, cpu);
+      const auto net = runner.network(parsed, device);
       at::InferenceMode guard;
-      const auto input = an::network_input(parsed.info->kind, an::resize_image(src, res), cpu);
+      const auto input = an::network_input(parsed.info->kind, an::resize_image(src, res), device).cpu();
       const auto want_input = load_tensor(raw, name + ".input", at::kFloat, at::kCPU);
       ASSERT_EQ(input.sizes(), want_input.sizes()) << name;
       const double input_diff = (input - want_input).abs().max().item<double>();
       EXPECT_LE(input_diff, spec == "mlsd" ? 0.0 : 1.0 / 127.5 + 1e-6) << name;
-      const auto out = net->forward(want_input).at(0);
+      const auto out = net->forward(want_input.to(device)).at(0).cpu();
       const double err = test::relative_error(out[0], load_tensor(raw, name, at::kFloat, at::kCPU));
       EXPECT_LE(err, 1e-4) << name;
-      std::printf("%s: input max diff %g, output relative error %g\n", name.c_str(), input_diff, err);
+      std::printf("%s (%s): input max diff %g, output relative error %g\n", name.c_str(), device.str().c_str(),
+                  input_diff, err);
       ++compared;
     }
   EXPECT_EQ(compared, 4);
 }
+
+}  // namespace
+
+GEN_TEST_CPU_AND_CUDA(Annotators, NetworkOutputsMatchControlnetAux, network_outputs_match)
+
+// lineart_anime and M-LSD: the network input as gen makes it against the one the reference fed
+// (M-LSD: equal; lineart_anime: its uint8 INTER_CUBIC resize within 1 level, OpenCV 4.6 vs 4.10),
+// and the network on the reference's input within 1e-4 relative (M-LSD: all 9 channels).
+GEN_TEST_CPU_AND_CUDA(Annotators, LineartAnimeAndMlsdNetworksMatchControlnetAux, lineart_anime_and_mlsd_match)
 
 // M-LSD's decoding (pred_lines after the network) and MLSDdetector's drawing on a synthetic
 // network output that holds lines (tools/controlnet_aux_reference.py, mlsd_synthetic): the same

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "annotator_test_util.hpp"
 #include "annotators/depth_anything.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
@@ -95,30 +96,33 @@ TEST(DepthAnything, PreprocessingMatchesTheOriginalRepo) {
   EXPECT_EQ(depth_anything_input_size(640, 480, 518), (std::pair<int, int>{686, 518}));
 }
 
-TEST(DepthAnything, NetworkMatchesTransformersBothFormats) {
+namespace {
+
+void network_matches(c10::Device device) {
   Io io;
   for (const std::string file : {"depth_anything_v2_tiny.pth", "depth_anything_v2_tiny.safetensors"}) {
-    auto m = load_depth_anything(data(file));
+    auto m = load_depth_anything(data(file), device);
     c10::InferenceMode inference;
     for (const std::string k : {"a", "b"}) {
       m.pos_embed = PosEmbedResize::TargetSize;  // transformers' Dinov2
-      const auto hf = relative_error(depth_anything_forward(m, io["input." + k]), io["depth_hf." + k]);
+      const auto hf = relative_error(depth_anything_forward(m, io["input." + k].to(device)).cpu(), io["depth_hf." + k]);
       EXPECT_LE(hf, kTolerance) << file << " " << k;
       m.pos_embed = PosEmbedResize::Original;  // the original DINOv2 (+0.1 scale factor)
-      const auto orig = relative_error(depth_anything_forward(m, io["input." + k]), io["depth_orig." + k]);
+      const auto orig =
+          relative_error(depth_anything_forward(m, io["input." + k].to(device)).cpu(), io["depth_orig." + k]);
       EXPECT_LE(orig, kTolerance) << file << " " << k;
-      std::cout << file << " image " << k << ": relative error " << hf << " (transformers), " << orig
+      std::cout << file << " (" << device.str() << ") image " << k << ": relative error " << hf << " (transformers), " << orig
                 << " (original interpolation)\n";
     }
   }
 }
 
-TEST(DepthAnything, MapWithinOneLevel) {
+void map_within_one_level(c10::Device device) {
   Io io;
-  auto m = load_depth_anything(data("depth_anything_v2_tiny.pth"));
+  auto m = load_depth_anything(data("depth_anything_v2_tiny.pth"), device);
   for (const std::string k : {"a", "b"}) {
     const auto img = image(k);
-    EXPECT_LE(relative_error(depth_anything_depth(m, img, kInputSize), io["depth_full." + k]), kTolerance) << k;
+    EXPECT_LE(relative_error(depth_anything_depth(m, img, kInputSize).cpu(), io["depth_full." + k]), kTolerance) << k;
     const auto map = depth_anything_map(m, img, kInputSize);
     const auto want = io["map." + k];
     ASSERT_EQ(map.width, img.width);
@@ -134,10 +138,16 @@ TEST(DepthAnything, MapWithinOneLevel) {
         EXPECT_EQ(map.at(x, y, 0), map.at(x, y, 2));
       }
     EXPECT_LE(worst, 1) << k;
-    std::cout << "image " << k << ": " << differing << " of " << map.width * map.height
+    std::cout << "image " << k << " (" << device.str() << "): " << differing << " of " << map.width * map.height
               << " pixels differ by 1 level from the reference map\n";
   }
 }
+
+}  // namespace
+
+GEN_TEST_CPU_AND_CUDA(DepthAnything, NetworkMatchesTransformersBothFormats, network_matches)
+
+GEN_TEST_CPU_AND_CUDA(DepthAnything, MapWithinOneLevel, map_within_one_level)
 
 TEST(DepthAnything, BadInputsOneMessageEach) {
   // A missing file.

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "annotator_test_util.hpp"
 #include "annotators/annotator_files.hpp"
 #include "annotators/annotator_util.hpp"
 #include "annotators/annotators.hpp"
@@ -104,27 +105,30 @@ TEST(Midas, ConfigFromTheOriginalKeys) {
   EXPECT_EQ(an::preprocess_names_for("midas"), (std::vector<std::string>{"midas", "normal_midas"}));
 }
 
-TEST(Midas, NetworkMatchesControlnetAuxBothFormats) {
+namespace {
+
+void network_matches(c10::Device device) {
   const std::string dir = reference();
   const auto raw = SafetensorsCheckpoint::open(dir + "/raw.safetensors");
   const cv::Mat src = an::to_mat(photo());
   for (const std::string file : {kStem + ".pt", kStem + ".safetensors"}) {
-    const auto m = an::load_midas(dir + "/" + file);
+    const auto m = an::load_midas(dir + "/" + file, device);
     for (const std::string size : {"128x128", "192x256"}) {
       const int res = size == "128x128" ? 128 : 192;
       const auto want_in = load_tensor(raw, "input." + size, at::kFloat, at::kCPU);
       // MidasDetector's input: resize_image to the detect resolution, / 127.5 - 1.
-      const auto x = an::midas_input(an::to_image(an::resize_image(src, res)), at::kCPU);
+      const auto x = an::midas_input(an::to_image(an::resize_image(src, res)), device).cpu();
       EXPECT_LE(relative_error(x, want_in), 1e-6) << size;
       c10::InferenceMode guard;
-      const double err = relative_error(an::midas_forward(m, want_in), load_tensor(raw, "depth." + size, at::kFloat, at::kCPU));
+      const double err = relative_error(an::midas_forward(m, want_in.to(device)).cpu(),
+                                        load_tensor(raw, "depth." + size, at::kFloat, at::kCPU));
       EXPECT_LE(err, 1e-4) << file << " " << size;
-      std::printf("%s %s: depth relative error %.3g\n", file.c_str(), size.c_str(), err);
+      std::printf("%s %s (%s): depth relative error %.3g\n", file.c_str(), size.c_str(), device.str().c_str(), err);
     }
   }
 }
 
-TEST(Midas, MapsMatchControlnetAux) {
+void maps_match(c10::Device device) {
   const std::string dir = reference();
   const auto cases = test::read_json(dir + "/cases.json");
   ASSERT_EQ(cases["cases"].size(), 6u);
@@ -134,22 +138,24 @@ TEST(Midas, MapsMatchControlnetAux) {
     const std::string name = c["name"], spec = c["preprocess"];
     an::RunSettings s;
     s.resolution = c["resolution"];
+    s.device = device;
     const Image got = runner.run(src, spec, s, "photo");
     const Image want = to_rgb8(read_image(dir + "/" + name + ".png"));
     ASSERT_EQ(got.width, want.width) << name;
     ASSERT_EQ(got.height, want.height) << name;
-    int worst = 0;
-    std::size_t off = 0;
-    for (std::size_t i = 0; i < got.data8.size(); ++i) {
-      const int d = std::abs(got.data8[i] - want.data8[i]);
-      worst = std::max(worst, d);
-      off += d > 1;
-    }
-    if (spec.rfind("normal_midas", 0) == 0) EXPECT_LE(off, got.data8.size() / 200) << name << ": " << off << " values flipped";
-    else EXPECT_LE(worst, 1) << name;
-    std::printf("%s: max %d, %zu values off by more than 1 of %zu\n", name.c_str(), worst, off, got.data8.size());
+    const auto d = test::map_diff(got, want, 1);
+    if (spec.rfind("normal_midas", 0) == 0) EXPECT_LE(d.over, d.values / 200) << name << ": " << d.over << " values flipped";
+    else EXPECT_LE(d.worst, 1) << name;
+    std::printf("%s (%s): max %d, %zu values off by more than 1 of %zu\n", name.c_str(), device.str().c_str(), d.worst,
+                d.over, d.values);
   }
 }
+
+}  // namespace
+
+GEN_TEST_CPU_AND_CUDA(Midas, NetworkMatchesControlnetAuxBothFormats, network_matches)
+
+GEN_TEST_CPU_AND_CUDA(Midas, MapsMatchControlnetAux, maps_match)
 
 TEST(Midas, NormalMapFormulaOnAKnownDepth) {
   // A ramp in x (Sobel x = 8 per pixel step of 1, y = 0), its left quarter under bg_th: there

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "annotator_test_util.hpp"
 #include "annotators/annotator_files.hpp"
 #include "annotators/annotator_util.hpp"
 #include "annotators/annotators.hpp"
@@ -128,27 +129,30 @@ TEST(NormalBae, ConfigFromTheOriginalKeys) {
   EXPECT_TRUE(at::equal(an::normalbae_forward(b, x), an::normalbae_forward(m, x)));
 }
 
-TEST(NormalBae, NetworkMatchesControlnetAuxBothFormats) {
+namespace {
+
+void network_matches(c10::Device device) {
   const std::string dir = reference();
   const auto raw = SafetensorsCheckpoint::open(dir + "/raw.safetensors");
   const cv::Mat src = an::to_mat(photo());
   for (const std::string file : {kStem + ".pt", kStem + ".safetensors"}) {
-    const auto m = an::load_normalbae(dir + "/" + file);
+    const auto m = an::load_normalbae(dir + "/" + file, device);
     for (const std::string size : {"64x64", "192x256"}) {
       const int res = size == "64x64" ? 64 : 192;
       const auto want_in = load_tensor(raw, "input." + size, at::kFloat, at::kCPU);
       // NormalBaeDetector's input: resize_image to the detect resolution, / 255, ImageNet normalisation.
-      const auto x = an::normalbae_input(an::to_image(an::resize_image(src, res)), at::kCPU);
+      const auto x = an::normalbae_input(an::to_image(an::resize_image(src, res)), device).cpu();
       EXPECT_LE(relative_error(x, want_in), 1e-6) << size;
       c10::InferenceMode guard;
-      const double err = relative_error(an::normalbae_forward(m, want_in), load_tensor(raw, "normal." + size, at::kFloat, at::kCPU));
+      const double err = relative_error(an::normalbae_forward(m, want_in.to(device)).cpu(),
+                                        load_tensor(raw, "normal." + size, at::kFloat, at::kCPU));
       EXPECT_LE(err, 1e-4) << file << " " << size;
-      std::printf("%s %s: out_res1 relative error %.3g\n", file.c_str(), size.c_str(), err);
+      std::printf("%s %s (%s): out_res1 relative error %.3g\n", file.c_str(), size.c_str(), device.str().c_str(), err);
     }
   }
 }
 
-TEST(NormalBae, MapsMatchControlnetAux) {
+void maps_match(c10::Device device) {
   const std::string dir = reference();
   const auto cases = test::read_json(dir + "/cases.json");
   ASSERT_EQ(cases["cases"].size(), 2u);
@@ -158,21 +162,22 @@ TEST(NormalBae, MapsMatchControlnetAux) {
     const std::string name = c["name"], spec = c["preprocess"];
     an::RunSettings s;
     s.resolution = c["resolution"];
+    s.device = device;
     const Image got = runner.run(src, spec, s, "photo");
     const Image want = to_rgb8(read_image(dir + "/" + name + ".png"));
     ASSERT_EQ(got.width, want.width) << name;
     ASSERT_EQ(got.height, want.height) << name;
-    int worst = 0;
-    std::size_t off = 0;
-    for (std::size_t i = 0; i < got.data8.size(); ++i) {
-      const int d = std::abs(got.data8[i] - want.data8[i]);
-      worst = std::max(worst, d);
-      off += d > 0;
-    }
-    EXPECT_LE(worst, 1) << name;
-    std::printf("%s: max %d, %zu values off of %zu\n", name.c_str(), worst, off, got.data8.size());
+    const auto d = test::map_diff(got, want, 0);
+    EXPECT_LE(d.worst, 1) << name;
+    std::printf("%s (%s): max %d, %zu values off of %zu\n", name.c_str(), device.str().c_str(), d.worst, d.over, d.values);
   }
 }
+
+}  // namespace
+
+GEN_TEST_CPU_AND_CUDA(NormalBae, NetworkMatchesControlnetAuxBothFormats, network_matches)
+
+GEN_TEST_CPU_AND_CUDA(NormalBae, MapsMatchControlnetAux, maps_match)
 
 TEST(NormalBae, MapFormulaOnKnownNormals) {
   // ((n + 1) · 0.5).clip(0, 1) · 255, truncated; x, y, z → R, G, B; kappa ignored.

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "core/sha256.hpp"
+#include "annotator_test_util.hpp"
 #include "annotators/openpose.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
@@ -298,45 +299,51 @@ double rel_err(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-12);
 }
 
-TEST(OpenposeNets, MatchTheReference) {
+namespace {
+
+void nets_match(c10::Device device) {
   const std::string dir = nets_dir();
   ASSERT_FALSE(dir.empty()) << "tools/openpose_reference.py nets failed (see the .log beside the build's tests/openpose_nets)";
   const auto ref = gen::SafetensorsCheckpoint::open(dir + "/nets.safetensors");
   auto t = [&](const char* n) { return gen::view_tensor(ref, n).to(at::kFloat); };
-  const c10::Device cpu(c10::kCPU);
+  auto on = [&](const char* n) { return t(n).to(device); };
   c10::InferenceMode inference;
   {
-    const auto body = an::load_openpose_body(dir + "/body_pose_model.pth", cpu);
-    const auto [l1, l2] = body->forward(t("x_body"));
-    EXPECT_LE(rel_err(l1, t("body_L1")), 1e-4);
-    EXPECT_LE(rel_err(l2, t("body_L2")), 1e-4);
+    const auto body = an::load_openpose_body(dir + "/body_pose_model.pth", device);
+    const auto [l1, l2] = body->forward(on("x_body"));
+    EXPECT_LE(rel_err(l1.cpu(), t("body_L1")), 1e-4);
+    EXPECT_LE(rel_err(l2.cpu(), t("body_L2")), 1e-4);
     // The whole path around the network (resize, pad, upscale, resize back) on a 72 x 56 image.
     const at::Tensor img = gen::view_tensor(ref, "image").contiguous();
     std::vector<double> heat, paf;
-    an::body_maps(*body, cpu, img.data_ptr<std::uint8_t>(), 72, 56, heat, paf);
+    an::body_maps(*body, device, img.data_ptr<std::uint8_t>(), 72, 56, heat, paf);
     const at::Tensor ours = at::from_blob(heat.data(), {19, 72, 56}, at::kDouble).slice(0, 0, 18);
     EXPECT_LE(rel_err(ours, gen::view_tensor(ref, "body_heat")), 1e-4);
   }
   for (const char* file : {"/hand_pose_model.pth", "/hand_pose_model.safetensors"}) {
-    const auto hand = an::load_openpose_hand(dir + file, cpu);
-    EXPECT_LE(rel_err(hand->forward(t("x_hand")), t("hand")), 1e-4) << file;
+    const auto hand = an::load_openpose_hand(dir + file, device);
+    EXPECT_LE(rel_err(hand->forward(on("x_hand")).cpu(), t("hand")), 1e-4) << file;
   }
   {
     // Hand.__call__ before its peaks: blur, four sizes, maps averaged at 128 x 128 (a 36 x 36 crop).
-    const auto hand = an::load_openpose_hand(dir + "/hand_pose_model.pth", cpu);
+    const auto hand = an::load_openpose_hand(dir + "/hand_pose_model.pth", device);
     const at::Tensor himg = gen::view_tensor(ref, "hand_image").contiguous();
-    auto maps = an::hand_maps(*hand, cpu, himg.data_ptr<std::uint8_t>(), 36, 36);
+    auto maps = an::hand_maps(*hand, device, himg.data_ptr<std::uint8_t>(), 36, 36);
     const at::Tensor ours = at::from_blob(maps.data(), {22, 128, 128}, at::kDouble).slice(0, 0, 21);
     EXPECT_LE(rel_err(ours, gen::view_tensor(ref, "hand_heat")), 1e-4);
   }
-  const auto face = an::load_openpose_face(dir + "/facenet.pth", cpu);
-  EXPECT_LE(rel_err(face->forward(t("x_face")), t("face")), 1e-4);
+  const auto face = an::load_openpose_face(dir + "/facenet.pth", device);
+  EXPECT_LE(rel_err(face->forward(on("x_face")).cpu(), t("face")), 1e-4);
   // Face.__call__: resize to 384, network, bilinear back to the crop.
   const at::Tensor fimg = gen::view_tensor(ref, "face_image").contiguous();
-  const auto maps = an::face_maps(*face, cpu, fimg.data_ptr<std::uint8_t>(), 30, 26);
+  const auto maps = an::face_maps(*face, device, fimg.data_ptr<std::uint8_t>(), 30, 26);
   const at::Tensor ours = at::from_blob(const_cast<float*>(maps.data()), {71, 30, 26}, at::kFloat);
   EXPECT_LE(rel_err(ours, gen::view_tensor(ref, "face_maps")), 1e-4);
 }
+
+}  // namespace
+
+GEN_TEST_CPU_AND_CUDA(OpenposeNets, MatchTheReference, nets_match)
 
 TEST(OpenposeNets, WrongFilesAreNamed) {
   const std::string dir = nets_dir();
