@@ -2,11 +2,12 @@
 # Packs what a GPU session carries to the device machine (the device tool): the built
 # `gen` and `gen_tests`, the shared libraries they need that the device image lacks (not
 # libtorch: the device's python3 holds the same torch 2.11 cu130; not the C runtime), the
-# diffusers wheel of our virtualenv (the side-by-side reference)
-# and the CLIP vocabulary. With the tracked files it must stay under the device's 64 MiB. Into .gpu/ (ignored by git); scripts/gpu_run.sh runs there.
+# diffusers and controlnet-aux wheels of our virtualenv (the side-by-side references) and the CLIP
+# vocabulary, as one archive, .gpu/pack.tar.xz (ignored by git): with the tracked files it must
+# stay under the device's 64 MiB. scripts/gpu_run.sh unpacks it there and runs.
 #
 #   bash scripts/gpu_pack.sh            # after the README's build (build/, GEN_CUDA=ON)
-#   device run: carry [".gpu"], command "bash scripts/gpu_run.sh tests|bench|all"
+#   device run: carry [".gpu"], command "bash scripts/gpu_run.sh tests|bench|side|psnr|annotators"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${GEN_GPU_BUILD:-build}
@@ -33,12 +34,20 @@ done
 VOCAB=$B/share/gen/clip/bpe_simple_vocab_16e6.txt.gz
 [[ -f $VOCAB ]] || { echo "gpu_pack: $VOCAB is missing (scripts/setup.sh fetches it)" >&2; exit 1; }
 cp "$VOCAB" "$B/share/gen/clip/LICENSE" .gpu/share/gen/clip/
-# The reference side: diffusers as in our virtualenv, as a wheel (pure Python), and the one
-# package it needs that the device image lacks; the image's transformers 5.17 and
-# huggingface_hub 1.33 satisfy it (and carrying transformers would pass the 64 MiB limit).
+# The reference side: diffusers and controlnet-aux as in our virtualenv, as wheels (pure Python),
+# and the one package diffusers needs that the device image lacks; the image's transformers 5.17,
+# huggingface_hub 1.33, timm, einops, scipy, scikit-image and opencv-python-headless satisfy the
+# rest (and carrying transformers would pass the 64 MiB limit).
 PY=$(bash scripts/venv.sh)/bin/python
-pins=$("$PY" -m pip list --format=freeze 2>/dev/null | grep -iE '^(diffusers|importlib[-_]metadata)==')
+pins=$("$PY" -m pip list --format=freeze 2>/dev/null | grep -iE '^(diffusers|importlib[-_]metadata|controlnet[-_]aux)==')
 # shellcheck disable=SC2086
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .gpu/whl $pins
-du -sh .gpu .gpu/*
+# What travels is the tracked tree (about 21 MB) plus .gpu, 64 MiB in all: the binaries and
+# libraries (about 55 MB) travel as one xz archive (about a third of that); gpu_run.sh unpacks it.
+tar -C .gpu -cf - bin lib share whl source_dir | xz -T2 -6 >.gpu.tar.xz
+rm -rf .gpu && mkdir .gpu && mv .gpu.tar.xz .gpu/pack.tar.xz
+tracked=$(git ls-files -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+packed=$(du -b .gpu/pack.tar.xz | cut -f1)
+echo "gpu_pack: .gpu/pack.tar.xz $((packed >> 20)) MiB + tracked files $((tracked >> 20)) MiB (limit 64 MiB)"
+(( packed + tracked < 64 << 20 )) || { echo "gpu_pack: over the device's 64 MiB" >&2; exit 1; }

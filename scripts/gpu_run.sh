@@ -12,6 +12,10 @@
 #   bash scripts/gpu_run.sh side    # tools/bench_gpu.py: diffusers vs gen, W1 and W2
 #   bash scripts/gpu_run.sh psnr    # W1's request on the full-size random SD 1.5: fp16 and bf16
 #                                   # on the GPU vs fp32 on the CPU (tools/psnr.py, target 30 dB)
+#   bash scripts/gpu_run.sh annotators  # the annotators' unit tests, CUDA cases included (true
+#                                   # fp32 against controlnet-aux's CPU fixtures), then
+#                                   # tools/bench_annotators.py: gen and controlnet-aux side by
+#                                   # side on the GPU, full-size random weights, 512x512
 #
 # It also runs here (no GPU): the GPU tests then skip and the benchmarks stop at "no CUDA".
 set -uo pipefail
@@ -22,6 +26,8 @@ OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
 PY=${GEN_GPU_PYTHON:-python3}
 GEN=$ROOT/.gpu/bin/gen
+# gpu_pack.sh sends the binaries as one archive (the 64 MiB limit on what travels).
+if [[ ! -x $GEN && -f .gpu/pack.tar.xz ]]; then xz -dc .gpu/pack.tar.xz | tar -C .gpu -xf - || exit 1; fi
 [[ -x $GEN ]] || { echo "gpu_run: .gpu/ is missing: run scripts/gpu_pack.sh here and carry .gpu" >&2; exit 1; }
 
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gen-site .gpu/whl/*.whl ||
@@ -113,5 +119,26 @@ PY
       echo "cuda $d vs cpu fp32: $("$PY" tools/psnr.py "$OUT/w1-cuda-$d.png" "$OUT/w1-cpu-fp32.png")" | tee -a "$OUT/psnr.txt"
     done
     ;;
-  *) echo "gpu_run: mode must be tests, bench, side or psnr" >&2; exit 2 ;;
+  annotators)
+    [[ $has_gpu == 1 ]] || { echo "gpu_run annotators: no CUDA device"; exit 1; }
+    # The fixtures are made there by the reference scripts (controlnet-aux from .gpu/whl).
+    .gpu/bin/gen_tests --gtest_brief=1 \
+      --gtest_filter='Annotators.*:Midas.*:DepthAnything.*:NormalBae.*:Openpose*.*' 2>&1 |
+      tee "$OUT/annotator_tests.txt" | grep -E '^\[|(cuda|CUDA)' | tail -60
+    # Side by side on the GPU (the reference's detectors moved with .to("cuda")), then the
+    # torch default's TF32 question answered by the maps: gen CUDA vs gen CPU, same weights.
+    "$PY" tools/bench_annotators.py --gen "$GEN" --dir /tmp/annb --device cuda --threads 16 --repeats 10 \
+      --warmup 2 --annotators hed pidinet lineart lineart_coarse lineart_anime mlsd openpose lineart_standard \
+      shuffle depth_anything midas normal_midas normal_bae 2>&1 | tee "$OUT/bench_annotators_cuda.txt"
+    cp /tmp/annb/bench_annotators.json "$OUT/" 2>/dev/null
+    for a in hed pidinet lineart lineart_anime mlsd midas normal_bae; do
+      spec=$a; [[ $a == normal_bae ]] && spec="normal_bae:file=/tmp/annb/scannet.safetensors"
+      for d in cpu cuda; do
+        "$GEN" preprocess /tmp/annb/picture.png --preprocess "$spec" --annotator-dir /tmp/annb --device $d \
+          -o "$OUT/map-$a-$d.png" 2>>"$OUT/maps.txt" || echo "$a $d: failed" | tee -a "$OUT/maps.txt"
+      done
+      echo "$a: cuda vs cpu $("$PY" tools/psnr.py "$OUT/map-$a-cuda.png" "$OUT/map-$a-cpu.png")" | tee -a "$OUT/maps.txt"
+    done
+    ;;
+  *) echo "gpu_run: mode must be tests, bench, side, psnr or annotators" >&2; exit 2 ;;
 esac
