@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <cstdio>
 
+#include "annotators/registry.hpp"
 #include "commands.hpp"
 #include "gen/control.hpp"
 #include "gen/engine.hpp"
@@ -24,11 +25,10 @@ Command register_preprocess(CLI::App& app) {
   auto* sub = app.add_subcommand("preprocess", "Write the control map gen would use for an image");
   sub->add_option("IMAGE", o->image, "The control image (PNG/JPEG)")->required();
   sub->add_option("-o,--output", o->output, "The map to write (PNG)")->required();
+  // The annotators' names and options from their one table (annotators/registry.cpp).
   sub->add_option("--preprocess", o->preprocess,
-                  "none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, or an annotator: hed[:safe][:scribble], "
-                  "pidinet[:safe][:scribble], lineart, lineart_coarse, lineart_anime, lineart_standard, shuffle[:seed=N], color, "
-                  "mlsd[:score=S][:distance=D], depth_anything "
-                  "(docs/preprocessors.md)")
+                  "none, canny:LOW:HIGH, invert, threshold:T, tile_resample:R, or an annotator: " +
+                      annotators::annotator_names_text() + " (docs/preprocessors.md)")
       ->capture_default_str();
   sub->add_option("--preprocess-resolution", o->annotate.resolution,
                   "Annotators: the photo's short side for detection and the map's (64-4096)")
