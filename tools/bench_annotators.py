@@ -8,8 +8,11 @@ thread count (torch.set_num_threads here, --threads for gen).
 
 gen: `gen bench -w annotators --json` (weights loaded once, each map timed as `gen preprocess`
 makes it: detect and image resolution 512). Reference: the controlnet-aux detector called with
-detect_resolution=image_resolution=512 (hed, pidinet, lineart, lineart_coarse, lineart_standard,
-midas and normal_midas: MidasDetector over the DPT-Hybrid of tools/make_annotator_files.py);
+detect_resolution=image_resolution=512, on the same device as gen (--device; the detectors' .to())
+(hed, pidinet, lineart, lineart_coarse, lineart_anime, mlsd with thresholds 0.1/0.1, openpose (body
+only: random weights find no people, so no hand or face crops run on either side), lineart_standard,
+shuffle (gen seeded, the reference from numpy's global state), midas and normal_midas: MidasDetector
+over the DPT-Hybrid of tools/make_annotator_files.py);
 depth_anything (not in controlnet-aux 0.0.10): transformers' DepthAnythingForDepthEstimation
 (vits size) with the original repo's preprocessing (tools/depth_anything_reference.py:
 network_input at 518, the original position-embedding resize), bilinear to the picture size,
@@ -36,8 +39,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_annotator_files as maf  # noqa: E402
 
-DEFAULT = ["hed", "pidinet", "lineart", "lineart_coarse", "lineart_standard", "depth_anything"]
+DEFAULT = ["hed", "pidinet", "lineart", "lineart_coarse", "lineart_anime", "mlsd", "openpose", "lineart_standard",
+           "shuffle", "depth_anything"]
+# annotator → tools/make_annotator_files.py --full KIND
 WEIGHTS = {"hed": "hed", "pidinet": "pidinet", "lineart": "lineart", "lineart_coarse": "lineart_coarse",
+           "lineart_anime": "lineart_anime", "mlsd": "mlsd", "openpose": "openpose",
            "midas": "midas", "normal_midas": "midas"}
 
 
@@ -53,7 +59,7 @@ def picture(size=512):
     return np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
 
 
-def reference_runners(d, names):
+def reference_runners(d, names, device):
     from controlnet_aux.hed import ControlNetHED_Apache2, HEDdetector
     from controlnet_aux.lineart import Generator, LineartDetector
     from controlnet_aux.lineart_standard import LineartStandardDetector
@@ -68,12 +74,12 @@ def reference_runners(d, names):
     if "hed" in names:
         net = ControlNetHED_Apache2().float().eval()
         net.load_state_dict(load("ControlNetHED.pth"))
-        det = HEDdetector(net)
+        det = HEDdetector(net).to(device)
         run["hed"] = lambda p: det(p, **kw)
     if "pidinet" in names:
         net = pidinet().eval()
         net.load_state_dict({k.replace("module.", ""): v for k, v in load("table5_pidinet.pth")["state_dict"].items()})
-        det_p = PidiNetDetector(net)
+        det_p = PidiNetDetector(net).to(device)
         run["pidinet"] = lambda p: det_p(p, **kw)
     if "lineart" in names or "lineart_coarse" in names:
         g1, g2 = Generator(3, 1, 3).eval(), Generator(3, 1, 3).eval()
@@ -81,14 +87,42 @@ def reference_runners(d, names):
             g1.load_state_dict(load("sk_model.pth"))
         if "lineart_coarse" in names:
             g2.load_state_dict(load("sk_model2.pth"))
-        det_l = LineartDetector(g1, g2)
+        det_l = LineartDetector(g1, g2).to(device)
         run["lineart"] = lambda p: det_l(p, coarse=False, **kw)
         run["lineart_coarse"] = lambda p: det_l(p, coarse=True, **kw)
     if "lineart_standard" in names:
         det_s = LineartStandardDetector()
         run["lineart_standard"] = lambda p: det_s(p, detect_resolution=512, output_type="np")
+    if "lineart_anime" in names:
+        import functools
+
+        from controlnet_aux.lineart_anime import LineartAnimeDetector, UnetGenerator
+        norm = functools.partial(torch.nn.InstanceNorm2d, affine=False, track_running_stats=False)
+        net = UnetGenerator(3, 1, 8, 64, norm_layer=norm, use_dropout=False)  # as from_pretrained builds it
+        net.load_state_dict({k.replace("module.", ""): v for k, v in load("netG.pth").items()})
+        det_a = LineartAnimeDetector(net.eval()).to(device)
+        run["lineart_anime"] = lambda p: det_a(p, **kw)
+    if "mlsd" in names:
+        from controlnet_aux.mlsd import MLSDdetector
+        from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
+        net = MobileV2_MLSD_Large()
+        net.load_state_dict(load("mlsd_large_512_fp32.pth"), strict=True)
+        det_ml = MLSDdetector(net.eval()).to(device)
+        run["mlsd"] = lambda p: det_ml(p, thr_v=0.1, thr_d=0.1, **kw)
+    if "openpose" in names:
+        from controlnet_aux.open_pose import OpenposeDetector
+        from controlnet_aux.open_pose.body import Body
+        body = Body(os.path.join(d, "body_pose_model.pth"))
+        body.to(device)
+        det_o = OpenposeDetector(body)
+        run["openpose"] = lambda p: det_o(p, include_body=True, include_hand=False, include_face=False, **kw)
+    if "shuffle" in names:
+        from controlnet_aux.shuffle import ContentShuffleDetector
+        det_sh = ContentShuffleDetector()
+        np.random.seed(18)
+        run["shuffle"] = lambda p: det_sh(p, **kw)
     if "depth_anything" in names:
-        run["depth_anything"] = depth_reference(d)
+        run["depth_anything"] = depth_reference(d, device)
     if "midas" in names or "normal_midas" in names:
         from controlnet_aux.midas import MidasDetector
 
@@ -101,18 +135,18 @@ def reference_runners(d, names):
             def forward(self, x):
                 return self.model(x)
 
-        det_m = MidasDetector(Inference().eval())
+        det_m = MidasDetector(Inference().eval()).to(device)
         run["midas"] = lambda p: det_m(p, **kw)
         run["normal_midas"] = lambda p: det_m(p, depth_and_normal=True, **kw)[1]
     if "normal_bae" in names:
         import normalbae_reference
         from controlnet_aux.normalbae import NormalBaeDetector
-        det_n = NormalBaeDetector(normalbae_reference.make_model(d, full=True))  # writes d/scannet.pt
+        det_n = NormalBaeDetector(normalbae_reference.make_model(d, full=True)).to(device)  # writes d/scannet.pt
         run["normal_bae"] = lambda p: det_n(p, **kw)
     return run
 
 
-def depth_reference(d):
+def depth_reference(d, device):
     """transformers' model (vits size, random weights) and its original-layout copy for gen, written
     here from the same model so both run the same weights."""
     import depth_anything_reference as dar
@@ -133,12 +167,13 @@ def depth_reference(d):
     save_file(dar.original_state_dict(model), os.path.join(d, "depth_anything_v2_vits.safetensors"))
     emb = model.backbone.embeddings
     emb.interpolate_pos_encoding = dar.original_interpolation.__get__(emb)
+    model.to(device)
 
     def run(p):
-        x = dar.network_input(p, 518)
+        x = dar.network_input(p, 518).to(device)
         with torch.no_grad():
             depth = model(pixel_values=x).predicted_depth[:, None]
-            depth = torch.nn.functional.interpolate(depth, p.shape[:2], mode="bilinear", align_corners=True)[0, 0]
+            depth = torch.nn.functional.interpolate(depth, p.shape[:2], mode="bilinear", align_corners=True)[0, 0].cpu()
         depth = (depth - depth.min()) / (depth.max() - depth.min()) * 255.0
         return depth.numpy().astype(np.uint8)
     return run
@@ -184,15 +219,15 @@ def main():
             specs.append(n + ":file=" + os.path.join(a.dir, "depth_anything_v2_vits.safetensors"))
         elif n == "normal_bae":  # likewise (reference_runners writes scannet.pt; converted below)
             specs.append(n + ":file=" + os.path.join(a.dir, "scannet.safetensors"))
+        elif n == "shuffle":  # seeded in gen (the reference draws from numpy's global state)
+            specs.append("shuffle:seed=18")
         else:
             specs.append(n)
     pic = picture()
     png = os.path.join(a.dir, "picture.png")
     Image.fromarray(pic).save(png)
 
-    if a.device == "cuda":
-        print("reference on the CPU only (controlnet-aux's detectors pick their own device)")
-    run = reference_runners(a.dir, a.annotators)
+    run = reference_runners(a.dir, a.annotators, a.device)
     if "normal_bae" in a.annotators:
         subprocess.run([a.gen, "convert", os.path.join(a.dir, "scannet.pt"), os.path.join(a.dir, "scannet.safetensors"),
                         "--overwrite"], check=True, stdout=subprocess.DEVNULL)  # made again with each run

@@ -125,6 +125,7 @@ def networks(meta):
 # --full KIND → the file it writes
 FULL = {"hed": "ControlNetHED.pth", "pidinet": "table5_pidinet.pth", "lineart": "sk_model.pth",
         "lineart_coarse": "sk_model2.pth", "lineart_anime": "netG.pth", "mlsd": "mlsd_large_512_fp32.pth",
+        "openpose": "body_pose_model.pth", "openpose_hand": "hand_pose_model.pth", "openpose_face": "facenet.pth",
         **{f"depth_anything_{v}": f"depth_anything_v2_{v}.pth" for v in DEPTH},
         "midas": "dpt_hybrid-midas-501f0c75.pt"}
 
