@@ -4,7 +4,7 @@ weights (the original .pth layouts, converted once with `gen convert` for gen) a
 thread count (torch.set_num_threads here, --threads for gen).
 
   python tools/bench_annotators.py --gen build/tools/gen --dir /tmp/annbench [--threads 2]
-      [--repeats 5] [--warmup 1] [--device cpu|cuda] [--annotators hed pidinet ...]
+      [--repeats 5] [--warmup 1] [--device cpu|cuda] [--rounds 1] [--annotators hed pidinet ...]
 
 gen: `gen bench -w annotators --json` (weights loaded once, each map timed as `gen preprocess`
 makes it: detect and image resolution 512). Reference: the controlnet-aux detector called with
@@ -199,6 +199,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--annotators", nargs="+", default=DEFAULT)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate gen and the reference this many times")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     torch.set_num_threads(a.threads)
@@ -236,20 +237,24 @@ def main():
            "--device", a.device]
     for spec in specs:
         cmd += ["--preprocess", spec]
-    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    gen = {r["preprocess"].split(":")[0]: r for r in json.loads(res.stdout)["annotators"]}
 
     print(f"annotators at 512x512, {a.threads} thread(s), device {a.device}, {a.warmup} warm-up, "
-          f"{a.repeats} repeats (median s)")
+          f"{a.repeats} repeats (median s), {a.rounds} round(s)")
     print(f"{'annotator':18} {'gen':>9} {'reference':>10} {'gen/ref':>8}")
     rows = []
-    for n in a.annotators:
-        ref = median_times(run[n], pic, a.warmup, a.repeats)[0]
-        g = gen[n]["median_s"]
-        rows.append({"annotator": n, "gen_s": g, "reference_s": ref, "ratio": g / ref})
-        print(f"{n:18} {g:9.4f} {ref:10.4f} {g / ref:8.2f}")
+    # A round: gen's annotators (one process), then the reference's. With --rounds N the two
+    # alternate N times, so a slow spell of the machine does not land on one side only.
+    for k in range(a.rounds):
+        res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        gen = {r["preprocess"].split(":")[0]: r for r in json.loads(res.stdout)["annotators"]}
+        for n in a.annotators:
+            ref = median_times(run[n], pic, a.warmup, a.repeats)[0]
+            g = gen[n]["median_s"]
+            rows.append({"annotator": n, "round": k, "gen_s": g, "reference_s": ref, "ratio": g / ref})
+            print(f"{n:18} {g:9.4f} {ref:10.4f} {g / ref:8.2f}" + (f"   round {k + 1}" if a.rounds > 1 else ""))
     with open(os.path.join(a.dir, "bench_annotators.json"), "w") as f:
-        json.dump({"threads": a.threads, "device": a.device, "repeats": a.repeats, "rows": rows}, f, indent=1)
+        json.dump({"threads": a.threads, "device": a.device, "repeats": a.repeats, "rounds": a.rounds, "rows": rows},
+                  f, indent=1)
 
 
 if __name__ == "__main__":
