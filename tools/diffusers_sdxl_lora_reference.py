@@ -120,20 +120,14 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    import diffusers
     from diffusers import StableDiffusionXLPipeline
+    from diffusers_sdxl_reference import save_tiny_sdxl
     torch.set_grad_enabled(False)
     os.makedirs(a.out, exist_ok=True)
     # The tiny folder as sd_xl_base_1.0 configures it (diffusers_sdxl_reference.py): SDXL's
     # scheduler, tokenizer padding with <|endoftext|> (tokenizer_2: "!"), so that the LDM single
     # file tiny-sdxl.safetensors (which has neither) renders the same.
-    from transformers import CLIPTokenizer
-    src = os.path.join(a.models, "diffusers", "tiny-sdxl-pipeline")
-    tok = CLIPTokenizer.from_pretrained(os.path.join(src, "tokenizer"), pad_token="<|endoftext|>")
-    sched = diffusers.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                             steps_offset=1, timestep_spacing="leading")
-    model = os.path.join(a.out, "sdxl-pipeline")
-    StableDiffusionXLPipeline.from_pretrained(src, tokenizer=tok, scheduler=sched).save_pretrained(model)
+    model = save_tiny_sdxl(a.models, a.out)
     single = os.path.join(a.models, "tiny-sdxl.safetensors")
 
     def load():

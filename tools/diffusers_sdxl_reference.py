@@ -108,6 +108,40 @@ def a1111_embeds(pipe, fragments, windows=None):
     return torch.cat(outs, -1), pooled
 
 
+def sdxl_scheduler_config(folder):
+    """sd_xl_base_1.0's (and the refiner's) scheduler_config.json also holds keys other classes read
+    (DDIM: clip_sample, set_alpha_to_one); diffusers keeps them for from_config."""
+    path = os.path.join(folder, "scheduler", "scheduler_config.json")
+    with open(path) as f:
+        config = json.load(f)
+    config.update(clip_sample=False, set_alpha_to_one=False, skip_prk_steps=True, sample_max_value=1.0)
+    with open(path, "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def sdxl_euler():
+    """SDXL's own scheduler: scaled-linear betas, leading spacing, steps offset 1."""
+    import diffusers
+    return diffusers.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                            steps_offset=1, timestep_spacing="leading")
+
+
+def save_tiny_sdxl(models, out, scheduler_keys=False):
+    """make_tiny_models.py's tiny SDXL pipeline (MODELS/diffusers/tiny-sdxl-pipeline) as sd_xl_base_1.0
+    configures it: SDXL's scheduler, the first tokenizer padding with <|endoftext|> (tokenizer_2
+    pads with "!" already), saved as transformers 5 / diffusers save it to OUT/sdxl-pipeline; with
+    scheduler_keys, sd_xl_base_1.0's other scheduler keys too. Returns the folder."""
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTokenizer
+    src = os.path.join(models, "diffusers", "tiny-sdxl-pipeline")
+    tok = CLIPTokenizer.from_pretrained(os.path.join(src, "tokenizer"), pad_token="<|endoftext|>")
+    folder = os.path.join(out, "sdxl-pipeline")
+    StableDiffusionXLPipeline.from_pretrained(src, tokenizer=tok, scheduler=sdxl_euler()).save_pretrained(folder)
+    if scheduler_keys:
+        sdxl_scheduler_config(folder)
+    return folder
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", required=True)
@@ -115,24 +149,9 @@ def main():
     a = ap.parse_args()
     import diffusers
     from diffusers import StableDiffusionXLPipeline
-    from transformers import CLIPTokenizer
     torch.set_grad_enabled(False)
     os.makedirs(a.out, exist_ok=True)
-    src = os.path.join(a.models, "diffusers", "tiny-sdxl-pipeline")
-    tok = CLIPTokenizer.from_pretrained(os.path.join(src, "tokenizer"), pad_token="<|endoftext|>")
-    sched = diffusers.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                             steps_offset=1, timestep_spacing="leading")
-    pipe = StableDiffusionXLPipeline.from_pretrained(src, tokenizer=tok, scheduler=sched)
-    folder = os.path.join(a.out, "sdxl-pipeline")
-    pipe.save_pretrained(folder)
-    # sd_xl_base_1.0's scheduler_config.json also holds keys other classes read (DDIM:
-    # clip_sample, set_alpha_to_one); diffusers keeps them for from_config.
-    path = os.path.join(folder, "scheduler", "scheduler_config.json")
-    with open(path) as f:
-        config = json.load(f)
-    config.update(clip_sample=False, set_alpha_to_one=False, skip_prk_steps=True, sample_max_value=1.0)
-    with open(path, "w") as f:
-        json.dump(config, f, indent=2)
+    folder = save_tiny_sdxl(a.models, a.out, scheduler_keys=True)
     pipe = StableDiffusionXLPipeline.from_pretrained(folder)
     single = os.path.join(a.models, "tiny-sdxl.safetensors")
 

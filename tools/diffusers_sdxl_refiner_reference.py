@@ -39,16 +39,6 @@ SCHEDULERS = {"euler": "EulerDiscreteScheduler", "euler_a": "EulerAncestralDiscr
 W, H = 80, 64
 
 
-def sdxl_scheduler_config(folder):
-    # sd_xl_base_1.0's (and refiner's) scheduler_config.json also holds keys other classes read.
-    path = os.path.join(folder, "scheduler", "scheduler_config.json")
-    with open(path) as f:
-        config = json.load(f)
-    config.update(clip_sample=False, set_alpha_to_one=False, skip_prk_steps=True, sample_max_value=1.0)
-    with open(path, "w") as f:
-        json.dump(config, f, indent=2)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", required=True)
@@ -61,21 +51,14 @@ def main():
     import sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from diffusers_sdxl_controlnet_reference import random_controlnet
-    from transformers import CLIPTokenizer
+    from diffusers_sdxl_reference import save_tiny_sdxl, sdxl_euler, sdxl_scheduler_config
     torch.set_grad_enabled(False)
     torch.set_num_threads(1)  # tiny models: threads only contend (as make_tiny_models.py)
     os.makedirs(a.out, exist_ok=True)
-    dd = os.path.join(a.models, "diffusers")
-    sched = diffusers.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                             steps_offset=1, timestep_spacing="leading")
-    tok = CLIPTokenizer.from_pretrained(os.path.join(dd, "tiny-sdxl-pipeline", "tokenizer"), pad_token="<|endoftext|>")
-    base_dir, refiner_dir = os.path.join(a.out, "sdxl-pipeline"), os.path.join(a.out, "sdxl-refiner")
-    StableDiffusionXLPipeline.from_pretrained(os.path.join(dd, "tiny-sdxl-pipeline"), tokenizer=tok,
-                                              scheduler=sched).save_pretrained(base_dir)
-    StableDiffusionXLImg2ImgPipeline.from_pretrained(os.path.join(dd, "tiny-sdxl-refiner-pipeline"),
-                                                     scheduler=sched).save_pretrained(refiner_dir)
-    for folder in (base_dir, refiner_dir):
-        sdxl_scheduler_config(folder)
+    base_dir, refiner_dir = save_tiny_sdxl(a.models, a.out, scheduler_keys=True), os.path.join(a.out, "sdxl-refiner")
+    StableDiffusionXLImg2ImgPipeline.from_pretrained(os.path.join(a.models, "diffusers", "tiny-sdxl-refiner-pipeline"),
+                                                     scheduler=sdxl_euler()).save_pretrained(refiner_dir)
+    sdxl_scheduler_config(refiner_dir)
     base = StableDiffusionXLPipeline.from_pretrained(base_dir)
     refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained(refiner_dir)
     assert refiner.config.requires_aesthetics_score and not refiner.config.force_zeros_for_empty_prompt

@@ -59,16 +59,11 @@ def main():
     a = ap.parse_args()
     import diffusers
     from diffusers import StableDiffusionXLControlNetUnionPipeline, StableDiffusionXLPipeline
+    from diffusers_sdxl_reference import save_tiny_sdxl
     from safetensors.torch import save_file
-    from transformers import CLIPTokenizer
     torch.set_grad_enabled(False)
     os.makedirs(a.out, exist_ok=True)
-    src = os.path.join(a.models, "diffusers", "tiny-sdxl-pipeline")
-    tok = CLIPTokenizer.from_pretrained(os.path.join(src, "tokenizer"), pad_token="<|endoftext|>")
-    sched = diffusers.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                             steps_offset=1, timestep_spacing="leading")
-    folder = os.path.join(a.out, "sdxl-pipeline")
-    StableDiffusionXLPipeline.from_pretrained(src, tokenizer=tok, scheduler=sched).save_pretrained(folder)
+    folder = save_tiny_sdxl(a.models, a.out)
     pipe = StableDiffusionXLPipeline.from_pretrained(folder)
 
     net = random_union(pipe.unet, 93)

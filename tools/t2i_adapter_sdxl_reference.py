@@ -40,19 +40,13 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    import diffusers
     from diffusers import StableDiffusionXLAdapterPipeline, StableDiffusionXLPipeline
     from diffusers.models.adapter import MultiAdapter
-    from transformers import CLIPTokenizer
+    from diffusers_sdxl_reference import save_tiny_sdxl
     torch.set_grad_enabled(False)
     make_adapter = sd15_tool().make_adapter
     os.makedirs(a.out, exist_ok=True)
-    src = os.path.join(a.models, "diffusers", "tiny-sdxl-pipeline")
-    tok = CLIPTokenizer.from_pretrained(os.path.join(src, "tokenizer"), pad_token="<|endoftext|>")
-    sched = diffusers.EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                             steps_offset=1, timestep_spacing="leading")
-    folder = os.path.join(a.out, "sdxl-pipeline")
-    StableDiffusionXLPipeline.from_pretrained(src, tokenizer=tok, scheduler=sched).save_pretrained(folder)
+    folder = save_tiny_sdxl(a.models, a.out)
     pipe = StableDiffusionXLPipeline.from_pretrained(folder)
     ch = list(pipe.unet.config.block_out_channels)
     # FullAdapterXL has 4 levels: the tiny UNet's 2 take the first two features (the third,
