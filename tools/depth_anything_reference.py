@@ -7,7 +7,9 @@ head of Depth Anything V2, relative depth), its state dict renamed to the ORIGIN
 Depth-Anything-V2 key names (the inverse of transformers' conversion script: q/k/v joined into
 `attn.qkv`, `layer_scale1.lambda1` -> `ls1.gamma`, the fusion layers reversed into
 `refinenet4..1`, ...) and saved as the original files are (torch.save of a plain state dict,
-depth_anything_v2_tiny.pth) plus a .safetensors copy.
+depth_anything_v2_tiny.pth) plus a .safetensors copy; and transformers' own save_pretrained of
+the same model (depth_anything_v2_tiny_hf.safetensors: the -hf repositories' model.safetensors
+layout).
 
 For each test image (written as PNG) the script stores:
   input.K          the network input [1,3,h,w]: the original repo's preprocessing (shorter
@@ -23,7 +25,9 @@ Usage: python tools/depth_anything_reference.py OUT_DIR
 """
 import json
 import math
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -164,6 +168,11 @@ def main():
     sd = original_state_dict(model)
     torch.save(sd, out_dir / "depth_anything_v2_tiny.pth")
     save_file(sd, str(out_dir / "depth_anything_v2_tiny.safetensors"))
+    # The same weights as a Hugging Face -hf repository holds them: transformers' own
+    # save_pretrained (model.safetensors, the names transformers 4 and 5 write).
+    with tempfile.TemporaryDirectory() as hf_dir:
+        model.save_pretrained(hf_dir)
+        shutil.copyfile(Path(hf_dir) / "model.safetensors", out_dir / "depth_anything_v2_tiny_hf.safetensors")
     emb = model.backbone.embeddings
     io = {}
     for key, rgb in test_images().items():

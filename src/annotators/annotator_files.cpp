@@ -34,6 +34,9 @@ struct Marks {
 AnnotatorFile identify_annotator(const TensorShapes& tensors) {
   Marks m{tensors, ""};
   AnnotatorFile f;
+  const auto vit = [](std::int64_t width) {
+    return width == 384 ? "vits" : width == 768 ? "vitb" : width == 1024 ? "vitl" : width == 1536 ? "vitg" : "custom";
+  };
   if (m.all({"norm", "block1.convs.0.weight", "block5.projection.weight"})) {
     f.kind = "hed";
   } else if (m.all({"init_block.weight", "block4_4.conv2.weight", "classifier.weight"})) {
@@ -46,8 +49,13 @@ AnnotatorFile identify_annotator(const TensorShapes& tensors) {
                     "depth_head.scratch.output_conv1.weight"})) {
     f.kind = "depth_anything";
     f.width = m.dim0("pretrained.patch_embed.proj.weight");
-    f.variant = f.width == 384 ? "vits" : f.width == 768 ? "vitb" : f.width == 1024 ? "vitl"
-                : f.width == 1536 ? "vitg" : "custom";
+    f.variant = vit(f.width);
+  } else if (m.all({"backbone.embeddings.patch_embeddings.projection.weight", "backbone.embeddings.position_embeddings",
+                    "head.conv1.weight", "neck.convs.0.weight"})) {
+    f.kind = "depth_anything";  // depth-anything/Depth-Anything-V2-*-hf's model.safetensors (transformers)
+    f.layout = "transformers";
+    f.width = m.dim0("backbone.embeddings.patch_embeddings.projection.weight");
+    f.variant = vit(f.width);
   } else if (m.all({"pretrained.model.patch_embed.backbone.stem.conv.weight", "pretrained.model.pos_embed",
                     "scratch.output_conv.4.weight"})) {
     f.kind = "midas";  // dpt_hybrid-midas-501f0c75.pt
@@ -98,6 +106,10 @@ std::string original_file(const AnnotatorFile& f) {
   if (k == "pidinet") return "table5_pidinet.pth";
   if (k == "lineart") return "sk_model.pth / sk_model2.pth";
   if (k == "lineart_anime") return "netG.pth";
+  if (k == "depth_anything" && f.layout == "transformers") {
+    const std::string size = f.variant == "vits" ? "Small" : f.variant == "vitb" ? "Base" : f.variant == "vitl" ? "Large" : "*";
+    return "model.safetensors of depth-anything/Depth-Anything-V2-" + size + "-hf";
+  }
   if (k == "depth_anything")
     return f.variant == "custom" ? "depth_anything_v2_vit*.pth" : "depth_anything_v2_" + f.variant + ".pth";
   if (k == "midas") return "dpt_hybrid-midas-501f0c75.pt";

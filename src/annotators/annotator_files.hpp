@@ -23,6 +23,8 @@ struct AnnotatorFile {
                         // openpose_body / openpose_hand: "raw" (the .pth keys) or "transferred"
                         // (controlnet_aux's model-prefixed names); else ""
   std::string prefix;   // a wrapper prefix every name carries ("module." from DataParallel), or ""
+  std::string layout;   // depth_anything: "transformers" for a Hugging Face -hf repository's model.safetensors
+                        // (DepthAnythingForDepthEstimation's names), "" for the original repository's names
   std::int64_t width = 0;  // depth_anything, midas: the ViT width (patch_embed's channels)
 };
 

@@ -226,6 +226,12 @@ DepthAnything load_depth_anything(const std::string& path, c10::Device device) {
   // Original files sometimes hold the weights under `module.` (DataParallel): not the V2 releases.
   Shapes shapes;
   for (const auto& [n, t] : file.tensors) shapes[n] = t.sizes().vec();
+  const bool transformers = identify_annotator(shapes).layout == "transformers";
+  if (transformers) {  // a -hf repository's model.safetensors
+    file.tensors = depth_anything_from_transformers(file.tensors, path);
+    shapes.clear();
+    for (const auto& [n, t] : file.tensors) shapes[n] = t.sizes().vec();
+  }
   DepthAnything m;
   m.path = path;
   m.device = device;
@@ -248,7 +254,8 @@ DepthAnything load_depth_anything(const std::string& path, c10::Device device) {
     if (!used.count(n)) unexpected.push_back(n);
   if (!missing.empty() || !misshaped.empty() || !unexpected.empty()) {
     std::ostringstream o;
-    o << "tensors do not match Depth Anything V2 " << m.config.variant;
+    o << "tensors do not match Depth Anything V2 " << m.config.variant
+      << (transformers ? " (a transformers -hf file, named here by the original names it maps to)" : "");
     auto list = [&](const char* what, const std::vector<std::string>& v) {
       if (v.empty()) return;
       o << "; " << v.size() << ' ' << what << ": ";

@@ -61,7 +61,14 @@ struct DepthAnything {
   PosEmbedResize pos_embed = PosEmbedResize::Original;
 };
 
-// Reads `path` (.pth through the non-executing pickle reader, or .safetensors), checks that it is
+// A Hugging Face "-hf" repository's model.safetensors (transformers' DepthAnythingForDepthEstimation
+// names) under the original repository's names (depth_anything_hf.cpp: one table; q, k, v joined
+// into attn.qkv). ModelMismatch naming `subject` for a tensor no rule takes or a missing q/k/v.
+std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::map<std::string, at::Tensor>& hf,
+                                                                   const std::string& subject);
+
+// Reads `path` (.pth through the non-executing pickle reader, or .safetensors: the original
+// repository's files, or a -hf repository's model.safetensors), checks that it is
 // Depth Anything V2 (ModelMismatch naming what it looks like otherwise: a ControlNet, an SD
 // checkpoint, MiDaS, OpenPose, ...), loads it in fp32 on `device`. NotFound for a missing file.
 DepthAnything load_depth_anything(const std::string& path, c10::Device device = c10::Device(c10::kCPU));

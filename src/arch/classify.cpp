@@ -64,6 +64,7 @@ const char* layout_id(Layout layout) noexcept {
     case Layout::EsrganBasicSR: return "basicsr";
     case Layout::EsrganBsrgan: return "bsrgan";
     case Layout::Original: return "original";
+    case Layout::Transformers: return "transformers";
     case Layout::Unknown: break;
   }
   return "unknown";
@@ -624,7 +625,7 @@ ModelReport classify_upscaler(const Shapes& s) {
 ModelReport classify_annotator(const annotators::AnnotatorFile& f) {
   ModelReport r;
   r.kind = ModelKind::Annotator;
-  r.layout = Layout::Original;
+  r.layout = f.layout == "transformers" ? Layout::Transformers : Layout::Original;
   r.prefix = f.prefix;
   r.parts = {f.kind};
   r.locations[f.kind] = {f.prefix, r.layout};

@@ -57,6 +57,7 @@ enum class Layout {
   EsrganBasicSR,         // "basicsr": BasicSR / Real-ESRGAN conv_first / body.N.rdbk names
   EsrganBsrgan,          // "bsrgan": BSRGAN / RealSR conv_first / RRDB_trunk.N.RDBk names
   Original,              // "original": an annotator's names as its original release saves them
+  Transformers,          // "transformers": an annotator saved by transformers (Depth Anything's -hf repositories)
 };
 
 const char* kind_id(ModelKind kind) noexcept;

@@ -44,6 +44,10 @@ done
 mkdir -p sd/Lora sd/embeddings Downloads annotators   # annotators/: the folder docs/preprocessors.md fills
 ln -s "$M/tiny-lora-kohya.safetensors" sd/Lora/watercolor.safetensors
 ln -s "$M/tiny-lora-kohya.safetensors" watercolor.safetensors
+# A Depth Anything -hf repository (docs/preprocessors.md copies its model.safetensors): the
+# tiny fixture that transformers' save_pretrained wrote (tools/depth_anything_reference.py).
+mkdir -p Depth-Anything-V2-Large-hf
+cp "$GEN_SRC/tests/data/depth_anything/depth_anything_v2_tiny_hf.safetensors" Depth-Anything-V2-Large-hf/model.safetensors
 
 # The CLIP vocabulary: the tiny tokenizer's merges as a CLIP .gz (ids below the tiny text
 # encoders' 1000), so `--vocab bpe_simple_vocab_16e6.txt.gz` and the .gz beside the model work.

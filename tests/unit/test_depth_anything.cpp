@@ -13,6 +13,7 @@
 #include <string>
 
 #include "annotator_test_util.hpp"
+#include "annotators/annotator_files.hpp"
 #include "annotators/depth_anything.hpp"
 #include "gen/error.hpp"
 #include "gen/image.hpp"
@@ -86,6 +87,61 @@ TEST(DepthAnything, ConfigFromTheOriginalKeys) {
   EXPECT_EQ(depth_anything_variant(s), "vitl");
 }
 
+// A Hugging Face -hf repository's model.safetensors: transformers' own save_pretrained of the
+// fixture model (tools/depth_anything_reference.py). It is recognised as what it is, loads into
+// the very weights of the original-layout file, and a damaged one is refused with the tensor named.
+TEST(DepthAnything, HuggingFaceLayout) {
+  const std::string hf = data("depth_anything_v2_tiny_hf.safetensors");
+  auto ckpt = SafetensorsCheckpoint::open(hf);
+  std::map<std::string, std::vector<std::int64_t>> shapes;
+  for (const auto& n : ckpt.names()) shapes[n] = ckpt.info(n).shape;
+  const auto f = identify_annotator(shapes);
+  EXPECT_EQ(f.kind, "depth_anything");
+  EXPECT_EQ(f.layout, "transformers");
+  EXPECT_EQ(f.variant, "custom");
+  EXPECT_EQ(f.width, 8);
+  EXPECT_EQ(original_file(f), "model.safetensors of depth-anything/Depth-Anything-V2-*-hf");
+  shapes["backbone.embeddings.patch_embeddings.projection.weight"] = {384, 3, 14, 14};
+  EXPECT_EQ(original_file(identify_annotator(shapes)), "model.safetensors of depth-anything/Depth-Anything-V2-Small-hf");
+
+  // The same weights: the same output, bit for bit, as the original-layout file's.
+  auto a = load_depth_anything(hf);
+  auto b = load_depth_anything(data("depth_anything_v2_tiny.pth"));
+  EXPECT_EQ(a.config.embed_dim, b.config.embed_dim);
+  EXPECT_EQ(a.config.depth, b.config.depth);
+  Io io;
+  c10::InferenceMode inference;
+  for (const std::string k : {"a", "b"})
+    EXPECT_TRUE(at::equal(depth_anything_forward(a, io["input." + k]), depth_anything_forward(b, io["input." + k]))) << k;
+
+  // Damaged copies: one tensor left out, one unknown tensor added.
+  auto write_without = [&](const std::string& drop, const std::string& add, const std::string& path) {
+    std::vector<TensorData> keep;
+    for (const auto& n : ckpt.names()) {
+      if (n == drop) continue;
+      const auto& info = ckpt.info(n);
+      keep.push_back({n, info.dtype, info.shape, ckpt.data(n), static_cast<std::size_t>(info.nbytes())});
+    }
+    static const float one = 1.0f;
+    if (!add.empty()) keep.push_back({add, DType::F32, {1}, &one, sizeof one});
+    write_safetensors(path, keep);
+    return path;
+  };
+  const std::string tmp = GEN_BINARY_DIR "/tests/tmp/";
+  std::filesystem::create_directories(tmp);
+  const auto no_key = write_without("backbone.encoder.layer.1.attention.attention.key.weight", "", tmp + "da-hf-no-key.safetensors");
+  EXPECT_EQ(code_of([&] { load_depth_anything(no_key); }), ErrorCode::ModelMismatch);
+  EXPECT_NE(message_of([&] { load_depth_anything(no_key); }).find("pretrained.blocks.1.attn.qkv.weight"), std::string::npos)
+      << message_of([&] { load_depth_anything(no_key); });
+  const auto extra = write_without("", "neck.extra.weight", tmp + "da-hf-extra.safetensors");
+  EXPECT_NE(message_of([&] { load_depth_anything(extra); }).find("neck.extra.weight"), std::string::npos)
+      << message_of([&] { load_depth_anything(extra); });
+  const auto no_head = write_without("head.conv3.weight", "", tmp + "da-hf-no-head.safetensors");
+  EXPECT_NE(message_of([&] { load_depth_anything(no_head); }).find("depth_head.scratch.output_conv2.2.weight"),
+            std::string::npos)
+      << message_of([&] { load_depth_anything(no_head); });
+}
+
 TEST(DepthAnything, PreprocessingMatchesTheOriginalRepo) {
   Io io;
   for (const std::string k : {"a", "b"}) {
@@ -100,7 +156,8 @@ namespace {
 
 void network_matches(c10::Device device) {
   Io io;
-  for (const std::string file : {"depth_anything_v2_tiny.pth", "depth_anything_v2_tiny.safetensors"}) {
+  for (const std::string file :
+       {"depth_anything_v2_tiny.pth", "depth_anything_v2_tiny.safetensors", "depth_anything_v2_tiny_hf.safetensors"}) {
     auto m = load_depth_anything(data(file), device);
     c10::InferenceMode inference;
     for (const std::string k : {"a", "b"}) {
