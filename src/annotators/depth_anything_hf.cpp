@@ -57,6 +57,12 @@ constexpr Rename kFixed[] = {
 
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 
+// A decimal index of at most 4 digits ("12"), or -1 (a hostile name must not throw from stoi).
+int index_of(const std::string& s) {
+  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(s);
+}
+
 }  // namespace
 
 std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::map<std::string, at::Tensor>& hf,
@@ -80,8 +86,8 @@ std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::ma
     const std::string layer = "backbone.encoder.layer.";
     if (!done && starts_with(name, layer)) {
       const auto dot = name.find('.', layer.size());
-      const std::string index = name.substr(layer.size(), dot - layer.size());
-      const std::string rest = dot == std::string::npos ? "" : name.substr(dot + 1);
+      const std::string index = name.substr(layer.size(), dot == std::string::npos ? std::string::npos : dot - layer.size());
+      const std::string rest = dot == std::string::npos || index_of(index) < 0 ? "" : name.substr(dot + 1);
       const std::string block = "pretrained.blocks." + index + ".";
       for (const auto& r : kBlock)
         if (rest == r.hf) put(block + r.original, t), done = true;
@@ -101,16 +107,18 @@ std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::ma
     if (!done && starts_with(name, reassemble)) {  // .{i}.projection / .{i}.resize
       const std::string rest = name.substr(reassemble.size());  // "{i}.projection.weight"
       const auto dot = rest.find('.');
-      const std::string i = rest.substr(0, dot), what = rest.substr(dot + 1);
-      if (starts_with(what, "projection.")) put("depth_head.projects." + i + what.substr(10), t), done = true;
-      else if (starts_with(what, "resize.")) put("depth_head.resize_layers." + i + what.substr(6), t), done = true;
+      const std::string i = rest.substr(0, dot), what = dot == std::string::npos ? "" : rest.substr(dot + 1);
+      const bool ok = index_of(i) >= 0 && index_of(i) < 4;
+      if (ok && starts_with(what, "projection.")) put("depth_head.projects." + i + what.substr(10), t), done = true;
+      else if (ok && starts_with(what, "resize.")) put("depth_head.resize_layers." + i + what.substr(6), t), done = true;
     }
     const std::string convs = "neck.convs.";
     if (!done && starts_with(name, convs)) {  // neck.convs.{i}.weight → scratch.layer{i+1}_rn.weight
       const std::string rest = name.substr(convs.size());
       const auto dot = rest.find('.');
-      if (dot != std::string::npos && rest.substr(dot) == ".weight") {
-        put("depth_head.scratch.layer" + std::to_string(std::stoi(rest.substr(0, dot)) + 1) + "_rn.weight", t);
+      const int i = dot == std::string::npos ? -1 : index_of(rest.substr(0, dot));
+      if (i >= 0 && i < 4 && rest.substr(dot) == ".weight") {
+        put("depth_head.scratch.layer" + std::to_string(i + 1) + "_rn.weight", t);
         done = true;
       }
     }
@@ -118,7 +126,7 @@ std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::ma
     if (!done && starts_with(name, fusion)) {  // layers.{4 - i} → refinenet{i}, the order reversed
       const std::string rest = name.substr(fusion.size());
       const auto dot = rest.find('.');
-      const int j = dot == std::string::npos ? -1 : std::stoi(rest.substr(0, dot));
+      const int j = dot == std::string::npos ? -1 : index_of(rest.substr(0, dot));
       std::string what = dot == std::string::npos ? "" : rest.substr(dot + 1);
       if (j >= 0 && j < 4) {
         const std::string o = "depth_head.scratch.refinenet" + std::to_string(4 - j) + ".";

@@ -136,6 +136,12 @@ TEST(DepthAnything, HuggingFaceLayout) {
   const auto extra = write_without("", "neck.extra.weight", tmp + "da-hf-extra.safetensors");
   EXPECT_NE(message_of([&] { load_depth_anything(extra); }).find("neck.extra.weight"), std::string::npos)
       << message_of([&] { load_depth_anything(extra); });
+  for (const std::string hostile : {"neck.convs.x.weight", "neck.convs.99999999999.weight", "backbone.encoder.layer.abc.norm1.weight",
+                                    "neck.fusion_stage.layers.7.projection.weight", "neck.reassemble_stage.layers.0"}) {
+    const auto bad = write_without("", hostile, tmp + "da-hf-hostile.safetensors");
+    EXPECT_EQ(code_of([&] { load_depth_anything(bad); }), ErrorCode::ModelMismatch) << hostile;
+    EXPECT_NE(message_of([&] { load_depth_anything(bad); }).find(hostile), std::string::npos) << hostile;
+  }
   const auto no_head = write_without("head.conv3.weight", "", tmp + "da-hf-no-head.safetensors");
   EXPECT_NE(message_of([&] { load_depth_anything(no_head); }).find("depth_head.scratch.output_conv2.2.weight"),
             std::string::npos)
