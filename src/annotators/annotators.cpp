@@ -44,8 +44,14 @@ std::string Annotators::weights_path(const AnnotatorSpec& spec_in, const std::st
   // The releases are .pth files, MiDaS's and NormalBAE's .pt files (dpt_hybrid-midas-501f0c75.pt, scannet.pt).
   const std::string kind = spec.info->kind;
   const std::string orig = stem + (kind == "midas" || kind == "normalbae" ? ".pt" : ".pth");
-  const std::string hint = " (" + orig + " from lllyasviel/Annotators, converted once with `gen convert " + orig +
-                           " " + stem + ".safetensors`; docs/preprocessors.md)";
+  // Depth Anything V2 is not in lllyasviel/Annotators: its own repositories, or the -hf one's model.safetensors.
+  const std::string hint =
+      kind == "depth_anything"
+          ? " (" + orig + " from depth-anything/Depth-Anything-V2-Large on Hugging Face, converted once with `gen convert " +
+                orig + " " + stem + ".safetensors`, or Depth-Anything-V2-Large-hf's model.safetensors copied as " + stem +
+                ".safetensors; docs/preprocessors.md)"
+          : " (" + orig + " from lllyasviel/Annotators, converted once with `gen convert " + orig + " " + stem +
+                ".safetensors`; docs/preprocessors.md)";
   if (dir_.empty())
     fail(ErrorCode::NotFound, name,
          "needs its weights " + stem + ".safetensors" + hint +

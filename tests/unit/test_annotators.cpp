@@ -278,6 +278,11 @@ TEST(Annotators, BadInputs) {
   EXPECT_EQ(code_of([&] { empty_dir.run(src, "hed", {}, "photo"); }, &msg), ErrorCode::NotFound);
   EXPECT_NE(msg.find("ControlNetHED.safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find(GEN_TEST_DATA_DIR "/control"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ControlNetHED.pth from lllyasviel/Annotators"), std::string::npos) << msg;
+  // Depth Anything is not in lllyasviel/Annotators: the message names its own repositories.
+  EXPECT_EQ(code_of([&] { empty_dir.run(src, "depth_anything", {}, "photo"); }, &msg), ErrorCode::NotFound);
+  EXPECT_NE(msg.find("depth-anything/Depth-Anything-V2-Large"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("lllyasviel"), std::string::npos) << msg;
   an::Annotators no_dir;
   EXPECT_EQ(code_of([&] { no_dir.run(src, "lineart", {}, "photo"); }, &msg), ErrorCode::NotFound);
   EXPECT_NE(msg.find("--annotator-dir"), std::string::npos) << msg;

@@ -54,7 +54,9 @@ double median(std::vector<double> v) {
 int run_annotator_bench(const AnnotatorBenchOptions& o) {
   const Image photo = o.image.empty() ? synthetic_photo(512) : read_image(o.image);
   std::vector<std::string> names = o.annotators;
-  if (names.empty()) names = {"hed", "pidinet", "lineart", "lineart_coarse", "lineart_standard", "depth_anything"};
+  if (names.empty())  // tools/bench_annotators.py's DEFAULT
+    names = {"hed", "pidinet", "lineart", "lineart_coarse", "lineart_anime", "mlsd", "openpose",
+             "lineart_standard", "shuffle", "depth_anything"};
   const int repeats = o.repeats > 0 ? o.repeats : 5;
   PreprocessOptions po;
   po.annotator_dir = o.annotator_dir;
