@@ -19,9 +19,7 @@ namespace gen::annotators {
 
 namespace {
 
-using Tensors = std::map<std::string, at::Tensor>;
-
-// transformers' name (after its block / stage prefix) → the original's; "" = the whole prefix.
+// A transformers name → the original's.
 struct Rename {
   const char* hf;
   const char* original;
@@ -57,17 +55,25 @@ constexpr Rename kFixed[] = {
 
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 
-// A decimal index of at most 4 digits ("12"), or -1 (a hostile name must not throw from stoi).
-int index_of(const std::string& s) {
-  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
-  return std::stoi(s);
+// "PREFIX{i}.REST" → {i, REST} for a plain decimal i (no sign, no leading zero) below `limit`;
+// {-1, ""} otherwise, so a hostile name falls through to the unknown tensors (no stoi throw).
+std::pair<int, std::string> indexed(const std::string& name, const std::string& prefix, int limit) {
+  if (!starts_with(name, prefix)) return {-1, ""};
+  const auto dot = name.find('.', prefix.size());
+  if (dot == std::string::npos) return {-1, ""};
+  const std::string digits = name.substr(prefix.size(), dot - prefix.size());
+  if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos ||
+      (digits.size() > 1 && digits[0] == '0'))
+    return {-1, ""};
+  const int i = std::stoi(digits);
+  return i < limit ? std::pair{i, name.substr(dot + 1)} : std::pair{-1, std::string()};
 }
 
 }  // namespace
 
 std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::map<std::string, at::Tensor>& hf,
                                                                    const std::string& subject) {
-  Tensors out;
+  std::map<std::string, at::Tensor> out;
   std::vector<std::string> left;  // names no rule took: refused together
   auto put = [&](const std::string& name, at::Tensor t) {
     if (!out.emplace(name, std::move(t)).second)
@@ -83,12 +89,8 @@ std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::ma
         put(r.original, name == "backbone.embeddings.mask_token" ? t.reshape({1, t.size(-1)}) : t);
         done = true;
       }
-    const std::string layer = "backbone.encoder.layer.";
-    if (!done && starts_with(name, layer)) {
-      const auto dot = name.find('.', layer.size());
-      const std::string index = name.substr(layer.size(), dot == std::string::npos ? std::string::npos : dot - layer.size());
-      const std::string rest = dot == std::string::npos || index_of(index) < 0 ? "" : name.substr(dot + 1);
-      const std::string block = "pretrained.blocks." + index + ".";
+    if (const auto [i, rest] = indexed(name, "backbone.encoder.layer.", 10000); !done && i >= 0) {
+      const std::string block = "pretrained.blocks." + std::to_string(i) + ".";
       for (const auto& r : kBlock)
         if (rest == r.hf) put(block + r.original, t), done = true;
       for (const char* part : {"q", "k", "v"})
@@ -103,41 +105,25 @@ std::map<std::string, at::Tensor> depth_anything_from_transformers(const std::ma
           }
         }
     }
-    const std::string reassemble = "neck.reassemble_stage.layers.";
-    if (!done && starts_with(name, reassemble)) {  // .{i}.projection / .{i}.resize
-      const std::string rest = name.substr(reassemble.size());  // "{i}.projection.weight"
-      const auto dot = rest.find('.');
-      const std::string i = rest.substr(0, dot), what = dot == std::string::npos ? "" : rest.substr(dot + 1);
-      const bool ok = index_of(i) >= 0 && index_of(i) < 4;
-      if (ok && starts_with(what, "projection.")) put("depth_head.projects." + i + what.substr(10), t), done = true;
-      else if (ok && starts_with(what, "resize.")) put("depth_head.resize_layers." + i + what.substr(6), t), done = true;
+    // neck.reassemble_stage.layers.{i}.projection / .resize → depth_head.projects.{i} / resize_layers.{i}
+    if (const auto [i, what] = indexed(name, "neck.reassemble_stage.layers.", 4); !done && i >= 0) {
+      const std::string n = std::to_string(i);
+      if (starts_with(what, "projection.")) put("depth_head.projects." + n + what.substr(10), t), done = true;
+      else if (starts_with(what, "resize.")) put("depth_head.resize_layers." + n + what.substr(6), t), done = true;
     }
-    const std::string convs = "neck.convs.";
-    if (!done && starts_with(name, convs)) {  // neck.convs.{i}.weight → scratch.layer{i+1}_rn.weight
-      const std::string rest = name.substr(convs.size());
-      const auto dot = rest.find('.');
-      const int i = dot == std::string::npos ? -1 : index_of(rest.substr(0, dot));
-      if (i >= 0 && i < 4 && rest.substr(dot) == ".weight") {
-        put("depth_head.scratch.layer" + std::to_string(i + 1) + "_rn.weight", t);
-        done = true;
-      }
-    }
-    const std::string fusion = "neck.fusion_stage.layers.";
-    if (!done && starts_with(name, fusion)) {  // layers.{4 - i} → refinenet{i}, the order reversed
-      const std::string rest = name.substr(fusion.size());
-      const auto dot = rest.find('.');
-      const int j = dot == std::string::npos ? -1 : index_of(rest.substr(0, dot));
-      std::string what = dot == std::string::npos ? "" : rest.substr(dot + 1);
-      if (j >= 0 && j < 4) {
-        const std::string o = "depth_head.scratch.refinenet" + std::to_string(4 - j) + ".";
-        if (starts_with(what, "projection.")) put(o + "out_conv" + what.substr(10), t), done = true;
-        for (const char* u : {"1", "2"})
-          for (const char* c : {"1", "2"}) {
-            const std::string from = std::string("residual_layer") + u + ".convolution" + c + ".";
-            if (starts_with(what, from))
-              put(o + "resConfUnit" + u + ".conv" + c + "." + what.substr(from.size()), t), done = true;
-          }
-      }
+    // neck.convs.{i}.weight → depth_head.scratch.layer{i+1}_rn.weight
+    if (const auto [i, what] = indexed(name, "neck.convs.", 4); !done && i >= 0 && what == "weight")
+      put("depth_head.scratch.layer" + std::to_string(i + 1) + "_rn.weight", t), done = true;
+    // neck.fusion_stage.layers.{4 - i} → depth_head.scratch.refinenet{i}: the order reversed
+    if (const auto [j, what] = indexed(name, "neck.fusion_stage.layers.", 4); !done && j >= 0) {
+      const std::string o = "depth_head.scratch.refinenet" + std::to_string(4 - j) + ".";
+      if (starts_with(what, "projection.")) put(o + "out_conv" + what.substr(10), t), done = true;
+      for (const char* u : {"1", "2"})
+        for (const char* c : {"1", "2"}) {
+          const std::string from = std::string("residual_layer") + u + ".convolution" + c + ".";
+          if (starts_with(what, from))
+            put(o + "resConfUnit" + u + ".conv" + c + "." + what.substr(from.size()), t), done = true;
+        }
     }
     if (!done) left.push_back(name);
   }

@@ -47,13 +47,14 @@ class StrictFp32 {
 inline c10::Device cuda_device() { return c10::Device(c10::kCUDA, 0); }
 
 // TEST(suite, name) runs check(CPU); TEST(suite, Cuda##name) runs check(CUDA) in true fp32, and
-// skips where there is no GPU.
-#define GEN_TEST_CPU_AND_CUDA(suite, name, check) \
-  TEST(suite, name) { check(c10::Device(c10::kCPU)); } \
-  TEST(suite, Cuda##name) {                        \
-    GEN_REQUIRE_CUDA();                            \
-    gen::test::StrictFp32 fp32;                    \
-    check(gen::test::cuda_device());               \
+// skips where there is no GPU. The EXPECT_ / ASSERT_ checks are check's; a fatal one inside it
+// ends the test too (ASSERT_NO_FATAL_FAILURE), not only the helper.
+#define GEN_TEST_CPU_AND_CUDA(suite, name, check)                        \
+  TEST(suite, name) { ASSERT_NO_FATAL_FAILURE(check(c10::Device(c10::kCPU))); } \
+  TEST(suite, Cuda##name) {                                             \
+    GEN_REQUIRE_CUDA();                                                 \
+    gen::test::StrictFp32 fp32;                                         \
+    ASSERT_NO_FATAL_FAILURE(check(gen::test::cuda_device()));           \
   }
 
 // max |got - want| over the values of two 8-bit images, and how many values differ by more than

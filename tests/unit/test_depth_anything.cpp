@@ -137,7 +137,8 @@ TEST(DepthAnything, HuggingFaceLayout) {
   EXPECT_NE(message_of([&] { load_depth_anything(extra); }).find("neck.extra.weight"), std::string::npos)
       << message_of([&] { load_depth_anything(extra); });
   for (const std::string hostile : {"neck.convs.x.weight", "neck.convs.99999999999.weight", "backbone.encoder.layer.abc.norm1.weight",
-                                    "neck.fusion_stage.layers.7.projection.weight", "neck.reassemble_stage.layers.0"}) {
+                                    "neck.fusion_stage.layers.7.projection.weight", "neck.reassemble_stage.layers.0",
+                                    "backbone.encoder.layer.01.norm1.weight"}) {
     const auto bad = write_without("", hostile, tmp + "da-hf-hostile.safetensors");
     EXPECT_EQ(code_of([&] { load_depth_anything(bad); }), ErrorCode::ModelMismatch) << hostile;
     EXPECT_NE(message_of([&] { load_depth_anything(bad); }).find(hostile), std::string::npos) << hostile;
